@@ -1,0 +1,240 @@
+"""Result records shared by every layer: phases, point status and simulation results."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PhaseType", "PointStatus", "PointRecord", "SimulationResult", "coerce_result"]
+
+
+class PhaseType(enum.IntEnum):
+    """Magnetic phases a simulation can be labelled with.
+
+    The integer values are part of the on-disk format (``docs/store-format.md``): never
+    renumber a member, only append new ones.
+    """
+
+    FERROMAGNET = 0
+    SINGLE_Q = 1
+    DOUBLE_Q = 2
+    TRIPLE_Q = 3
+    SKYRMION = 4
+    MERON_ANTIMERON = 5
+    PARAMAGNET = 6
+    UNKNOWN = 7
+    FAILED = 8
+    TIMEOUT = 9
+
+    @property
+    def is_physical(self) -> bool:
+        """True for a phase a surrogate can learn (not FAILED or TIMEOUT)."""
+        return self not in (PhaseType.FAILED, PhaseType.TIMEOUT)
+
+    @classmethod
+    def parse(cls, value: Any) -> PhaseType:
+        """Turn a member, its name (any case) or its integer value into a ``PhaseType``."""
+        if isinstance(value, PhaseType):
+            return value
+        if isinstance(value, str):
+            key = value.strip().upper().replace("-", "_").replace(" ", "_")
+            if key in cls.__members__:
+                return cls[key]
+            allowed = ", ".join(cls.__members__)
+            raise ValueError(f"unknown phase {value!r}; allowed names: {allowed}")
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            try:
+                return cls(int(value))
+            except ValueError:
+                pass
+        allowed = ", ".join(cls.__members__)
+        raise ValueError(f"cannot interpret {value!r} as a PhaseType; allowed: {allowed} or 0-{len(cls) - 1}")
+
+
+class PointStatus(enum.IntEnum):
+    """Life cycle of one point of an exploration (stored as its integer value)."""
+
+    PENDING = 0
+    DONE = 1
+    FAILED = 2
+    TIMEOUT = 3
+    CANCELLED = 4
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the point has an outcome that must never be recomputed."""
+        return self in (PointStatus.DONE, PointStatus.FAILED, PointStatus.TIMEOUT)
+
+
+def _freeze(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        arr = obj.copy()
+        arr.flags.writeable = False
+        return arr
+    return obj
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class SimulationResult:
+    """The outcome of one simulation at one parameter point.
+
+    Parameters
+    ----------
+    phase : PhaseType
+        The phase label.
+    confidence : float
+        Confidence of the label in [0, 1].
+    energy : float
+        Energy per spin in units of J1 (NaN when unknown).
+    observables : mapping of str to float or ndarray
+        Measured quantities (``m_z``, ``Q_total``...). Scalars are stored by the store.
+    duration : float
+        Wall time of the simulation in seconds.
+    error : str or None
+        Error text for FAILED or TIMEOUT results.
+    spins : ndarray of shape (N, 3) or None
+        Final spin configuration, kept only on request.
+    """
+
+    phase: PhaseType
+    confidence: float = 1.0
+    energy: float = math.nan
+    observables: Mapping[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+    error: str | None = None
+    spins: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phase", PhaseType.parse(self.phase))
+        conf = float(self.confidence)
+        if not (0.0 <= conf <= 1.0) or math.isnan(conf):
+            raise ValueError(f"confidence must be in [0, 1]; got {self.confidence!r}")
+        object.__setattr__(self, "confidence", conf)
+        object.__setattr__(self, "energy", float(self.energy))
+        object.__setattr__(self, "duration", float(self.duration))
+        obs = {str(k): _freeze(v) for k, v in dict(self.observables).items()}
+        object.__setattr__(self, "observables", MappingProxyType(obs))
+        if self.spins is not None:
+            object.__setattr__(self, "spins", _freeze(np.asarray(self.spins, dtype=float)))
+
+    @property
+    def ok(self) -> bool:
+        """True when the simulation produced a physical phase."""
+        return self.phase.is_physical
+
+    def scalar_observables(self) -> dict[str, float]:
+        """The observables that are real scalars, as plain floats."""
+        out: dict[str, float] = {}
+        for key, value in self.observables.items():
+            if isinstance(value, (bool, np.bool_)):
+                out[key] = float(value)
+            elif isinstance(value, (int, float, np.integer, np.floating)):
+                out[key] = float(value)
+            elif isinstance(value, np.ndarray) and value.ndim == 0 and np.isrealobj(value):
+                out[key] = float(value)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulationResult(phase={self.phase.name}, confidence={self.confidence:.3g}, "
+            f"energy={self.energy:.6g}, duration={self.duration:.3g}s"
+            + (f", error={self.error!r}" if self.error else "")
+            + ")"
+        )
+
+
+def coerce_result(value: Any, *, duration: float = 0.0) -> SimulationResult:
+    """Turn what a user's simulation returned into a :class:`SimulationResult`.
+
+    Accepted: a ``SimulationResult``, a ``PhaseType`` (or its name), a mapping with a
+    ``"phase"`` key (optional ``confidence``, ``energy``, ``observables``; other numeric keys
+    become observables), or ``None``, which means TIMEOUT as in the old tool.
+
+    Raises
+    ------
+    TypeError
+        For anything else (the explorer records it as FAILED with this message).
+    """
+    if value is None:
+        return SimulationResult(
+            phase=PhaseType.TIMEOUT, confidence=0.0, duration=duration,
+            error="simulation returned None (recorded as TIMEOUT)",
+        )
+    if isinstance(value, SimulationResult):
+        if value.duration == 0.0 and duration:
+            return SimulationResult(
+                phase=value.phase, confidence=value.confidence, energy=value.energy,
+                observables=value.observables, duration=duration, error=value.error,
+                spins=value.spins,
+            )
+        return value
+    if isinstance(value, (PhaseType, str)):
+        return SimulationResult(phase=PhaseType.parse(value), duration=duration)
+    if isinstance(value, Mapping):
+        if "phase" not in value:
+            raise TypeError(
+                f"a simulation returned a mapping without a 'phase' key (keys: {sorted(map(str, value))}); "
+                "return a SimulationResult, a PhaseType or a dict with 'phase'"
+            )
+        known = {"phase", "confidence", "energy", "observables", "duration", "error", "spins"}
+        obs = dict(value.get("observables") or {})
+        for k, v in value.items():
+            if k not in known and isinstance(v, (int, float, np.integer, np.floating)):
+                obs[str(k)] = v
+        return SimulationResult(
+            phase=PhaseType.parse(value["phase"]),
+            confidence=value.get("confidence", 1.0),
+            energy=value.get("energy", math.nan),
+            observables=obs,
+            duration=value.get("duration", duration),
+            error=value.get("error"),
+            spins=value.get("spins"),
+        )
+    raise TypeError(
+        f"a simulation returned {type(value).__name__} {value!r:.80}; expected a SimulationResult, "
+        "a PhaseType, a dict with a 'phase' key, or None"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class PointRecord:
+    """One point of an exploration as the explorer and the store see it.
+
+    Parameters
+    ----------
+    index : int
+        Position of the point in the exploration (0, 1, 2... in order of proposal).
+    params : ndarray of shape (n_dims,)
+        Physical coordinates of the free dimensions, in the order of ``space.names``.
+    status : PointStatus
+    iteration : int
+        Round in which the point was proposed (0 = initial design).
+    result : SimulationResult or None
+        Set once the point is finished.
+    worker : str
+        Which worker ran it (``"pid:1234"`` or a Dask worker address), empty when pending.
+    """
+
+    index: int
+    params: np.ndarray
+    status: PointStatus
+    iteration: int = 0
+    result: SimulationResult | None = None
+    worker: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", int(self.index))
+        object.__setattr__(self, "params", _freeze(np.asarray(self.params, dtype=float).ravel()))
+        object.__setattr__(self, "status", PointStatus(int(self.status)))
+        object.__setattr__(self, "iteration", int(self.iteration))
+
+    @property
+    def phase(self) -> PhaseType | None:
+        """The phase of a finished point, else None."""
+        return None if self.result is None else self.result.phase
