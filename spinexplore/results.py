@@ -123,6 +123,14 @@ class SimulationResult:
         if self.spins is not None:
             object.__setattr__(self, "spins", _freeze(np.asarray(self.spins, dtype=float)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # mappingproxy cannot be pickled: rebuild from plain fields (results cross processes)
+        return (
+            _rebuild_result,
+            (int(self.phase), self.confidence, self.energy, dict(self.observables),
+             self.duration, self.error, self.spins),
+        )
+
     @property
     def ok(self) -> bool:
         """True when the simulation produced a physical phase."""
@@ -147,6 +155,13 @@ class SimulationResult:
             + (f", error={self.error!r}" if self.error else "")
             + ")"
         )
+
+
+def _rebuild_result(phase, confidence, energy, observables, duration, error, spins):  # noqa: ANN001
+    return SimulationResult(
+        phase=PhaseType(phase), confidence=confidence, energy=energy, observables=observables,
+        duration=duration, error=error, spins=spins,
+    )
 
 
 def coerce_result(value: Any, *, duration: float = 0.0) -> SimulationResult:

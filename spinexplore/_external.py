@@ -1,0 +1,350 @@
+"""Run a user's solver command as a simulation: :class:`ExternalSimulation`.
+
+The command runs in a fresh directory inside the worker's own temp dir, in its own process
+group (a new session), so that a timeout kills the solver *and everything it started*. The
+parameters reach it as a JSON file, as ``--name value`` arguments or as environment variables,
+and the solver answers with a JSON object (in a file or on stdout) that
+:func:`spinexplore.results.coerce_result` understands.
+
+POSIX only (it relies on process groups and ``os.killpg``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import shutil
+import signal
+import string
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spinexplore._validation import check_choice, check_real
+from spinexplore.results import PhaseType, SimulationResult, coerce_result
+
+__all__ = ["ExternalSimulation"]
+
+_PASS_MODES = ("json", "args", "env")
+_RESERVED = ("params_file", "result_file", "workdir")
+_STDERR_LINES = 20
+
+
+def _placeholders(arg: str) -> list[str]:
+    """Names of the ``{name}`` fields of one argument (``{h:.3f}`` gives ``h``)."""
+    names = []
+    for _, field, _, _ in string.Formatter().parse(arg):
+        if field is not None:
+            names.append(field.split(".")[0].split("[")[0])
+    return names
+
+
+def _base_tmpdir() -> Path:
+    """The current worker's temp dir, or the system temp dir when the execution layer is absent."""
+    try:
+        from spinexplore.execution import worker_tmpdir
+    except ImportError:
+        return Path(tempfile.gettempdir())
+    return Path(worker_tmpdir())
+
+
+def _tail(path: Path, n: int = _STDERR_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    lines = text.rstrip().splitlines()
+    return "\n".join(lines[-n:])
+
+
+def _kill_group(pgid: int, proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the whole process group, wait up to ``grace`` s, then SIGKILL it."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:  # also catches children that ignored SIGTERM or outlived the leader
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _arrays(obj: Any) -> Any:
+    """Lists in a parsed result become ndarrays (observables such as S(q), or spins)."""
+    if isinstance(obj, list):
+        return np.asarray(obj, dtype=float)
+    return obj
+
+
+class ExternalSimulation:
+    """A simulation that runs an external solver command once per parameter point.
+
+    Parameters
+    ----------
+    command : str or sequence of str
+        The command line, e.g. ``"mysolver --input {params_file}"`` or
+        ``["python", "/abs/path/solver.py"]``. A string is split with :func:`shlex.split`.
+        Arguments may contain ``{placeholders}``: ``{params_file}``, ``{result_file}``,
+        ``{workdir}`` and any parameter name (``{h}``, ``{K:.4f}``). The executable must
+        exist on ``PATH`` (or be a path to an executable file); other arguments that name an
+        existing file relative to the current directory are made absolute here, since the
+        command runs inside its own working directory.
+    pass_params : {"json", "args", "env"}, default="json"
+        How the parameters reach the solver, besides placeholders.
+        ``"json"``: a file ``params.json`` in the working directory (its path is also in
+        ``{params_file}`` and ``$SPINEXPLORE_PARAMS_FILE``). ``"args"``: ``--name value`` pairs
+        appended to the command. ``"env"``: environment variables ``<env_prefix><name>``.
+    result_file : str or None, default="result.json"
+        Where the solver writes its JSON result, relative to the working directory (its path
+        is also in ``{result_file}`` and ``$SPINEXPLORE_RESULT_FILE``). When the file is absent,
+        or ``result_file`` is None, the last JSON object printed on stdout is used. The JSON
+        object needs a ``"phase"`` (a :class:`PhaseType` name or integer) and may have
+        ``confidence``, ``energy``, ``observables``, ``error`` and other numeric keys.
+    timeout : float or None, default=None
+        Wall-clock limit in seconds. Past it the whole process group gets SIGTERM, then
+        SIGKILL after ``kill_grace`` seconds, and the call returns a TIMEOUT result.
+    env : mapping of str to str, optional
+        Extra environment variables for the solver (added to the current environment).
+    workdir : str or path, optional
+        Parent of the per-call working directories. Default: the worker's own temp dir
+        (``spinexplore.execution.worker_tmpdir()``).
+    keep_workdir : bool, default=False
+        Keep each call's working directory (for debugging) instead of deleting it.
+    env_prefix : str, default="SPINEXPLORE_"
+        Prefix of the parameter variables when ``pass_params="env"``.
+    kill_grace : float, default=2.0
+        Seconds between SIGTERM and SIGKILL at a timeout.
+
+    Raises
+    ------
+    ValueError
+        For an executable that cannot be found, an unknown ``pass_params``, a negative
+        ``timeout`` or a malformed placeholder (raised here, before any run).
+    TypeError
+        For arguments of the wrong type.
+
+    Notes
+    -----
+    A non-zero exit status raises ``RuntimeError`` with the exit status and the last
+    20 lines of stderr (the explorer records the point as FAILED with that text); output that
+    is not a JSON object raises ``ValueError``. The object holds only plain data and pickles.
+
+    Examples
+    --------
+    >>> sim = ExternalSimulation(["python", "solver.py", "{params_file}"], timeout=60)  # doctest: +SKIP
+    >>> sim({"h": 0.1, "K": 0.2})  # doctest: +SKIP
+    SimulationResult(phase=SKYRMION, ...)
+    """
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        *,
+        pass_params: str = "json",
+        result_file: str | None = "result.json",
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        workdir: str | os.PathLike[str] | None = None,
+        keep_workdir: bool = False,
+        env_prefix: str = "SPINEXPLORE_",
+        kill_grace: float = 2.0,
+    ) -> None:
+        if isinstance(command, str):
+            argv = shlex.split(command)
+        elif isinstance(command, Sequence) and all(isinstance(a, (str, os.PathLike)) for a in command):
+            argv = [os.fspath(a) for a in command]
+        else:
+            raise TypeError(
+                f"command must be a string or a sequence of strings; got {command!r} ({type(command).__name__})"
+            )
+        if not argv:
+            raise ValueError(f"command must name an executable; got {command!r}")
+        for arg in argv:
+            try:
+                _placeholders(arg)
+            except ValueError as exc:
+                raise ValueError(
+                    f"command argument {arg!r} has a malformed placeholder ({exc}); "
+                    "write literal braces as '{{' and '}}'"
+                ) from None
+        if _placeholders(argv[0]):
+            raise ValueError(f"the executable {argv[0]!r} of command {command!r} may not contain placeholders")
+        exe = shutil.which(argv[0])
+        if exe is None:
+            raise ValueError(
+                f"executable {argv[0]!r} of command {command!r} was not found on PATH or is not "
+                "executable; give an absolute path or install it"
+            )
+        resolved = [os.path.abspath(exe)]
+        for arg in argv[1:]:
+            if not _placeholders(arg) and not os.path.isabs(arg) and os.path.isfile(arg):
+                arg = os.path.abspath(arg)
+            resolved.append(arg)
+        self.command = command
+        self.argv = resolved
+        self.pass_params = check_choice("pass_params", pass_params, _PASS_MODES)
+        if result_file is not None and not isinstance(result_file, (str, os.PathLike)):
+            raise TypeError(f"result_file must be a file name or None; got {result_file!r}")
+        self.result_file = None if result_file is None else os.fspath(result_file)
+        self.timeout = check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)
+        env = dict(env or {})
+        for key, value in env.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"env must map str to str; got {key!r}: {value!r}")
+        self.env = env
+        if workdir is not None and not isinstance(workdir, (str, os.PathLike)):
+            raise TypeError(f"workdir must be a directory path or None; got {workdir!r}")
+        self.workdir = None if workdir is None else os.path.abspath(os.fspath(workdir))
+        self.keep_workdir = bool(keep_workdir)
+        if not isinstance(env_prefix, str):
+            raise TypeError(f"env_prefix must be a string; got {env_prefix!r}")
+        self.env_prefix = env_prefix
+        self.kill_grace = check_real("kill_grace", kill_grace, minimum=0.0)
+
+    def __repr__(self) -> str:
+        return (
+            f"ExternalSimulation({self.command!r}, pass_params={self.pass_params!r}, "
+            f"result_file={self.result_file!r}, timeout={self.timeout!r})"
+        )
+
+    # ------------------------------------------------------------------ one run
+    def _build(self, params: Mapping[str, Any], run_dir: Path) -> tuple[list[str], dict[str, str]]:
+        params_file = run_dir / "params.json"
+        result_file = run_dir / (self.result_file or "result.json")
+        fields = {**params, "params_file": str(params_file), "result_file": str(result_file),
+                  "workdir": str(run_dir)}
+        argv = [self.argv[0]]
+        for arg in self.argv[1:]:
+            try:
+                argv.append(arg.format_map(fields))
+            except KeyError as exc:
+                raise ValueError(
+                    f"command placeholder {{{exc.args[0]}}} in {arg!r} is not a parameter; "
+                    f"available: {sorted(params)} and {list(_RESERVED)}"
+                ) from None
+        env = {**os.environ, **self.env, "SPINEXPLORE_WORKDIR": str(run_dir),
+               "SPINEXPLORE_RESULT_FILE": str(result_file)}
+        if self.pass_params == "json":
+            params_file.write_text(json.dumps({k: _jsonable(v) for k, v in params.items()}))
+            env["SPINEXPLORE_PARAMS_FILE"] = str(params_file)
+        elif self.pass_params == "args":
+            for name, value in params.items():
+                argv += [f"--{name}", repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)]
+        else:
+            for name, value in params.items():
+                env[f"{self.env_prefix}{name}"] = repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+        return argv, env
+
+    def _parse(self, run_dir: Path, stdout: Path) -> dict[str, Any]:
+        path = run_dir / self.result_file if self.result_file is not None else None
+        if path is not None and path.is_file():
+            where, texts = repr(self.result_file), [path.read_text(errors="replace")]
+        else:
+            text = stdout.read_text(errors="replace") if stdout.is_file() else ""
+            lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
+            # the whole of stdout (pretty-printed JSON), else the last JSON-looking line
+            where, texts = "stdout", [text] + lines[-1:]
+        for text in texts:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                return data
+        expected = f"the file {self.result_file!r} or " if self.result_file else ""
+        raise ValueError(
+            f"external solver {self.command!r} gave no JSON object: expected {expected}a JSON "
+            f"object such as {{\"phase\": \"SKYRMION\"}} on stdout; {where} held "
+            f"{texts[0].strip()[-300:]!r}"
+        )
+
+    def __call__(self, params: Mapping[str, Any]) -> SimulationResult:
+        """Run the solver at one point.
+
+        Parameters
+        ----------
+        params : mapping of str to float
+            The parameter values (free and fixed), as ``ParameterSpace.to_dicts`` gives them.
+
+        Returns
+        -------
+        SimulationResult
+            The parsed result, or a TIMEOUT result when the timeout was reached.
+
+        Raises
+        ------
+        RuntimeError
+            When the solver exits with a non-zero status (with the tail of its stderr).
+        ValueError
+            When its output is not a JSON object with a valid ``"phase"``.
+        """
+        if not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping of parameter names to values; got {params!r}")
+        base = Path(self.workdir) if self.workdir is not None else _base_tmpdir()
+        base.mkdir(parents=True, exist_ok=True)
+        run_dir = Path(tempfile.mkdtemp(prefix="ext_", dir=base))
+        start = time.perf_counter()
+        try:
+            argv, env = self._build(params, run_dir)
+            stdout, stderr = run_dir / "stdout.txt", run_dir / "stderr.txt"
+            with open(stdout, "wb") as out, open(stderr, "wb") as err:
+                proc = subprocess.Popen(
+                    argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                    start_new_session=True,
+                )
+            pgid = proc.pid  # leader of its own session and process group
+            timed_out = False
+            try:
+                proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:  # timeout, Ctrl+C or anything else: leave no process behind
+                _kill_group(pgid, proc, self.kill_grace if timed_out else 0.0)
+            duration = time.perf_counter() - start
+            if timed_out:
+                tail = _tail(stderr)
+                return SimulationResult(
+                    phase=PhaseType.TIMEOUT, confidence=0.0, duration=duration,
+                    error=(f"external solver exceeded timeout={self.timeout:g} s; its process group was killed"
+                           + (f"; stderr tail:\n{tail}" if tail else "")),
+                )
+            if proc.returncode != 0:
+                code = proc.returncode
+                how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
+                       else f"exited with status {code}")
+                raise RuntimeError(
+                    f"external solver {self.command!r} {how}; last lines of stderr:\n{_tail(stderr) or '(empty)'}"
+                )
+            data = self._parse(run_dir, stdout)
+            if "observables" in data and isinstance(data["observables"], Mapping):
+                data["observables"] = {k: _arrays(v) for k, v in data["observables"].items()}
+            if isinstance(data.get("spins"), list):
+                data["spins"] = np.asarray(data["spins"], dtype=float)
+            for key in ("energy", "confidence"):
+                if data.get(key) is None and key in data:
+                    data[key] = math.nan if key == "energy" else 1.0
+            try:
+                return coerce_result({**data, "duration": data.get("duration", duration)})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"external solver {self.command!r} returned an invalid result: {exc}") from None
+        finally:
+            if not self.keep_workdir:
+                shutil.rmtree(run_dir, ignore_errors=True)

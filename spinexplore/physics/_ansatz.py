@@ -1,0 +1,354 @@
+"""Coupling tables and ansatz states for the ground-state search (helpers of ``solver.py``).
+
+Every wavevector used here is an allowed wavevector of the torus (``Lattice.q_integers``), so
+each ansatz is exactly periodic. Sets of wavevectors are deduplicated under the lattice's
+rotation group (C6 triangular, C4 square) combined with the same spin rotation about z, which
+maps both DMI types, the exchange, ``K`` and ``h`` onto themselves; ``Q -> -Q`` is covered by the
+C2 rotation and by the cos/sin form of each term.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from spinexplore.physics.lattice import Lattice, make_lattice
+from spinexplore.physics.model import SpinModel
+
+__all__ = ["couplings", "helix_energy", "Candidate", "make_candidates", "fingerprint", "same_texture"]
+
+
+def _cross_matrix(c: np.ndarray) -> np.ndarray:
+    return np.array([[0.0, -c[2], c[1]], [c[2], 0.0, -c[0]], [-c[1], c[0], 0.0]])
+
+
+def _dmi_vectors(lattice: Lattice, dmi: str) -> np.ndarray:
+    """DMI unit vectors of the forward nearest-neighbour bonds, shape (z_b, 3)."""
+    delta = lattice.bond_vectors(1)
+    delta = delta / np.linalg.norm(delta, axis=1)[:, None]
+    if dmi == "interfacial":
+        return np.stack([-delta[:, 1], delta[:, 0], np.zeros(len(delta))], axis=1)
+    return np.stack([delta[:, 0], delta[:, 1], np.zeros(len(delta))], axis=1)
+
+
+@functools.lru_cache(maxsize=64)
+def couplings(model: SpinModel, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour table ``nbr`` (N, M) and slot matrices ``mats`` (M, 3, 3) of the kernels.
+
+    For a forward bond ``i -> j = i + delta`` with DMI vector ``d`` the field on ``i`` from ``j`` is
+    ``J S_j - D S_j x d`` and the field on ``j`` from ``i`` is ``J S_i + D S_i x d``; both are
+    ``(J I - [c]_x) S`` with ``c = -D d`` or ``c = +D d``. Shells with zero coupling are skipped.
+    """
+    lattice = make_lattice(model.lattice, L)
+    eye = np.eye(3)
+    nbrs, mats = [], []
+    for shell, J in ((1, model.J1), (2, model.J2), (3, model.J3)):
+        D = model.D if shell == 1 else 0.0
+        if J == 0.0 and D == 0.0:
+            continue
+        table = lattice.all_neighbors(shell)
+        zb = table.shape[1] // 2
+        dvec = _dmi_vectors(lattice, model.dmi) if shell == 1 else np.zeros((zb, 3))
+        for b in range(2 * zb):
+            c = -D * dvec[b] if b < zb else D * dvec[b - zb]
+            nbrs.append(table[:, b])
+            mats.append(J * eye - _cross_matrix(c))
+    nbr = np.ascontiguousarray(np.stack(nbrs, axis=1), dtype=np.int64)
+    mat = np.ascontiguousarray(np.stack(mats), dtype=np.float64)
+    nbr.setflags(write=False)
+    mat.setflags(write=False)
+    return nbr, mat
+
+
+def helix_energy(model: SpinModel, lattice: Lattice, q: np.ndarray) -> np.ndarray:
+    """Analytic single-Q helix energy per spin at ``h = K = 0`` (physics.md 2, row 3).
+
+    ``E(q) = -sum_s J_s sum_delta cos(q.delta) - |D| |sum_delta d-rotated sin(q.delta)|`` for
+    wavevectors ``q`` of shape (..., 2).
+    """
+    q = np.asarray(q, dtype=float)
+    e = np.zeros(q.shape[:-1])
+    for shell, J in ((1, model.J1), (2, model.J2), (3, model.J3)):
+        if J != 0.0:
+            e -= J * np.cos(q @ lattice.bond_vectors(shell).T).sum(axis=-1)
+    if model.D != 0.0:
+        delta = lattice.bond_vectors(1)
+        dhat = delta / np.linalg.norm(delta, axis=1)[:, None]
+        v = np.sin(q @ delta.T) @ dhat
+        e -= abs(model.D) * np.linalg.norm(v, axis=-1)
+    return e
+
+
+def continuum_q0(model: SpinModel, lattice: Lattice) -> float:
+    """Length of the wavevector minimising :func:`helix_energy` (fine grid, then refined)."""
+    b = lattice.b
+    n = 241
+    f = np.linspace(-0.5, 0.5, n)
+    f1, f2 = np.meshgrid(f, f, indexing="ij")
+    q = f1[..., None] * b[0] + f2[..., None] * b[1]
+    e = helix_energy(model, lattice, q)
+    k = np.unravel_index(np.argmin(e), e.shape)
+    best = q[k]
+    step = 1.0 / (n - 1)
+    for _ in range(30):  # pattern search refinement
+        improved = False
+        for d in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            trial = best + step * (d[0] * b[0] + d[1] * b[1])
+            if helix_energy(model, lattice, trial) < helix_energy(model, lattice, best) - 1e-15:
+                best, improved = trial, True
+        if not improved:
+            step /= 2
+    return float(np.linalg.norm(best))
+
+
+# --------------------------------------------------------------------------- symmetry ------
+
+
+def _rotations(kind: str) -> list[np.ndarray]:
+    n = 6 if kind == "triangular" else 4
+    out = []
+    for k in range(n):
+        t = 2 * math.pi * k / n
+        out.append(np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]]))
+    return out
+
+
+def _set_key(kind: str, qs: np.ndarray) -> tuple:
+    """Canonical key of a set of wavevectors (each up to sign) under the rotation group."""
+    keys = []
+    for R in _rotations(kind):
+        rows = []
+        for q in qs @ R.T:
+            t = tuple(np.round(q, 6) + 0.0)
+            tm = tuple(np.round(-q, 6) + 0.0)
+            rows.append(max(t, tm))
+        keys.append(tuple(sorted(rows)))
+    return min(keys)
+
+
+# --------------------------------------------------------------------------- candidates ----
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An ansatz: family name, a detail string and the unrelaxed spins (N, 3)."""
+
+    family: str
+    detail: str
+    spins: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}:{self.detail}"
+
+
+@dataclass(frozen=True)
+class AnsatzBudget:
+    """How many ansatz states a preset builds."""
+
+    n_single: int  # wavevector orbits for single-Q states
+    both_chiralities: bool
+    offsets: tuple[float, ...]  # field offsets of single-Q states
+    n_cone: int
+    cone_amplitudes: tuple[float, ...]
+    n_triple: int
+    triple_offsets: tuple[float, ...]
+    n_double: int
+    double_variants: tuple[tuple[float, float], ...]  # (offset m, out-of-plane weight alpha)
+
+
+def _normalize(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    n[n < 1e-12] = 1.0
+    out = v / n
+    bad = np.linalg.norm(v, axis=1) < 1e-12
+    out[bad] = (0.0, 0.0, 1.0)
+    return out
+
+
+def _e_vec(dmi: str, q: np.ndarray) -> np.ndarray:
+    """In-plane unit vector that rotates with z in the DMI-favoured plane of wavevector ``q``."""
+    qh = np.array([q[0], q[1], 0.0]) / np.linalg.norm(q)
+    if dmi == "interfacial":
+        return qh
+    return np.array([-qh[1], qh[0], 0.0])
+
+
+def _term(pos: np.ndarray, q: np.ndarray, e: np.ndarray, chi: float) -> np.ndarray:
+    phase = pos @ q
+    z = np.zeros((len(pos), 3))
+    z[:, 2] = np.cos(phase)
+    return z + chi * np.sin(phase)[:, None] * e[None, :]
+
+
+def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) -> list[Candidate]:
+    """All ansatz states for ``model`` on ``lattice`` within ``budget`` (physics.md 1.5)."""
+    pos = lattice.positions
+    N = lattice.N
+    zhat = np.array([0.0, 0.0, 1.0])
+    p = -1.0 if model.h < 0 else 1.0
+    out: list[Candidate] = []
+
+    def uniform(v):
+        v = np.asarray(v, dtype=float)
+        return np.tile(v / np.linalg.norm(v), (N, 1))
+
+    # ferromagnets
+    out.append(Candidate("fm_z", f"{'+' if p > 0 else '-'}z", uniform(p * zhat)))
+    out.append(Candidate("fm_inplane", "x", uniform((1.0, 0.0, 0.0))))
+    if model.K > 0 and abs(model.h) < 2 * model.K:
+        c = model.h / (2 * model.K)
+        out.append(Candidate("fm_canted", f"cos={c:.4f}", uniform((math.sqrt(1 - c * c), 0.0, c))))
+    else:
+        out.append(Candidate("fm_canted", "cos=0.7071", uniform((1.0, 0.0, p))))
+
+    qn = lattice.q_integers
+    qv = lattice.q_vectors
+    lengths = np.linalg.norm(qv, axis=1)
+    nonzero = lengths > 1e-9
+    q0 = continuum_q0(model, lattice)
+    if q0 < 1e-6:
+        return out
+    e_q = helix_energy(model, lattice, qv)
+    window = nonzero & (lengths >= 0.45 * q0 - 1e-9) & (lengths <= 1.6 * q0 + 1e-9)
+    # the analytically best allowed wavevectors always count (e.g. the K point of an AFM)
+    best_allowed = nonzero & (e_q <= e_q[nonzero].min() + 1e-9)
+    idx = np.flatnonzero(window | best_allowed)
+    # single-Q orbits ordered by analytic helix energy
+    orbits: dict[tuple, int] = {}
+    for i in idx[np.argsort(e_q[idx], kind="stable")]:
+        key = _set_key(lattice.kind, qv[i : i + 1])
+        orbits.setdefault(key, i)
+    single = list(orbits.values())
+
+    # favoured chirality from the unrelaxed energy of the best helix
+    from spinexplore.physics.solver import energy_per_spin  # local import: no cycle at load
+
+    q_best = qv[single[0]]
+    e_best = _e_vec(model.dmi, q_best)
+    chi_e = [energy_per_spin(_term(pos, q_best, e_best, chi), model.with_params({"h": 0.0, "K": 0.0}))
+             for chi in (1.0, -1.0)]
+    chi0 = 1.0 if chi_e[0] <= chi_e[1] else -1.0
+
+    def label(i):
+        return f"({qn[i][0]},{qn[i][1]})"
+
+    for i in single[: budget.n_single]:
+        q = qv[i]
+        e = _e_vec(model.dmi, q)
+        for chi in ((chi0, -chi0) if budget.both_chiralities else (chi0,)):
+            base = _term(pos, q, e, chi)
+            for off in budget.offsets:
+                s = _normalize(base + p * off * zhat)
+                out.append(Candidate("helix", f"{label(i)},chi={chi:+.0f},off={off:g}", s))
+
+    for i in single[: budget.n_cone]:
+        q = qv[i]
+        e = _e_vec(model.dmi, q)
+        nrm = np.cross(e, zhat) if model.dmi == "interfacial" else np.array([q[0], q[1], 0.0]) / np.linalg.norm(q)
+        nrm = nrm / np.linalg.norm(nrm)
+        c = min(abs(model.h) / (2 * model.K), 0.95) if model.K > 0 else 0.5
+        for sgn in (1.0, -1.0):
+            m = sgn * math.sqrt(1 - c * c) * nrm + p * c * zhat
+            e2 = np.cross(m, e)
+            e2 /= np.linalg.norm(e2)
+            phase = pos @ q
+            for amp in budget.cone_amplitudes:
+                s = m[None, :] + amp * (np.cos(phase)[:, None] * e2 + chi0 * np.sin(phase)[:, None] * e)
+                out.append(Candidate("cone", f"{label(i)},axis={sgn:+.0f},A={amp:g}", _normalize(s)))
+
+    # multi-Q sets from the window
+    w = np.flatnonzero(window)
+    wset = {tuple(qn[i]): i for i in w}
+    L = lattice.L
+
+    def wrap(v):
+        return tuple(((int(c) + L // 2) % L) - L // 2 for c in v)
+
+    triples: dict[tuple, tuple[float, tuple[int, int, int]]] = {}
+    for a in w:
+        for b in w:
+            if b <= a:
+                continue
+            c3 = wset.get(wrap(-(qn[a] + qn[b])))
+            if c3 is None or c3 <= b:
+                continue
+            trio = (a, b, c3)
+            ls = lengths[list(trio)]
+            if ls.max() / ls.min() > 1.25:
+                continue
+            cosines = []
+            for u, v in ((a, b), (b, c3), (a, c3)):
+                cosines.append(qv[u] @ qv[v] / (lengths[u] * lengths[v]))
+            # pairwise angles between 100 and 140 degrees
+            if max(cosines) > math.cos(math.radians(100)) or min(cosines) < math.cos(math.radians(140)):
+                continue
+            key = _set_key(lattice.kind, qv[list(trio)])
+            score = float(e_q[list(trio)].mean())
+            if key not in triples or score < triples[key][0]:
+                triples[key] = (score, trio)
+    for score, trio in sorted(triples.values())[: budget.n_triple]:
+        terms = sum(_term(pos, qv[t], _e_vec(model.dmi, qv[t]), chi0) for t in trio)
+        name = "+".join(label(t) for t in trio)
+        for m in budget.triple_offsets:
+            s = p * (m * zhat[None, :] - terms)
+            out.append(Candidate("triple_q", f"{name},m={m:g}", _normalize(s)))
+
+    doubles: dict[tuple, tuple[float, tuple[int, int]]] = {}
+    for a in w:
+        for b in w:
+            if b <= a or abs(lengths[a] - lengths[b]) > 1e-9 * lengths[a]:
+                continue
+            if abs(qv[a] @ qv[b]) > 1e-9 * lengths[a] ** 2:
+                continue
+            key = _set_key(lattice.kind, qv[[a, b]])
+            score = float(e_q[[a, b]].mean())
+            if key not in doubles or score < doubles[key][0]:
+                doubles[key] = (score, (a, b))
+    for score, pair in sorted(doubles.values())[: budget.n_double]:
+        t1 = _term(pos, qv[pair[0]], _e_vec(model.dmi, qv[pair[0]]), chi0)
+        t2 = _term(pos, qv[pair[1]], _e_vec(model.dmi, qv[pair[1]]), chi0)
+        name = "+".join(label(t) for t in pair)
+        for m, alpha in budget.double_variants:
+            s = -(t1 + t2)
+            s[:, 2] *= alpha
+            s = p * (s + m * zhat[None, :])
+            out.append(Candidate("double_q", f"{name},m={m:g},a={alpha:g}", _normalize(s)))
+    return out
+
+
+# --------------------------------------------------------------------------- fingerprints --
+
+
+def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
+    """A coarse texture signature: (sorted |Q| of the main S(q) peaks, |m|, m_z, charge)."""
+    L = lattice.L
+    f = np.fft.fft2(spins.reshape(L, L, 3), axes=(0, 1)) / lattice.N
+    sq = (np.abs(f) ** 2).sum(axis=2).ravel()
+    sq[0] = 0.0
+    m = spins.mean(axis=0)
+    peaks: tuple = ()
+    if sq.max() > 1e-4:
+        lens = np.linalg.norm(lattice.q_vectors, axis=1)
+        sel = np.flatnonzero(sq >= 0.25 * sq.max())
+        peaks = tuple(sorted(np.round(lens[sel], 4)))
+    tri = lattice.triangles
+    a, b, c = spins[tri[:, 0]], spins[tri[:, 1]], spins[tri[:, 2]]
+    num = np.einsum("ij,ij->i", a, np.cross(b, c))
+    den = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
+    charge = float(np.sum(2 * np.arctan2(num, den)) / (4 * np.pi))
+    return peaks, float(np.linalg.norm(m)), float(m[2]), int(round(charge))
+
+
+def same_texture(f1: tuple, f2: tuple) -> bool:
+    """True when two fingerprints describe the same texture (up to symmetry)."""
+    return (
+        len(f1[0]) == len(f2[0])
+        and all(abs(x - y) < 2e-3 for x, y in zip(f1[0], f2[0]))
+        and abs(f1[1] - f2[1]) < 0.02
+        and abs(f1[2] - f2[2]) < 0.02
+        and f1[3] == f2[3]
+    )

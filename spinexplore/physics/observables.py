@@ -1,0 +1,364 @@
+"""Observables of a classical spin configuration on a periodic lattice.
+
+Magnetization, the spin structure factor split into in-plane and out-of-plane parts, the
+Berg-Luscher lattice topological charge (total, per triangle, positive and negative parts),
+the in-plane winding per plaquette, and the Bragg peaks of ``S(q)`` folded over ``+-q``.
+
+Conventions follow ``physics.md`` section 3.1:
+
+* ``S^a(q) = |(1/N) sum_i S_i^a exp(-i q.r_i)|^2`` on the ``L x L`` allowed grid
+  ``q = (n1 b1 + n2 b2) / L`` (the row order of :attr:`Lattice.q_integers`), so that
+  ``sum_q S(q) = 1`` for unit spins and ``S(0) = |m|^2``.
+* Each counter-clockwise triangle ``(a, b, c)`` carries the solid angle
+  ``Omega = 2 atan2(a.(b x c), 1 + a.b + b.c + c.a)`` and the charge ``Omega / 4 pi``.
+  A skyrmion whose core points down in an up background has ``Q = -1``.
+
+References
+----------
+B. Berg and M. Luscher, Nucl. Phys. B 190, 412 (1981).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spinexplore.physics.lattice import Lattice
+
+_PI_AMBIGUOUS = 0.99 * np.pi
+_MAX_LISTED_PEAKS = 12
+
+__all__ = [
+    "magnetization",
+    "structure_factor",
+    "topological_charge_density",
+    "topological_charge",
+    "inplane_winding",
+    "find_peaks",
+    "reduce_q",
+    "measure",
+]
+
+
+def _check_spins(spins: Any, lattice: Lattice, name: str = "spins") -> np.ndarray:
+    arr = np.asarray(spins, dtype=float)
+    if arr.shape != (lattice.N, 3):
+        raise ValueError(
+            f"{name} must have shape (N, 3) = ({lattice.N}, 3) for this {lattice.kind} "
+            f"lattice of L={lattice.L}; got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got NaN or inf entries")
+    return arr
+
+
+def _check_samples(samples: Any, lattice: Lattice) -> np.ndarray:
+    arr = np.asarray(samples, dtype=float)
+    if arr.ndim != 3 or arr.shape[1:] != (lattice.N, 3) or arr.shape[0] < 1:
+        raise ValueError(
+            f"samples must have shape (n_samples, N, 3) with N={lattice.N} and n_samples >= 1; "
+            f"got shape {arr.shape}"
+        )
+    return arr
+
+
+def magnetization(spins: np.ndarray) -> np.ndarray:
+    """Mean spin ``m = (1/N) sum_i S_i``.
+
+    Parameters
+    ----------
+    spins : ndarray of shape (N, 3)
+
+    Returns
+    -------
+    ndarray of shape (3,)
+    """
+    return np.asarray(spins, dtype=float).mean(axis=0)
+
+
+def structure_factor(
+    spins: np.ndarray, lattice: Lattice, samples: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane and out-of-plane spin structure factor on the allowed wavevector grid.
+
+    Parameters
+    ----------
+    spins : ndarray of shape (N, 3)
+        Used when ``samples`` is None.
+    lattice : Lattice
+    samples : ndarray of shape (n_samples, N, 3), optional
+        Finite-temperature snapshots; ``S(q)`` is then averaged over them.
+
+    Returns
+    -------
+    sq_inplane : ndarray of shape (N,)
+        ``S^x(q) + S^y(q)`` in the order of ``lattice.q_integers``.
+    sq_z : ndarray of shape (N,)
+        ``S^z(q)``.
+    """
+    if samples is None:
+        stack = _check_spins(spins, lattice)[None]
+    else:
+        stack = _check_samples(samples, lattice)
+    L = lattice.L
+    field = stack.reshape(stack.shape[0], L, L, 3)  # (n, y, x, component)
+    amp = np.fft.fft2(field, axes=(1, 2)) / lattice.N
+    power = (amp.real**2 + amp.imag**2).mean(axis=0).reshape(lattice.N, 3)
+    return power[:, 0] + power[:, 1], power[:, 2].copy()
+
+
+def topological_charge_density(spins: np.ndarray, lattice: Lattice) -> np.ndarray:
+    """Berg-Luscher charge of every elementary triangle, ``Omega / 4 pi``.
+
+    Parameters
+    ----------
+    spins : ndarray of shape (N, 3)
+        Unit spins.
+    lattice : Lattice
+
+    Returns
+    -------
+    ndarray of shape (2N,)
+        In the order of ``lattice.triangles``; each value lies in ``(-1/2, 1/2]``.
+    """
+    s = _check_spins(spins, lattice)
+    tri = lattice.triangles
+    a, b, c = s[tri[:, 0]], s[tri[:, 1]], s[tri[:, 2]]
+    num = np.einsum("ij,ij->i", a, np.cross(b, c))
+    den = 1.0 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
+    return 2.0 * np.arctan2(num, den) / (4.0 * np.pi)
+
+
+def topological_charge(spins: np.ndarray, lattice: Lattice) -> float:
+    """Total Berg-Luscher topological charge (an integer up to rounding for unit spins)."""
+    return float(topological_charge_density(spins, lattice).sum())
+
+
+def inplane_winding(spins: np.ndarray, lattice: Lattice) -> np.ndarray:
+    """Winding number of ``arg(S_x + i S_y)`` around each plaquette.
+
+    Parameters
+    ----------
+    spins : ndarray of shape (N, 3)
+    lattice : Lattice
+
+    Returns
+    -------
+    ndarray of int, shape (n_plaquettes,)
+        +1 for a vortex, -1 for an antivortex, 0 elsewhere, in the order of
+        ``lattice.plaquettes`` (square: N plaquettes; triangular: the 2N triangles).
+        A plaquette with a step of the angle within 1 % of pi, or a corner without in-plane
+        component, has an undefined winding and gets 0.
+    """
+    s = _check_spins(spins, lattice)
+    phi = np.arctan2(s[:, 1], s[:, 0])
+    loops = lattice.plaquettes
+    ang = phi[loops]
+    d = np.diff(np.concatenate([ang, ang[:, :1]], axis=1), axis=1)
+    d = (d + np.pi) % (2.0 * np.pi) - np.pi
+    wind = np.rint(d.sum(axis=1) / (2.0 * np.pi)).astype(np.int64)
+    # a step of (almost) exactly pi, or a corner with no in-plane component, leaves the
+    # winding undefined (a cycloid's nodal line, a core sitting on a site): count it as 0
+    rho = np.hypot(s[:, 0], s[:, 1])[loops]
+    undefined = (np.abs(d).max(axis=1) > _PI_AMBIGUOUS) | (rho.min(axis=1) < 1e-9)
+    wind[undefined] = 0
+    return wind
+
+
+def _plaquette_centers(lattice: Lattice) -> np.ndarray:
+    if lattice.kind == "triangular":
+        return lattice.triangle_centers
+    return (lattice.coords + 0.5) @ lattice.a
+
+
+def _fold_pairs(sq: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of one representative per +-q pair (q != 0) and the pair partner indices."""
+    L = lattice.L
+    n = lattice.q_integers
+    # row of (n1, n2) in FFT order is (n1 mod L) + L (n2 mod L); q = 0 is row 0
+    partner = ((-n[:, 0]) % L) + L * ((-n[:, 1]) % L)
+    idx = np.arange(lattice.N)
+    keep = (idx <= partner) & (idx != 0)
+    return idx[keep], partner[keep]
+
+
+def find_peaks(
+    sq_inplane: np.ndarray,
+    sq_z: np.ndarray,
+    lattice: Lattice,
+    *,
+    relative: float = 0.25,
+    harmonic_ratio: float = 1.25,
+) -> list[dict[str, Any]]:
+    """Primary Bragg peaks of ``S(q)``, folded over ``+-q``.
+
+    A pair counts when its weight is at least ``relative`` times the strongest pair. A pair
+    that sits one grid step from a stronger primary peak is merged into it; a pair that is a
+    small integer combination of stronger primaries and longer than ``harmonic_ratio`` times
+    them is a harmonic and is skipped.
+
+    Returns
+    -------
+    list of dict
+        Strongest first, each with ``n`` (integer grid label), ``q`` (Cartesian), ``norm``,
+        ``weight`` (``S(q) + S(-q)``, merged neighbours included), ``weight_inplane`` and
+        ``weight_z``.
+    """
+    sq = sq_inplane + sq_z
+    rep, partner = _fold_pairs(sq, lattice)
+    w = sq[rep] + np.where(rep == partner, 0.0, sq[partner])
+    w_in = sq_inplane[rep] + np.where(rep == partner, 0.0, sq_inplane[partner])
+    w_z = sq_z[rep] + np.where(rep == partner, 0.0, sq_z[partner])
+    order = np.argsort(-w, kind="stable")
+    if w.size == 0 or w[order[0]] <= 0.0:
+        return []
+    top = w[order[0]]
+    L = lattice.L
+    ints = lattice.q_integers
+    step = float(np.max(np.linalg.norm(lattice.b, axis=1))) / L * 1.01
+    peaks: list[dict[str, Any]] = []
+    for k in order:
+        if w[k] < relative * top * 0.999:
+            break
+        n, q, norm = reduce_q(ints[rep[k]], lattice)
+        merged = False
+        for p in peaks:
+            for sgn in (1, -1):
+                _, _, dist = reduce_q(n - sgn * np.asarray(p["n"]), lattice)
+                if dist <= step and dist < 0.5 * p["norm"]:
+                    p["weight"] += float(w[k])
+                    p["weight_inplane"] += float(w_in[k])
+                    p["weight_z"] += float(w_z[k])
+                    merged = True
+                    break
+            if merged:
+                break
+        if merged or _is_harmonic(n, norm, peaks, L, harmonic_ratio):
+            continue
+        peaks.append(
+            {
+                "n": [int(n[0]), int(n[1])],
+                "q": q,
+                "norm": norm,
+                "weight": float(w[k]),
+                "weight_inplane": float(w_in[k]),
+                "weight_z": float(w_z[k]),
+            }
+        )
+    return peaks
+
+
+def reduce_q(n: Any, lattice: Lattice) -> tuple[np.ndarray, np.ndarray, float]:
+    """Shortest representative of the grid wavevector ``n`` modulo the reciprocal lattice.
+
+    Parameters
+    ----------
+    n : sequence of 2 ints
+        Grid label ``(n1, n2)``, ``q = (n1 b1 + n2 b2) / L``.
+    lattice : Lattice
+
+    Returns
+    -------
+    n_short : ndarray of int, shape (2,)
+    q : ndarray of shape (2,)
+        Cartesian wavevector of ``n_short``.
+    norm : float
+    """
+    L = lattice.L
+    base = (np.asarray(n, dtype=np.int64) + L // 2) % L - L // 2
+    best = None
+    for k1 in (-1, 0, 1):
+        for k2 in (-1, 0, 1):
+            cand = base + L * np.array([k1, k2])
+            q = cand @ lattice.b / L
+            nrm = float(np.hypot(q[0], q[1]))
+            if best is None or nrm < best[2] - 1e-12:
+                best = (cand, q, nrm)
+    return best
+
+
+def _is_harmonic(n: np.ndarray, norm: float, peaks: list[dict[str, Any]], L: int, ratio: float) -> bool:
+    if not peaks:
+        return False
+    longest = max(p["norm"] for p in peaks)
+    if norm <= ratio * longest:
+        return False
+    base = [np.asarray(p["n"]) for p in peaks[:3]]
+    coeffs = range(-3, 4)
+    for i, bi in enumerate(base):
+        for a in coeffs:
+            if a == 0:
+                continue
+            if np.all((a * bi - n) % L == 0):
+                return True
+            for bj in base[i + 1 :]:
+                for c in coeffs:
+                    if c == 0:
+                        continue
+                    if np.all((a * bi + c * bj - n) % L == 0):
+                        return True
+    return False
+
+
+def measure(
+    spins: np.ndarray, lattice: Lattice, samples: np.ndarray | None = None
+) -> dict[str, Any]:
+    """All observables the classifier uses, as one dictionary.
+
+    Parameters
+    ----------
+    spins : ndarray of shape (N, 3)
+        The (relaxed or last) configuration: charge and winding are measured on it.
+    lattice : Lattice
+    samples : ndarray of shape (n_samples, N, 3), optional
+        Finite-temperature snapshots: ``S(q)``, ``|m|`` and the magnetization components are
+        then averaged over them.
+
+    Returns
+    -------
+    dict
+        Scalars: ``m_x, m_y, m_z, m_xy, m_abs, sq_max`` (largest ``S(q)`` including
+        ``q = 0``), ``sq_modulated`` (sum over ``q != 0``), ``Q_total``, ``Q_plus`` (sum of
+        the positive triangle charges), ``Q_minus`` (sum of the negative ones, <= 0),
+        ``n_vortices``, ``n_antivortices``, ``n_peaks``. Lists: ``peaks`` (the strongest 12
+        of :func:`find_peaks`, with ``q`` as a list). Arrays: ``sq_inplane`` (N,), ``sq_z``
+        (N,), ``charge_density`` (2N,), ``winding`` (n_plaquettes,).
+    """
+    s = _check_spins(spins, lattice)
+    if samples is not None:
+        smp = _check_samples(samples, lattice)
+        mags = smp.mean(axis=1)
+        m = mags.mean(axis=0)
+        m_abs = float(np.linalg.norm(mags, axis=1).mean())
+        m_xy = float(np.linalg.norm(mags[:, :2], axis=1).mean())
+    else:
+        smp = None
+        m = magnetization(s)
+        m_abs = float(np.linalg.norm(m))
+        m_xy = float(np.hypot(m[0], m[1]))
+    sq_in, sq_z = structure_factor(s, lattice, smp)
+    sq = sq_in + sq_z
+    rho = topological_charge_density(s, lattice)
+    wind = inplane_winding(s, lattice)
+    peaks = find_peaks(sq_in, sq_z, lattice)
+    return {
+        "m_x": float(m[0]),
+        "m_y": float(m[1]),
+        "m_z": float(m[2]),
+        "m_xy": m_xy,
+        "m_abs": m_abs,
+        "sq_max": float(sq.max()),
+        "sq_modulated": float(sq.sum() - sq[0]),
+        "Q_total": float(rho.sum()),
+        "Q_plus": float(rho[rho > 0].sum()),
+        "Q_minus": float(rho[rho < 0].sum()),
+        "n_vortices": int(np.count_nonzero(wind > 0)),
+        "n_antivortices": int(np.count_nonzero(wind < 0)),
+        "n_peaks": len(peaks),
+        "peaks": [{**p, "q": [float(x) for x in p["q"]]} for p in peaks[:_MAX_LISTED_PEAKS]],
+        "sq_inplane": sq_in,
+        "sq_z": sq_z,
+        "charge_density": rho,
+        "winding": wind,
+    }

@@ -1,0 +1,208 @@
+"""A :class:`Surrogate` backed by any scikit-learn classifier with ``predict_proba``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from spinexplore.results import PhaseType
+
+__all__ = ["SklearnSurrogate", "check_classifier"]
+
+#: Labels that mean "no phase was measured": dropped before fitting, but remembered.
+IGNORED_LABELS = (int(PhaseType.FAILED), int(PhaseType.TIMEOUT))
+
+
+def check_classifier(estimator: Any, name: str = "estimator") -> Any:
+    """Raise ``TypeError`` unless ``estimator`` looks like an unfitted sklearn classifier."""
+    missing = [m for m in ("fit", "predict_proba") if not callable(getattr(estimator, m, None))]
+    if missing:
+        raise TypeError(
+            f"{name} must be a classifier with fit and predict_proba (e.g. "
+            f"RandomForestClassifier(), or SVC(probability=True)); {estimator!r} lacks "
+            f"{' and '.join(missing)}"
+        )
+    return estimator
+
+
+def _accepts_sample_weight(est: Any) -> bool:
+    try:
+        return "sample_weight" in inspect.signature(est.fit).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signature
+        return False
+
+
+def boundary_subsample(X: np.ndarray, y: np.ndarray, max_samples: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``max_samples`` points, favouring points near a phase boundary.
+
+    A point is "near a boundary" when one of its ``2 d + 1`` nearest labelled neighbours has
+    another label. Up to three quarters of the budget goes to such points (chosen at
+    random among them), the rest to a uniform random pick of the others, so that every
+    phase region stays represented.
+    """
+    n = X.shape[0]
+    if n <= max_samples:
+        return np.arange(n)
+    k = min(n, 2 * X.shape[1] + 2)
+    _, nbr = cKDTree(X).query(X, k=k)
+    near = np.any(y[nbr] != y[:, None], axis=1)
+    b_idx, i_idx = np.flatnonzero(near), np.flatnonzero(~near)
+    n_b = min(b_idx.size, (3 * max_samples) // 4)
+    chosen_b = rng.choice(b_idx, n_b, replace=False) if n_b else b_idx[:0]
+    rest = np.setdiff1d(np.arange(n), chosen_b)
+    n_r = max_samples - n_b
+    pool = i_idx if i_idx.size >= n_r else rest
+    chosen_r = rng.choice(pool, min(n_r, pool.size), replace=False)
+    return np.sort(np.concatenate([chosen_b, chosen_r]))
+
+
+class SklearnSurrogate(ClassifierMixin, BaseEstimator):
+    """Phase-probability surrogate backed by a scikit-learn classifier.
+
+    Works in the unit cube (the explorer passes ``space.to_unit`` coordinates). It copes
+    with the degenerate states of active learning: one observed phase (probability one for
+    it), and points that failed or timed out (label ``PhaseType.FAILED`` / ``TIMEOUT``):
+    those are dropped before fitting, and kept in ``ignored_X_``.
+
+    Parameters
+    ----------
+    estimator : classifier, str or None, default=None
+        Unfitted classifier with ``predict_proba`` (cloned in ``fit``), or the name of a
+        built-in one (see :data:`spinexplore.surrogates.SURROGATES`). ``None`` means the
+        default surrogate.
+    random_state : int or None, default=None
+        Passed to the estimator when it has a ``random_state`` parameter, and used for
+        subsampling.
+    max_samples : int or None, default=None
+        Fit on at most this many points (boundary points first, see
+        :func:`boundary_subsample`); for O(n^3) models such as Gaussian processes.
+    min_weight : float, default=0.5
+        For estimators whose ``fit`` takes no ``sample_weight``: points whose weight is
+        below ``min_weight * max(weight)`` are left out (unless that leaves fewer than two
+        phases). Estimators that take ``sample_weight`` receive the weights as they are.
+    ignore_labels : tuple of int, default=(FAILED, TIMEOUT)
+        Labels that carry no phase information.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Phases seen in ``fit`` (after dropping ``ignore_labels``); columns of
+        ``predict_proba``. Empty when every point failed.
+    estimator_ : classifier or None
+        The fitted clone; None while fewer than two phases have been seen.
+    ignored_X_ : ndarray of shape (n_ignored, n_features)
+        The failed / timed-out points of the last ``fit``.
+    n_features_in_ : int
+        Number of dimensions seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> X = np.array([[0.1, 0.1], [0.2, 0.1], [0.9, 0.9], [0.8, 0.9]])
+    >>> s = SklearnSurrogate(KNeighborsClassifier(n_neighbors=1)).fit(X, [0, 0, 4, 4])
+    >>> s.predict([[0.0, 0.0], [1.0, 1.0]]).tolist()
+    [0, 4]
+    """
+
+    def __init__(self, estimator: Any = None, *, random_state: int | None = None,
+                 max_samples: int | None = None, min_weight: float = 0.5,
+                 ignore_labels: tuple[int, ...] = IGNORED_LABELS) -> None:
+        self.estimator = estimator
+        self.random_state = random_state
+        self.max_samples = max_samples
+        self.min_weight = min_weight
+        self.ignore_labels = ignore_labels
+
+    def _base_estimator(self) -> Any:
+        from spinexplore.surrogates import DEFAULT_SURROGATE, make_estimator
+
+        spec = DEFAULT_SURROGATE if self.estimator is None else self.estimator
+        if isinstance(spec, str):
+            return make_estimator(spec)
+        return check_classifier(spec)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SklearnSurrogate:
+        """Fit on points ``X`` (n, d) with phase labels ``y`` (n,); returns ``self``."""
+        base = self._base_estimator()
+        if self.max_samples is not None and (
+            isinstance(self.max_samples, bool) or not isinstance(self.max_samples, (int, np.integer))
+            or self.max_samples < 2
+        ):
+            raise ValueError(f"max_samples must be an integer >= 2 or None; got {self.max_samples!r}")
+        X, y = validate_data(self, X, y)
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=float)
+            if sample_weight.shape != (X.shape[0],) or not np.all(np.isfinite(sample_weight)) \
+                    or np.any(sample_weight < 0):
+                raise ValueError(
+                    f"sample_weight must be finite, >= 0, of shape ({X.shape[0]},); "
+                    f"got shape {sample_weight.shape}"
+                )
+        ignored = np.isin(y, np.asarray(self.ignore_labels)) if y.dtype.kind in "iu" else \
+            np.zeros(y.shape, bool)
+        self.ignored_X_ = X[ignored]
+        X, y = X[~ignored], y[~ignored]
+        if sample_weight is not None:
+            sample_weight = sample_weight[~ignored]
+        self.classes_ = np.unique(y)
+        self.estimator_ = None
+        if self.classes_.size < 2:
+            return self
+        rng = np.random.default_rng(self.random_state)
+        if self.max_samples is not None and X.shape[0] > self.max_samples:
+            keep = boundary_subsample(X, y, int(self.max_samples), rng)
+            X, y = X[keep], y[keep]
+            sample_weight = None if sample_weight is None else sample_weight[keep]
+        est = clone(base)
+        params = est.get_params()
+        if "random_state" in params and self.random_state is not None:
+            est.set_params(random_state=self.random_state)
+        if "n_neighbors" in params and isinstance(params["n_neighbors"], int):
+            est.set_params(n_neighbors=min(params["n_neighbors"], X.shape[0]))
+        fit_kw: dict[str, Any] = {}
+        if sample_weight is not None:
+            if _accepts_sample_weight(est):
+                fit_kw["sample_weight"] = sample_weight
+            elif sample_weight.max() > 0:
+                keep = sample_weight >= self.min_weight * sample_weight.max()
+                if np.unique(y[keep]).size == self.classes_.size:
+                    X, y = X[keep], y[keep]
+        self.estimator_ = est.fit(X, y, **fit_kw)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of each phase in ``classes_``, ndarray of shape (m, n_classes)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        if self.estimator_ is None:
+            return np.ones((X.shape[0], self.classes_.size))
+        proba = np.asarray(self.estimator_.predict_proba(X), dtype=float)
+        est_classes = np.asarray(self.estimator_.classes_)
+        if proba.shape[1] != self.classes_.size or not np.array_equal(est_classes, self.classes_):
+            full = np.zeros((X.shape[0], self.classes_.size))
+            idx = np.searchsorted(self.classes_, est_classes)
+            full[:, idx] = proba
+            proba = full
+        proba = np.nan_to_num(proba, nan=0.0)
+        s = proba.sum(axis=1, keepdims=True)
+        bad = s[:, 0] <= 0
+        if bad.any():
+            proba[bad] = 1.0 / self.classes_.size
+            s[bad] = 1.0
+        return proba / s
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable phase of each point, ndarray of shape (m,)."""
+        proba = self.predict_proba(X)  # first, so an unfitted call raises NotFittedError
+        if self.classes_.size == 0:
+            return np.full(proba.shape[0], int(PhaseType.UNKNOWN))
+        return self.classes_[np.argmax(proba, axis=1)]

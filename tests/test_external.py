@@ -1,0 +1,152 @@
+"""Tests of ExternalSimulation against tests/data/fake_solver.py (a real child process)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinexplore._external import ExternalSimulation
+from spinexplore.results import PhaseType, SimulationResult
+
+SOLVER = str(Path(__file__).parent / "data" / "fake_solver.py")
+PY = sys.executable
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_dead(pid: int, within: float = 5.0) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize(
+    "command, pass_params",
+    [
+        ([PY, SOLVER, "--params", "{params_file}"], "json"),
+        ([PY, SOLVER], "json"),  # reads params.json from its working directory
+        ([PY, SOLVER], "args"),
+        ([PY, SOLVER], "env"),
+        ([PY, SOLVER, "--h", "{h}", "--K", "{K:.17g}"], "env"),
+        (f"{PY} {SOLVER} --h {{h}} --K {{K}}", "args"),
+    ],
+)
+def test_parameters_reach_the_solver(command, pass_params, tmp_path):
+    sim = ExternalSimulation(command, pass_params=pass_params, workdir=tmp_path)
+    params = {"h": 0.45, "K": -0.125}
+    res = sim(params)
+    assert isinstance(res, SimulationResult)
+    assert res.observables["h_seen"] == 0.45
+    assert res.observables["K_seen"] == -0.125
+    # the fake solver's rule: 0.3 < h <= 0.6 -> SKYRMION; E = -3 + K - h
+    assert res.phase is PhaseType.SKYRMION
+    assert res.energy == pytest.approx(-3.0 - 0.125 - 0.45)
+    assert res.confidence == pytest.approx(0.9)
+    np.testing.assert_allclose(res.observables["sq"], [0.25, 0.75])
+    assert res.duration > 0
+    assert list(tmp_path.iterdir()) == []  # the per-call directory was removed
+
+
+def test_json_on_stdout_and_keep_workdir(tmp_path):
+    sim = ExternalSimulation([PY, SOLVER], result_file=None, env={"FAKE_MODE": "stdout"},
+                             workdir=tmp_path, keep_workdir=True)
+    res = sim({"h": 0.9, "K": 0.0})
+    assert res.phase is PhaseType.FERROMAGNET
+    (run_dir,) = tmp_path.iterdir()
+    assert "solver starting" in (run_dir / "stdout.txt").read_text()
+    assert (run_dir / "params.json").is_file()
+
+
+def test_nonzero_exit_raises_with_stderr_tail(tmp_path):
+    sim = ExternalSimulation([PY, SOLVER], env={"FAKE_MODE": "fail"}, workdir=tmp_path)
+    with pytest.raises(RuntimeError, match="exited with status 3") as info:
+        sim({"h": 0.1, "K": 0.0})
+    msg = str(info.value)
+    assert "error line 29" in msg and "error line 10" in msg
+    assert "error line 9\n" not in msg  # only the last 20 lines
+
+
+@pytest.mark.parametrize("mode, match", [("garbage", "gave no JSON object"),
+                                         ("nophase", "without a 'phase' key")])
+def test_bad_output_is_a_clear_error(mode, match, tmp_path):
+    sim = ExternalSimulation([PY, SOLVER], env={"FAKE_MODE": mode}, workdir=tmp_path)
+    with pytest.raises(ValueError, match=match):
+        sim({"h": 0.1, "K": 0.0})
+
+
+@pytest.mark.parametrize("mode", ["hang", "stubborn"])
+def test_timeout_kills_the_whole_process_group(mode, tmp_path):
+    pidfile = tmp_path / "pids"
+    sim = ExternalSimulation([PY, SOLVER], env={"FAKE_MODE": mode, "FAKE_PIDFILE": str(pidfile)},
+                             timeout=2.0, kill_grace=0.5, workdir=tmp_path / "runs")
+    t0 = time.monotonic()
+    res = sim({"h": 0.1, "K": 0.0})
+    elapsed = time.monotonic() - t0
+    assert res.phase is PhaseType.TIMEOUT
+    assert "timeout=2 s" in res.error and "hanging now" in res.error
+    assert 2.0 <= elapsed < 2.0 + 0.5 + 3.0
+    solver_pid, child_pid = map(int, pidfile.read_text().split())
+    assert _wait_dead(solver_pid)
+    assert _wait_dead(child_pid)  # the grandchild went with its process group
+
+
+def test_pickle_round_trip_and_call(tmp_path):
+    sim = ExternalSimulation([PY, SOLVER], pass_params="args", timeout=30, workdir=tmp_path)
+    clone = pickle.loads(pickle.dumps(sim))
+    assert clone.argv == sim.argv and clone.timeout == 30
+    assert clone({"h": 0.0, "K": 0.0}).phase is PhaseType.SINGLE_Q
+
+
+def test_relative_script_path_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(SOLVER).parent)
+    sim = ExternalSimulation([PY, "fake_solver.py"], workdir=tmp_path)
+    assert sim.argv[1] == SOLVER
+    assert sim({"h": 0.5, "K": 0.0}).phase is PhaseType.SKYRMION
+
+
+def test_unknown_placeholder_fails_at_call(tmp_path):
+    sim = ExternalSimulation([PY, SOLVER, "--J2", "{J2}"], workdir=tmp_path)
+    with pytest.raises(ValueError, match=r"placeholder \{J2\}.*available: \['K', 'h'\]"):
+        sim({"h": 0.1, "K": 0.0})
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"command": "no-such-solver-xyz --fast"}, ValueError, "'no-such-solver-xyz'.*not found on PATH"),
+        ({"command": ""}, ValueError, "must name an executable"),
+        ({"command": 42}, TypeError, "command must be a string or a sequence"),
+        ({"command": [PY, "{h"]}, ValueError, "malformed placeholder"),
+        ({"command": "{exe} run"}, ValueError, "may not contain placeholders"),
+        ({"command": PY, "pass_params": "stdin"}, ValueError, r"pass_params must be one of \['json', 'args', 'env'\]"),
+        ({"command": PY, "timeout": -1}, ValueError, "timeout must be > 0"),
+        ({"command": PY, "timeout": "5"}, TypeError, "timeout must be a real number"),
+        ({"command": PY, "env": {"A": 1}}, TypeError, "env must map str to str"),
+    ],
+)
+def test_invalid_arguments_are_rejected_before_any_run(kwargs, error, match):
+    command = kwargs.pop("command")
+    with pytest.raises(error, match=match):
+        ExternalSimulation(command, **kwargs)
+
+
+def test_params_must_be_a_mapping(tmp_path):
+    sim = ExternalSimulation([PY, SOLVER], workdir=tmp_path)
+    with pytest.raises(TypeError, match="params must be a mapping"):
+        sim([0.1, 0.2])
