@@ -19,6 +19,7 @@ import shutil
 import signal
 import string
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -79,6 +80,35 @@ def _kill_group(pgid: int, proc: subprocess.Popen, grace: float) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+_PRCTL: Any = None
+
+
+def _die_with_parent_fn() -> Any:
+    """A ``preexec_fn`` that makes Linux SIGKILL the solver if the thread that started it dies.
+
+    ``prctl`` is looked up here, in the parent, so that the child only calls a loaded C
+    function between fork and exec (no import, no lock). None off Linux or without libc.
+    """
+    global _PRCTL
+    if not sys.platform.startswith("linux"):
+        return None
+    if _PRCTL is None:
+        try:
+            import ctypes
+
+            _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _PRCTL = False
+    if _PRCTL is False:
+        return None
+    prctl = _PRCTL
+
+    def die_with_parent() -> None:  # pragma: no cover - runs in the child
+        prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+    return die_with_parent
 
 
 def _jsonable(value: Any) -> Any:
@@ -143,7 +173,12 @@ class ExternalSimulation:
 
     Notes
     -----
-    A non-zero exit status raises ``RuntimeError`` with the exit status and the last
+    The solver also finds ``$SPINEXPLORE_WORKDIR`` (its working directory) and
+    ``$SPINEXPLORE_RESULT_FILE`` in its environment. When it exits, anything it left running in
+    its process group is killed; on Linux the solver is also killed if the worker that runs it
+    dies (for instance when the executor's own timeout kills the worker: set this ``timeout``
+    below the executor's so that the whole group is stopped cleanly). A non-zero exit status
+    raises ``RuntimeError`` with the exit status and the last
     20 lines of stderr (the explorer records the point as FAILED with that text); output that
     is not a JSON object raises ``ValueError``. The object holds only plain data and pickles.
 
@@ -193,7 +228,9 @@ class ExternalSimulation:
                 f"executable {argv[0]!r} of command {command!r} was not found on PATH or is not "
                 "executable; give an absolute path or install it"
             )
-        resolved = [os.path.abspath(exe)]
+        # a bare name is looked up on PATH again where it runs; a relative path must survive
+        # the change into the per-call working directory
+        resolved = [os.path.abspath(exe) if os.sep in argv[0] else argv[0]]
         for arg in argv[1:]:
             if not _placeholders(arg) and not os.path.isabs(arg) and os.path.isfile(arg):
                 arg = os.path.abspath(arg)
@@ -309,6 +346,7 @@ class ExternalSimulation:
                 proc = subprocess.Popen(
                     argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent_fn(),
                 )
             pgid = proc.pid  # leader of its own session and process group
             timed_out = False

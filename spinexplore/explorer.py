@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -291,7 +292,10 @@ class ActiveLearningExplorer:
             y=y,
             X_pending=self._unit_of(self._pending_indices()),
             X_failed=self._unit_of(self._failed_indices()),
-            rng=self._rng,
+            # a fresh Generator per call: its whole state derives from self._rng, whereas
+            # self._rng's SeedSequence carries a spawn counter that the checkpointed
+            # bit-generator state does not (scipy's qmc spawns from it).
+            rng=np.random.default_rng(int(self._rng.integers(2**63 - 1))),
         )
         X = self.space.from_unit(np.asarray(U, dtype=float).reshape(-1, self.space.n_dims))
         return self._append(X, self.iteration)
@@ -577,6 +581,7 @@ class ActiveLearningExplorer:
             stay pending and the next call reruns them.
         """
         from spinexplore.execution import get_executor, make_progress
+        from spinexplore.execution.progress import Progress
 
         if not callable(simulation_func):
             raise TypeError(f"simulation_func must be callable; got {simulation_func!r}")
@@ -599,7 +604,12 @@ class ActiveLearningExplorer:
         else:
             ex = get_executor(n_jobs, executor)
         items = self.space.to_dicts(np.array([self._records[i].params for i in indices]))
-        bar = make_progress(len(items), enabled=progress, desc="Classifying")
+        if progress or not self.verbose:
+            # a tqdm bar on a terminal or in Jupyter, plain lines otherwise; silent when
+            # neither a bar nor a log was asked for
+            bar = make_progress(len(items), enabled=progress, desc="Classifying")
+        else:  # progress=False, verbose: the old tool's plain log, on stdout
+            bar = Progress(len(items), "plain", "Classifying", sys.stdout)
         finished: list[PointRecord] = []
         since_checkpoint = 0
         try:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,6 +51,7 @@ __all__ = [
     "plot_structure_factor",
     "plot_texture",
     "plot_uncertainty",
+    "save_all",
     "save_phase_diagram",
 ]
 
@@ -496,6 +498,30 @@ def save_phase_diagram(
     return path
 
 
+def save_all(explorer: Any, directory: str | os.PathLike[str], *, dpi: int = 120) -> list[Path]:
+    """Write ``phase_diagram.png``, ``uncertainty.png`` and ``convergence.png`` into a directory.
+
+    Parameters
+    ----------
+    explorer : ActiveLearningExplorer
+    directory : str or path
+        Created when missing.
+    dpi : int, default=120
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order above.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for panel, name in (("phase", "phase_diagram.png"), ("uncertainty", "uncertainty.png"),
+                        ("convergence", "convergence.png")):
+        written.append(Path(save_phase_diagram(explorer, directory / name, panels=(panel,), dpi=dpi)))
+    return written
+
+
 # ---------------------------------------------------------------------------- spin textures
 def _texture_inputs(spins: Any, lattice: Any) -> tuple[np.ndarray, Any]:
     from spinexplore.physics.lattice import make_lattice
@@ -521,24 +547,17 @@ def _texture_inputs(spins: Any, lattice: Any) -> tuple[np.ndarray, Any]:
     return S, lattice
 
 
-def _structure_factor(S: np.ndarray, lattice: Any) -> np.ndarray:
-    """S^a(q) = |(1/N) sum_i S_i^a exp(-i q.r_i)|^2, shape (N, 3), rows in ``lattice.q_vectors`` order."""
-    L = lattice.L
-    F = np.fft.fft2(S.reshape(L, L, 3), axes=(0, 1)) / lattice.N
-    return (np.abs(F) ** 2).reshape(lattice.N, 3)
-
-
-def _charge_density(S: np.ndarray, lattice: Any) -> np.ndarray:
-    """Berg-Luescher solid angle / 4 pi of each triangle of ``lattice.triangles``, shape (2N,)."""
-    a, b, c = (S[lattice.triangles[:, k]] for k in range(3))
-    num = np.einsum("ij,ij->i", a, np.cross(b, c))
-    den = 1.0 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
-    return 2.0 * np.arctan2(num, den) / (4.0 * np.pi)
+def _fold_to_zone(q: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Shift each wavevector by a reciprocal lattice vector to the one of smallest length."""
+    shifts = np.array([m * b[0] + n * b[1] for m in (-1, 0, 1) for n in (-1, 0, 1)])
+    cand = q[:, None, :] + shifts[None, :, :]
+    best = np.argmin(np.einsum("ijk,ijk->ij", cand, cand), axis=1)
+    return cand[np.arange(len(q)), best]
 
 
 def plot_spin_texture(spins: Any, lattice: Any = "triangular", *, ax: Axes | None = None,
                       cmap: str = "RdBu_r") -> Axes:
-    """In-plane spin components as arrows, coloured by S_z (dots mark every site).
+    """In-plane spin components as arrows coloured by S_z, on a dark background (dots mark every site).
 
     Parameters
     ----------
@@ -557,9 +576,11 @@ def plot_spin_texture(spins: Any, lattice: Any = "triangular", *, ax: Axes | Non
     S, lat = _texture_inputs(spins, lattice)
     ax = _new_axes(ax)
     pos = lat.positions
-    ax.scatter(pos[:, 0], pos[:, 1], c=S[:, 2], cmap=cmap, vmin=-1, vmax=1, s=6, zorder=1)
+    ax.set_facecolor("0.18")  # dark, so that arrows with S_z ~ 0 (white) stand out
+    ax.scatter(pos[:, 0], pos[:, 1], c=S[:, 2], cmap=cmap, vmin=-1, vmax=1, s=4, zorder=1)
     q = ax.quiver(pos[:, 0], pos[:, 1], S[:, 0], S[:, 1], S[:, 2], cmap=cmap, clim=(-1, 1),
-                  angles="xy", scale_units="xy", scale=1.1, pivot="mid", width=0.004, zorder=2)
+                  angles="xy", scale_units="xy", scale=1.0, pivot="mid", width=0.005,
+                  headwidth=3.5, headlength=4, headaxislength=3.5, zorder=2)
     ax.figure.colorbar(q, ax=ax, label="$S_z$", pad=0.02, shrink=0.85)
     ax.set_aspect("equal")
     ax.set_xlabel("x")
@@ -582,10 +603,12 @@ def plot_structure_factor(spins: Any, lattice: Any = "triangular", *, ax: Axes |
     matplotlib.axes.Axes
     """
     component = check_choice("component", component, ["inplane", "z", "total"])
+    from spinexplore.physics.observables import structure_factor
+
     S, lat = _texture_inputs(spins, lattice)
-    sq = _structure_factor(S, lat)
-    val = {"inplane": sq[:, 0] + sq[:, 1], "z": sq[:, 2], "total": sq.sum(axis=1)}[component]
-    q = lat.q_vectors
+    sq_inplane, sq_z = structure_factor(S, lat)
+    val = {"inplane": sq_inplane, "z": sq_z, "total": sq_inplane + sq_z}[component]
+    q = _fold_to_zone(lat.q_vectors, lat.b)
     mask = np.ones(lat.N, dtype=bool)
     if exclude_zero:
         mask &= np.any(lat.q_integers != 0, axis=1)
@@ -613,8 +636,10 @@ def plot_charge_density(spins: Any, lattice: Any = "triangular", *, ax: Axes | N
     """
     from matplotlib.collections import PolyCollection
 
+    from spinexplore.physics.observables import topological_charge_density
+
     S, lat = _texture_inputs(spins, lattice)
-    rho = _charge_density(S, lat)
+    rho = topological_charge_density(S, lat)
     tri = lat.triangles
     L = lat.L
     c0 = lat.coords[tri[:, 0]]

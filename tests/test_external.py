@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spinexplore._external import ExternalSimulation
 from spinexplore.results import PhaseType, SimulationResult
@@ -61,6 +63,14 @@ def test_parameters_reach_the_solver(command, pass_params, tmp_path):
     np.testing.assert_allclose(res.observables["sq"], [0.25, 0.75])
     assert res.duration > 0
     assert list(tmp_path.iterdir()) == []  # the per-call directory was removed
+
+
+@settings(max_examples=8, deadline=None)
+@given(h=st.floats(-1e6, 1e6, allow_nan=False), K=st.floats(-1e-3, 1e-3, allow_nan=False),
+       mode=st.sampled_from(["json", "args", "env"]))
+def test_any_finite_value_reaches_the_solver_exactly(h, K, mode):
+    res = ExternalSimulation([PY, SOLVER], pass_params=mode)({"h": h, "K": K})
+    assert res.observables["h_seen"] == h and res.observables["K_seen"] == K
 
 
 def test_json_on_stdout_and_keep_workdir(tmp_path):
@@ -150,3 +160,66 @@ def test_params_must_be_a_mapping(tmp_path):
     sim = ExternalSimulation([PY, SOLVER], workdir=tmp_path)
     with pytest.raises(TypeError, match="params must be a mapping"):
         sim([0.1, 0.2])
+
+
+def test_explorer_records_failures_and_timeouts_of_an_external_solver(tmp_path):
+    explorer_mod = pytest.importorskip("spinexplore.explorer")
+    from spinexplore import ParameterSpace, PointStatus
+
+    space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)})
+    ex = explorer_mod.ActiveLearningExplorer(space, seed=3, verbose=False)
+    ex.add_points([[0.05, 0.5], [0.45, 0.2], [0.75, 0.2], [0.2, 0.9], [0.95, 0.5]])
+    sim = ExternalSimulation([PY, SOLVER], env={"FAKE_MODE": "mixed"}, timeout=2.0, kill_grace=0.2)
+    t0 = time.monotonic()
+    ex.classify_pending_points(sim, n_jobs=2, progress=False)
+    assert time.monotonic() - t0 < 30
+    status = [PointStatus(s) for s in ex.status]
+    assert status == [PointStatus.FAILED, PointStatus.DONE, PointStatus.DONE, PointStatus.DONE,
+                      PointStatus.TIMEOUT]
+    assert [PhaseType(p) for p in ex.phases[1:4]] == [PhaseType.SKYRMION, PhaseType.FERROMAGNET,
+                                                       PhaseType.SINGLE_Q]
+    records = ex.records
+    assert "error line 29" in records[0].result.error  # the stderr tail reached the record
+    assert "timeout" in records[4].result.error
+
+
+def test_relative_executable_survives_the_change_of_directory(tmp_path, monkeypatch):
+    script = tmp_path / "solver.sh"
+    script.write_text('#!/bin/sh\necho "{\\"phase\\": \\"PARAMAGNET\\", \\"confidence\\": 0.5}"\n')
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    sim = ExternalSimulation("./solver.sh", result_file=None, workdir=tmp_path / "runs")
+    assert sim.argv == [str(script)]
+    res = sim({"h": 0.1})
+    assert res.phase is PhaseType.PARAMAGNET and res.confidence == 0.5
+    assert ExternalSimulation("sh -c true").argv[0] == "sh"  # bare names stay bare (PATH lookup)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_solver_dies_with_a_killed_worker(tmp_path):
+    import signal
+    import subprocess
+
+    pidfile = tmp_path / "pids"
+    code = (
+        "import sys; from spinexplore._external import ExternalSimulation; "
+        f"ExternalSimulation([sys.executable, {SOLVER!r}], env={{'FAKE_MODE': 'hang', "
+        f"'FAKE_PIDFILE': {str(pidfile)!r}}})({{'h': 0.1}})"
+    )
+    worker = subprocess.Popen([PY, "-c", code])
+    try:
+        end = time.monotonic() + 30
+        while not (pidfile.is_file() and pidfile.read_text().strip()) and time.monotonic() < end:
+            time.sleep(0.05)
+        solver_pid, child_pid = map(int, pidfile.read_text().split())
+        worker.send_signal(signal.SIGKILL)  # as an executor's hard timeout does
+        worker.wait()
+        assert _wait_dead(solver_pid)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if pidfile.is_file() and len(pidfile.read_text().split()) == 2:
+            orphan = int(pidfile.read_text().split()[1])  # the solver's own child: not covered
+            if _alive(orphan):
+                os.kill(orphan, signal.SIGKILL)

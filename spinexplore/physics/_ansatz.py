@@ -91,16 +91,11 @@ def continuum_q0(model: SpinModel, lattice: Lattice) -> float:
     q = f1[..., None] * b[0] + f2[..., None] * b[1]
     e = helix_energy(model, lattice, q)
     k = np.unravel_index(np.argmin(e), e.shape)
-    best = q[k]
-    step = 1.0 / (n - 1)
-    for _ in range(30):  # pattern search refinement
-        improved = False
-        for d in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            trial = best + step * (d[0] * b[0] + d[1] * b[1])
-            if helix_energy(model, lattice, trial) < helix_energy(model, lattice, best) - 1e-15:
-                best, improved = trial, True
-        if not improved:
-            step /= 2
+    from scipy.optimize import minimize
+
+    res = minimize(lambda v: float(helix_energy(model, lattice, v)), q[k], method="Nelder-Mead",
+                   options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 2000})
+    best = res.x if res.fun <= e[k] else q[k]
     return float(np.linalg.norm(best))
 
 
@@ -184,6 +179,98 @@ def _term(pos: np.ndarray, q: np.ndarray, e: np.ndarray, chi: float) -> np.ndarr
     return z + chi * np.sin(phase)[:, None] * e[None, :]
 
 
+def _diverse(items: list[tuple[float, tuple, tuple]]) -> list[tuple]:
+    """Order ``(score, group, value)`` items: the best of every group first, then the rest."""
+    by_group: dict[tuple, list] = {}
+    for score, group, value in sorted(items, key=lambda t: (t[0], t[1])):
+        by_group.setdefault(group, []).append((score, value))
+    out, rank = [], 0
+    while True:
+        layer = [(lst[rank][0], lst[rank][1]) for lst in by_group.values() if rank < len(lst)]
+        if not layer:
+            return out
+        out.extend(v for _, v in sorted(layer, key=lambda t: t[0]))
+        rank += 1
+
+
+@dataclass(frozen=True)
+class _Plan:
+    single: tuple[int, ...]  # one wavevector index per symmetry orbit, by analytic energy
+    triples: tuple[tuple[int, int, int], ...]
+    doubles: tuple[tuple[int, int], ...]
+    chi0: float
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str) -> _Plan | None:
+    """Wavevector sets for the ansatz states; depends on the couplings, not on ``h`` or ``K``."""
+    model = SpinModel(lattice=kind, J1=J1, J2=J2, J3=J3, D=D, dmi=dmi)
+    lattice = make_lattice(kind, L)
+    qn = lattice.q_integers
+    qv = lattice.q_vectors
+    lengths = np.linalg.norm(qv, axis=1)
+    nonzero = lengths > 1e-9
+    q0 = continuum_q0(model, lattice)
+    if q0 < 1e-6:
+        return None
+    e_q = helix_energy(model, lattice, qv)
+    window = nonzero & (lengths >= 0.45 * q0 - 1e-9) & (lengths <= 1.6 * q0 + 1e-9)
+    best_allowed = nonzero & (e_q <= e_q[nonzero].min() + 1e-9)
+    idx = np.flatnonzero(window | best_allowed)
+    orbits: dict[tuple, int] = {}
+    for i in idx[np.argsort(e_q[idx], kind="stable")]:
+        orbits.setdefault(_set_key(kind, qv[i : i + 1]), int(i))
+    single = tuple(orbits.values())
+
+    w = [int(i) for i in np.flatnonzero(window)]
+    wset = {(int(qn[i][0]), int(qn[i][1])): i for i in w}
+    half = L // 2
+    cos_lo, cos_hi = math.cos(math.radians(140)), math.cos(math.radians(100))
+    triples: dict[tuple, tuple] = {}
+    doubles: dict[tuple, tuple] = {}
+    for ia, a in enumerate(w):
+        for b in w[ia + 1 :]:
+            la, lb = lengths[a], lengths[b]
+            cab = float(qv[a] @ qv[b]) / (la * lb)
+            if abs(la - lb) <= 1e-9 * la and abs(cab) < 1e-9:
+                key = _set_key(kind, qv[[a, b]])
+                score = float(e_q[a] + e_q[b]) / 2
+                if key not in doubles or score < doubles[key][0]:
+                    doubles[key] = (score, (round(float(la), 6),), (a, b))
+            if not (cos_lo <= cab <= cos_hi):
+                continue
+            c = wset.get(
+                (((-int(qn[a][0]) - int(qn[b][0])) + half) % L - half,
+                 ((-int(qn[a][1]) - int(qn[b][1])) + half) % L - half)
+            )
+            if c is None or c <= b:
+                continue
+            ls = lengths[[a, b, c]]
+            if ls.max() / ls.min() > 1.25:
+                continue
+            cbc = float(qv[b] @ qv[c]) / (lengths[b] * lengths[c])
+            cac = float(qv[a] @ qv[c]) / (lengths[a] * lengths[c])
+            if not (cos_lo <= cbc <= cos_hi and cos_lo <= cac <= cos_hi):
+                continue
+            key = _set_key(kind, qv[[a, b, c]])
+            score = float(e_q[[a, b, c]].mean())
+            if key not in triples or score < triples[key][0]:
+                triples[key] = (score, tuple(sorted(np.round(ls, 3))), (a, b, c))
+
+    pos = lattice.positions
+    q_best = qv[single[0]]
+    e_best = _e_vec(dmi, q_best)
+    from spinexplore.physics.solver import energy_per_spin  # local import: no cycle at load
+
+    chi_e = [energy_per_spin(_term(pos, q_best, e_best, chi), model, lattice) for chi in (1.0, -1.0)]
+    return _Plan(
+        single=single,
+        triples=tuple(_diverse(list(triples.values()))),
+        doubles=tuple(_diverse(list(doubles.values()))),
+        chi0=1.0 if chi_e[0] <= chi_e[1] else -1.0,
+    )
+
+
 def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) -> list[Candidate]:
     """All ansatz states for ``model`` on ``lattice`` within ``budget`` (physics.md 1.5)."""
     pos = lattice.positions
@@ -196,7 +283,6 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
         v = np.asarray(v, dtype=float)
         return np.tile(v / np.linalg.norm(v), (N, 1))
 
-    # ferromagnets
     out.append(Candidate("fm_z", f"{'+' if p > 0 else '-'}z", uniform(p * zhat)))
     out.append(Candidate("fm_inplane", "x", uniform((1.0, 0.0, 0.0))))
     if model.K > 0 and abs(model.h) < 2 * model.K:
@@ -205,38 +291,17 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
     else:
         out.append(Candidate("fm_canted", "cos=0.7071", uniform((1.0, 0.0, p))))
 
+    plan = _plan(model.lattice, lattice.L, model.J1, model.J2, model.J3, model.D, model.dmi)
+    if plan is None:
+        return out
     qn = lattice.q_integers
     qv = lattice.q_vectors
-    lengths = np.linalg.norm(qv, axis=1)
-    nonzero = lengths > 1e-9
-    q0 = continuum_q0(model, lattice)
-    if q0 < 1e-6:
-        return out
-    e_q = helix_energy(model, lattice, qv)
-    window = nonzero & (lengths >= 0.45 * q0 - 1e-9) & (lengths <= 1.6 * q0 + 1e-9)
-    # the analytically best allowed wavevectors always count (e.g. the K point of an AFM)
-    best_allowed = nonzero & (e_q <= e_q[nonzero].min() + 1e-9)
-    idx = np.flatnonzero(window | best_allowed)
-    # single-Q orbits ordered by analytic helix energy
-    orbits: dict[tuple, int] = {}
-    for i in idx[np.argsort(e_q[idx], kind="stable")]:
-        key = _set_key(lattice.kind, qv[i : i + 1])
-        orbits.setdefault(key, i)
-    single = list(orbits.values())
-
-    # favoured chirality from the unrelaxed energy of the best helix
-    from spinexplore.physics.solver import energy_per_spin  # local import: no cycle at load
-
-    q_best = qv[single[0]]
-    e_best = _e_vec(model.dmi, q_best)
-    chi_e = [energy_per_spin(_term(pos, q_best, e_best, chi), model.with_params({"h": 0.0, "K": 0.0}))
-             for chi in (1.0, -1.0)]
-    chi0 = 1.0 if chi_e[0] <= chi_e[1] else -1.0
+    chi0 = plan.chi0
 
     def label(i):
         return f"({qn[i][0]},{qn[i][1]})"
 
-    for i in single[: budget.n_single]:
+    for i in plan.single[: budget.n_single]:
         q = qv[i]
         e = _e_vec(model.dmi, q)
         for chi in ((chi0, -chi0) if budget.both_chiralities else (chi0,)):
@@ -245,70 +310,32 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
                 s = _normalize(base + p * off * zhat)
                 out.append(Candidate("helix", f"{label(i)},chi={chi:+.0f},off={off:g}", s))
 
-    for i in single[: budget.n_cone]:
+    for i in plan.single[: budget.n_cone]:
         q = qv[i]
         e = _e_vec(model.dmi, q)
-        nrm = np.cross(e, zhat) if model.dmi == "interfacial" else np.array([q[0], q[1], 0.0]) / np.linalg.norm(q)
+        if model.dmi == "interfacial":
+            nrm = np.cross(e, zhat)
+        else:
+            nrm = np.array([q[0], q[1], 0.0])
         nrm = nrm / np.linalg.norm(nrm)
         c = min(abs(model.h) / (2 * model.K), 0.95) if model.K > 0 else 0.5
+        phase = pos @ q
         for sgn in (1.0, -1.0):
             m = sgn * math.sqrt(1 - c * c) * nrm + p * c * zhat
             e2 = np.cross(m, e)
             e2 /= np.linalg.norm(e2)
-            phase = pos @ q
             for amp in budget.cone_amplitudes:
                 s = m[None, :] + amp * (np.cos(phase)[:, None] * e2 + chi0 * np.sin(phase)[:, None] * e)
                 out.append(Candidate("cone", f"{label(i)},axis={sgn:+.0f},A={amp:g}", _normalize(s)))
 
-    # multi-Q sets from the window
-    w = np.flatnonzero(window)
-    wset = {tuple(qn[i]): i for i in w}
-    L = lattice.L
-
-    def wrap(v):
-        return tuple(((int(c) + L // 2) % L) - L // 2 for c in v)
-
-    triples: dict[tuple, tuple[float, tuple[int, int, int]]] = {}
-    for a in w:
-        for b in w:
-            if b <= a:
-                continue
-            c3 = wset.get(wrap(-(qn[a] + qn[b])))
-            if c3 is None or c3 <= b:
-                continue
-            trio = (a, b, c3)
-            ls = lengths[list(trio)]
-            if ls.max() / ls.min() > 1.25:
-                continue
-            cosines = []
-            for u, v in ((a, b), (b, c3), (a, c3)):
-                cosines.append(qv[u] @ qv[v] / (lengths[u] * lengths[v]))
-            # pairwise angles between 100 and 140 degrees
-            if max(cosines) > math.cos(math.radians(100)) or min(cosines) < math.cos(math.radians(140)):
-                continue
-            key = _set_key(lattice.kind, qv[list(trio)])
-            score = float(e_q[list(trio)].mean())
-            if key not in triples or score < triples[key][0]:
-                triples[key] = (score, trio)
-    for score, trio in sorted(triples.values())[: budget.n_triple]:
+    for trio in plan.triples[: budget.n_triple]:
         terms = sum(_term(pos, qv[t], _e_vec(model.dmi, qv[t]), chi0) for t in trio)
         name = "+".join(label(t) for t in trio)
         for m in budget.triple_offsets:
             s = p * (m * zhat[None, :] - terms)
             out.append(Candidate("triple_q", f"{name},m={m:g}", _normalize(s)))
 
-    doubles: dict[tuple, tuple[float, tuple[int, int]]] = {}
-    for a in w:
-        for b in w:
-            if b <= a or abs(lengths[a] - lengths[b]) > 1e-9 * lengths[a]:
-                continue
-            if abs(qv[a] @ qv[b]) > 1e-9 * lengths[a] ** 2:
-                continue
-            key = _set_key(lattice.kind, qv[[a, b]])
-            score = float(e_q[[a, b]].mean())
-            if key not in doubles or score < doubles[key][0]:
-                doubles[key] = (score, (a, b))
-    for score, pair in sorted(doubles.values())[: budget.n_double]:
+    for pair in plan.doubles[: budget.n_double]:
         t1 = _term(pos, qv[pair[0]], _e_vec(model.dmi, qv[pair[0]]), chi0)
         t2 = _term(pos, qv[pair[1]], _e_vec(model.dmi, qv[pair[1]]), chi0)
         name = "+".join(label(t) for t in pair)

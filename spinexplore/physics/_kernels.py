@@ -169,111 +169,132 @@ def _objective(x, spins, nbr, mats, K, h, fields, grad):
     return e, tmax
 
 
+@njit(cache=True, inline="always")
+def _dot(a, b):
+    acc = 0.0
+    for k in range(a.shape[0]):
+        acc += a[k] * b[k]
+    return acc
+
+
 @njit(cache=True)
 def relax(spins, nbr, mats, K, h, tol, max_iter, memory):
     """L-BFGS relaxation of ``spins`` in place until the max torque ``|S_i x F_i| <= tol``.
 
     Unconstrained 3-vectors ``x_i`` are normalised inside the objective (projected gradient);
     ``x`` is renormalised and the memory cleared every 200 iterations or when a line search
-    fails. Returns ``(energy, max_torque, iterations)``.
+    fails (three failures in a row end the run). Returns ``(energy, max_torque, iterations)``.
     """
     n = spins.shape[0]
-    x = spins.copy()
+    n3 = 3 * n
+    x2 = spins.copy()
+    x = x2.reshape(n3)
     s_work = np.empty_like(spins)
     fields = np.empty_like(spins)
-    g = np.empty_like(spins)
-    g_new = np.empty_like(spins)
-    x_new = np.empty_like(spins)
-    d = np.empty_like(spins)
-    S = np.zeros((memory, n, 3))
-    Y = np.zeros((memory, n, 3))
+    g2 = np.empty_like(spins)
+    g = g2.reshape(n3)
+    gn2 = np.empty_like(spins)
+    g_new = gn2.reshape(n3)
+    xn2 = np.empty_like(spins)
+    x_new = xn2.reshape(n3)
+    d = np.empty(n3)
+    S = np.zeros((memory, n3))
+    Y = np.zeros((memory, n3))
     rho = np.zeros(memory)
     alpha = np.zeros(memory)
-    e, tmax = _objective(x, s_work, nbr, mats, K, h, fields, g)
-    k = 0  # number of stored pairs
+    e, tmax = _objective(x2, s_work, nbr, mats, K, h, fields, g2)
+    k = 0
     head = 0
     it = 0
     since_reset = 0
     fails = 0
     while tmax > tol and it < max_iter and fails < 3:
         it += 1
-        # two-loop recursion: d = -H g
-        for a in range(n):
-            for c in range(3):
-                d[a, c] = -g[a, c]
+        for a in range(n3):
+            d[a] = -g[a]
         for m in range(k):
             idx = (head - 1 - m) % memory
-            al = rho[idx] * np.sum(S[idx] * d)
+            al = rho[idx] * _dot(S[idx], d)
             alpha[idx] = al
-            d -= al * Y[idx]
+            Yi = Y[idx]
+            for a in range(n3):
+                d[a] -= al * Yi[a]
         if k > 0:
             last = (head - 1) % memory
-            gamma = np.sum(S[last] * Y[last]) / np.sum(Y[last] * Y[last])
-            d *= gamma
+            gamma = _dot(S[last], Y[last]) / _dot(Y[last], Y[last])
         else:
-            gmax = np.max(np.abs(g))
-            d *= min(1.0, 0.1 / max(gmax, 1e-300))
+            gmax = 0.0
+            for a in range(n3):
+                gmax = max(gmax, abs(g[a]))
+            gamma = min(1.0, 0.1 / max(gmax, 1e-300))
+        for a in range(n3):
+            d[a] *= gamma
         for m in range(k - 1, -1, -1):
             idx = (head - 1 - m) % memory
-            be = rho[idx] * np.sum(Y[idx] * d)
-            d += (alpha[idx] - be) * S[idx]
-        gd = np.sum(g * d)
+            be = rho[idx] * _dot(Y[idx], d)
+            c = alpha[idx] - be
+            Si = S[idx]
+            for a in range(n3):
+                d[a] += c * Si[a]
+        gd = _dot(g, d)
         if gd >= 0.0:
-            gmax = np.max(np.abs(g))
-            d[:] = -g * min(1.0, 0.1 / max(gmax, 1e-300))
-            gd = np.sum(g * d)
+            gmax = 0.0
+            for a in range(n3):
+                gmax = max(gmax, abs(g[a]))
+            c = min(1.0, 0.1 / max(gmax, 1e-300))
+            for a in range(n3):
+                d[a] = -c * g[a]
+            gd = _dot(g, d)
             k = 0
-        # backtracking Armijo line search with a round-off allowance
         step = 1.0
         ok = False
         slack = 1e-12 * (abs(e) + 1.0)
+        e_new = e
+        t_new = tmax
         for _ in range(30):
-            x_new[:] = x + step * d
-            e_new, t_new = _objective(x_new, s_work, nbr, mats, K, h, fields, g_new)
+            for a in range(n3):
+                x_new[a] = x[a] + step * d[a]
+            e_new, t_new = _objective(xn2, s_work, nbr, mats, K, h, fields, gn2)
             if e_new <= e + 1e-4 * step * gd + slack:
                 ok = True
                 break
             step *= 0.5
-        if not ok:
-            fails += 1
-            # reset: renormalise, forget curvature, continue from steepest descent
+        if not ok or since_reset >= 200:
+            if not ok:
+                fails += 1
             for a in range(n):
-                r = np.sqrt(x[a, 0] ** 2 + x[a, 1] ** 2 + x[a, 2] ** 2)
-                x[a] /= r
-            e, tmax = _objective(x, s_work, nbr, mats, K, h, fields, g)
+                r = np.sqrt(x2[a, 0] ** 2 + x2[a, 1] ** 2 + x2[a, 2] ** 2)
+                x2[a, 0] /= r
+                x2[a, 1] /= r
+                x2[a, 2] /= r
+            e, tmax = _objective(x2, s_work, nbr, mats, K, h, fields, g2)
             k = 0
             head = 0
             since_reset = 0
             continue
+        fails = 0
         sy = 0.0
         yy = 0.0
-        for a in range(n):
-            for c in range(3):
-                sv = x_new[a, c] - x[a, c]
-                yv = g_new[a, c] - g[a, c]
-                S[head, a, c] = sv
-                Y[head, a, c] = yv
-                sy += sv * yv
-                yy += yv * yv
+        Sh = S[head]
+        Yh = Y[head]
+        for a in range(n3):
+            sv = x_new[a] - x[a]
+            yv = g_new[a] - g[a]
+            Sh[a] = sv
+            Yh[a] = yv
+            sy += sv * yv
+            yy += yv * yv
         if sy > 1e-16 * yy and sy > 0.0:
             rho[head] = 1.0 / sy
             head = (head + 1) % memory
             if k < memory:
                 k += 1
-        fails = 0
-        x[:] = x_new
-        g[:] = g_new
+        for a in range(n3):
+            x[a] = x_new[a]
+            g[a] = g_new[a]
         e = e_new
         tmax = t_new
         since_reset += 1
-        if since_reset >= 200:
-            for a in range(n):
-                r = np.sqrt(x[a, 0] ** 2 + x[a, 1] ** 2 + x[a, 2] ** 2)
-                x[a] /= r
-            e, tmax = _objective(x, s_work, nbr, mats, K, h, fields, g)
-            k = 0
-            head = 0
-            since_reset = 0
-    e, tmax = _objective(x, s_work, nbr, mats, K, h, fields, g)
+    e, tmax = _objective(x2, s_work, nbr, mats, K, h, fields, g2)
     spins[:] = s_work
     return e, tmax, it

@@ -26,7 +26,7 @@ import numpy as np
 
 from spinexplore.physics.lattice import Lattice
 
-_PI_AMBIGUOUS = 0.99 * np.pi
+_PI_TIE = 1e-6
 _MAX_LISTED_PEAKS = 12
 
 __all__ = [
@@ -148,22 +148,54 @@ def inplane_winding(spins: np.ndarray, lattice: Lattice) -> np.ndarray:
     ndarray of int, shape (n_plaquettes,)
         +1 for a vortex, -1 for an antivortex, 0 elsewhere, in the order of
         ``lattice.plaquettes`` (square: N plaquettes; triangular: the 2N triangles).
-        A plaquette with a step of the angle within 1 % of pi, or a corner without in-plane
-        component, has an undefined winding and gets 0.
+        Each edge's angle step lies in ``(-pi, pi]`` and is shared by the two plaquettes of
+        the edge, so the windings always sum to zero on the torus; a step of exactly ``pi``
+        (within 1e-6; a nodal line of a cycloid, a core centred on an edge) is a tie: the
+        plaquettes it joins are pooled and their total winding is put on the first of them.
     """
     s = _check_spins(spins, lattice)
     phi = np.arctan2(s[:, 1], s[:, 0])
     loops = lattice.plaquettes
-    ang = phi[loops]
-    d = np.diff(np.concatenate([ang, ang[:, :1]], axis=1), axis=1)
-    d = (d + np.pi) % (2.0 * np.pi) - np.pi
+    a = loops
+    b = np.roll(loops, -1, axis=1)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    # each edge's angle step is taken once, along its canonical direction (lower to higher
+    # index), so that neighbouring plaquettes agree and the windings sum to zero on the torus;
+    # a step of exactly pi (a nodal line, a symmetric core on an edge) becomes +pi
+    dc = np.pi - (np.pi - (phi[hi] - phi[lo])) % (2.0 * np.pi)  # in (-pi, pi]
+    tie = np.abs(dc) >= np.pi - _PI_TIE
+    dc = np.where(tie, np.pi, dc)
+    d = np.where(a == lo, dc, -dc)
     wind = np.rint(d.sum(axis=1) / (2.0 * np.pi)).astype(np.int64)
-    # a step of (almost) exactly pi, or a corner with no in-plane component, leaves the
-    # winding undefined (a cycloid's nodal line, a core sitting on a site): count it as 0
-    rho = np.hypot(s[:, 0], s[:, 1])[loops]
-    undefined = (np.abs(d).max(axis=1) > _PI_AMBIGUOUS) | (rho.min(axis=1) < 1e-9)
-    wind[undefined] = 0
+    if np.any(tie):
+        wind = _merge_ties(wind, lo, hi, tie, lattice.N)
     return wind
+
+
+def _merge_ties(wind: np.ndarray, lo: np.ndarray, hi: np.ndarray, tie: np.ndarray, n_sites: int) -> np.ndarray:
+    """Pool the windings of plaquettes joined by a step of exactly pi.
+
+    Which side of such an edge gets a vortex is a tie; the winding around the union of the
+    plaquettes is not. Each cluster's total goes to its lowest-index plaquette.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    plaq, corner = np.nonzero(tie)
+    key = lo[plaq, corner] * n_sites + hi[plaq, corner]
+    order = np.argsort(key, kind="stable")
+    key, plaq = key[order], plaq[order]
+    same = key[1:] == key[:-1]
+    rows, cols = plaq[1:][same], plaq[:-1][same]
+    n = wind.size
+    graph = coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    total = np.bincount(label, weights=wind, minlength=label.max() + 1)
+    first = np.full(label.max() + 1, n)
+    np.minimum.at(first, label, np.arange(n))
+    out = np.zeros_like(wind)
+    out[first] = np.rint(total).astype(np.int64)
+    return out
 
 
 def _plaquette_centers(lattice: Lattice) -> np.ndarray:
@@ -190,10 +222,12 @@ def find_peaks(
     *,
     relative: float = 0.25,
     harmonic_ratio: float = 1.25,
+    min_weight: float = 1e-4,
 ) -> list[dict[str, Any]]:
     """Primary Bragg peaks of ``S(q)``, folded over ``+-q``.
 
-    A pair counts when its weight is at least ``relative`` times the strongest pair. A pair
+    A pair counts when its weight is at least ``relative`` times the strongest pair and at
+    least ``min_weight`` (rounding noise of a uniform state is not a peak). A pair
     that sits one grid step from a stronger primary peak is merged into it; a pair that is a
     small integer combination of stronger primaries and longer than ``harmonic_ratio`` times
     them is a harmonic and is skipped.
@@ -219,7 +253,7 @@ def find_peaks(
     step = float(np.max(np.linalg.norm(lattice.b, axis=1))) / L * 1.01
     peaks: list[dict[str, Any]] = []
     for k in order:
-        if w[k] < relative * top * 0.999:
+        if w[k] < relative * top * 0.999 or w[k] < min_weight:
             break
         n, q, norm = reduce_q(ints[rep[k]], lattice)
         merged = False
@@ -309,11 +343,12 @@ def measure(
     Parameters
     ----------
     spins : ndarray of shape (N, 3)
-        The (relaxed or last) configuration: charge and winding are measured on it.
+        The (relaxed or last) configuration: the in-plane winding is measured on it, and
+        everything else too when ``samples`` is None.
     lattice : Lattice
     samples : ndarray of shape (n_samples, N, 3), optional
-        Finite-temperature snapshots: ``S(q)``, ``|m|`` and the magnetization components are
-        then averaged over them.
+        Finite-temperature snapshots: ``S(q)``, ``|m|``, the magnetization components and the
+        charges (total, positive and negative parts, density) are then averaged over them.
 
     Returns
     -------
@@ -339,7 +374,14 @@ def measure(
         m_xy = float(np.hypot(m[0], m[1]))
     sq_in, sq_z = structure_factor(s, lattice, smp)
     sq = sq_in + sq_z
-    rho = topological_charge_density(s, lattice)
+    if smp is None:
+        rho = topological_charge_density(s, lattice)
+        q_plus, q_minus = float(rho[rho > 0].sum()), float(rho[rho < 0].sum())
+    else:
+        rhos = np.stack([topological_charge_density(x, lattice) for x in smp])
+        rho = rhos.mean(axis=0)
+        q_plus = float(np.where(rhos > 0, rhos, 0.0).sum(axis=1).mean())
+        q_minus = float(np.where(rhos < 0, rhos, 0.0).sum(axis=1).mean())
     wind = inplane_winding(s, lattice)
     peaks = find_peaks(sq_in, sq_z, lattice)
     return {
@@ -351,8 +393,8 @@ def measure(
         "sq_max": float(sq.max()),
         "sq_modulated": float(sq.sum() - sq[0]),
         "Q_total": float(rho.sum()),
-        "Q_plus": float(rho[rho > 0].sum()),
-        "Q_minus": float(rho[rho < 0].sum()),
+        "Q_plus": q_plus,
+        "Q_minus": q_minus,
         "n_vortices": int(np.count_nonzero(wind > 0)),
         "n_antivortices": int(np.count_nonzero(wind < 0)),
         "n_peaks": len(peaks),

@@ -98,7 +98,7 @@ def multi_q(
     phases: Sequence[float] | None = None,
     origin: Sequence[float] = (0.0, 0.0),
 ) -> np.ndarray:
-    """Normalised superposition ``offset e_z + sum_nu [a_z cos(phi_nu) e_z' + a_e sin(phi_nu) e_nu]``.
+    """Normalised superposition ``offset e_z + sum_nu [a_z cos(phi_nu) e1 - chirality a_e sin(phi_nu) e2]``.
 
     Parameters
     ----------
@@ -110,7 +110,9 @@ def multi_q(
         ``plane="inplane"``) and of the ``sin`` part, per wavevector.
     plane : {"neel", "bloch", "inplane"}
     chirality : {+1, -1}
-        Sense of rotation: the ``sin`` part is multiplied by it.
+        Sense of rotation: the ``sin`` part is multiplied by ``-chirality``, so that
+        ``chirality=+1`` is the sense that ``D > 0`` favours in ``physics.md``'s Hamiltonian
+        (checked for interfacial DMI with ``plane="neel"``); ``-1`` is the other one.
     offset : float
         Uniform component along ``+z`` added before normalising.
     phases : sequence of float, optional
@@ -138,7 +140,7 @@ def multi_q(
         q = wavevector(lattice, n)
         e1, e2 = _frame(q, plane)
         phi = r @ q + ph[nu]
-        v += a_z[nu] * np.cos(phi)[:, None] * e1 + chir * a_e[nu] * np.sin(phi)[:, None] * e2
+        v += a_z[nu] * np.cos(phi)[:, None] * e1 - chir * a_e[nu] * np.sin(phi)[:, None] * e2
     return _normalize(v)
 
 
@@ -182,7 +184,7 @@ def triple_q_skx(
     phases: Sequence[float] | None = None,
     origin: Sequence[float] = (0.0, 0.0),
 ) -> np.ndarray:
-    """Triple-Q skyrmion crystal: ``normalize(offset e_z - sum_nu [cos(phi_nu) e_z - sin(phi_nu) e_nu])``.
+    """Triple-Q skyrmion crystal: ``normalize(offset e_z - sum_nu [cos(phi_nu) e_z - chirality sin(phi_nu) e_nu])``.
 
     With ``polarity=+1`` the background points up (``m_z > 0``), the cores point down and
     the charge is ``-1`` per magnetic cell; ``polarity=-1`` mirrors ``S_z`` and gives ``+1``.
@@ -215,7 +217,7 @@ def meron_antimeron(
 ) -> np.ndarray:
     """Square meron-antimeron crystal from two orthogonal, equal-length wavevectors.
 
-    ``normalize(offset e_z + sum_nu [out_of_plane cos(phi_nu) e_z + inplane sin(phi_nu) e_nu])``.
+    ``normalize(offset e_z + sum_nu [out_of_plane cos(phi_nu) e_z + chirality inplane sin(phi_nu) e_nu])``.
     Per magnetic cell the in-plane part has two vortices (at ``phi = (0, 0)`` and
     ``(pi, pi)``) and two antivortices; with ``0 < offset < 2 out_of_plane`` one vortex
     core points down and the other three cores up, so the charges are three ``-1/2`` and
@@ -231,7 +233,7 @@ def meron_antimeron(
             )
         Q1, Q2 = (1, 1), (1, -1)
     return multi_q(
-        lattice, [Q1, Q2], amplitude_z=out_of_plane, amplitude_e=inplane, plane=plane,
+        lattice, [Q1, Q2], amplitude_z=out_of_plane, amplitude_e=-inplane, plane=plane,
         chirality=chirality, offset=offset, phases=phases, origin=origin,
     )
 

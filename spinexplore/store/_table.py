@@ -178,7 +178,8 @@ class PointTable:
                 c["duration"][i] = res.duration
                 s["error"][i] = res.error or ""
                 for key, value in res.scalar_observables().items():
-                    self.obs[i, self._obs_col(key)] = value
+                    col = self._obs_col(key)  # may widen self.obs: look it up first
+                    self.obs[i, col] = value
             self.spin_ref[i] = spin_refs.get(i, -1)
 
     # -------------------------------------------------------------- export / import

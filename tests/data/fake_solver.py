@@ -10,6 +10,7 @@ garbage  print text that is not JSON
 nophase  write a JSON object without "phase"
 hang     start a child that sleeps (its pid goes to $FAKE_PIDFILE), then sleep
 stubborn like hang, but ignore SIGTERM (only SIGKILL stops it)
+mixed    by the field: h < 0.1 fails, h > 0.9 sleeps for 600 s, otherwise ok
 """
 
 import json
@@ -45,6 +46,8 @@ def main():
     mode = os.environ.get("FAKE_MODE", "ok")
     params = read_params(sys.argv[1:])
     h, K = params.get("h", 0.0), params.get("K", 0.0)
+    if mode == "mixed":
+        mode = "fail" if h < 0.1 else ("sleep" if h > 0.9 else "ok")
     result = {
         "phase": "FERROMAGNET" if h > 0.6 else ("SKYRMION" if h > 0.3 else "SINGLE_Q"),
         "confidence": 0.9,
@@ -73,6 +76,8 @@ def main():
         with open(os.environ["FAKE_PIDFILE"], "w") as fh:
             fh.write(f"{os.getpid()} {child.pid}")
         print("hanging now", file=sys.stderr, flush=True)
+        time.sleep(600)
+    elif mode == "sleep":
         time.sleep(600)
     else:
         sys.exit(f"unknown FAKE_MODE {mode!r}")

@@ -1,0 +1,434 @@
+"""Active learning versus grids, random sampling and python-adaptive on synthetic diagrams.
+
+Run ``python benchmarks/active_learning.py`` (full, ~15 min on 2 cores) or with ``--quick``
+(smoke run, < 1 min). Writes ``benchmarks/results/active_learning.json``, a markdown table
+``benchmarks/results/active_learning.md`` and a figure ``benchmarks/results/active_learning.png``.
+
+The "simulation" is a synthetic ground truth (a labelling function of the unit cube). Each
+active-learning run uses the explorer's code path: an LHS initial batch of 10, then
+``make_surrogate`` + ``SklearnSurrogate.fit`` + ``select_batch`` for batches of 10 (the last
+batch before a checkpoint is trimmed so that accuracy is measured at exactly 25, 50, 100,
+200 and 400 points). Accuracy is the fraction of a dense evaluation grid whose predicted
+phase is right; band accuracy is the same within a narrow band around every boundary.
+Peers (uniform grid, uniform random, python-adaptive's Learner2D/LearnerND on the label)
+are scored with whichever of our default surrogate or a 1-nearest-neighbour rule gives the
+higher accuracy at each size, which is generous to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from spinexplore.results import PhaseType as P
+from spinexplore.samplers import unit_sample
+from spinexplore.strategies import DEFAULT_STRATEGY, select_batch
+from spinexplore.strategies.convergence import convergence_metrics
+from spinexplore.surrogates import DEFAULT_SURROGATE, make_surrogate
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "results"
+CHECKPOINTS = (25, 50, 100, 200, 400)
+BATCH = 10
+
+
+# --------------------------------------------------------------------------- ground truths
+def four_phases(X: np.ndarray) -> np.ndarray:
+    """2-D: FM above a tilted line, a skyrmion ellipse, a thin TRIPLE_Q wedge, SINGLE_Q."""
+    x, y = X[:, 0], X[:, 1]
+    line = 0.72 - 0.22 * x + 0.05 * np.sin(3 * np.pi * x)
+    lab = np.full(len(X), int(P.SINGLE_Q))
+    lab[((x - 0.62) / 0.22) ** 2 + ((y - 0.33) / 0.16) ** 2 < 1] = int(P.SKYRMION)
+    wedge = (x > 0.25) & (y > line - 0.045 * (x - 0.25) / 0.75) & (y <= line)
+    lab[wedge] = int(P.TRIPLE_Q)
+    lab[y > line] = int(P.FERROMAGNET)
+    return lab
+
+
+ISLAND_CENTER, ISLAND_RADIUS = (0.30, 0.78), math.sqrt(0.01 / math.pi)  # 1 % of the box
+
+
+def island(X: np.ndarray) -> np.ndarray:
+    """2-D: two phases split by a wavy line, plus a SKYRMION disk covering 1 % of the box."""
+    x, y = X[:, 0], X[:, 1]
+    lab = np.where(y < 0.42 + 0.1 * np.sin(2 * np.pi * x), int(P.SINGLE_Q), int(P.FERROMAGNET))
+    r2 = (x - ISLAND_CENTER[0]) ** 2 + (y - ISLAND_CENTER[1]) ** 2
+    lab[r2 < ISLAND_RADIUS**2] = int(P.SKYRMION)
+    return lab
+
+
+def three_d(X: np.ndarray) -> np.ndarray:
+    """3-D: FM above a curved sheet, a SKYRMION ball, SINGLE_Q elsewhere."""
+    x, y, z = X[:, 0], X[:, 1], X[:, 2]
+    lab = np.full(len(X), int(P.SINGLE_Q))
+    lab[(x - 0.35) ** 2 + (y - 0.4) ** 2 + (z - 0.3) ** 2 < 0.27**2] = int(P.SKYRMION)
+    lab[z > 0.62 + 0.12 * np.sin(2 * np.pi * x) * np.cos(np.pi * y)] = int(P.FERROMAGNET)
+    return lab
+
+
+@dataclass(frozen=True)
+class Diagram:
+    name: str
+    n_dims: int
+    truth: Callable[[np.ndarray], np.ndarray]
+    grid_n: int  # evaluation grid points per axis
+    band_cells: int  # half-width of the boundary band, in evaluation-grid cells
+    description: str
+
+
+DIAGRAMS = {
+    "four_phases_2d": Diagram("four_phases_2d", 2, four_phases, 256, 5,
+                              "2-D, 4 phases incl. a thin wedge (<= 0.045 wide)"),
+    "island_2d": Diagram("island_2d", 2, island, 256, 5,
+                         "2-D, 2 phases + an island covering 1 % of the box"),
+    "three_phases_3d": Diagram("three_phases_3d", 3, three_d, 48, 1,
+                               "3-D, 3 phases (ball + curved sheet)"),
+}
+
+
+def eval_set(d: Diagram) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Cell-centre evaluation grid, its labels, the boundary-band mask and band half-width."""
+    axes = [(np.arange(d.grid_n) + 0.5) / d.grid_n] * d.n_dims
+    X = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, d.n_dims)
+    y = d.truth(X)
+    img = y.reshape((d.grid_n,) * d.n_dims)
+    size = 2 * d.band_cells + 1
+    band = ndimage.maximum_filter(img, size=size) != ndimage.minimum_filter(img, size=size)
+    return X, y, band.ravel(), d.band_cells / d.grid_n
+
+
+# --------------------------------------------------------------------------- runners
+def _scores(pred: np.ndarray, y: np.ndarray, band: np.ndarray) -> tuple[float, float]:
+    ok = pred == y
+    return float(ok.mean()), float(ok[band].mean())
+
+
+def _predict(model, X: np.ndarray) -> np.ndarray:
+    proba = model.predict_proba(X)
+    cls = np.asarray(model.classes_)
+    if cls.size == 0:
+        return np.full(len(X), -1)
+    return cls[np.argmax(proba, axis=1)]
+
+
+def run_active(d: Diagram, strategy: str, surrogate: str, seed: int, checkpoints,
+               track: bool = False) -> dict:
+    X_ev, y_ev, band, _ = eval_set(d)
+    rng = np.random.default_rng(seed)
+    X = unit_sample(d.n_dims, BATCH, "lhs", rng)
+    y = d.truth(X)
+    out = {"n": [], "accuracy": [], "band_accuracy": [], "iterations": []}
+    previous = None
+    island_n = None
+    t0 = time.perf_counter()
+    cps = list(checkpoints)
+    while True:
+        model = make_surrogate(surrogate, random_state=seed).fit(X, y)
+        if island_n is None and np.any(y == int(P.SKYRMION)):
+            island_n = int(np.argmax(y == int(P.SKYRMION))) + 1
+        if track:
+            metrics, previous = convergence_metrics(model, previous, n_dims=d.n_dims)
+            acc = _scores(_predict(model, X_ev), y_ev, band) if len(X) % 50 == 0 else None
+            out["iterations"].append({"n": len(X), **metrics,
+                                      "accuracy": None if acc is None else acc[0]})
+        if len(X) in cps:
+            acc, bacc = _scores(_predict(model, X_ev), y_ev, band)
+            out["n"].append(len(X))
+            out["accuracy"].append(acc)
+            out["band_accuracy"].append(bacc)
+        if len(X) >= cps[-1]:
+            break
+        nxt = min(c for c in cps if c > len(X))
+        k = min(BATCH, nxt - len(X))
+        new = select_batch(strategy, k, n_dims=d.n_dims, surrogate=model, X_labeled=X, y=y,
+                           rng=rng)
+        X = np.vstack([X, new])
+        y = np.concatenate([y, d.truth(new)])
+    out["seconds"] = time.perf_counter() - t0
+    out["island_found_at"] = island_n
+    return out
+
+
+def _peer_scores(X: np.ndarray, y: np.ndarray, X_ev, y_ev, band, seed: int) -> tuple[float, float]:
+    """Best of our default surrogate and 1-NN on the peer's points (generous to the peer)."""
+    model = make_surrogate(None, random_state=seed).fit(X, y)
+    a = _scores(_predict(model, X_ev), y_ev, band)
+    _, i = cKDTree(X).query(X_ev, k=1)
+    b = _scores(y[i], y_ev, band)
+    return (a, "surrogate") if a[0] >= b[0] else (b, "1nn")
+
+
+def run_static(d: Diagram, method: str, seed: int, sizes) -> dict:
+    X_ev, y_ev, band, _ = eval_set(d)
+    out = {"n": [], "accuracy": [], "band_accuracy": [], "scorer": []}
+    for n in sizes:
+        X = unit_sample(d.n_dims, n, method, np.random.default_rng(seed))
+        (acc, bacc), how = _peer_scores(X, d.truth(X), X_ev, y_ev, band, seed)
+        out["n"].append(int(n))
+        out["accuracy"].append(acc)
+        out["band_accuracy"].append(bacc)
+        out["scorer"].append(how)
+    return out
+
+
+def run_adaptive(d: Diagram, seed: int, checkpoints) -> dict:
+    import adaptive
+
+    X_ev, y_ev, band, _ = eval_set(d)
+    shift = np.random.default_rng(seed).uniform(-1e-3, 1e-3, d.n_dims)  # seeds differ slightly
+
+    def f(x):
+        return float(d.truth(np.clip(np.asarray(x, float)[None] + shift, 0, 1))[0])
+
+    bounds = [(0.0, 1.0)] * d.n_dims
+    learner = adaptive.Learner2D(f, bounds) if d.n_dims == 2 else adaptive.LearnerND(f, bounds)
+    out = {"n": [], "accuracy": [], "band_accuracy": [], "scorer": []}
+    pts: list = []
+    for cp in checkpoints:
+        while len(pts) < cp:
+            xs, _ = learner.ask(min(BATCH, cp - len(pts)))
+            for x in xs:
+                learner.tell(x, f(x))
+                pts.append(tuple(x))
+        X = np.clip(np.asarray(pts, float) + shift, 0, 1)
+        (acc, bacc), how = _peer_scores(X, d.truth(X), X_ev, y_ev, band, seed)
+        out["n"].append(cp)
+        out["accuracy"].append(acc)
+        out["band_accuracy"].append(bacc)
+        out["scorer"].append(how)
+    return out
+
+
+def grid_sizes(n_dims: int, top: int) -> list[int]:
+    ks = range(2, int(round(top ** (1 / n_dims))) + 2)
+    return [k**n_dims for k in ks]
+
+
+def _job(kind: str, diagram: str, config: str, seed: int, checkpoints) -> dict:
+    warnings.filterwarnings("ignore")
+    d = DIAGRAMS[diagram]
+    t0 = time.perf_counter()
+    if kind == "active":
+        strategy, surrogate = config.split("+")
+        res = run_active(d, strategy, surrogate, seed, checkpoints,
+                         track=config == f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}")
+    elif kind == "grid":
+        res = run_static(d, "grid", seed, grid_sizes(d.n_dims, 4 * checkpoints[-1]))
+    elif kind == "random":
+        res = run_static(d, "random", seed, checkpoints)
+    else:
+        res = run_adaptive(d, seed, checkpoints)
+    res["seconds"] = time.perf_counter() - t0
+    return {"kind": kind, "diagram": diagram, "config": config, "seed": seed, **res}
+
+
+# --------------------------------------------------------------------------- analysis
+def n_to_reach(ns, accs, target: float = 0.95) -> float:
+    """Points needed to reach ``target`` (linear interpolation between sizes; inf if never)."""
+    ns, accs = np.asarray(ns, float), np.asarray(accs, float)
+    above = np.flatnonzero(accs >= target)
+    if above.size == 0:
+        return math.inf
+    i = above[0]
+    if i == 0:
+        return float(ns[0])
+    n0, n1, a0, a1 = ns[i - 1], ns[i], accs[i - 1], accs[i]
+    return float(n0 + (target - a0) / (a1 - a0) * (n1 - n0))
+
+
+def summarise(rows: list[dict], checkpoints) -> dict:
+    summary: dict = {}
+    for diagram in dict.fromkeys(r["diagram"] for r in rows):
+        per: dict = {}
+        for r in (r for r in rows if r["diagram"] == diagram):
+            per.setdefault(r["config"], []).append(r)
+        dsum = {}
+        for config, rs in per.items():
+            ns = rs[0]["n"]
+            acc = np.array([r["accuracy"] for r in rs])
+            bacc = np.array([r["band_accuracy"] for r in rs])
+            mean_curve = acc.mean(axis=0)
+            entry = {
+                "n": ns,
+                "accuracy_mean": mean_curve.tolist(), "accuracy_std": acc.std(axis=0).tolist(),
+                "band_mean": bacc.mean(axis=0).tolist(), "band_std": bacc.std(axis=0).tolist(),
+                "n95_mean_curve": n_to_reach(ns, mean_curve),
+                "n95_worst_seed": max(n_to_reach(ns, a) for a in acc),
+                "seeds": len(rs),
+                "seconds_mean": float(np.mean([r["seconds"] for r in rs])),
+            }
+            if diagram == "island_2d" and rs[0]["kind"] == "active":
+                found = [r["island_found_at"] for r in rs]
+                entry["island_found_at"] = found
+            dsum[config] = entry
+        summary[diagram] = dsum
+    return summary
+
+
+def targets(summary: dict, default: str) -> dict:
+    res = {}
+    for diagram, dsum in summary.items():
+        grid = dsum["grid"]
+        n95_grid = grid["n95_mean_curve"]
+        dflt = dsum[default]
+        i200 = dflt["n"].index(200)
+        peers = {c: e for c, e in dsum.items() if c != default and 200 in e["n"]}
+        best_peer = max(peers, key=lambda c: peers[c]["band_mean"][peers[c]["n"].index(200)])
+        bp = peers[best_peer]["band_mean"][peers[best_peer]["n"].index(200)]
+        res[diagram] = {
+            "n95_default": dflt["n95_mean_curve"], "n95_default_worst_seed": dflt["n95_worst_seed"],
+            "n95_grid": n95_grid,
+            "half_grid_met": dflt["n95_mean_curve"] <= 0.5 * n95_grid,
+            "band200_default": dflt["band_mean"][i200],
+            "band200_best_other": bp, "best_other": best_peer,
+            "band200_met": dflt["band_mean"][i200] > bp,
+        }
+        if "island_found_at" in dflt:
+            f = dflt["island_found_at"]
+            res[diagram]["island_found_by_200_all_seeds"] = all(x is not None and x <= 200 for x in f)
+    return res
+
+
+def markdown(summary: dict, tg: dict, default: str) -> str:
+    lines = []
+    for diagram, dsum in summary.items():
+        d = DIAGRAMS[diagram]
+        t = tg[diagram]
+        lines.append(f"**{diagram}** ({d.description}); grid needs {t['n95_grid']:.0f} points "
+                     f"for 95 % accuracy.\n")
+        lines.append("| method | acc@50 | acc@100 | acc@200 | acc@400 | band@200 | n for 95 % |")
+        lines.append("|---|---|---|---|---|---|---|")
+        order = sorted(dsum, key=lambda c: (c != default, c in ("grid", "random", "adaptive"), c))
+        for c in order:
+            e = dsum[c]
+
+            def at(n, key="accuracy"):
+                if n not in e["n"]:
+                    return "-"
+                i = e["n"].index(n)
+                return f"{e[key + '_mean'][i]:.3f}±{e[key + '_std'][i]:.3f}"
+
+            name = f"**{c}** (default)" if c == default else c
+            n95 = e["n95_mean_curve"]
+            lines.append(f"| {name} | {at(50)} | {at(100)} | {at(200)} | {at(400)} | "
+                         f"{at(200, 'band')} | {'>' + str(e['n'][-1]) if math.isinf(n95) else f'{n95:.0f}'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summary: dict, default: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(summary), figsize=(5 * len(summary), 8), squeeze=False)
+    for j, (diagram, dsum) in enumerate(summary.items()):
+        for c, e in dsum.items():
+            style = dict(lw=2.5, color="k") if c == default else dict(lw=1, alpha=0.8)
+            if c in ("grid", "random", "adaptive"):
+                style.update(ls="--")
+            for i, key in enumerate(("accuracy", "band")):
+                ax = axes[i, j]
+                m = np.array(e[f"{key}_mean"])
+                s = np.array(e[f"{key}_std"])
+                ax.plot(e["n"], m, label=c, **style)
+                ax.fill_between(e["n"], m - s, m + s, alpha=0.1, color=style.get("color"))
+        for i, key in enumerate(("accuracy", "boundary-band accuracy")):
+            ax = axes[i, j]
+            ax.set_xscale("log")
+            ax.set_xlim(20, 450)
+            ax.set_xlabel("points")
+            ax.set_ylabel(key)
+            ax.set_title(diagram)
+            ax.axhline(0.95 if i == 0 else np.nan, color="grey", lw=0.5)
+        axes[0, j].set_ylim(0.6, 1.0)
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# --------------------------------------------------------------------------- main
+def configs(quick: bool) -> list[str]:
+    default = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
+    if quick:
+        return [default, f"uncertainty+{DEFAULT_SURROGATE}", "exploration+" + DEFAULT_SURROGATE]
+    strategies = ["balanced", "uncertainty", "margin", "boundary", "exploration", "random"]
+    surrogates = ["extra_trees", "random_forest", "knn", "label_spreading", "gp"]
+    out = [f"{s}+{DEFAULT_SURROGATE}" for s in strategies]
+    out += [f"balanced+{g}" for g in surrogates if g != DEFAULT_SURROGATE]
+    # peers of the issue: PDC (label spreading + least confidence) and GP uncertainty sampling
+    out += ["least_confidence+label_spreading", "uncertainty+gp"]
+    return list(dict.fromkeys(out))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run (< 1 min)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per configuration")
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--diagrams", nargs="*", default=list(DIAGRAMS))
+    ap.add_argument("--configs", nargs="*", default=None)
+    args = ap.parse_args(argv)
+    checkpoints = (25, 50, 100) if args.quick else CHECKPOINTS
+    n_seeds = args.seeds or (1 if args.quick else 5)
+    cfgs = args.configs or configs(args.quick)
+    jobs = []
+    for diagram in args.diagrams:
+        for seed in range(n_seeds):
+            for c in cfgs:
+                jobs.append(("active", diagram, c, seed, checkpoints))
+            jobs.append(("grid", diagram, "grid", seed, checkpoints))
+            jobs.append(("random", diagram, "random", seed, checkpoints))
+            if not args.quick or seed == 0:
+                jobs.append(("adaptive", diagram, "adaptive", seed, checkpoints))
+    # slow jobs first, so that the pool stays busy
+    jobs.sort(key=lambda j: ("gp" not in j[2], j[1] != "three_phases_3d"))
+    t0 = time.perf_counter()
+    from joblib import Parallel, delayed
+
+    rows = Parallel(n_jobs=args.n_jobs, verbose=0)(delayed(_job)(*j) for j in jobs)
+    wall = time.perf_counter() - t0
+    default = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
+    summary = summarise(rows, checkpoints)
+    tg = targets(summary, default) if not args.quick else {}
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = "active_learning_quick" if args.quick else "active_learning"
+    meta = {"wall_seconds": wall, "n_jobs": args.n_jobs, "seeds": n_seeds, "batch": BATCH,
+            "checkpoints": list(checkpoints), "default": default, "python": sys.version.split()[0],
+            "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "band_half_width": {k: eval_set(DIAGRAMS[k])[3] for k in args.diagrams}}
+    with open(OUT / f"{name}.json", "w") as fh:
+        json.dump({"meta": meta, "summary": summary, "targets": tg, "runs": rows}, fh, indent=1,
+                  default=float)
+    if not args.quick:
+        md = markdown(summary, tg, default)
+        (OUT / f"{name}.md").write_text(md)
+        plot(summary, default, OUT / f"{name}.png")
+        print(md)
+        for diagram, t in tg.items():
+            print(diagram, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in t.items()})
+    else:
+        for diagram, dsum in summary.items():
+            for c, e in dsum.items():
+                print(f"{diagram:16s} {c:36s} acc={np.round(e['accuracy_mean'], 3).tolist()} "
+                      f"band={np.round(e['band_mean'], 3).tolist()}")
+    print(f"{len(jobs)} runs in {wall:.0f} s with n_jobs={args.n_jobs}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

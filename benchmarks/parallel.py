@@ -1,0 +1,175 @@
+"""Parallel speed-up of the execution backends on real simulations (successor of test_parallel.py).
+
+Runs the same set of built-in simulations (``SpinSimulation``) sequentially in this process
+and through each backend, and reports wall time, speed-up, efficiency and per-task overhead:
+
+1. "long" simulations: ``SpinSimulation(mode="fast", lattice_size=30)`` (about 0.5 s each on
+   an idle core);
+2. "tiny" simulations: ``SpinSimulation(mode="screening", lattice_size=12)`` (about 10 ms);
+3. overhead: no-op tasks through the ``process`` backend (1 worker one item per message; and
+   n workers with auto batching).
+
+Workers are warmed up first (numba kernels loaded) and each timing is the best of
+``--repeats`` runs, because other work on the machine adds noise. Writes
+``benchmarks/results/parallel.json`` and prints the old tool's summary.
+
+Usage::
+
+    python benchmarks/parallel.py                 # process + loky, 2 workers
+    python benchmarks/parallel.py --n-jobs 8 --backends process,loky,dask
+    python benchmarks/parallel.py --quick         # fewer points, one repeat (smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spinexplore.execution import ProcessExecutor, get_executor
+from spinexplore.simulation import SpinSimulation
+
+RESULTS = Path(__file__).resolve().parent / "results" / "parallel.json"
+
+
+def points(n: int, seed: int = 0) -> list[dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    return [{"h": float(rng.uniform(0.0, 0.35)), "K": float(rng.uniform(-0.25, 0.25))} for _ in range(n)]
+
+
+def time_sequential(sim, items, repeats):
+    sim(items[0])  # load the numba kernels in this process
+    best, durations = float("inf"), []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        durations = []
+        for p in items:
+            t1 = time.perf_counter()
+            sim(p)
+            durations.append(time.perf_counter() - t1)
+        best = min(best, time.perf_counter() - t0)
+    return best, durations
+
+
+def time_parallel(ex, sim, items, repeats):
+    list(ex.map_unordered(sim, items[: 2 * ex.n_workers]))  # warm up every worker
+    best, task_time, n_failed = float("inf"), 0.0, 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        outcomes = list(ex.map_unordered(sim, items))
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best, task_time = wall, sum(o.duration for o in outcomes)
+            n_failed = sum(not o.ok for o in outcomes)
+    return best, task_time, n_failed
+
+
+def workload(name, sim, items, backends, n_jobs, repeats, log):
+    log(f"[{name}] {len(items)} simulations: {sim!r}")
+    t_seq, durations = time_sequential(sim, items, repeats)
+    log(f"    Sequential time: {t_seq:.2f}s ({statistics.mean(durations) * 1e3:.1f} ms per simulation)")
+    rows = {"n_sims": len(items), "mean_sim_s": statistics.mean(durations), "sequential_s": t_seq, "backends": {}}
+    for backend in backends:
+        with get_executor(n_jobs, backend) as ex:
+            t_par, task_time, n_failed = time_parallel(ex, sim, items, repeats)
+            n = ex.n_workers
+        speedup = t_seq / t_par
+        overhead = max(0.0, (t_par * n - task_time) / len(items))
+        rows["backends"][backend] = {
+            "n_workers": n, "parallel_s": t_par, "speedup": speedup, "efficiency": speedup / n,
+            "overhead_per_task_ms": overhead * 1e3, "failed": n_failed,
+        }
+        log(f"    {backend:8s} {t_par:7.2f}s on {n} workers: speedup {speedup:5.2f}x, efficiency "
+            f"{100 * speedup / n:5.1f}%, overhead {overhead * 1e3:.2f} ms/task, failed {n_failed}")
+    return rows
+
+
+def noop(x):
+    return x
+
+
+def overhead(n_jobs, n_tasks, log):
+    rows = {}
+    for label, workers, chunk in (("1 worker, 1 item per message", 1, 1),
+                                  (f"{n_jobs} workers, auto batching", n_jobs, "auto")):
+        with ProcessExecutor(workers, chunksize=chunk) as ex:
+            list(ex.map_unordered(noop, range(4 * workers)))
+            best = min(_wall(ex, n_tasks) for _ in range(3))
+        rows[label] = {"n_tasks": n_tasks, "wall_s": best, "per_task_ms": best / n_tasks * 1e3}
+        log(f"    {label}: {best / n_tasks * 1e3:.3f} ms per no-op task")
+    return rows
+
+
+def _wall(ex, n):
+    t0 = time.perf_counter()
+    for _ in ex.map_unordered(noop, range(n)):
+        pass
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--backends", default="process,loky")
+    parser.add_argument("--n-long", type=int, default=None, help="long simulations (default 8 per worker)")
+    parser.add_argument("--n-tiny", type=int, default=400)
+    parser.add_argument("--long-size", type=int, default=30, help="lattice size of the long simulations")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small run: checks that the script works")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_long, args.n_tiny, args.repeats, args.long_size = 2 * args.n_jobs, 40, 1, 12
+    n_long = args.n_long or 8 * args.n_jobs
+    backends = [b for b in args.backends.split(",") if b]
+
+    def log(text):
+        print(text, flush=True)
+
+    log("PARALLEL SIMULATION TEST")
+    log("=" * 50)
+    log(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    long_sim = SpinSimulation(mode="fast", lattice_size=args.long_size, seed=1)
+    tiny_sim = SpinSimulation(mode="screening", lattice_size=12, seed=1)
+    report = {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
+                    "loadavg_start": os.getloadavg()},
+        "n_jobs": args.n_jobs, "repeats": args.repeats,
+        "long": workload("1", long_sim, points(n_long), backends, args.n_jobs, args.repeats, log),
+        "tiny": workload("2", tiny_sim, points(args.n_tiny, seed=1), backends, args.n_jobs, args.repeats, log),
+    }
+    log("[3] per-task overhead of the process backend")
+    report["overhead"] = overhead(args.n_jobs, 500 if args.quick else 4000, log)
+    report["machine"]["loadavg_end"] = os.getloadavg()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+
+    long, first = report["long"], backends[0]
+    row = long["backends"][first]
+    log("")
+    log("RESULTS")
+    log("=" * 50)
+    log(f"Sequential time:  {long['sequential_s']:.1f}s")
+    log(f"Parallel time:    {row['parallel_s']:.1f}s ({row['n_workers']} workers, {first})")
+    log(f"Speedup:          {row['speedup']:.2f}x")
+    log(f"Efficiency:       {100 * row['efficiency']:.1f}%")
+    tiny = report["tiny"]["backends"][first]
+    log(f"Tiny simulations: {100 * tiny['efficiency']:.1f}% efficiency "
+        f"({1e3 * report['tiny']['mean_sim_s']:.1f} ms each)")
+    log("")
+    ok = row["speedup"] > 1.0 and row["failed"] == 0
+    log("✓ Parallel processing is working!" if ok else "✗ No parallel speed-up: see the figures above")
+    log(f"(results written to {args.output})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Run batches through anything with ``submit`` that returns ``concurrent.futures`` futures.
+
+The shared engine of the ``dask`` and ``mpi`` backends and of a wrapped
+``concurrent.futures.Executor``. Items travel in batches (fewer, larger tasks for short
+simulations); each batch runs :func:`spinexplore.execution._worker.remote_batch` in a worker,
+which by default runs every item in a child process of that worker, killed at the timeout.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import os
+import shutil
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import cloudpickle
+
+from spinexplore._validation import check_int
+from spinexplore.execution import _worker
+from spinexplore.execution.base import Outcome, OutcomeStatus, _ContextMixin, check_fn, check_timeout
+
+__all__ = ["FuturesExecutor"]
+
+_BATCH_SECONDS = 0.2  # auto batching: about this much work per remote task
+
+
+class FuturesExecutor(_ContextMixin):
+    """Adapter from a ``concurrent.futures.Executor`` to the :class:`Executor` protocol.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor
+        Used as is; it is not shut down by :meth:`shutdown` (its owner does that).
+    n_workers : int or None, default=None
+        How many tasks it runs at once; None asks ``executor`` (``num_workers`` of an
+        ``MPIPoolExecutor``, ``_max_workers`` of the standard pools) and falls back to the
+        number of cores.
+    isolate : bool, default=True
+        Run each item in a child process of the worker that runs the batch: hard timeout,
+        crash isolation and thread pinning. False calls ``fn`` in the worker itself: the
+        timeout is not enforced and a crash is whatever ``executor`` makes of it.
+    chunksize : int or "auto", default="auto"
+        Items per task; ``"auto"`` aims at about 0.2 s of work per task.
+    pin_threads, keep_tmpdirs, tmp_root
+        As for :class:`~spinexplore.execution.process.ProcessExecutor`.
+    """
+
+    def __init__(
+        self,
+        executor: cf.Executor,
+        *,
+        n_workers: int | None = None,
+        isolate: bool = True,
+        chunksize: int | str = "auto",
+        pin_threads: bool = True,
+        keep_tmpdirs: bool = False,
+        tmp_root: str | None = None,
+    ) -> None:
+        if not callable(getattr(executor, "submit", None)):
+            raise TypeError(f"executor must have a submit method; got {executor!r}")
+        if n_workers is None:
+            n_workers = getattr(executor, "num_workers", None) or getattr(executor, "_max_workers", None)
+            n_workers = n_workers or os.cpu_count() or 1
+        self.n_workers = check_int("n_workers", n_workers, minimum=1)
+        if chunksize != "auto":
+            check_int("chunksize", chunksize, minimum=1)
+        self.executor = executor
+        self.isolate = bool(isolate)
+        self.chunksize = chunksize
+        self.options = (bool(pin_threads), bool(keep_tmpdirs), None if tmp_root is None else os.fspath(tmp_root))
+        self._tmpdirs: set[str] = set()
+        self._mean_duration: float | None = None
+        self._warned = False
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _submit(self, payload: bytes, batch: list[tuple[int, Any]], timeout: float | None) -> cf.Future:
+        return self.executor.submit(_worker.remote_batch, payload, batch, timeout, self.isolate, *self.options)
+
+    def _cancel_running(self, futures: list[cf.Future]) -> None:
+        for future in futures:
+            future.cancel()
+
+    # ------------------------------------------------------------------ mapping
+    def map_unordered(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None = None
+    ) -> Iterator[Outcome]:
+        """Run ``fn`` on every item; yield one :class:`Outcome` per item as batches finish.
+
+        Parameters
+        ----------
+        fn : callable
+            Called as ``fn(item)``; sent with cloudpickle.
+        items : sequence
+            The items.
+        timeout : float or None, default=None
+            Seconds one item may run (enforced when ``isolate``; otherwise a warning says it
+            is not).
+        """
+        check_fn(fn)
+        timeout = check_timeout(timeout)
+        try:
+            payload = cloudpickle.dumps(fn)
+        except Exception as exc:
+            raise TypeError(f"fn could not be pickled with cloudpickle: {type(exc).__name__}: {exc}") from exc
+        if timeout is not None and not self.isolate and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{type(self).__name__}(isolate=False) cannot stop a running simulation: timeout={timeout} "
+                "is not enforced and a crash may take the worker down; use isolate=True",
+                RuntimeWarning, stacklevel=2,
+            )
+        return self._map(payload, list(items), timeout)
+
+    def _batch_size(self, n_pending: int) -> int:
+        if self.chunksize != "auto":
+            return int(self.chunksize)
+        if self._mean_duration is None:
+            return 1
+        per_worker = max(1, math.ceil(n_pending / (2 * self.n_workers)))
+        return max(1, min(int(_BATCH_SECONDS / max(self._mean_duration, 1e-6)), per_worker))
+
+    def _map(self, payload: bytes, items: list[Any], timeout: float | None) -> Iterator[Outcome]:
+        pending = deque(range(len(items)))
+        in_flight: dict[cf.Future, list[int]] = {}
+        finished = False
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < 2 * self.n_workers:
+                    size = min(self._batch_size(len(pending)), len(pending))
+                    batch = [pending.popleft() for _ in range(size)]
+                    in_flight[self._submit(payload, [(i, items[i]) for i in batch], timeout)] = batch
+                done, _ = cf.wait(list(in_flight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+                outcomes: list[Outcome] = []
+                for future in done:
+                    batch = in_flight.pop(future)
+                    outcomes.extend(self._collect(future, batch))
+                yield from outcomes
+            finished = True
+        finally:
+            if not finished and in_flight:
+                self._cancel_running(list(in_flight))
+
+    def _collect(self, future: cf.Future, batch: list[int]) -> list[Outcome]:
+        try:
+            rows = future.result()
+        except BaseException as exc:  # noqa: BLE001 - a lost worker, a broken pool, a cancelled future
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            reason = f"the task was lost: {type(exc).__name__}: {exc}"
+            return [Outcome(i, OutcomeStatus.FAILED, None, reason, 0.0, "") for i in batch]
+        out = []
+        seen = set()
+        for index, status, value, error, duration, worker, tmpdir in rows:
+            seen.add(index)
+            if tmpdir:
+                self._tmpdirs.add(tmpdir)
+            m = self._mean_duration
+            self._mean_duration = duration if m is None else 0.8 * m + 0.2 * duration
+            out.append(Outcome(index, OutcomeStatus(status), value, error, duration, worker))
+        for index in batch:  # a batch stopped by cancel_local_tasks
+            if index not in seen:
+                out.append(Outcome(index, OutcomeStatus.CANCELLED, None, "cancelled", 0.0, ""))
+        return out
+
+    def shutdown(self, *, cancel_pending: bool = True) -> None:
+        """Forget the wrapped executor's temp dirs (removing those on this machine).
+
+        The wrapped executor itself belongs to the caller and stays open.
+        """
+        if self.isolate and isinstance(self.executor, cf.ThreadPoolExecutor):
+            _worker.shutdown_local_pools()  # its threads started child workers in this process
+        if not self.options[1]:
+            for path in self._tmpdirs:
+                shutil.rmtree(path, ignore_errors=True)
+        self._tmpdirs.clear()

@@ -1,0 +1,303 @@
+"""Code that runs inside worker processes.
+
+Thread pinning, the per-worker temp dir, running one item with its error captured, the serve
+loop of the ``process`` backend's workers, and the batch runner that remote backends (dask,
+MPI, a wrapped ``concurrent.futures.Executor``) call. Kept free of heavy imports: a worker
+starts with ``python -c`` and imports only this module, the standard library and cloudpickle
+before it runs a task.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+__all__ = ["worker_tmpdir", "pinned_env", "PIN_VARS"]
+
+#: Environment variables that size the thread pools of BLAS, OpenMP, numexpr and numba.
+PIN_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+TMP_PREFIX = "spinexplore_"
+OK, FAILED, TIMEOUT, CANCELLED = "ok", "failed", "timeout", "cancelled"
+_MAX_ERROR_CHARS = 2000
+HOST = socket.gethostname()
+
+_tmpdir: Path | None = None
+_tmpdir_owned_by_atexit = False
+
+
+def pinned_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Return a copy of ``base`` (default ``os.environ``) with every thread-count variable at 1."""
+    env = dict(os.environ if base is None else base)
+    env.update({name: "1" for name in PIN_VARS})
+    return env
+
+
+def make_tmpdir(root: str | None = None) -> Path:
+    """Create ``<root>/spinexplore_pid<pid>_<random>/`` and return it."""
+    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}pid{os.getpid()}_", dir=root))
+
+
+def set_tmpdir(path: Path | None) -> Path | None:
+    """Make ``path`` the dir :func:`worker_tmpdir` returns; return the previous one."""
+    global _tmpdir
+    previous, _tmpdir = _tmpdir, path
+    return previous
+
+
+def worker_tmpdir() -> Path:
+    """Return the current worker's own temp dir.
+
+    In a worker of any backend this is ``spinexplore_pid<pid>_<random>/`` under the system
+    temp dir, created when the worker starts and removed at shutdown unless the executor was
+    made with ``keep_tmpdirs=True``. In the parent process (or the in-process sequential
+    executor) it is a dir owned by the executor, or one made on first use and removed when
+    the interpreter exits.
+
+    Returns
+    -------
+    pathlib.Path
+        An existing directory that no other worker writes to.
+    """
+    global _tmpdir, _tmpdir_owned_by_atexit
+    if _tmpdir is None or not _tmpdir.is_dir():
+        _tmpdir = make_tmpdir()
+        if not _tmpdir_owned_by_atexit:
+            _tmpdir_owned_by_atexit = True
+            atexit.register(_remove_lazy_tmpdir)
+    return _tmpdir
+
+
+def _remove_lazy_tmpdir() -> None:
+    if _tmpdir is not None and os.environ.get("SPINEXPLORE_KEEP_TMPDIRS") != "1":
+        shutil.rmtree(_tmpdir, ignore_errors=True)
+
+
+def pin_threads_now() -> None:
+    """Limit numba/BLAS/OpenMP threads of an already running process to 1 (best effort)."""
+    os.environ.update({name: "1" for name in PIN_VARS})
+    if "numba" in sys.modules:
+        try:
+            sys.modules["numba"].set_num_threads(1)
+        except Exception:  # pragma: no cover - numba refuses when its pool is already larger
+            pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # pragma: no cover - threadpoolctl is optional
+        pass
+
+
+# ----------------------------------------------------------------------------- one item
+
+def format_error(exc: BaseException) -> str:
+    """Exception text plus the last three frames of its traceback, at most 2000 characters."""
+    frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop run_item's own frame
+    text = f"{type(exc).__name__}: {exc}"
+    if frames:
+        text += "\nTraceback (last frames):\n" + "".join(traceback.format_list(frames[-3:]))
+    return text[:_MAX_ERROR_CHARS].rstrip()
+
+
+def run_item(fn: Any, item: Any) -> tuple[str, Any, str | None, float]:
+    """Call ``fn(item)``; return ``(status, value, error, duration)``. KeyboardInterrupt escapes."""
+    t0 = time.perf_counter()
+    try:
+        value = fn(item)
+    except (Exception, SystemExit) as exc:
+        return FAILED, None, format_error(exc), time.perf_counter() - t0
+    return OK, value, None, time.perf_counter() - t0
+
+
+class _Unloadable:
+    """Stands in for a simulation the worker could not unpickle: every call fails with why."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.message = f"the simulation could not be loaded in the worker: {type(exc).__name__}: {exc}"
+
+    def __call__(self, item: Any) -> Any:
+        raise RuntimeError(self.message)
+
+
+def load_fn(payload: bytes) -> Any:
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:
+        return _Unloadable(exc)
+
+
+# ----------------------------------------------------------------------------- process-pool worker
+
+def _set_parent_death_signal(ppid: int) -> None:
+    """Ask Linux to SIGKILL this worker when the thread that started it ends (best effort)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except Exception:  # pragma: no cover
+            pass
+    if os.getppid() != ppid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def serve(fd: int, ppid: int, keep_tmpdir: bool, tmp_root: str | None) -> None:
+    """Main loop of a ``process``-backend worker: receive batches, send one result per item."""
+    from multiprocessing.connection import Connection
+
+    import cloudpickle
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    _set_parent_death_signal(ppid)
+    conn = Connection(fd)
+    tmp = make_tmpdir(tmp_root)
+    set_tmpdir(tmp)
+    conn.send_bytes(pickle.dumps(("ready", os.getpid(), str(tmp))))
+    fns: dict[int, Any] = {}
+    try:
+        while True:
+            try:
+                msg = pickle.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                break
+            if msg[0] == "stop":
+                break
+            if msg[0] == "fn":
+                fns = {msg[1]: load_fn(msg[2])}
+                continue
+            _, token, batch = msg
+            fn = fns[token]
+            for index, item_payload in batch:
+                try:
+                    item = pickle.loads(item_payload)
+                except Exception as exc:
+                    status, value, dur = FAILED, None, 0.0
+                    error = f"the item could not be unpickled in the worker: {type(exc).__name__}: {exc}"
+                else:
+                    status, value, error, dur = run_item(fn, item)
+                payload = None
+                if status == OK:
+                    try:
+                        payload = cloudpickle.dumps(value)
+                    except Exception as exc:
+                        status = FAILED
+                        error = (f"the simulation returned a value that cannot be pickled "
+                                 f"({type(value).__name__}): {type(exc).__name__}: {exc}")
+                conn.send_bytes(pickle.dumps(("done", index, status, payload, error, dur, time.monotonic())))
+    finally:
+        if not keep_tmpdir:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: ``python -c '...main(sys.argv[1:])' FD PPID KEEP TMP_ROOT``."""
+    fd, ppid, keep, root = int(argv[0]), int(argv[1]), argv[2] == "1", argv[3] or None
+    serve(fd, ppid, keep, root)
+
+
+# ----------------------------------------------------------------------------- remote batches
+
+_local = threading.local()
+_local_pools: list[Any] = []
+_local_lock = threading.Lock()
+_cancel_epoch = 0
+_fn_cache: dict[bytes, Any] = {}
+_pinned = False
+
+
+def _local_pool(pin_threads: bool, keep_tmpdirs: bool, tmp_root: str | None) -> Any:
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        from spinexplore.execution.process import ProcessExecutor
+
+        pool = ProcessExecutor(1, pin_threads=pin_threads, keep_tmpdirs=keep_tmpdirs, tmp_root=tmp_root)
+        _local.pool = pool
+        with _local_lock:
+            _local_pools.append(pool)
+    return pool
+
+
+def remote_batch(
+    payload: bytes,
+    batch: list[tuple[int, Any]],
+    timeout: float | None,
+    isolate: bool,
+    pin_threads: bool = True,
+    keep_tmpdirs: bool = False,
+    tmp_root: str | None = None,
+) -> list[tuple[int, str, Any, str | None, float, str, str | None]]:
+    """Run a batch of ``(index, item)`` in this (remote) worker and return one tuple per item.
+
+    With ``isolate`` each item runs in a child process of this worker (one per thread, reused),
+    killed at ``timeout``; a crash of the child fails only that item. Without it the items run
+    here, the timeout is not enforced and a crash takes this worker down.
+    Tuples: ``(index, status, value, error, duration, worker, tmpdir)``.
+    """
+    out = []
+    if isolate:
+        pool = _local_pool(pin_threads, keep_tmpdirs, tmp_root)
+        epoch = _cancel_epoch
+        gen = pool._map_payload(payload, [item for _, item in batch], timeout)
+        try:
+            for o in gen:
+                out.append((batch[o.index][0], o.status.value, o.value, o.error, o.duration,
+                            f"{o.worker}@{HOST}", pool._tmpdir_of(o.worker)))
+                if _cancel_epoch != epoch:
+                    break
+        finally:
+            gen.close()
+        return out
+    global _pinned
+    if pin_threads and not _pinned:
+        _pinned = True
+        pin_threads_now()
+    fn = _fn_cache.get(payload)
+    if fn is None:
+        _fn_cache.clear()
+        fn = _fn_cache[payload] = load_fn(payload)
+    tmp = str(worker_tmpdir())
+    for index, item in batch:
+        status, value, error, dur = run_item(fn, item)
+        out.append((index, status, value, error, dur, f"pid{os.getpid()}@{HOST}", tmp))
+    return out
+
+
+def cancel_local_tasks() -> int:
+    """Stop the batches running in this process: kill their child workers. Returns how many."""
+    global _cancel_epoch
+    _cancel_epoch += 1
+    with _local_lock:
+        pools = list(_local_pools)
+    return sum(pool._kill_busy_nowait() for pool in pools)
+
+
+def shutdown_local_pools() -> int:
+    """Shut down the child workers this process started for remote batches. Returns how many."""
+    with _local_lock:
+        pools = list(_local_pools)
+        _local_pools.clear()
+    for pool in pools:
+        pool.shutdown()
+    return len(pools)
+
+
+atexit.register(shutdown_local_pools)

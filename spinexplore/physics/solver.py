@@ -1,0 +1,386 @@
+"""Ground-state search and finite-temperature sampling for :class:`SpinModel`.
+
+``simulate`` runs, for ``T == 0``:
+
+1. ``n_anneal`` simulated anneals from random states (Metropolis with an adaptive step,
+   geometric cooling, over-relaxation when ``K == 0``), each relaxed by L-BFGS;
+2. relaxation of every ansatz state of the preset (single-Q cycloids, cones about an in-plane
+   axis, triple-Q and double-Q superpositions, FM along z, in-plane and canted FM; see
+   :mod:`spinexplore.physics._ansatz`), first to a coarse torque, then the promising ones fully;
+3. the lowest relaxed energy wins. ``gap`` is the energy of the best candidate whose relaxed
+   *texture differs* from the winner's (other peak set in S(q), magnetisation or integer charge)
+   minus the winner's energy; ``inf`` when every candidate relaxed into the winner's texture.
+
+For ``T > 0`` it anneals to ``T``, equilibrates, and returns decorrelated snapshots in ``samples``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spinexplore._validation import check_choice, check_real
+from spinexplore.physics import _kernels
+from spinexplore.physics._ansatz import AnsatzBudget, couplings, fingerprint, make_candidates, same_texture
+from spinexplore.physics.lattice import Lattice, make_lattice
+from spinexplore.physics.model import SpinModel
+
+__all__ = ["simulate", "GroundState", "MODES", "Preset", "PRESET_BUDGETS", "energy_per_spin",
+           "local_fields", "max_torque", "relax"]
+
+MODES = ("screening", "fast", "accurate")
+_FAMILY_ORDER = {name: k for k, name in enumerate(
+    ("fm_z", "fm_canted", "fm_inplane", "helix", "cone", "double_q", "triple_q", "anneal"))}
+TORQUE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Budget of one ``mode`` of :func:`simulate`."""
+
+    n_anneal: int  # independent annealing restarts
+    anneal_sweeps: int  # Metropolis sweeps per anneal
+    n_over: int  # over-relaxation sweeps per Metropolis sweep (K == 0 only)
+    ansatz: AnsatzBudget
+    coarse_tol: float  # torque of the first relaxation pass
+    refine_window: float  # energy window (per spin) above the best for full relaxation
+    max_iter: int
+    # finite temperature
+    t_sweeps: int  # annealing sweeps down to T
+    eq_sweeps: int
+    n_samples: int
+    decor_sweeps: int
+
+
+# The ansatz sets are nested (screening within fast within accurate) and relaxed identically,
+# so a larger budget never returns a higher energy.
+PRESET_BUDGETS = {
+    "screening": Preset(
+        n_anneal=0, anneal_sweeps=0, n_over=1,
+        ansatz=AnsatzBudget(n_single=2, both_chiralities=False, offsets=(0.0,), n_cone=1,
+                            cone_amplitudes=(1.0,), n_triple=2, triple_offsets=(0.5,),
+                            n_double=2, double_variants=((0.5, 0.4),)),
+        coarse_tol=1e-3, refine_window=2e-3, max_iter=20000,
+        t_sweeps=300, eq_sweeps=300, n_samples=4, decor_sweeps=25,
+    ),
+    "fast": Preset(
+        n_anneal=1, anneal_sweeps=1500, n_over=1,
+        ansatz=AnsatzBudget(n_single=5, both_chiralities=True, offsets=(0.0, 0.5), n_cone=3,
+                            cone_amplitudes=(1.0, 2.0), n_triple=5, triple_offsets=(0.5, 0.0, 1.0),
+                            n_double=16, double_variants=((0.5, 0.4), (0.0, 1.0))),
+        coarse_tol=1e-3, refine_window=3e-3, max_iter=20000,
+        t_sweeps=1500, eq_sweeps=1500, n_samples=10, decor_sweeps=50,
+    ),
+    "accurate": Preset(
+        n_anneal=3, anneal_sweeps=8000, n_over=2,
+        ansatz=AnsatzBudget(n_single=10, both_chiralities=True, offsets=(0.0, 0.5, 1.0),
+                            n_cone=6, cone_amplitudes=(1.0, 2.0, 0.4), n_triple=12,
+                            triple_offsets=(0.5, 0.0, 1.0, 1.5), n_double=30,
+                            double_variants=((0.5, 0.4), (0.0, 1.0), (0.0, 0.3), (1.0, 1.0))),
+        coarse_tol=1e-3, refine_window=5e-3, max_iter=50000,
+        t_sweeps=6000, eq_sweeps=6000, n_samples=20, decor_sweeps=100,
+    ),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class GroundState:
+    """Result of :func:`simulate`.
+
+    Attributes
+    ----------
+    spins : ndarray of shape (N, 3)
+        Unit vectors of the winning relaxed state (the last snapshot when ``T > 0``).
+    lattice : Lattice
+    model : SpinModel
+    energy : float
+        Energy per spin in units of J1 (the sample mean when ``T > 0``).
+    candidates : tuple of (str, float)
+        ``("family:detail", energy per spin)`` of every relaxed candidate, lowest first.
+    best : str
+        Family of the winner: ``anneal``, ``helix``, ``cone``, ``triple_q``, ``double_q``,
+        ``fm_z``, ``fm_inplane``, ``fm_canted`` (``thermal`` when ``T > 0``).
+    gap : float
+        Energy per spin of the best candidate with a different texture minus ``energy``
+        (``>= 0``; ``inf`` when there is none, and always when ``T > 0``).
+    max_torque : float
+        Max ``|S_i x dE/dS_i|`` of ``spins``.
+    mode : str
+    seed : int
+        The integer seed that reproduces this result: ``simulate(..., seed=result.seed)``.
+    duration : float
+        Wall time in seconds.
+    samples : ndarray of shape (n_samples, N, 3) or None
+        Decorrelated equilibrium snapshots when ``T > 0``.
+    T : float
+    """
+
+    spins: np.ndarray = field(repr=False)
+    lattice: Lattice = field(repr=False)
+    model: SpinModel
+    energy: float
+    candidates: tuple[tuple[str, float], ...] = field(repr=False)
+    best: str
+    gap: float
+    max_torque: float
+    mode: str
+    seed: int
+    duration: float
+    samples: np.ndarray | None = field(default=None, repr=False)
+    T: float = 0.0
+
+
+# --------------------------------------------------------------------- numpy wrappers ------
+
+
+def _lattice_for(spins: np.ndarray, model: SpinModel, lattice: Lattice | None) -> Lattice:
+    spins = np.asarray(spins)
+    if spins.ndim != 2 or spins.shape[1] != 3:
+        raise ValueError(f"spins must have shape (N, 3); got {spins.shape}")
+    if lattice is None:
+        L = int(round(math.sqrt(spins.shape[0])))
+        if L * L != spins.shape[0]:
+            raise ValueError(f"spins must hold L*L sites; got N={spins.shape[0]}")
+        lattice = make_lattice(model.lattice, L)
+    if lattice.N != spins.shape[0] or lattice.kind != model.lattice:
+        raise ValueError(
+            f"spins (N={spins.shape[0]}) and lattice ({lattice.kind}, N={lattice.N}) do not match "
+            f"the model's {model.lattice!r} lattice"
+        )
+    return lattice
+
+
+def _prepare(spins, model, lattice):
+    lattice = _lattice_for(spins, model, lattice)
+    s = np.ascontiguousarray(spins, dtype=np.float64)
+    nbr, mats = couplings(model, lattice.L)
+    return lattice, s, nbr, mats
+
+
+def energy_per_spin(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None) -> float:
+    """Energy per spin (units of J1) of ``spins`` (N, 3); ``lattice`` defaults to L = sqrt(N)."""
+    lattice, s, nbr, mats = _prepare(spins, model, lattice)
+    fields = np.empty_like(s)
+    return _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields) / lattice.N
+
+
+def local_fields(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None) -> np.ndarray:
+    """Local fields ``-dE/dS_i``, shape (N, 3)."""
+    _, s, nbr, mats = _prepare(spins, model, lattice)
+    fields = np.empty_like(s)
+    _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields)
+    return fields
+
+
+def max_torque(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None) -> float:
+    """Max over sites of ``|S_i x dE/dS_i|`` for unit spins."""
+    f = local_fields(spins, model, lattice)
+    return float(np.max(np.linalg.norm(np.cross(np.asarray(spins, dtype=float), f), axis=1)))
+
+
+def relax(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None, *,
+          tol: float = TORQUE_TOL, max_iter: int = 50000) -> tuple[np.ndarray, float, float]:
+    """Relax ``spins`` to max torque ``<= tol`` (L-BFGS); returns (spins, energy per spin, torque)."""
+    lattice, s, nbr, mats = _prepare(spins, model, lattice)
+    s = _unit(s)
+    e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, 0.5 * tol, max_iter, 10)
+    return s, e / lattice.N, float(t)
+
+
+def _unit(s: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(s / np.linalg.norm(s, axis=1, keepdims=True))
+
+
+# --------------------------------------------------------------------- simulate ------------
+
+
+def _resolve_seed(seed) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"seed must be a non-negative int, a numpy SeedSequence or None; got {seed!r}"
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    return int(seed)
+
+
+def _rng_state(ss: np.random.SeedSequence) -> np.ndarray:
+    state = ss.generate_state(4, np.uint64)
+    if not state.any():
+        state[0] = np.uint64(1)
+    return state
+
+
+def _random_spins(rng: np.random.Generator, n: int) -> np.ndarray:
+    return _unit(rng.normal(size=(n, 3)))
+
+
+class _Clock:
+    def __init__(self, timeout: float | None):
+        self.t0 = time.perf_counter()
+        self.timeout = timeout
+
+    def check(self, stage: str) -> None:
+        if self.timeout is not None and time.perf_counter() - self.t0 > self.timeout:
+            raise TimeoutError(
+                f"simulate exceeded timeout={self.timeout!r} s during {stage} "
+                f"({time.perf_counter() - self.t0:.2f} s elapsed)"
+            )
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def _energy_scale(model: SpinModel) -> float:
+    return max(abs(model.J1), abs(model.J2), abs(model.J3), abs(model.D), 1e-3)
+
+
+def _anneal(s, nbr, mats, model, temps, n_over, rng_state, clock, chunk=200):
+    sigma = 0.5
+    for start in range(0, len(temps), chunk):
+        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps[start:start + chunk],
+                                      sigma, rng_state, n_over, 0.45)
+        clock.check("annealing")
+    return sigma
+
+
+def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
+             seed: int | np.random.SeedSequence | None = None,
+             timeout: float | None = None) -> GroundState:
+    """Find the ground state of ``model`` on an ``L x L`` torus (or sample it at ``model.T``).
+
+    Parameters
+    ----------
+    model : SpinModel
+    lattice_size : int, default 24
+        Even, ``>= 6``.
+    mode : {"screening", "fast", "accurate"}
+        Budget preset (:data:`PRESET_BUDGETS`).
+    seed : int, SeedSequence or None
+        Seeds every random choice; equal seeds give identical results.
+    timeout : float or None
+        Seconds; ``TimeoutError`` is raised between stages once it is exceeded.
+
+    Returns
+    -------
+    GroundState
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad arguments, before any work.
+    TimeoutError
+        When ``timeout`` is exceeded.
+    """
+    if not isinstance(model, SpinModel):
+        raise TypeError(f"model must be a SpinModel; got {model!r} ({type(model).__name__})")
+    lattice = make_lattice(model.lattice, lattice_size)
+    check_choice("mode", mode, MODES)
+    timeout = check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)
+    seed_used = _resolve_seed(seed)
+
+    clock = _Clock(timeout)
+    preset = PRESET_BUDGETS[mode]
+    nbr, mats = couplings(model, lattice.L)
+    ss = np.random.SeedSequence(seed_used)
+    children = ss.spawn(max(preset.n_anneal, 1) + 1)
+    if model.T > 0:
+        return _sample(model, lattice, preset, mode, seed_used, children[0], nbr, mats, clock)
+
+    N = lattice.N
+    scale = _energy_scale(model)
+    results: list[tuple[str, str, np.ndarray, float, float]] = []  # family, name, spins, E, torque
+
+    def relax_to(s, tol):
+        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, tol, preset.max_iter, 10)
+        return e / N, t
+
+    for r in range(preset.n_anneal):
+        child = children[r]
+        s = _random_spins(np.random.default_rng(child), N)
+        temps = np.geomspace(1.0 * scale, 0.01 * scale, preset.anneal_sweeps)
+        _anneal(s, nbr, mats, model, temps, preset.n_over, _rng_state(child), clock)
+        e, t = relax_to(s, preset.coarse_tol)
+        results.append(("anneal", f"anneal:{r}", s, e, t))
+        clock.check("relaxing the annealed state")
+
+    for cand in make_candidates(model, lattice, preset.ansatz):
+        s = np.ascontiguousarray(cand.spins, dtype=np.float64)
+        e, t = relax_to(s, preset.coarse_tol)
+        results.append((cand.family, cand.name, s, e, t))
+        clock.check(f"relaxing candidate {cand.name}")
+
+    # full relaxation of the promising candidates (and the best of every family)
+    e_min = min(r[3] for r in results)
+    best_of_family: dict[str, int] = {}
+    for k, r in enumerate(results):
+        if r[0] not in best_of_family or r[3] < results[best_of_family[r[0]]][3]:
+            best_of_family[r[0]] = k
+    for k, r in enumerate(results):
+        if r[3] <= e_min + preset.refine_window or best_of_family[r[0]] == k:
+            e, t = relax_to(r[2], 0.5 * TORQUE_TOL)
+            results[k] = (r[0], r[1], r[2], e, t)
+            clock.check(f"refining candidate {r[1]}")
+
+    converged = [r for r in results if r[4] <= TORQUE_TOL]
+    pool = sorted(converged if converged else results, key=lambda r: r[3])
+    # ties (within 1e-8 per spin, i.e. the same state up to convergence) go to the simplest family
+    ties = [r for r in pool if r[3] <= pool[0][3] + 1e-8]
+    winner = min(ties, key=lambda r: (_FAMILY_ORDER.get(r[0], 99), r[3]))
+    f_best = fingerprint(winner[2], lattice)
+    gap = math.inf
+    for r in sorted(results, key=lambda r: r[3]):
+        if r is winner:
+            continue
+        if not same_texture(fingerprint(r[2], lattice), f_best):
+            gap = max(r[3] - winner[3], 0.0)
+            break
+    candidates = tuple((r[1], float(r[3])) for r in sorted(results, key=lambda r: r[3]))
+    return GroundState(
+        spins=winner[2], lattice=lattice, model=model, energy=float(winner[3]),
+        candidates=candidates, best=winner[0], gap=float(gap), max_torque=float(winner[4]),
+        mode=mode, seed=seed_used, duration=clock.elapsed, samples=None, T=0.0,
+    )
+
+
+def _sample(model, lattice, preset, mode, seed_used, child, nbr, mats, clock) -> GroundState:
+    """Equilibrium sampling at ``model.T``: anneal to T, equilibrate, take decorrelated snapshots."""
+    N = lattice.N
+    T = model.T
+    s = _random_spins(np.random.default_rng(child), N)
+    rng_state = _rng_state(child)
+    t_start = max(T, _energy_scale(model))
+    temps = np.geomspace(t_start, T, max(preset.t_sweeps, 1))
+    sigma = _anneal(s, nbr, mats, model, temps, preset.n_over, rng_state, clock)
+    eq = np.full(preset.eq_sweeps, T)
+    for start in range(0, len(eq), 200):
+        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, eq[start:start + 200], sigma,
+                                      rng_state, preset.n_over, 0.45)
+        clock.check("equilibration")
+    samples = np.empty((preset.n_samples, N, 3))
+    energies = np.empty(preset.n_samples)
+    fields = np.empty_like(s)
+    block = np.full(preset.decor_sweeps, T)
+    for k in range(preset.n_samples):
+        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, block, sigma, rng_state,
+                                      preset.n_over, 0.45)
+        samples[k] = s
+        energies[k] = _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields) / N
+        clock.check("sampling")
+    torque = float(np.max(np.linalg.norm(np.cross(s, fields), axis=1)))
+    energy = float(energies.mean())
+    return GroundState(
+        spins=samples[-1].copy(), lattice=lattice, model=model, energy=energy,
+        candidates=((f"thermal:T={T:g}", energy),), best="thermal", gap=math.inf,
+        max_torque=torque, mode=mode, seed=seed_used, duration=clock.elapsed, samples=samples,
+        T=T,
+    )

@@ -1,0 +1,142 @@
+"""A fast Gaussian-kernel phase classifier: GP regression on one-hot phase labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+__all__ = ["KernelPhaseClassifier"]
+import os
+_CRIT = os.environ.get("KCRIT", "loo")
+
+#: Length scales (unit-cube units) tried by ``length_scale="auto"``.
+LENGTH_SCALES = (0.02, 0.03, 0.045, 0.07, 0.1, 0.15, 0.22, 0.33)
+
+
+def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    d2 = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
+    return np.maximum(d2, 0.0)
+
+
+class KernelPhaseClassifier(ClassifierMixin, BaseEstimator):
+    """Phase probabilities from Gaussian-process regression on one-hot labels.
+
+    Each phase ``c`` gets an indicator ``1[y == c] - 1/k`` that is interpolated with a
+    squared-exponential kernel (kernel ridge / GP posterior mean with prior mean ``1/k``).
+    The scores are clipped at a small positive floor and normalised to probabilities. Far
+    from every labelled point all scores return to ``1/k``, so the model is *uncertain*
+    where it has no data: uncertainty sampling then explores by itself. Boundaries are
+    smooth, unlike those of tree ensembles. Cost: O(n^3) for n training points, about
+    10 ms for 400 points and 1 s for 2000 (``max_samples`` caps it).
+
+    Parameters
+    ----------
+    length_scale : float or "auto", default="auto"
+        Kernel length in the units of ``X`` (the unit cube). ``"auto"`` picks, among
+        :data:`LENGTH_SCALES`, the one with the best leave-one-out accuracy (ties: lower
+        leave-one-out squared error), computed in closed form.
+    noise : float, default=0.02
+        Diagonal regulariser (label noise variance). A point with ``sample_weight`` w gets
+        ``noise / w``, so low-confidence labels pull less.
+    max_samples : int, default=1500
+        Points beyond this are subsampled (boundary points first) before fitting.
+    random_state : int or None
+        Seed of that subsampling.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    length_scale_ : float
+        The length scale used.
+    X_fit_, dual_coef_ : ndarray
+        Training points and the weights ``(K + noise)^-1 (Y - 1/k)``.
+    """
+
+    def __init__(self, length_scale: float | str = "auto", noise: float = 0.02,
+                 max_samples: int = 1500, random_state: int | None = None) -> None:
+        self.length_scale = length_scale
+        self.noise = noise
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> KernelPhaseClassifier:
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        if not (isinstance(self.noise, (int, float)) and self.noise > 0):
+            raise ValueError(f"noise must be a number > 0; got {self.noise!r}")
+        if not (isinstance(self.length_scale, (str, tuple)) or (
+                isinstance(self.length_scale, (int, float)) and self.length_scale > 0)):
+            raise ValueError(f"length_scale must be 'auto' or a number > 0; got {self.length_scale!r}")
+        w = _check_sample_weight(sample_weight, X)
+        self.classes_, yi = np.unique(y, return_inverse=True)
+        keep = w > 0
+        if keep.sum() >= 1:
+            X, yi, w = X[keep], yi[keep], w[keep]
+        if X.shape[0] > self.max_samples:
+            from spinexplore.surrogates._sklearn import boundary_subsample
+
+            idx = boundary_subsample(X, yi, int(self.max_samples),
+                                     np.random.default_rng(self.random_state))
+            X, yi, w = X[idx], yi[idx], w[idx]
+        k = max(self.classes_.size, 2)
+        Y = np.eye(k)[yi] - 1.0 / k
+        d2 = _sqdist(X, X)
+        diag = self.noise / np.maximum(w / w.max(), 1e-3)
+        if self.length_scale == "auto":
+            best: tuple | None = None
+            for ell in LENGTH_SCALES:
+                try:
+                    cf = cho_factor(np.exp(-0.5 * d2 / ell**2) + np.diag(diag))
+                except LinAlgError:  # pragma: no cover - diag > 0 keeps K positive definite
+                    continue
+                A = cho_solve(cf, Y)
+                if _CRIT == "ml":
+                    logdet = 2.0 * np.log(np.diag(cf[0])).sum()
+                    score = (-0.5 * np.sum(Y * A) - 0.5 * k * logdet,)
+                else:
+                    Kinv = cho_solve(cf, np.eye(X.shape[0]))
+                    loo = Y - A / np.diag(Kinv)[:, None]
+                    score = (np.mean(np.argmax(loo, 1) == yi), -np.mean((loo - Y) ** 2))
+                if best is None or score > best[0]:
+                    best = (score, ell)
+            self.length_scale_ = float(best[1]) if best is not None else 0.1
+        else:
+            self.length_scale_ = self.length_scale
+        K = self._kernel(d2) + np.diag(diag)
+        self.dual_coef_ = cho_solve(cho_factor(K), Y)
+        self.X_fit_ = X
+        self.n_classes_fit_ = k
+        return self
+
+    def _kernel(self, d2: np.ndarray) -> np.ndarray:
+        scales = np.atleast_1d(np.asarray(self.length_scale_, dtype=float))
+        out = np.zeros_like(d2)
+        for ell in scales:
+            out += np.exp(-0.5 * d2 / ell**2)
+        return out / scales.size
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Interpolated indicators, ndarray of shape (m, n_classes); ``1/k`` far from data."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        out = np.empty((X.shape[0], self.n_classes_fit_))
+        step = max(1, 2_000_000 // max(1, self.X_fit_.shape[0]))
+        for s in range(0, X.shape[0], step):
+            Ks = self._kernel(_sqdist(X[s:s + step], self.X_fit_))
+            out[s:s + step] = Ks @ self.dual_coef_
+        out += 1.0 / self.n_classes_fit_
+        return out[:, : self.classes_.size] if self.classes_.size >= 2 else out[:, :1]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Phase probabilities, ndarray of shape (m, n_classes)."""
+        f = np.clip(self.decision_function(X), 1e-3, None)
+        return f / f.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable phase of each point."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
