@@ -277,6 +277,8 @@ class ExternalSimulation:
                     f"command placeholder {{{exc.args[0]}}} in {arg!r} is not a parameter; "
                     f"available: {sorted(params)} and {list(_RESERVED)}"
                 ) from None
+            except (IndexError, AttributeError, TypeError, ValueError) as exc:
+                raise ValueError(f"cannot fill command argument {arg!r} from {dict(params)!r}: {exc}") from None
         env = {**os.environ, **self.env, "SPINEXPLORE_WORKDIR": str(run_dir),
                "SPINEXPLORE_RESULT_FILE": str(result_file)}
         if self.pass_params == "json":

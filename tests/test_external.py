@@ -134,6 +134,9 @@ def test_unknown_placeholder_fails_at_call(tmp_path):
     sim = ExternalSimulation([PY, SOLVER, "--J2", "{J2}"], workdir=tmp_path)
     with pytest.raises(ValueError, match=r"placeholder \{J2\}.*available: \['K', 'h'\]"):
         sim({"h": 0.1, "K": 0.0})
+    sim = ExternalSimulation([PY, SOLVER, "--h", "{h:d}"], workdir=tmp_path)
+    with pytest.raises(ValueError, match=r"cannot fill command argument '\{h:d\}'"):
+        sim({"h": 0.1, "K": 0.0})
 
 
 @pytest.mark.parametrize(
@@ -211,7 +214,7 @@ def test_solver_dies_with_a_killed_worker(tmp_path):
         end = time.monotonic() + 30
         while not (pidfile.is_file() and pidfile.read_text().strip()) and time.monotonic() < end:
             time.sleep(0.05)
-        solver_pid, child_pid = map(int, pidfile.read_text().split())
+        solver_pid, _ = map(int, pidfile.read_text().split())
         worker.send_signal(signal.SIGKILL)  # as an executor's hard timeout does
         worker.wait()
         assert _wait_dead(solver_pid)

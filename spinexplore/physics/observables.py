@@ -223,11 +223,13 @@ def find_peaks(
     relative: float = 0.25,
     harmonic_ratio: float = 1.25,
     min_weight: float = 1e-4,
+    max_peaks: int = 16,
 ) -> list[dict[str, Any]]:
     """Primary Bragg peaks of ``S(q)``, folded over ``+-q``.
 
     A pair counts when its weight is at least ``relative`` times the strongest pair and at
-    least ``min_weight`` (rounding noise of a uniform state is not a peak). A pair
+    least ``min_weight`` (rounding noise of a uniform state is not a peak); the search stops
+    after ``max_peaks`` primaries (a disordered state has hundreds). A pair
     that sits one grid step from a stronger primary peak is merged into it; a pair that is a
     small integer combination of stronger primaries and longer than ``harmonic_ratio`` times
     them is a harmonic and is skipped.
@@ -280,6 +282,8 @@ def find_peaks(
                 "weight_z": float(w_z[k]),
             }
         )
+        if len(peaks) >= max_peaks:
+            break
     return peaks
 
 
@@ -356,7 +360,7 @@ def measure(
         Scalars: ``m_x, m_y, m_z, m_xy, m_abs, sq_max`` (largest ``S(q)`` including
         ``q = 0``), ``sq_modulated`` (sum over ``q != 0``), ``Q_total``, ``Q_plus`` (sum of
         the positive triangle charges), ``Q_minus`` (sum of the negative ones, <= 0),
-        ``n_vortices``, ``n_antivortices``, ``n_peaks``. Lists: ``peaks`` (the strongest 12
+        ``n_vortices``, ``n_antivortices``, ``n_peaks`` (at most 16). Lists: ``peaks`` (the strongest 12
         of :func:`find_peaks`, with ``q`` as a list). Arrays: ``sq_inplane`` (N,), ``sq_z``
         (N,), ``charge_density`` (2N,), ``winding`` (n_plaquettes,).
     """

@@ -11,6 +11,7 @@ import numpy as np
 
 from spinexplore.space import ParameterSpace
 from spinexplore.store._table import PointTable
+from spinexplore.store._writer import FORMAT_NAME
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
 #: Oldest schema this version reads (schema 1 is the first released layout).
@@ -60,7 +61,7 @@ def load_file(path: Path) -> dict[str, Any]:
     with f:
         fmt = f.attrs.get("format")
         fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
-        if fmt != "spinexplore.exploration" or "schema_version" not in f.attrs:
+        if fmt != FORMAT_NAME or "schema_version" not in f.attrs:
             raise StoreError(
                 f"{path} is an HDF5 file but not a spinexplore exploration store "
                 f"(attribute 'format' is {fmt!r}); pass the exploration.h5 that spinexplore wrote"

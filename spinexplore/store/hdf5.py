@@ -11,99 +11,35 @@ durable before the main file that refers to it is committed.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import platform
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spinexplore.results import PhaseType, PointRecord, PointStatus
+from spinexplore._validation import check_choice
+from spinexplore.results import PointRecord
 from spinexplore.space import ParameterSpace
 from spinexplore.store._lock import StoreLock
 from spinexplore.store._table import PointTable, check_spins, decode_json, encode_json
+from spinexplore.store._writer import (
+    SPIN_FILE,
+    file_image,
+    fill_main,
+    fill_spins,
+    fsync_dir,
+    h5py_module,
+    library_versions,
+    now,
+    write_durably,
+)
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
-from spinexplore._validation import check_choice
 
 __all__ = ["ExplorationStore", "DEFAULT_FILENAME"]
 
 #: File name the CLI uses inside an exploration directory.
 DEFAULT_FILENAME = "exploration.h5"
-FORMAT_NAME = "spinexplore.exploration"
-_SPIN_FILE = "spins-{:06d}.h5"
-_image_counter = 0
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError as exc:  # pragma: no cover - h5py is a core dependency
-        raise ImportError("the HDF5 store needs h5py; install it with `pip install h5py`") from exc
-    return h5py
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _versions() -> dict[str, str]:
-    h5py = _h5py()
-    out = {"python": platform.python_version(), "hdf5": h5py.version.hdf5_version}
-    for dist in ("spinexplore", "numpy", "h5py", "scipy", "scikit-learn", "numba", "joblib"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` and flush it to the disk (file only; no rename)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _image(fill) -> bytes:
-    """Build an HDF5 file in memory with ``fill(h5file)`` and return its bytes."""
-    global _image_counter
-    h5py = _h5py()
-    _image_counter += 1
-    name = f"spinexplore-image-{os.getpid()}-{_image_counter}"
-    with h5py.File(name, "w", driver="core", backing_store=False) as f:
-        fill(f)
-        f.flush()
-        return f.id.get_file_image()
-
-
-def _column(group, name: str, data: np.ndarray, **attrs: Any) -> None:
-    """A dataset with one chunk and a Fletcher-32 checksum (plain when empty)."""
-    opts = {"chunks": data.shape, "fletcher32": True} if data.size else {}
-    ds = group.create_dataset(name, data=data, **opts)
-    ds.attrs.update(attrs)
-
-
-def _enum_attrs(enum: type) -> dict[str, Any]:
-    return {"enum_names": [m.name for m in enum], "enum_values": np.array([int(m) for m in enum], np.int8)}
 
 
 class ExplorationStore:
@@ -205,9 +141,9 @@ class ExplorationStore:
             store._config_json = config_json
             store._state_json = "{}"
             store._table = PointTable(space.n_dims)
-            store._created = _now()
+            store._created = now()
             store._checkpoint = 0
-            store._versions = _versions()
+            store._versions = library_versions()
             store._commit()
             store._clean()
         except BaseException:
@@ -263,7 +199,7 @@ class ExplorationStore:
                 )
             if mode == "a":
                 store.read_only = False
-                store._versions = _versions()
+                store._versions = library_versions()
                 store._clean()
         except BaseException:
             if store._lock is not None:
@@ -391,64 +327,31 @@ class ExplorationStore:
         if self.read_only:
             raise StoreError(f"{self.path} is open read-only; open it with mode='a' to write")
 
-    def _fill(self, f) -> None:
-        h5py = _h5py()
-        a = self._table.arrays()
-        text = h5py.string_dtype()
-        f.attrs.update({
-            "format": FORMAT_NAME,
-            "schema_version": SCHEMA_VERSION,
-            "spinexplore_version": self._versions.get("spinexplore", "unknown"),
-            "versions": encode_json(self._versions, "versions"),
-            "created": self._created,
-            "updated": _now(),
-            "checkpoint": self._checkpoint,
-            "n_points": self._table.n,
-            "n_done": int(np.isin(a["status"], [s.value for s in PointStatus if s.is_finished]).sum()),
-            "save_spins": int(self.save_spins),
-        })
-        for name, value in (("space", encode_json(self.space.to_dict(), "space")),
-                            ("config", self._config_json), ("state", self._state_json)):
-            f.create_dataset(name, data=value, dtype=text)
-        g = f.create_group("points")
-        _column(g, "params", a["params"], names=self.space.names)
-        _column(g, "status", a["status"], **_enum_attrs(PointStatus))
-        _column(g, "phase", a["phase"], **_enum_attrs(PhaseType), none=-1)
-        for name in ("iteration", "confidence", "energy", "duration"):
-            _column(g, name, a[name])
-        _column(g, "observables", a["observables"])
-        _column(g, "spins_file", a["spin_ref"])
-        g.create_dataset("observable_names", data=np.array(self._table.obs_names, dtype=object), dtype=text)
-        g.create_dataset("worker", data=a["worker"], dtype=text)
-        g.create_dataset("error", data=a["error"], dtype=text)
-
     def _commit(self) -> None:
-        data = _image(self._fill)
+        data = file_image(lambda f: fill_main(
+            f, table=self._table, space=self.space, config_json=self._config_json,
+            state_json=self._state_json, created=self._created, checkpoint=self._checkpoint,
+            versions=self._versions, save_spins=self.save_spins))
         tmp = self.path.with_name(self.path.name + ".tmp")
-        _write_durably(tmp, data)
+        write_durably(tmp, data)
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         self._stamp = _stamp(self.path)
 
     def _write_spins(self, checkpoint: int, spins: Mapping[int, np.ndarray]) -> None:
-        def fill(f) -> None:
-            f.attrs["checkpoint"] = checkpoint
-            g = f.create_group("spins")
-            for index, arr in spins.items():
-                g.create_dataset(str(index), data=arr, chunks=arr.shape, compression="gzip",
-                                 compression_opts=4, shuffle=True, fletcher32=True)
-
-        self.spins_dir.mkdir(exist_ok=True)
-        _write_durably(self.spins_dir / _SPIN_FILE.format(checkpoint), _image(fill))
-        _fsync_dir(self.spins_dir)
+        if not self.spins_dir.is_dir():
+            self.spins_dir.mkdir()
+            fsync_dir(self.path.parent)
+        write_durably(self.spins_dir / SPIN_FILE.format(checkpoint), file_image(lambda f: fill_spins(f, checkpoint, spins)))
+        fsync_dir(self.spins_dir)
 
     def _spin_loader(self):
         """``load(index, ref)``; it keeps the last sidecar file read (points of one checkpoint)."""
-        h5py = _h5py()
+        h5py = h5py_module()
         cache: dict[str, Any] = {"ref": None, "spins": {}}
 
         def load(index: int, ref: int) -> np.ndarray:
-            path = self.spins_dir / _SPIN_FILE.format(ref)
+            path = self.spins_dir / SPIN_FILE.format(ref)
             try:
                 if cache["ref"] != ref:
                     with h5py.File(path, "r") as f:
@@ -468,7 +371,7 @@ class ExplorationStore:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.unlink(missing_ok=True)
         if self.spins_dir.is_dir():
-            used = {_SPIN_FILE.format(int(r)) for r in np.unique(self._table.spin_ref[: self._table.n]) if r >= 0}
+            used = {SPIN_FILE.format(int(r)) for r in np.unique(self._table.spin_ref[: self._table.n]) if r >= 0}
             for entry in self.spins_dir.iterdir():
                 if entry.name not in used and entry.name.startswith("spins-"):
                     entry.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -74,8 +75,6 @@ def test_stale_lock_file_of_dead_process_is_taken_over(tmp_path):
     lock.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": "earlier"}))
     with ExplorationStore.open(path, "a"):
         info = json.loads(lock.read_text())
-        import os
-
         assert info["pid"] == os.getpid()
     assert not lock.exists()
 
