@@ -19,9 +19,9 @@ import numpy as np
 from spinexplore._validation import check_choice, check_int, check_real
 from spinexplore.results import PhaseType, SimulationResult
 
-# ExternalSimulation (a user's solver command) lives in spinexplore/_external.py; its
-# re-export belongs here, next to SpinSimulation.
-__all__ = ["SpinSimulation", "format_point", "point_seed"]
+from spinexplore._external import ExternalSimulation  # a user's solver command
+
+__all__ = ["ExternalSimulation", "SpinSimulation", "format_point", "point_seed"]
 
 _MODES = ("screening", "fast", "accurate")
 _N_LISTED_PEAKS = 3

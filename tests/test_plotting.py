@@ -354,7 +354,7 @@ def analytic_simulation(params):
 def test_real_explorer_phase_diagram_png(tmp_path):
     explorer_mod = pytest.importorskip("spinexplore.explorer")
     ex = explorer_mod.ActiveLearningExplorer(SPACE2, seed=0, verbose=False)
-    ex.run(n_iterations=2, n_per_iteration=10, simulation=analytic_simulation, n_initial=30,
+    ex.run(n_iterations=1, n_per_iteration=10, simulation=analytic_simulation, n_initial=30,
            n_jobs=1, backend="sequential", progress=False)
     n_failed = int(np.sum(ex.status == PointStatus.FAILED))
     assert n_failed == int(np.sum(ex.X[:, 0] < 0.05))

@@ -107,12 +107,21 @@ class LokyExecutor(_ContextMixin):
         finished = False
         try:
             while pending or in_flight:
+                broken = False
                 while pending and len(in_flight) < 2 * self.n_workers:
                     batch = [pending.popleft() for _ in range(min(self.chunksize, len(pending)))]
-                    future = executor.submit(_worker.remote_batch, payload, [(i, items[i]) for i in batch],
-                                             None, False, self.pin_threads, self.keep_tmpdirs, self.tmp_root)
+                    try:
+                        future = executor.submit(_worker.remote_batch, payload, [(i, items[i]) for i in batch],
+                                                 None, False, self.pin_threads, self.keep_tmpdirs, self.tmp_root)
+                    except (cf.process.BrokenProcessPool, RuntimeError):  # a worker died meanwhile
+                        pending.extendleft(reversed(batch))
+                        broken = True
+                        break
                     in_flight[future] = batch
-                done, _ = cf.wait(list(in_flight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+                if broken:  # every in-flight task fails soon: wait for all of them
+                    done, _ = cf.wait(list(in_flight), timeout=10.0)
+                else:
+                    done, _ = cf.wait(list(in_flight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
                 outcomes: list[Outcome] = []
                 lost: list[int] = []
                 for future in done:
@@ -125,7 +134,7 @@ class LokyExecutor(_ContextMixin):
                     for index, status, value, error, duration, worker, tmpdir in rows:
                         self._tmpdirs.add(tmpdir)
                         outcomes.append(Outcome(index, OutcomeStatus(status), value, error, duration, worker))
-                if lost:  # a worker died: every in-flight task is gone; rerun them in isolation
+                if lost or broken:  # a worker died: the in-flight tasks are gone; rerun them in isolation
                     for future, batch in in_flight.items():
                         future.cancel()
                         lost.extend(batch)

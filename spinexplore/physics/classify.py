@@ -8,11 +8,12 @@ and a configuration that no rule fits is UNKNOWN (never forced into a wrong labe
    above 0.02. Sub-label ``polarized`` (``m_xy < 0.05``) or ``canted``.
 3. Net charge (``|Q_total| >= 1/2``):
    MERON_ANTIMERON when the primary peaks are one orthogonal, equal-length pair, they are
-   in-plane dominated (``S_perp > 2 S_z``) and the minority-sign charge is a sizeable part
-   (``>= 10 %`` of ``|Q+| + |Q-|``, or ``>= 0.3`` per magnetic cell);
+   in-plane dominated (``S_perp > 2 S_z``), the in-plane angle has at least one
+   vortex-antivortex pair per magnetic cell (two are expected) and the minority-sign charge
+   is a sizeable part (``>= 10 %`` of ``|Q+| + |Q-|``, or ``>= 0.3`` per magnetic cell);
    otherwise SKYRMION when one sign dominates (minority ``< 25 %``); otherwise UNKNOWN.
-4. No net charge: MERON_ANTIMERON for the square in-plane pair with both signs ``>= 0.3``
-   per cell; SINGLE_Q when one ``+-Q`` family (with its harmonics) carries ``> 80 %`` of
+4. No net charge: MERON_ANTIMERON for the square in-plane pair with vortex-antivortex
+   pairs and both signs ``>= 0.3`` per cell; SINGLE_Q when one ``+-Q`` family (with its harmonics) carries ``> 80 %`` of
    the modulated weight; DOUBLE_Q / TRIPLE_Q for two / three primary pairs (each
    ``>= 25 %`` of the strongest, three only when ``Q1 +- Q2 +- Q3 = 0`` within one grid
    step) whose integer combinations carry ``> 80 %`` of it; UNKNOWN otherwise.
@@ -180,8 +181,9 @@ def classify(
         Output of :func:`~spinexplore.physics.observables.measure` for these spins (pass it
         to reuse a finite-temperature average); measured here when None.
     energy_gap : float, optional
-        Energy per spin (units of J) from this state to the best state of another phase.
-        A small gap lowers the confidence (near a phase boundary).
+        Energy per spin (units of J) from this state to the runner-up state of the solver
+        (``GroundState.gap``: the best candidate with a different texture). A small gap
+        lowers the confidence (near a phase boundary); ``inf`` or None leaves it unchanged.
     temperature : float
         Temperature of the state (units of J); ``> 0`` relaxes the FM and SINGLE_Q rules for
         thermal fluctuations.
@@ -194,7 +196,8 @@ def classify(
         strings, lists): ``rule``, ``margins``, ``Q_vectors``, ``Q_labels``, ``Q_weights``,
         ``Q_inplane_ratio``, ``n_cells``, ``Q_total``, ``Q_per_cell``, ``Q_plus``,
         ``Q_minus``, ``minority_fraction``, ``m_z``, ``m_xy``, ``m_abs``, ``sq_max``,
-        ``n_vortices``, ``n_antivortices``, ``energy_gap`` and, for FERROMAGNET,
+        ``n_vortices``, ``n_antivortices``, ``vortex_pairs_per_cell`` (square pairs only),
+        ``energy_gap`` and, for FERROMAGNET,
         ``sub_label`` (``"polarized"`` or ``"canted"``).
 
     Raises
@@ -280,7 +283,9 @@ def classify(
             )
         else:
             blob = _ramp(per_cell_minority, th.meron_minority_per_cell, 1.5 * th.meron_minority_per_cell)
-        if blob > 0:
+        pairs = min(int(obs["n_vortices"]), int(obs["n_antivortices"])) / n_cells if n_cells else 0.0
+        evidence["vortex_pairs_per_cell"] = float(pairs)
+        if blob > 0 and pairs >= 1.0:
             margins["orthogonal"], margins["equal_length"] = square
             margins["inplane_ratio"] = _ramp(inplane_ratio, th.meron_inplane_ratio, 1.5 * th.meron_inplane_ratio)
             margins["merons"] = blob

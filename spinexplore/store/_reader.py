@@ -16,6 +16,7 @@ from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
 #: Oldest schema this version reads (schema 1 is the first released layout).
 OLDEST_SCHEMA = 1
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _COLUMNS = ("params", "status", "phase", "iteration", "confidence", "energy", "duration",
             "observables", "spins_file", "observable_names", "worker", "error")
 
@@ -29,6 +30,29 @@ def _strings(ds) -> np.ndarray:
     return np.array([x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in ds[()]], dtype=object)
 
 
+def has_hdf5_signature(path: Path, size: int) -> bool:
+    """True when the HDF5 signature sits at offset 0, 512, 1024, 2048... (user block)."""
+    offset = 0
+    with open(path, "rb") as fh:
+        while offset + 8 <= size:
+            fh.seek(offset)
+            if fh.read(8) == _SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else 2 * offset
+    return False
+
+
+def open_h5(path: Path):
+    """Open read-only without HDF5's file locking (files are never modified in place, and
+    locking fails on some parallel file systems, e.g. Lustre without flock)."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r", locking=False)
+    except (TypeError, ValueError):  # pragma: no cover - HDF5 without the locking switch
+        return h5py.File(path, "r")
+
+
 def load_file(path: Path) -> dict[str, Any]:
     """Read the whole store at ``path`` into the attributes of an ``ExplorationStore``.
 
@@ -37,21 +61,15 @@ def load_file(path: Path) -> dict[str, Any]:
     StoreError
         Not HDF5, not a spinexplore store, a schema this version cannot read, or damaged.
     """
-    import h5py
-
     stat = os.stat(path)
     stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    try:
-        is_hdf5 = h5py.is_hdf5(path)
-    except OSError:
-        is_hdf5 = False
-    if not is_hdf5:
+    if not has_hdf5_signature(path, stat.st_size):
         raise StoreError(
             f"{path} is not an HDF5 file (no HDF5 signature, {stat.st_size} bytes); "
             f"pass the exploration.h5 file that spinexplore wrote"
         )
     try:
-        f = h5py.File(path, "r")
+        f = open_h5(path)
     except OSError as exc:
         raise StoreError(
             f"{path} is damaged (truncated or corrupted) and cannot be opened: {exc}. "

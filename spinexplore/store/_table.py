@@ -164,7 +164,7 @@ class PointTable:
             self.params[i] = r.params
             c["status"][i] = int(r.status)
             c["iteration"][i] = r.iteration
-            s["worker"][i] = str(r.worker)
+            s["worker"][i] = storable_text(r.worker)
             self.obs[i] = np.nan
             res = r.result
             if res is None:
@@ -176,9 +176,9 @@ class PointTable:
                 c["confidence"][i] = res.confidence
                 c["energy"][i] = res.energy
                 c["duration"][i] = res.duration
-                s["error"][i] = res.error or ""
+                s["error"][i] = storable_text(res.error or "")
                 for key, value in res.scalar_observables().items():
-                    col = self._obs_col(key)  # may widen self.obs: look it up first
+                    col = self._obs_col(storable_text(key))  # may widen self.obs: look it up first
                     self.obs[i, col] = value
             self.spin_ref[i] = spin_refs.get(i, -1)
 
@@ -283,6 +283,11 @@ class PointTable:
             cols[name if name not in cols else f"obs_{name}"] = a["observables"][:, j].copy()
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.n, name="index"))
         return df
+
+
+def storable_text(value: Any) -> str:
+    """``str(value)`` as HDF5 can hold it: NUL -> U+FFFD, unencodable surrogates -> '?'."""
+    return str(value).replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _resize(arr: np.ndarray, cap: int, fill: Any) -> np.ndarray:

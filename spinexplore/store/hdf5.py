@@ -22,6 +22,7 @@ from spinexplore._validation import check_choice
 from spinexplore.results import PointRecord
 from spinexplore.space import ParameterSpace
 from spinexplore.store._lock import StoreLock
+from spinexplore.store._reader import load_file, open_h5
 from spinexplore.store._table import PointTable, check_spins, decode_json, encode_json
 from spinexplore.store._writer import (
     SPIN_FILE,
@@ -29,14 +30,13 @@ from spinexplore.store._writer import (
     fill_main,
     fill_spins,
     fsync_dir,
-    h5py_module,
     library_versions,
     now,
     write_durably,
 )
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
-__all__ = ["ExplorationStore", "DEFAULT_FILENAME"]
+__all__ = ["DEFAULT_FILENAME", "ExplorationStore"]
 
 #: File name the CLI uses inside an exploration directory.
 DEFAULT_FILENAME = "exploration.h5"
@@ -286,8 +286,8 @@ class ExplorationStore:
         """A short text report: file, schema, times, space, counts by status and phase."""
         self._refresh()
         header = [
-            f"exploration store {self.path} (schema {SCHEMA_VERSION}, "
-            f"{'read-only' if self.read_only else 'open for writing'})",
+            (f"exploration store {self.path} (schema {SCHEMA_VERSION}, "
+             f"{'read-only' if self.read_only else 'open for writing'})"),
             f"created {self._created}, checkpoint {self._checkpoint}",
             f"space: {self.space!r}",
             f"spins saved: {'yes' if self.save_spins else 'no'}",
@@ -347,14 +347,13 @@ class ExplorationStore:
 
     def _spin_loader(self):
         """``load(index, ref)``; it keeps the last sidecar file read (points of one checkpoint)."""
-        h5py = h5py_module()
         cache: dict[str, Any] = {"ref": None, "spins": {}}
 
         def load(index: int, ref: int) -> np.ndarray:
             path = self.spins_dir / SPIN_FILE.format(ref)
             try:
                 if cache["ref"] != ref:
-                    with h5py.File(path, "r") as f:
+                    with open_h5(path) as f:
                         cache["spins"] = {k: ds[()] for k, ds in f["spins"].items()}
                     cache["ref"] = ref
                 return np.asarray(cache["spins"][str(index)], dtype=float)
@@ -382,8 +381,6 @@ class ExplorationStore:
             self._load()
 
     def _load(self) -> None:
-        from spinexplore.store._reader import load_file
-
         loaded = load_file(self.path)
         self._stamp = loaded.pop("stamp")
         for key, value in loaded.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -119,7 +120,8 @@ def select_batch(
     X_pending: Any = None,
     X_failed: Any = None,
     rng: np.random.Generator | int | None = None,
-    explore_fraction: float = 0.3,
+    explore_fraction: float | None = None,
+    island_volume: float = 0.01,
 ) -> np.ndarray:
     """Choose ``n`` new points of the unit cube to simulate next.
 
@@ -144,8 +146,14 @@ def select_batch(
         Failed or timed-out points (never proposed again, and kept at a distance).
     rng : numpy Generator, int or None
         Randomness of the candidate pool.
-    explore_fraction : float, default=0.3
-        Share of a ``"balanced"`` batch spent on space filling.
+    explore_fraction : float or None, default=None
+        Share of a ``"balanced"`` batch spent on space filling. ``None``: 0.5 while some
+        ball of volume ``island_volume`` could still hold no point (the fill distance, the
+        largest distance from a candidate to the nearest known point, exceeds that ball's
+        radius), 0.1 afterwards.
+    island_volume : float, default=0.01
+        Volume fraction of the box of the smallest island ``"balanced"`` must not miss
+        (see ``explore_fraction``).
 
     Returns
     -------
@@ -163,8 +171,11 @@ def select_batch(
     strategy = check_strategy(strategy)
     n = check_int("n", n, minimum=1)
     n_dims = check_int("n_dims", n_dims, minimum=1)
-    explore_fraction = float(check_real("explore_fraction", explore_fraction, minimum=0.0,
-                                        maximum=1.0))
+    if explore_fraction is not None:
+        explore_fraction = float(check_real("explore_fraction", explore_fraction, minimum=0.0,
+                                            maximum=1.0))
+    island_volume = float(check_real("island_volume", island_volume, minimum=0.0, maximum=1.0,
+                                     strict_min=True))
     X_lab = _points("X_labeled", X_labeled, n_dims)
     y_arr = np.empty(0, int) if y is None else np.asarray(y).reshape(-1)
     if y_arr.shape[0] != X_lab.shape[0]:
@@ -214,12 +225,21 @@ def select_batch(
         idx = greedy_spread(cand, scores, n, known, r_known, r_batch)
         return _fill(cand[idx], n, known, pool, rng, r_known)
 
+    if explore_fraction is None:
+        fill = float(np.max(nearest_distance(pool, known))) if known.shape[0] else np.inf
+        explore_fraction = 0.5 if fill > ball_radius(island_volume, n_dims) else 0.1
     n_explore = int(np.floor(explore_fraction * n + rng.random()))
     n_exploit = n - n_explore
     idx = greedy_spread(cand, scores, n_exploit, known, r_known, r_batch)
     chosen = cand[idx]
     e_idx = farthest_points(pool, n - chosen.shape[0], np.vstack([known, chosen]), r_known)
     return _fill(np.vstack([chosen, pool[e_idx]]), n, known, pool, rng, r_known)
+
+
+def ball_radius(volume: float, n_dims: int) -> float:
+    """Radius of the ``n_dims``-ball with the given volume."""
+    unit = math.pi ** (n_dims / 2) / math.gamma(n_dims / 2 + 1)
+    return float((volume / unit) ** (1.0 / n_dims))
 
 
 def _tie_break(cand: np.ndarray, known: np.ndarray, h: float) -> np.ndarray:

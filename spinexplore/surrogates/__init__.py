@@ -8,7 +8,7 @@ name           model
 ============== ==========================================================================
 kernel         :class:`KernelPhaseClassifier` (GP regression on one-hot labels, length
                scale by leave-one-out; uncertain far from data)
-gp             ``GaussianProcessClassifier`` (fixed RBF kernel, length 0.1; fitted on <= 300
+gp             ``GaussianProcessClassifier`` (fixed RBF kernel, length 0.1; fitted on <= 200
                points, boundary points first: GP classification is O(n^3))
 random_forest  ``RandomForestClassifier(n_estimators=100)``
 extra_trees    ``ExtraTreesClassifier(n_estimators=100)``
@@ -44,7 +44,7 @@ SURROGATES = ("kernel", "gp", "random_forest", "extra_trees", "knn", "label_spre
 DEFAULT_SURROGATE = "kernel"
 
 #: Per-name defaults for the SklearnSurrogate wrapper.
-_WRAPPER_OPTIONS: dict[str, dict[str, Any]] = {"gp": {"max_samples": 300}}
+_WRAPPER_OPTIONS: dict[str, dict[str, Any]] = {"gp": {"max_samples": 200}}
 
 
 def make_estimator(name: str) -> Any:

@@ -156,3 +156,17 @@ def test_no_worker_process_left(run, h):
     pids |= {o.value["pid"] for o in run["a"] + run["b"] if o.ok and "pid" in o.value}
     assert pids and os.getpid() not in pids
     assert not h.wait_gone(pids), f"{run['name']}: workers still running"
+
+
+def test_loky_reruns_lost_tasks_so_only_the_culprits_fail(h):
+    # several crashes among many short tasks: loky loses every in-flight task at each crash
+    items = [("exit", i) if i % 7 == 3 else ("ok", i) for i in range(14)]
+    with get_executor(2, "loky") as ex:
+        outcomes = list(ex.map_unordered(h.fault, items))
+    assert sorted(o.index for o in outcomes) == list(range(len(items)))
+    for o in outcomes:
+        kind = items[o.index][0]
+        if kind == "exit":
+            assert o.status is OutcomeStatus.FAILED and o.error == "worker died (exit code 1)"
+        else:
+            assert o.status is OutcomeStatus.OK and o.value["x2"] == 2 * items[o.index][1]

@@ -19,4 +19,4 @@ def test_dask_example_on_a_local_cluster():
                           capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.search(r"dask: 6/6 simulations ok on 2 workers", proc.stdout), proc.stdout[-3000:]
-    assert len(re.findall(r"^Point \d+: [A-Z_]+ \(conf=", proc.stdout, re.M)) == 6
+    assert len(re.findall(r"^Point \d+: [A-Z_]+ \(conf=", proc.stderr, re.M)) == 6

@@ -33,4 +33,4 @@ def test_mpi_example_runs_points_and_stops_a_hang():
     assert match, proc.stdout[-3000:]
     ok, total, timeouts, workers = map(int, match.groups())
     assert (ok, total, timeouts, workers) == (8, 9, 1, 2)
-    assert "Point 8: TIMEOUT" in proc.stdout
+    assert "Point 8: TIMEOUT" in proc.stderr  # progress lines go to stderr

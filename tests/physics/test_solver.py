@@ -302,3 +302,35 @@ def test_timeout():
 
 def test_modes():
     assert MODES == ("screening", "fast", "accurate")
+
+
+# ------------------------------------------------------------------------ invariants --------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    kind=st.sampled_from(KINDS),
+    dmi=st.sampled_from(["interfacial", "bulk"]),
+    D=st.floats(0.3, 1.0),
+    K=st.floats(-0.3, 1.5),
+    h=st.floats(-0.8, 0.8),
+    seed=st.integers(0, 2**32),
+)
+def test_search_invariants(kind, dmi, D, K, h, seed):
+    model = SpinModel(lattice=kind, D=D, dmi=dmi, K=K, h=h)
+    gs = simulate(model, 12, "screening", seed=seed)
+    zb = 3 if kind == "triangular" else 2
+    # zero torque, unit spins, the energy is that of the returned spins
+    assert gs.max_torque <= 1e-6
+    np.testing.assert_allclose(np.linalg.norm(gs.spins, axis=1), 1.0, atol=1e-12)
+    assert energy_per_spin(gs.spins, model) == pytest.approx(gs.energy, abs=1e-12)
+    # never above the uniform states (check 1 and the in-plane FM)
+    assert gs.energy <= -zb + K - abs(h) + 1e-12
+    assert gs.energy <= -zb + 1e-12
+    assert gs.gap >= 0
+    # translation invariance of the returned state
+    moved = np.roll(gs.spins.reshape(12, 12, 3), (2, 1), axis=(0, 1)).reshape(-1, 3)
+    assert energy_per_spin(moved, model) == pytest.approx(gs.energy, abs=1e-12)

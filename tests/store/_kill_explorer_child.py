@@ -2,7 +2,7 @@
 
 Usage: ``python _kill_explorer_child.py PATH LOG_DIR``
 
-The simulation is analytic (``phase_of``: a diagonal boundary), takes a few milliseconds, and
+The simulation is analytic (``phase_of``: a diagonal boundary), takes 30 ms, and
 appends the parameters of every call to ``LOG_DIR/calls-<pid>.log`` before returning, so the
 test can check that no finished point is ever simulated again.
 """
@@ -17,7 +17,7 @@ from spinexplore import ParameterSpace, PhaseType
 from spinexplore.explorer import ActiveLearningExplorer
 
 SPACE = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
-N_INITIAL, N_PER_ITERATION, N_ITERATIONS = 20, 10, 6
+N_INITIAL, N_PER_ITERATION, N_ITERATIONS = 20, 10, 10
 
 
 def phase_of(x: float, y: float) -> PhaseType:
@@ -29,7 +29,7 @@ class Simulation:
         self.log = log
 
     def __call__(self, p: dict) -> dict:
-        time.sleep(0.003)
+        time.sleep(0.03)
         line = f"{p['x']!r} {p['y']!r}\n".encode()
         fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -193,3 +193,38 @@ def test_leftovers_of_a_killed_writer(tmp_path):
     with ExplorationStore.open(path, "a") as store:  # the lock holder cleans up
         assert not tmp.exists() and not orphan.exists()
         np.testing.assert_array_equal(store.read_spins(0), spins)
+
+
+def test_read_only_places_as_reported_by_the_os(tmp_path, store_path, monkeypatch):
+    """The same checks as above, on any user (root included): os.access says 'not writable'."""
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode & os.W_OK else real_access(p, mode))
+    before = store_path.read_bytes()
+    with pytest.raises(PermissionError, match=r"directory .* is not writable; choose another path"):
+        ExplorationStore.create(tmp_path / "new.h5", space=SPACE, config={})
+    with pytest.raises(PermissionError, match="read-only; open it with mode='r'"):
+        ExplorationStore.open(store_path, "a")
+    assert not (tmp_path / "new.h5").exists() and store_path.read_bytes() == before
+    assert ExplorationStore.open(store_path).n_points == 2
+
+
+def test_failed_checkpoint_write_keeps_the_last_one(store_path, monkeypatch):
+    """A full disk during a checkpoint: the file and the store stay at the last checkpoint."""
+    import errno
+
+    from spinexplore.store import hdf5
+
+    before = store_path.read_bytes()
+    with ExplorationStore.open(store_path, "a") as store:
+        def full(path, data):
+            path.write_bytes(data[:100])
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+        monkeypatch.setattr(hdf5, "write_durably", full)
+        with pytest.raises(OSError, match="No space left"):
+            store.write([_rec(2)], {"iteration": 2})
+        assert store.n_points == 2 and store.read()[1] == {"iteration": 1}
+        assert store_path.read_bytes() == before
+        monkeypatch.undo()
+        store.write([_rec(2)], {"iteration": 2})  # the disk has room again
+    assert ExplorationStore.open(store_path).read()[1] == {"iteration": 2}
