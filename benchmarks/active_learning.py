@@ -365,6 +365,35 @@ def plot(summary: dict, default: str, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+# --------------------------------------------------------------------------- scaling
+def scaling(sizes=(100, 1000, 10_000), dims=(2, 6), repeats: int = 3) -> dict:
+    """Seconds to fit each surrogate on n labelled points and predict 4096 candidates."""
+    from spinexplore.surrogates import SURROGATES
+
+    out = {}
+    for d in dims:
+        for n in sizes:
+            rng = np.random.default_rng(0)
+            X = rng.random((n, d))
+            y = np.where(X[:, 0] + 0.3 * np.sin(6 * X[:, 1]) < 0.5, 0, 1)
+            y[np.sum((X - 0.7) ** 2, axis=1) < 0.02] = 4
+            C = rng.random((4096, d))
+            for name in SURROGATES:
+                fit_t, pred_t = [], []
+                for _ in range(repeats):
+                    s = make_surrogate(name, random_state=0)
+                    t = time.perf_counter()
+                    s.fit(X, y)
+                    fit_t.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    s.predict_proba(C)
+                    pred_t.append(time.perf_counter() - t)
+                out[f"{name} d={d} n={n}"] = {"fit_s": min(fit_t), "predict_s": min(pred_t)}
+                print(f"{name:16s} d={d} n={n:6d} fit {min(fit_t):7.3f} s  "
+                      f"predict(4096) {min(pred_t):6.3f} s", flush=True)
+    return out
+
+
 # --------------------------------------------------------------------------- main
 def configs(quick: bool) -> list[str]:
     default = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
@@ -387,7 +416,17 @@ def main(argv=None) -> int:
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--diagrams", nargs="*", default=list(DIAGRAMS))
     ap.add_argument("--configs", nargs="*", default=None)
+    ap.add_argument("--scaling", action="store_true",
+                    help="only time surrogate fit/predict for 1e2-1e4 points (1 core)")
     args = ap.parse_args(argv)
+    if args.scaling:
+        warnings.filterwarnings("ignore")
+        res = scaling()
+        OUT.mkdir(parents=True, exist_ok=True)
+        with open(OUT / "surrogate_scaling.json", "w") as fh:
+            json.dump({"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                       "timings": res}, fh, indent=1)
+        return 0
     checkpoints = (25, 50, 100) if args.quick else CHECKPOINTS
     n_seeds = args.seeds or (1 if args.quick else 3)
     n_seeds_default = max(n_seeds, 1 if args.quick else 5)

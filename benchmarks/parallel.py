@@ -9,7 +9,10 @@ and through each backend, and reports wall time, speed-up, efficiency and per-ta
 3. overhead: no-op tasks through the ``process`` backend (1 worker one item per message; and
    n workers with auto batching).
 
-Workers are warmed up first (numba kernels loaded) and each timing is the best of
+Efficiency is speed-up / workers; it needs as many free cores as workers. Worker utilisation
+(sum of the task times measured in the workers / (workers x wall time)) is the share of the
+wall time the workers spent inside simulations: it shows the executor's own cost (dispatch,
+batching, load imbalance at the end) even on a busy machine. Workers are warmed up first (numba kernels loaded) and each timing is the best of
 ``--repeats`` runs, because other work on the machine adds noise. Writes
 ``benchmarks/results/parallel.json`` and prints the old tool's summary.
 
@@ -82,12 +85,14 @@ def workload(name, sim, items, backends, n_jobs, repeats, log):
             n = ex.n_workers
         speedup = t_seq / t_par
         overhead = max(0.0, (t_par * n - task_time) / len(items))
+        utilisation = task_time / (t_par * n)
         rows["backends"][backend] = {
             "n_workers": n, "parallel_s": t_par, "speedup": speedup, "efficiency": speedup / n,
-            "overhead_per_task_ms": overhead * 1e3, "failed": n_failed,
+            "utilisation": utilisation, "idle_per_task_ms": overhead * 1e3, "failed": n_failed,
         }
         log(f"    {backend:8s} {t_par:7.2f}s on {n} workers: speedup {speedup:5.2f}x, efficiency "
-            f"{100 * speedup / n:5.1f}%, overhead {overhead * 1e3:.2f} ms/task, failed {n_failed}")
+            f"{100 * speedup / n:5.1f}%, worker utilisation {100 * utilisation:5.1f}%, "
+            f"idle {overhead * 1e3:.2f} ms/task, failed {n_failed}")
     return rows
 
 
@@ -148,6 +153,15 @@ def main(argv=None):
     }
     log("[3] per-task overhead of the process backend")
     report["overhead"] = overhead(args.n_jobs, 500 if args.quick else 4000, log)
+    log("[4] one worker against the sequential loop (the executor's cost, free of core contention)")
+    report["one_worker"] = {}
+    for label, sim, items in (("long", long_sim, points(max(4, n_long // 2))),
+                              ("tiny", tiny_sim, points(args.n_tiny // 2, seed=1))):
+        t_seq, _ = time_sequential(sim, items, args.repeats)
+        with ProcessExecutor(1) as ex:
+            t_one, _, _ = time_parallel(ex, sim, items, args.repeats)
+        report["one_worker"][label] = {"sequential_s": t_seq, "one_worker_s": t_one, "efficiency": t_seq / t_one}
+        log(f"    {label}: sequential {t_seq:.2f}s, 1 worker {t_one:.2f}s: efficiency {100 * t_seq / t_one:.1f}%")
     report["machine"]["loadavg_end"] = os.getloadavg()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
@@ -161,8 +175,9 @@ def main(argv=None):
     log(f"Parallel time:    {row['parallel_s']:.1f}s ({row['n_workers']} workers, {first})")
     log(f"Speedup:          {row['speedup']:.2f}x")
     log(f"Efficiency:       {100 * row['efficiency']:.1f}%")
+    log(f"Utilisation:      {100 * row['utilisation']:.1f}% (workers busy in simulations)")
     tiny = report["tiny"]["backends"][first]
-    log(f"Tiny simulations: {100 * tiny['efficiency']:.1f}% efficiency "
+    log(f"Tiny simulations: {100 * tiny['efficiency']:.1f}% efficiency, {100 * tiny['utilisation']:.1f}% utilisation "
         f"({1e3 * report['tiny']['mean_sim_s']:.1f} ms each)")
     log("")
     ok = row["speedup"] > 1.0 and row["failed"] == 0

@@ -452,9 +452,10 @@ class ActiveLearningExplorer:
         self._dirty.difference_update(dirty)
 
     def close(self) -> None:
-        """Checkpoint and release the store (its lock)."""
+        """Checkpoint (unless the store is read-only) and release the store (its lock)."""
         try:
-            self.checkpoint()
+            if not getattr(self.store, "read_only", False):
+                self.checkpoint()
         finally:
             close = getattr(self.store, "close", None)
             if callable(close):
@@ -500,7 +501,7 @@ class ActiveLearningExplorer:
                 raise ValueError(
                     f"the store {str(p)!r} explores {store.space!r}, not the space passed to load(): {space!r}"
                 )
-            records, state = store.read()
+            records, state = store.read(spins=False)  # spins stay on disk: store.read_spins(i)
             config = dict(state.get("config") or store.config or {})
             strategy = config.get("strategy") or "balanced"
             surrogate = config.get("surrogate")

@@ -9,7 +9,6 @@ which by default runs every item in a child process of that worker, killed at th
 from __future__ import annotations
 
 import concurrent.futures as cf
-import math
 import os
 import shutil
 import warnings
@@ -21,7 +20,14 @@ import cloudpickle
 
 from spinexplore._validation import check_int
 from spinexplore.execution import _worker
-from spinexplore.execution.base import Outcome, OutcomeStatus, _ContextMixin, check_fn, check_timeout
+from spinexplore.execution.base import (
+    Outcome,
+    OutcomeStatus,
+    _ContextMixin,
+    auto_batch_size,
+    check_fn,
+    check_timeout,
+)
 
 __all__ = ["FuturesExecutor"]
 
@@ -118,10 +124,7 @@ class FuturesExecutor(_ContextMixin):
     def _batch_size(self, n_pending: int) -> int:
         if self.chunksize != "auto":
             return int(self.chunksize)
-        if self._mean_duration is None:
-            return 1
-        per_worker = max(1, math.ceil(n_pending / (2 * self.n_workers)))
-        return max(1, min(int(_BATCH_SECONDS / max(self._mean_duration, 1e-6)), per_worker))
+        return auto_batch_size(self._mean_duration, n_pending, self.n_workers, _BATCH_SECONDS)
 
     def _map(self, payload: bytes, items: list[Any], timeout: float | None) -> Iterator[Outcome]:
         pending = deque(range(len(items)))

@@ -24,7 +24,14 @@ import cloudpickle
 
 from spinexplore._validation import check_int
 from spinexplore.execution import _worker
-from spinexplore.execution.base import Outcome, OutcomeStatus, _ContextMixin, check_fn, check_timeout
+from spinexplore.execution.base import (
+    Outcome,
+    OutcomeStatus,
+    _ContextMixin,
+    auto_batch_size,
+    check_fn,
+    check_timeout,
+)
 from spinexplore.execution.process import ProcessExecutor
 
 __all__ = ["LokyExecutor"]
@@ -47,18 +54,21 @@ class LokyExecutor(_ContextMixin):
         Keep each worker's temp dir after shutdown.
     tmp_root : str or None, default=None
         Where the fallback ``process`` pool puts its worker temp dirs.
-    chunksize : int, default=1
-        Items per loky task.
+    chunksize : int or "auto", default="auto"
+        Items per loky task; ``"auto"`` aims at about 20 ms of work per task.
     """
 
     def __init__(self, n_workers: int, *, pin_threads: bool = True, keep_tmpdirs: bool = False,
-                 tmp_root: str | None = None, chunksize: int = 1) -> None:
+                 tmp_root: str | None = None, chunksize: int | str = "auto") -> None:
         try:
             import loky  # noqa: F401
         except ImportError as exc:  # pragma: no cover - joblib vendors loky; loky itself is optional
             raise ImportError("the 'loky' backend needs loky: pip install loky") from exc
         self.n_workers = check_int("n_workers", n_workers, minimum=1)
-        self.chunksize = check_int("chunksize", chunksize, minimum=1)
+        if chunksize != "auto":
+            check_int("chunksize", chunksize, minimum=1)
+        self.chunksize = chunksize
+        self._mean_duration: float | None = None
         self.pin_threads, self.keep_tmpdirs, self.tmp_root = bool(pin_threads), bool(keep_tmpdirs), tmp_root
         self._fallback: ProcessExecutor | None = None
         self._executor: Any = None
@@ -109,7 +119,10 @@ class LokyExecutor(_ContextMixin):
             while pending or in_flight:
                 broken = False
                 while pending and len(in_flight) < 2 * self.n_workers:
-                    batch = [pending.popleft() for _ in range(min(self.chunksize, len(pending)))]
+                    size = self.chunksize
+                    if size == "auto":
+                        size = auto_batch_size(self._mean_duration, len(pending), self.n_workers, 0.02)
+                    batch = [pending.popleft() for _ in range(min(size, len(pending)))]
                     try:
                         future = executor.submit(_worker.remote_batch, payload, [(i, items[i]) for i in batch],
                                                  None, False, self.pin_threads, self.keep_tmpdirs, self.tmp_root)
@@ -133,6 +146,8 @@ class LokyExecutor(_ContextMixin):
                         continue
                     for index, status, value, error, duration, worker, tmpdir in rows:
                         self._tmpdirs.add(tmpdir)
+                        m = self._mean_duration
+                        self._mean_duration = duration if m is None else 0.8 * m + 0.2 * duration
                         outcomes.append(Outcome(index, OutcomeStatus(status), value, error, duration, worker))
                 if lost or broken:  # a worker died: the in-flight tasks are gone; rerun them in isolation
                     for future, batch in in_flight.items():

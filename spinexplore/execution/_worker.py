@@ -2,9 +2,9 @@
 
 Thread pinning, the per-worker temp dir, running one item with its error captured, the serve
 loop of the ``process`` backend's workers, and the batch runner that remote backends (dask,
-MPI, a wrapped ``concurrent.futures.Executor``) call. Kept free of heavy imports: a worker
-starts with ``python -c`` and imports only this module, the standard library and cloudpickle
-before it runs a task.
+MPI, a wrapped ``concurrent.futures.Executor``) call. A ``process`` worker is a fresh
+interpreter started with ``python -c`` that imports this module (and so the light top of the
+package: numpy, no numba, no scikit-learn) before its first task: about 0.1-0.2 s.
 """
 
 from __future__ import annotations

@@ -105,6 +105,18 @@ def check_fn(fn: Any) -> None:
         raise TypeError(f"fn must be a callable that takes one item; got {fn!r} ({type(fn).__name__})")
 
 
+def auto_batch_size(mean_duration: float | None, n_pending: int, n_workers: int, target: float) -> int:
+    """Items per message so that one carries about ``target`` seconds of work.
+
+    1 until a duration is known; never more than a share of the pending items that keeps
+    every worker busy to the end (``n_pending / (2 * n_workers)``).
+    """
+    if mean_duration is None:
+        return 1
+    share = max(1, -(-n_pending // (2 * n_workers)))
+    return max(1, min(int(target / max(mean_duration, 1e-6)), share))
+
+
 def timeout_error(timeout: float) -> str:
     return f"timed out after {float(timeout)} s"
 

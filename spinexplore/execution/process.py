@@ -34,6 +34,7 @@ from spinexplore.execution.base import (
     Outcome,
     OutcomeStatus,
     _ContextMixin,
+    auto_batch_size,
     check_fn,
     check_timeout,
     timeout_error,
@@ -44,6 +45,7 @@ __all__ = ["ProcessExecutor"]
 _TOKENS = itertools.count(1)
 _BOOT = "import sys; from spinexplore.execution._worker import main; main(sys.argv[1:])"
 _BATCH_SECONDS = 0.02  # auto batching aims at this much work per message
+_PREFETCH_BELOW = 0.05  # tasks shorter than this get a second batch queued in the worker
 _MAX_START_FAILURES = 3
 
 
@@ -283,8 +285,9 @@ class ProcessExecutor(_ContextMixin):
         start_failures = 0
         while pending or any(w.batch for w in self._workers):
             for w in self._workers:
-                if w.ready and not w.batch and pending:
-                    self._dispatch(w, payload, token, encoded, pending)
+                size = self._batch_size(len(pending))
+                if pending and w.ready and self._wants_work(w, size):
+                    self._dispatch(w, payload, token, encoded, pending, size)
             now = time.monotonic()
             wait_for = 1.0
             if timeout is not None:
@@ -313,13 +316,19 @@ class ProcessExecutor(_ContextMixin):
                         outcomes.append(outcome)
             yield from outcomes
 
-    def _dispatch(self, w: _Worker, payload: bytes, token: int, encoded: list, pending: deque) -> None:
-        size = self.chunksize
-        if size == "auto":
-            size = 1
-            if self._mean_duration is not None:
-                per_worker = max(1, len(pending) // (2 * self.n_workers))
-                size = max(1, min(int(_BATCH_SECONDS / max(self._mean_duration, 1e-6)), per_worker))
+    def _batch_size(self, n_pending: int) -> int:
+        if self.chunksize == "auto":
+            return auto_batch_size(self._mean_duration, n_pending, self.n_workers, _BATCH_SECONDS)
+        return int(self.chunksize)
+
+    def _wants_work(self, w: _Worker, size: int) -> bool:
+        """Idle, or (for short tasks) down to its last batch: a queued batch hides the round trip."""
+        if not w.batch:
+            return True
+        short = self._mean_duration is not None and self._mean_duration < _PREFETCH_BELOW
+        return short and len(w.batch) <= size
+
+    def _dispatch(self, w: _Worker, payload: bytes, token: int, encoded: list, pending: deque, size: int) -> None:
         batch = [pending.popleft() for _ in range(min(size, len(pending)))]
         try:
             if w.fn_token != token:
@@ -328,8 +337,9 @@ class ProcessExecutor(_ContextMixin):
             w.conn.send_bytes(pickle.dumps(("run", token, [(i, encoded[i]) for i in batch])))
         except OSError:
             pass  # the worker is dead; the next drain notices it and requeues the batch
+        if not w.batch:
+            w.started = time.monotonic()
         w.batch.extend(batch)
-        w.started = time.monotonic()
 
     def _drain(self, w: _Worker, outcomes: list[Outcome]) -> bool:
         """Read every message ``w`` has sent; return False if the worker has died."""

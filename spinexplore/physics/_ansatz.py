@@ -34,24 +34,29 @@ def _dmi_vectors(lattice: Lattice, dmi: str) -> np.ndarray:
     return np.stack([delta[:, 0], delta[:, 1], np.zeros(len(delta))], axis=1)
 
 
-@functools.lru_cache(maxsize=64)
 def couplings(model: SpinModel, L: int) -> tuple[np.ndarray, np.ndarray]:
     """Neighbour table ``nbr`` (N, M) and slot matrices ``mats`` (M, 3, 3) of the kernels.
 
     For a forward bond ``i -> j = i + delta`` with DMI vector ``d`` the field on ``i`` from ``j`` is
     ``J S_j - D S_j x d`` and the field on ``j`` from ``i`` is ``J S_i + D S_i x d``; both are
     ``(J I - [c]_x) S`` with ``c = -D d`` or ``c = +D d``. Shells with zero coupling are skipped.
+    The tables do not depend on ``K``, ``h`` or ``T`` and are cached (read-only).
     """
-    lattice = make_lattice(model.lattice, L)
+    return _couplings(model.lattice, L, model.J1, model.J2, model.J3, model.D, model.dmi)
+
+
+@functools.lru_cache(maxsize=32)
+def _couplings(kind: str, L: int, J1: float, J2: float, J3: float, D1: float, dmi: str):
+    lattice = make_lattice(kind, L)
     eye = np.eye(3)
     nbrs, mats = [], []
-    for shell, J in ((1, model.J1), (2, model.J2), (3, model.J3)):
-        D = model.D if shell == 1 else 0.0
+    for shell, J in ((1, J1), (2, J2), (3, J3)):
+        D = D1 if shell == 1 else 0.0
         if J == 0.0 and D == 0.0:
             continue
         table = lattice.all_neighbors(shell)
         zb = table.shape[1] // 2
-        dvec = _dmi_vectors(lattice, model.dmi) if shell == 1 else np.zeros((zb, 3))
+        dvec = _dmi_vectors(lattice, dmi) if shell == 1 else np.zeros((zb, 3))
         for b in range(2 * zb):
             c = -D * dvec[b] if b < zb else D * dvec[b - zb]
             nbrs.append(table[:, b])
@@ -351,7 +356,11 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
 
 
 def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
-    """A coarse texture signature: (sorted |Q| of the main S(q) peaks, |m|, m_z, charge)."""
+    """A coarse texture signature: (sorted |Q| of the main S(q) peaks, |m|, m_z, charge).
+
+    The charge is None when a coplanar triangle has a solid angle of +-2 pi (Berg-Luscher
+    ambiguous, e.g. antiferromagnets).
+    """
     L = lattice.L
     f = np.fft.fft2(spins.reshape(L, L, 3), axes=(0, 1)) / lattice.N
     sq = (np.abs(f) ** 2).sum(axis=2).ravel()
@@ -366,8 +375,11 @@ def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
     a, b, c = spins[tri[:, 0]], spins[tri[:, 1]], spins[tri[:, 2]]
     num = np.einsum("ij,ij->i", a, np.cross(b, c))
     den = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
-    charge = float(np.sum(2 * np.arctan2(num, den)) / (4 * np.pi))
-    return peaks, float(np.linalg.norm(m)), float(m[2]), int(round(charge))
+    if np.any((np.abs(num) < 1e-6) & (den < 1e-6)):  # solid angle +-2 pi ambiguous: undefined
+        charge = None
+    else:
+        charge = int(round(float(np.sum(2 * np.arctan2(num, den)) / (4 * np.pi))))
+    return peaks, float(np.linalg.norm(m)), float(m[2]), charge
 
 
 def same_texture(f1: tuple, f2: tuple) -> bool:
@@ -377,5 +389,5 @@ def same_texture(f1: tuple, f2: tuple) -> bool:
         and all(abs(x - y) < 2e-3 for x, y in zip(f1[0], f2[0]))
         and abs(f1[1] - f2[1]) < 0.02
         and abs(f1[2] - f2[2]) < 0.02
-        and f1[3] == f2[3]
+        and (f1[3] is None or f2[3] is None or f1[3] == f2[3])
     )

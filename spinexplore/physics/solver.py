@@ -7,9 +7,12 @@
 2. relaxation of every ansatz state of the preset (single-Q cycloids, cones about an in-plane
    axis, triple-Q and double-Q superpositions, FM along z, in-plane and canted FM; see
    :mod:`spinexplore.physics._ansatz`), first to a coarse torque, then the promising ones fully;
-3. the lowest relaxed energy wins. ``gap`` is the energy of the best candidate whose relaxed
-   *texture differs* from the winner's (other peak set in S(q), magnetisation or integer charge)
-   minus the winner's energy; ``inf`` when every candidate relaxed into the winner's texture.
+3. the lowest relaxed energy wins (candidates within 1e-9 J per spin of it are the same state;
+   the simplest family among them names the winner: fm_z, fm_canted, fm_inplane, helix, cone,
+   double_q, triple_q, anneal). ``gap`` is the energy of the best candidate whose relaxed
+   *texture differs* from the winner's (another set of |Q| of the main S(q) peaks, |m| or m_z
+   differing by >= 0.02, or another integer charge) minus the winner's energy, so two copies of
+   one state never give ``gap = 0``; ``inf`` when every candidate relaxed into the winner's texture.
 
 For ``T > 0`` it anneals to ``T``, equilibrates, and returns decorrelated snapshots in ``samples``.
 """
@@ -61,9 +64,9 @@ class Preset:
 PRESET_BUDGETS = {
     "screening": Preset(
         n_anneal=0, anneal_sweeps=0, n_over=1,
-        ansatz=AnsatzBudget(n_single=2, both_chiralities=False, offsets=(0.0,), n_cone=1,
-                            cone_amplitudes=(1.0,), n_triple=2, triple_offsets=(0.5,),
-                            n_double=2, double_variants=((0.5, 0.4),)),
+        ansatz=AnsatzBudget(n_single=3, both_chiralities=False, offsets=(0.0, 0.5), n_cone=3,
+                            cone_amplitudes=(1.0,), n_triple=3, triple_offsets=(0.5, 0.0),
+                            n_double=4, double_variants=((0.5, 0.4),)),
         coarse_tol=1e-3, refine_window=2e-3, max_iter=20000,
         t_sweeps=300, eq_sweeps=300, n_samples=4, decor_sweeps=25,
     ),
@@ -156,7 +159,7 @@ def _lattice_for(spins: np.ndarray, model: SpinModel, lattice: Lattice | None) -
 
 def _prepare(spins, model, lattice):
     lattice = _lattice_for(spins, model, lattice)
-    s = np.ascontiguousarray(spins, dtype=np.float64)
+    s = np.array(spins, dtype=np.float64, order="C")  # a writable copy (one numba signature)
     nbr, mats = couplings(model, lattice.L)
     return lattice, s, nbr, mats
 
@@ -199,10 +202,11 @@ def _unit(s: np.ndarray) -> np.ndarray:
 
 
 def _resolve_seed(seed) -> int:
+    """The integer seed to record: drawn seeds keep 53 bits so they survive a float64 round trip."""
     if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(11))
     if isinstance(seed, np.random.SeedSequence):
-        return int(seed.generate_state(1, np.uint64)[0] >> np.uint64(1))
+        return int(seed.generate_state(1, np.uint64)[0] >> np.uint64(11))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(
             f"seed must be a non-negative int, a numpy SeedSequence or None; got {seed!r}"
@@ -333,8 +337,8 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
 
     converged = [r for r in results if r[4] <= TORQUE_TOL]
     pool = sorted(converged if converged else results, key=lambda r: r[3])
-    # ties (within 1e-8 per spin, i.e. the same state up to convergence) go to the simplest family
-    ties = [r for r in pool if r[3] <= pool[0][3] + 1e-8]
+    # ties (within 1e-9 per spin: the same state up to convergence) go to the simplest family
+    ties = [r for r in pool if r[3] <= pool[0][3] + 1e-9]
     winner = min(ties, key=lambda r: (_FAMILY_ORDER.get(r[0], 99), r[3]))
     f_best = fingerprint(winner[2], lattice)
     gap = math.inf
@@ -345,6 +349,7 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
             gap = max(r[3] - winner[3], 0.0)
             break
     candidates = tuple((r[1], float(r[3])) for r in sorted(results, key=lambda r: r[3]))
+    winner[2].setflags(write=False)
     return GroundState(
         spins=winner[2], lattice=lattice, model=model, energy=float(winner[3]),
         candidates=candidates, best=winner[0], gap=float(gap), max_torque=float(winner[4]),
@@ -377,9 +382,10 @@ def _sample(model, lattice, preset, mode, seed_used, child, nbr, mats, clock) ->
         energies[k] = _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields) / N
         clock.check("sampling")
     torque = float(np.max(np.linalg.norm(np.cross(s, fields), axis=1)))
+    samples.setflags(write=False)
     energy = float(energies.mean())
     return GroundState(
-        spins=samples[-1].copy(), lattice=lattice, model=model, energy=energy,
+        spins=samples[-1], lattice=lattice, model=model, energy=energy,
         candidates=((f"thermal:T={T:g}", energy),), best="thermal", gap=math.inf,
         max_torque=torque, mode=mode, seed=seed_used, duration=clock.elapsed, samples=samples,
         T=T,

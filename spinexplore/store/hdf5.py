@@ -252,13 +252,11 @@ class ExplorationStore:
         checkpoint = self._checkpoint + 1
         if spins:
             self._write_spins(checkpoint, spins)
-        previous = (self._state_json, self._checkpoint)
-        self._table.apply(recs, dict.fromkeys(spins, checkpoint))
-        self._state_json, self._checkpoint = state_json, checkpoint
         try:
+            self._table.apply(recs, dict.fromkeys(spins, checkpoint))
+            self._state_json, self._checkpoint = state_json, checkpoint
             self._commit()
-        except BaseException:  # keep memory equal to the disk: go back to the last commit
-            self._state_json, self._checkpoint = previous
+        except BaseException:  # keep memory equal to the disk: back to the last commit
             self._load()
             raise
 
@@ -342,7 +340,8 @@ class ExplorationStore:
         if not self.spins_dir.is_dir():
             self.spins_dir.mkdir()
             fsync_dir(self.path.parent)
-        write_durably(self.spins_dir / SPIN_FILE.format(checkpoint), file_image(lambda f: fill_spins(f, checkpoint, spins)))
+        image = file_image(lambda f: fill_spins(f, checkpoint, spins))
+        write_durably(self.spins_dir / SPIN_FILE.format(checkpoint), image)
         fsync_dir(self.spins_dir)
 
     def _spin_loader(self):
@@ -406,6 +405,8 @@ def _check_path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path-like; got {type(path).__name__} {path!r:.60}")
     p = Path(path).expanduser().absolute()
+    if p.is_symlink():  # replace the file the link points to, not the link
+        p = p.resolve()
     if p.is_dir():
         raise IsADirectoryError(
             f"path {str(p)!r} is a directory; pass the store file, e.g. {str(p / DEFAULT_FILENAME)!r}"

@@ -23,10 +23,12 @@ def check_classifier(estimator: Any, name: str = "estimator") -> Any:
     """Raise ``TypeError`` unless ``estimator`` looks like an unfitted sklearn classifier."""
     missing = [m for m in ("fit", "predict_proba") if not callable(getattr(estimator, m, None))]
     if missing:
+        from spinexplore.surrogates import SURROGATES
+
         raise TypeError(
             f"{name} must be a classifier with fit and predict_proba (e.g. "
-            f"RandomForestClassifier(), or SVC(probability=True)); {estimator!r} lacks "
-            f"{' and '.join(missing)}"
+            f"RandomForestClassifier(), CalibratedClassifierCV(SVC())) or one of the names "
+            f"{list(SURROGATES)}; {estimator!r} lacks {' and '.join(missing)}"
         )
     return estimator
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist, pdist
+from scipy.special import expit
 
 from spinexplore.results import PhaseType
 from spinexplore.strategies import (
@@ -37,7 +38,7 @@ class StepSurrogate:
         return self
 
     def predict_proba(self, X):
-        p = 1.0 / (1.0 + np.exp(-(np.asarray(X)[:, 0] - self.edge) / self.width))
+        p = expit((np.asarray(X)[:, 0] - self.edge) / self.width)
         return np.column_stack([1 - p, p])
 
 

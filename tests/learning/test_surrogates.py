@@ -39,10 +39,19 @@ def _expected_failures(estimator):
 
 
 @parametrize_with_checks(
-    [SklearnSurrogate(), SklearnSurrogate(LogisticRegression()), KernelPhaseClassifier()],
+    [SklearnSurrogate(), SklearnSurrogate(LogisticRegression())],
     expected_failed_checks=_expected_failures,
 )
 def test_sklearn_conformance(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [KernelPhaseClassifier(), SklearnSurrogate("label_spreading"), SklearnSurrogate("gp")],
+    expected_failed_checks=_expected_failures,
+)
+def test_sklearn_conformance_of_other_models(estimator, check):
     check(estimator)
 
 

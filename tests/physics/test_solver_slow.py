@@ -31,8 +31,9 @@ def test_larger_budget_never_returns_a_higher_energy(preset, h, K):
     m0 = SpinModel.preset(preset)
     model = m0.with_params({"h": h * m0.natural_unit, "K": K * m0.natural_unit})
     energies = [simulate(model, 24, mode, seed=9).energy for mode in ("screening", "fast", "accurate")]
-    assert energies[2] <= energies[1] + 1e-9
-    assert energies[1] <= energies[0] + 1e-9
+    # up to the 1e-9 tolerance within which equal-energy candidates are tie-broken by family
+    assert energies[2] <= energies[1] + 2e-9
+    assert energies[1] <= energies[0] + 2e-9
 
 
 @pytest.mark.parametrize(
