@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_U1 = np.uint64(1)
 
 
 @njit(cache=True, inline="always")
@@ -81,7 +80,8 @@ def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
     """Metropolis sweeps (sequential sites), one per entry of ``temps``, in place.
 
     The proposal is ``S' = normalize(S + sigma * v)`` with ``v`` uniform in the unit ball
-    (symmetric). After each sweep ``sigma`` is adapted towards acceptance ``target``. When
+    (symmetric). After each sweep ``sigma`` is adapted towards acceptance ``target`` (kept fixed
+    when ``target <= 0``, as detailed balance requires while sampling). When
     ``K == 0`` each Metropolis sweep is followed by ``n_over`` over-relaxation sweeps.
     Returns ``(sigma, mean acceptance)``.
     """
@@ -119,11 +119,12 @@ def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
                 acc += 1
         rate = acc / n
         acc_total += rate
-        sigma *= 1.0 + (rate - target)
-        if sigma < 1e-4:
-            sigma = 1e-4
-        elif sigma > 3.0:
-            sigma = 3.0
+        if target > 0.0:
+            sigma *= 1.0 + (rate - target)
+            if sigma < 1e-4:
+                sigma = 1e-4
+            elif sigma > 3.0:
+                sigma = 3.0
         if K == 0.0:
             for _ in range(n_over):
                 for i in range(n):

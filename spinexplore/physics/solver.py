@@ -377,7 +377,7 @@ def _sample(model, lattice, preset, mode, seed_used, child, nbr, mats, clock) ->
     block = np.full(preset.decor_sweeps, T)
     for k in range(preset.n_samples):
         sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, block, sigma, rng_state,
-                                      preset.n_over, 0.45)
+                                      preset.n_over, -1.0)  # step frozen while sampling
         samples[k] = s
         energies[k] = _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields) / N
         clock.check("sampling")

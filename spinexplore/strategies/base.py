@@ -194,8 +194,8 @@ def select_batch(
     if strategy == "random":
         return _random_points(n, n_dims, known, np.empty((0, n_dims)), rng)
 
-    proba_pool = _predict(surrogate, pool)
-    if proba_pool is None:
+    proba_pool = None if strategy == "exploration" else _predict(surrogate, pool)
+    if proba_pool is None:  # exploration, or nothing learned yet
         idx = farthest_points(pool, n, known, r_known)
         return _fill(pool[idx], n, known, pool, rng, r_known)
 
@@ -212,10 +212,6 @@ def select_batch(
     proba = np.vstack([proba_pool, _predict(surrogate, local)]) if local.shape[0] else proba_pool
     if callable(strategy):
         return _custom(strategy, cand, proba, n, known, pool, rng, r_known, r_batch, h)
-
-    if strategy == "exploration":
-        idx = farthest_points(pool, n, known, r_known)
-        return _fill(pool[idx], n, known, pool, rng, r_known)
 
     measure = UNCERTAINTY_MEASURES.get(strategy, margin)
     if strategy == "uncertainty":

@@ -216,3 +216,27 @@ def test_every_index_exactly_once_with_its_value(values, chunksize):
 def teardown_module():
     if "ex" in _shared:
         _shared.pop("ex").shutdown()
+
+
+def test_outcome_is_frozen_and_status_is_a_str_enum():
+    from dataclasses import FrozenInstanceError
+
+    from spinexplore.execution import Outcome
+
+    o = Outcome(3, OutcomeStatus.TIMEOUT, None, "timed out after 2.0 s", 2.0, "pid1")
+    with pytest.raises(FrozenInstanceError):
+        o.index = 4
+    assert OutcomeStatus("cancelled") is OutcomeStatus.CANCELLED and OutcomeStatus.OK == "ok"
+    assert not o.ok
+
+
+def test_dask_takes_a_client_or_an_address_not_both():
+    pytest.importorskip("distributed")
+    with pytest.raises(ValueError, match="pass either client or address, not both"):
+        get_executor(2, "dask", client=object(), address="tcp://127.0.0.1:1")
+
+
+def test_worker_tmpdir_in_the_parent_is_reused():
+    first = worker_tmpdir()
+    assert first.is_dir() and first.name.startswith(f"spinexplore_pid{os.getpid()}_")
+    assert worker_tmpdir() == first
