@@ -173,14 +173,19 @@ def _peer_scores(X: np.ndarray, y: np.ndarray, X_ev, y_ev, band, seed: int) -> t
 
 def run_static(d: Diagram, method: str, seed: int, sizes) -> dict:
     X_ev, y_ev, band, _ = eval_set(d)
-    out = {"n": [], "accuracy": [], "band_accuracy": [], "scorer": []}
+    out = {"n": [], "accuracy": [], "band_accuracy": [], "scorer": [], "island_found_at": None}
     for n in sizes:
         X = unit_sample(d.n_dims, n, method, np.random.default_rng(seed))
-        (acc, bacc), how = _peer_scores(X, d.truth(X), X_ev, y_ev, band, seed)
+        y = d.truth(X)
+        (acc, bacc), how = _peer_scores(X, y, X_ev, y_ev, band, seed)
         out["n"].append(int(n))
         out["accuracy"].append(acc)
         out["band_accuracy"].append(bacc)
         out["scorer"].append(how)
+        if out["island_found_at"] is None and np.any(y == int(P.SKYRMION)):
+            # random draws are prefix-consistent: the first hit is an index; a grid: its size
+            out["island_found_at"] = int(np.argmax(y == int(P.SKYRMION))) + 1 \
+                if method == "random" else int(n)
     return out
 
 
@@ -195,7 +200,7 @@ def run_adaptive(d: Diagram, seed: int, checkpoints) -> dict:
 
     bounds = [(0.0, 1.0)] * d.n_dims
     learner = adaptive.Learner2D(f, bounds) if d.n_dims == 2 else adaptive.LearnerND(f, bounds)
-    out = {"n": [], "accuracy": [], "band_accuracy": [], "scorer": []}
+    out = {"n": [], "accuracy": [], "band_accuracy": [], "scorer": [], "island_found_at": None}
     pts: list = []
     for cp in checkpoints:
         while len(pts) < cp:
@@ -204,7 +209,10 @@ def run_adaptive(d: Diagram, seed: int, checkpoints) -> dict:
                 learner.tell(x, f(x))
                 pts.append(tuple(x))
         X = np.clip(np.asarray(pts, float) + shift, 0, 1)
-        (acc, bacc), how = _peer_scores(X, d.truth(X), X_ev, y_ev, band, seed)
+        y = d.truth(X)
+        if out.get("island_found_at") is None and np.any(y == int(P.SKYRMION)):
+            out["island_found_at"] = int(np.argmax(y == int(P.SKYRMION))) + 1
+        (acc, bacc), how = _peer_scores(X, y, X_ev, y_ev, band, seed)
         out["n"].append(cp)
         out["accuracy"].append(acc)
         out["band_accuracy"].append(bacc)
@@ -226,7 +234,8 @@ def _job(kind: str, diagram: str, config: str, seed: int, checkpoints) -> dict:
         res = run_active(d, strategy, surrogate, seed, checkpoints,
                          track=config == f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}")
     elif kind == "grid":
-        res = run_static(d, "grid", seed, grid_sizes(d.n_dims, 2 * checkpoints[-1]))
+        sizes = sorted(set(grid_sizes(d.n_dims, 2 * checkpoints[-1])) | set(checkpoints))
+        res = run_static(d, "grid", seed, sizes)
     elif kind == "random":
         res = run_static(d, "random", seed, checkpoints)
     else:
@@ -274,7 +283,7 @@ def summarise(rows: list[dict], checkpoints) -> dict:
                 "seeds": len(rs),
                 "seconds_mean": float(np.mean([r["seconds"] for r in rs])),
             }
-            if diagram == "island_2d" and rs[0]["kind"] == "active":
+            if diagram == "island_2d":
                 found = [r["island_found_at"] for r in rs]
                 entry["island_found_at"] = found
             dsum[config] = entry
@@ -329,6 +338,11 @@ def markdown(summary: dict, tg: dict, default: str) -> str:
             n95 = e["n95_mean_curve"]
             lines.append(f"| {name} | {at(50)} | {at(100)} | {at(200)} | {at(400)} | "
                          f"{at(200, 'band')} | {'>' + str(e['n'][-1]) if math.isinf(n95) else f'{n95:.0f}'} |")
+        if diagram == "island_2d":
+            found = {c: e.get("island_found_at") for c, e in dsum.items()}
+            lines.append("Island first sampled at point (per seed; - = not in 400): " + "; ".join(
+                f"{c} {', '.join('-' if x is None else str(x) for x in f)}"
+                for c, f in found.items() if f is not None))
         lines.append("")
     return "\n".join(lines)
 
@@ -350,15 +364,19 @@ def plot(summary: dict, default: str, path: Path) -> None:
                 m = np.array(e[f"{key}_mean"])
                 s = np.array(e[f"{key}_std"])
                 ax.plot(e["n"], m, label=c, **style)
-                ax.fill_between(e["n"], m - s, m + s, alpha=0.1, color=style.get("color"))
+                line = ax.lines[-1]
+                ax.fill_between(e["n"], m - s, m + s, alpha=0.08, color=line.get_color())
         for i, key in enumerate(("accuracy", "boundary-band accuracy")):
             ax = axes[i, j]
             ax.set_xscale("log")
             ax.set_xlim(20, 450)
+            ax.set_xticks(list(CHECKPOINTS), [str(c) for c in CHECKPOINTS])
+            ax.minorticks_off()
             ax.set_xlabel("points")
             ax.set_ylabel(key)
             ax.set_title(diagram)
-            ax.axhline(0.95 if i == 0 else np.nan, color="grey", lw=0.5)
+            if i == 0:
+                ax.axhline(0.95, color="grey", lw=0.5)
         axes[0, j].set_ylim(0.6, 1.0)
     axes[0, -1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()

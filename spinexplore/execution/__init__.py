@@ -7,7 +7,6 @@ See ``docs/architecture.md`` for what each one guarantees.
 
 from __future__ import annotations
 
-from spinexplore.execution import _worker
 from spinexplore.execution._worker import worker_tmpdir
 from spinexplore.execution.base import (
     BACKENDS,

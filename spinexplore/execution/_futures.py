@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import cloudpickle
 
 from spinexplore._validation import check_int
 from spinexplore.execution import _worker
@@ -25,13 +24,13 @@ from spinexplore.execution.base import (
     OutcomeStatus,
     _ContextMixin,
     auto_batch_size,
-    check_fn,
+    dump_fn,
+    running_mean,
     check_timeout,
 )
 
 __all__ = ["FuturesExecutor"]
 
-_BATCH_SECONDS = 0.2  # auto batching: about this much work per remote task
 
 
 class FuturesExecutor(_ContextMixin):
@@ -55,6 +54,8 @@ class FuturesExecutor(_ContextMixin):
         As for :class:`~spinexplore.execution.process.ProcessExecutor`.
     """
 
+    _batch_seconds = 0.2  # auto batching: about this much work per task (a dask task costs ~6 ms)
+
     def __init__(
         self,
         executor: cf.Executor,
@@ -66,7 +67,7 @@ class FuturesExecutor(_ContextMixin):
         keep_tmpdirs: bool = False,
         tmp_root: str | None = None,
     ) -> None:
-        if not callable(getattr(executor, "submit", None)):
+        if executor is not None and not callable(getattr(executor, "submit", None)):  # None: subclass submits
             raise TypeError(f"executor must have a submit method; got {executor!r}")
         if n_workers is None:
             n_workers = getattr(executor, "num_workers", None) or getattr(executor, "_max_workers", None)
@@ -106,12 +107,8 @@ class FuturesExecutor(_ContextMixin):
             Seconds one item may run (enforced when ``isolate``; otherwise a warning says it
             is not).
         """
-        check_fn(fn)
+        payload = dump_fn(fn)
         timeout = check_timeout(timeout)
-        try:
-            payload = cloudpickle.dumps(fn)
-        except Exception as exc:
-            raise TypeError(f"fn could not be pickled with cloudpickle: {type(exc).__name__}: {exc}") from exc
         if timeout is not None and not self.isolate and not self._warned:
             self._warned = True
             warnings.warn(
@@ -124,7 +121,7 @@ class FuturesExecutor(_ContextMixin):
     def _batch_size(self, n_pending: int) -> int:
         if self.chunksize != "auto":
             return int(self.chunksize)
-        return auto_batch_size(self._mean_duration, n_pending, self.n_workers, _BATCH_SECONDS)
+        return auto_batch_size(self._mean_duration, n_pending, self.n_workers, self._batch_seconds)
 
     def _map(self, payload: bytes, items: list[Any], timeout: float | None) -> Iterator[Outcome]:
         pending = deque(range(len(items)))
@@ -132,37 +129,64 @@ class FuturesExecutor(_ContextMixin):
         finished = False
         try:
             while pending or in_flight:
+                broken = None
                 while pending and len(in_flight) < 2 * self.n_workers:
-                    size = min(self._batch_size(len(pending)), len(pending))
-                    batch = [pending.popleft() for _ in range(size)]
-                    in_flight[self._submit(payload, [(i, items[i]) for i in batch], timeout)] = batch
-                done, _ = cf.wait(list(in_flight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+                    batch = [pending.popleft() for _ in range(min(self._batch_size(len(pending)), len(pending)))]
+                    try:
+                        future = self._submit(payload, [(i, items[i]) for i in batch], timeout)
+                    except (cf.BrokenExecutor, RuntimeError) as exc:  # the pool broke or was shut down
+                        pending.extendleft(reversed(batch))
+                        broken = exc
+                        break
+                    in_flight[future] = batch
+                if broken is not None:  # the in-flight tasks of a broken pool all end soon
+                    done, _ = cf.wait(list(in_flight), timeout=10.0)
+                else:
+                    done, _ = cf.wait(list(in_flight), timeout=1.0, return_when=cf.FIRST_COMPLETED)
                 outcomes: list[Outcome] = []
+                lost: list[tuple[list[int], BaseException]] = []
                 for future in done:
                     batch = in_flight.pop(future)
-                    outcomes.extend(self._collect(future, batch))
+                    try:
+                        rows = future.result()
+                    except KeyboardInterrupt:
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 - a lost worker, a broken pool
+                        lost.append((batch, exc))
+                    else:
+                        outcomes.extend(self._to_outcomes(rows, batch))
+                if lost or broken is not None:
+                    outcomes.extend(self._recover(payload, items, timeout, lost, in_flight, pending, broken))
                 yield from outcomes
             finished = True
         finally:
             if not finished and in_flight:
                 self._cancel_running(list(in_flight))
 
-    def _collect(self, future: cf.Future, batch: list[int]) -> list[Outcome]:
-        try:
-            rows = future.result()
-        except BaseException as exc:  # noqa: BLE001 - a lost worker, a broken pool, a cancelled future
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            reason = f"the task was lost: {type(exc).__name__}: {exc}"
-            return [Outcome(i, OutcomeStatus.FAILED, None, reason, 0.0, "") for i in batch]
+    def _recover(self, payload: bytes, items: list[Any], timeout: float | None,
+                 lost: list[tuple[list[int], BaseException]], in_flight: dict[cf.Future, list[int]],
+                 pending: deque, broken: BaseException | None) -> list[Outcome]:
+        """Outcomes for tasks that came back without results (hook; loky reruns them instead).
+
+        The default fails the items of each lost task, and every pending item when the
+        executor refuses new tasks (``broken``).
+        """
+        out = [Outcome(i, OutcomeStatus.FAILED, None, f"the task was lost: {type(exc).__name__}: {exc}", 0.0, "")
+               for batch, exc in lost for i in batch]
+        if broken is not None:
+            reason = f"the executor refused the task: {type(broken).__name__}: {broken}"
+            out += [Outcome(i, OutcomeStatus.FAILED, None, reason, 0.0, "") for i in pending]
+            pending.clear()
+        return out
+
+    def _to_outcomes(self, rows: list[tuple], batch: list[int]) -> list[Outcome]:
         out = []
         seen = set()
         for index, status, value, error, duration, worker, tmpdir in rows:
             seen.add(index)
             if tmpdir:
                 self._tmpdirs.add(tmpdir)
-            m = self._mean_duration
-            self._mean_duration = duration if m is None else 0.8 * m + 0.2 * duration
+            self._mean_duration = running_mean(self._mean_duration, duration)
             out.append(Outcome(index, OutcomeStatus(status), value, error, duration, worker))
         for index in batch:  # a batch stopped by cancel_local_tasks
             if index not in seen:

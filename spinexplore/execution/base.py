@@ -105,6 +105,22 @@ def check_fn(fn: Any) -> None:
         raise TypeError(f"fn must be a callable that takes one item; got {fn!r} ({type(fn).__name__})")
 
 
+def dump_fn(fn: Any) -> bytes:
+    """Check that ``fn`` is callable and pickle it with cloudpickle (notebook functions, lambdas)."""
+    import cloudpickle
+
+    check_fn(fn)
+    try:
+        return cloudpickle.dumps(fn)
+    except Exception as exc:
+        raise TypeError(f"fn could not be pickled with cloudpickle: {type(exc).__name__}: {exc}") from exc
+
+
+def running_mean(mean: float | None, value: float) -> float:
+    """Exponential moving average of task durations (weight 0.2 on the newest)."""
+    return value if mean is None else 0.8 * mean + 0.2 * value
+
+
 def auto_batch_size(mean_duration: float | None, n_pending: int, n_workers: int, target: float) -> int:
     """Items per message so that one carries about ``target`` seconds of work.
 

@@ -35,7 +35,8 @@ from spinexplore.execution.base import (
     OutcomeStatus,
     _ContextMixin,
     auto_batch_size,
-    check_fn,
+    dump_fn,
+    running_mean,
     check_timeout,
     timeout_error,
 )
@@ -247,12 +248,8 @@ class ProcessExecutor(_ContextMixin):
         KeyboardInterrupt
             Re-raised after the busy workers were killed.
         """
-        check_fn(fn)
+        payload = dump_fn(fn)
         timeout = check_timeout(timeout)
-        try:
-            payload = cloudpickle.dumps(fn)
-        except Exception as exc:
-            raise TypeError(f"fn could not be pickled with cloudpickle: {type(exc).__name__}: {exc}") from exc
         return self._map_payload(payload, list(items), timeout)
 
     def _map_payload(self, payload: bytes, items: list[Any], timeout: float | None) -> Iterator[Outcome]:
@@ -361,8 +358,7 @@ class ProcessExecutor(_ContextMixin):
                     except Exception as exc:
                         status = "failed"
                         error = f"the simulation's return value could not be unpickled: {type(exc).__name__}: {exc}"
-                m = self._mean_duration
-                self._mean_duration = duration if m is None else 0.8 * m + 0.2 * duration
+                self._mean_duration = running_mean(self._mean_duration, duration)
                 outcomes.append(Outcome(index, OutcomeStatus(status), value, error, duration, w.label))
         except (EOFError, OSError):
             return False

@@ -19,6 +19,7 @@ from spinexplore.strategies.batch import (
     spacing,
 )
 from spinexplore.strategies.uncertainty import UNCERTAINTY_MEASURES, margin
+from spinexplore.results import PhaseType
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "check_strategy", "select_batch"]
 
@@ -26,6 +27,8 @@ STRATEGIES = ("balanced", "uncertainty", "entropy", "margin", "least_confidence"
               "exploration", "random")
 DEFAULT_STRATEGY = "balanced"
 
+#: Labels that carry no phase (the points are avoided, not learned from).
+IGNORED_LABELS = (int(PhaseType.FAILED), int(PhaseType.TIMEOUT))
 #: Hard minimum distance of a new point to known points, in units of the mean spacing.
 R_KNOWN = 0.15
 #: Minimum distance between two points of one batch, in units of the mean spacing.
@@ -139,7 +142,8 @@ def select_batch(
     X_labeled : ndarray of shape (m, n_dims) or None
         Finished points with a phase, in the unit cube.
     y : ndarray of shape (m,) or None
-        Their phase labels.
+        Their phase labels (points labelled ``PhaseType.FAILED`` / ``TIMEOUT`` are treated
+        as ``X_failed``).
     X_pending : ndarray of shape (p, n_dims) or None
         Points in flight (never proposed again, and kept at a distance).
     X_failed : ndarray of shape (f, n_dims) or None
@@ -147,10 +151,11 @@ def select_batch(
     rng : numpy Generator, int or None
         Randomness of the candidate pool.
     explore_fraction : float or None, default=None
-        Share of a ``"balanced"`` batch spent on space filling. ``None``: 0.5 while some
-        ball of volume ``island_volume`` could still hold no point (the fill distance, the
-        largest distance from a candidate to the nearest known point, exceeds that ball's
-        radius), 0.1 afterwards.
+        Share of a ``"balanced"`` batch spent on space filling. ``None``: it follows the
+        ratio of the fill distance (the largest distance from a candidate to the nearest
+        known point) to the radius of a ball of volume ``island_volume``: 0.5 while the
+        ratio is >= 2, falling linearly to 0.1 when it reaches 1, when no such ball can
+        be empty any more.
     island_volume : float, default=0.01
         Volume fraction of the box of the smallest island ``"balanced"`` must not miss
         (see ``explore_fraction``).
@@ -184,6 +189,11 @@ def select_batch(
         )
     X_pend = _points("X_pending", X_pending, n_dims)
     X_fail = _points("X_failed", X_failed, n_dims)
+    if y_arr.dtype.kind in "iu" and y_arr.size:  # FAILED / TIMEOUT labels: no phase
+        bad = np.isin(y_arr, IGNORED_LABELS)
+        if bad.any():
+            X_fail = np.vstack([X_fail, X_lab[bad]])
+            X_lab, y_arr = X_lab[~bad], y_arr[~bad]
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
     known = np.vstack([X_lab, X_pend, X_fail])
@@ -223,7 +233,8 @@ def select_batch(
 
     if explore_fraction is None:
         fill = float(np.max(nearest_distance(pool, known))) if known.shape[0] else np.inf
-        explore_fraction = 0.5 if fill > ball_radius(island_volume, n_dims) else 0.1
+        ratio = fill / ball_radius(island_volume, n_dims)
+        explore_fraction = float(np.clip(0.1 + 0.4 * (ratio - 1.0), 0.1, 0.5))
     n_explore = int(np.floor(explore_fraction * n + rng.random()))
     n_exploit = n - n_explore
     idx = greedy_spread(cand, scores, n_exploit, known, r_known, r_batch)

@@ -252,3 +252,12 @@ def test_reference_set_is_fixed_and_read_only():
     assert a.shape == (4096, 4) and np.array_equal(a, b) and not a.flags.writeable
     with pytest.raises(ValueError, match="previous_labels must have shape"):
         convergence_metrics(StepSurrogate(), np.zeros(3), n_dims=2)
+
+
+def test_failed_labels_in_y_are_avoided_not_learned():
+    X, y = _labeled(30, 2)
+    y = y.copy()
+    y[:10] = int(PhaseType.FAILED)
+    B = select_batch("boundary", 5, n_dims=2, surrogate=StepSurrogate(0.5), X_labeled=X, y=y,
+                     rng=0)
+    _check_batch(B, 5, 2, X)
