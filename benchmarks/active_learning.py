@@ -291,6 +291,22 @@ def summarise(rows: list[dict], checkpoints) -> dict:
     return summary
 
 
+#: The peers named in the issue: grid, random, python-adaptive, PDC (label spreading with
+#: least-confidence sampling), GP uncertainty sampling, scikit-activeml-style uncertainty
+#: sampling with a random forest. Every other configuration is a variant of spinexplore.
+PEERS = ("grid", "random", "adaptive", "least_confidence+label_spreading", "uncertainty+gp",
+         "uncertainty+random_forest")
+
+
+PEER_NAMES = {
+    "grid": "uniform grid", "random": "uniform random",
+    "adaptive": "python-adaptive Learner2D/LearnerND",
+    "least_confidence+label_spreading": "PDC (label spreading + least confidence)",
+    "uncertainty+gp": "GP-classifier uncertainty sampling",
+    "uncertainty+random_forest": "random-forest uncertainty sampling",
+}
+
+
 def targets(summary: dict, default: str) -> dict:
     res = {}
     for diagram, dsum in summary.items():
@@ -298,16 +314,22 @@ def targets(summary: dict, default: str) -> dict:
         n95_grid = grid["n95_mean_curve"]
         dflt = dsum[default]
         i200 = dflt["n"].index(200)
-        peers = {c: e for c, e in dsum.items() if c != default and 200 in e["n"]}
-        best_peer = max(peers, key=lambda c: peers[c]["band_mean"][peers[c]["n"].index(200)])
-        bp = peers[best_peer]["band_mean"][peers[best_peer]["n"].index(200)]
+
+        def band200(c):
+            return dsum[c]["band_mean"][dsum[c]["n"].index(200)]
+
+        peers = [c for c in dsum if c in PEERS and 200 in dsum[c]["n"]]
+        others = [c for c in dsum if c != default and 200 in dsum[c]["n"]]
+        best_peer = max(peers, key=band200)
+        best_other = max(others, key=band200)
         res[diagram] = {
             "n95_default": dflt["n95_mean_curve"], "n95_default_worst_seed": dflt["n95_worst_seed"],
             "n95_grid": n95_grid,
             "half_grid_met": dflt["n95_mean_curve"] <= 0.5 * n95_grid,
             "band200_default": dflt["band_mean"][i200],
-            "band200_best_other": bp, "best_other": best_peer,
-            "band200_met": dflt["band_mean"][i200] > bp,
+            "band200_best_peer": band200(best_peer), "best_peer": best_peer,
+            "band200_met": dflt["band_mean"][i200] > band200(best_peer),
+            "band200_best_any_other": band200(best_other), "best_any_other": best_other,
         }
         if "island_found_at" in dflt:
             f = dflt["island_found_at"]
@@ -321,10 +343,15 @@ def markdown(summary: dict, tg: dict, default: str) -> str:
         d = DIAGRAMS[diagram]
         t = tg[diagram]
         lines.append(f"**{diagram}** ({d.description}); grid needs {t['n95_grid']:.0f} points "
-                     f"for 95 % accuracy.\n")
+                     f"for 95 % accuracy, the default {t['n95_default']:.0f} (target <= "
+                     f"{0.5 * t['n95_grid']:.0f}: {'met' if t['half_grid_met'] else 'NOT met'}); "
+                     f"band accuracy at 200 points: default {t['band200_default']:.3f}, best "
+                     f"peer {t['band200_best_peer']:.3f} ({'met' if t['band200_met'] else 'NOT met'}"
+                     f"), best of all others {t['band200_best_any_other']:.3f} "
+                     f"({t['best_any_other']}).\n")
         lines.append("| method | acc@50 | acc@100 | acc@200 | acc@400 | band@200 | n for 95 % |")
         lines.append("|---|---|---|---|---|---|---|")
-        order = sorted(dsum, key=lambda c: (c != default, c in ("grid", "random", "adaptive"), c))
+        order = sorted(dsum, key=lambda c: (c != default, c in PEERS, c))
         for c in order:
             e = dsum[c]
 
@@ -334,7 +361,8 @@ def markdown(summary: dict, tg: dict, default: str) -> str:
                 i = e["n"].index(n)
                 return f"{e[key + '_mean'][i]:.3f}±{e[key + '_std'][i]:.3f}"
 
-            name = f"**{c}** (default)" if c == default else c
+            name = f"**{c}** (default)" if c == default else \
+                (f"peer: {PEER_NAMES[c]}" if c in PEER_NAMES else c)
             n95 = e["n95_mean_curve"]
             lines.append(f"| {name} | {at(50)} | {at(100)} | {at(200)} | {at(400)} | "
                          f"{at(200, 'band')} | {'>' + str(e['n'][-1]) if math.isinf(n95) else f'{n95:.0f}'} |")
@@ -381,6 +409,30 @@ def plot(summary: dict, default: str, path: Path) -> None:
     axes[0, -1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def report(rows: list[dict], checkpoints, meta: dict, quick: bool) -> None:
+    """Summaries, targets, JSON, markdown table and figure from the raw runs."""
+    default = meta["default"]
+    summary = summarise(rows, checkpoints)
+    tg = targets(summary, default) if not quick else {}
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = "active_learning_quick" if quick else "active_learning"
+    with open(OUT / f"{name}.json", "w") as fh:
+        json.dump({"meta": meta, "summary": summary, "targets": tg, "runs": rows}, fh, indent=1,
+                  default=float)
+    if not quick:
+        md = markdown(summary, tg, default)
+        (OUT / f"{name}.md").write_text(md)
+        plot(summary, default, OUT / f"{name}.png")
+        print(md)
+        for diagram, t in tg.items():
+            print(diagram, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in t.items()})
+    else:
+        for diagram, dsum in summary.items():
+            for c, e in dsum.items():
+                print(f"{diagram:16s} {c:36s} acc={np.round(e['accuracy_mean'], 3).tolist()} "
+                      f"band={np.round(e['band_mean'], 3).tolist()}")
 
 
 # --------------------------------------------------------------------------- scaling
@@ -436,7 +488,13 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", nargs="*", default=None)
     ap.add_argument("--scaling", action="store_true",
                     help="only time surrogate fit/predict for 1e2-1e4 points (1 core)")
+    ap.add_argument("--from-json", action="store_true",
+                    help="re-analyse the runs stored in results/active_learning.json")
     args = ap.parse_args(argv)
+    if args.from_json:
+        data = json.loads((OUT / "active_learning.json").read_text())
+        report(data["runs"], tuple(data["meta"]["checkpoints"]), data["meta"], quick=False)
+        return 0
     if args.scaling:
         warnings.filterwarnings("ignore")
         res = scaling()
@@ -469,31 +527,13 @@ def main(argv=None) -> int:
 
     rows = Parallel(n_jobs=args.n_jobs, verbose=0)(delayed(_job)(*j) for j in jobs)
     wall = time.perf_counter() - t0
-    default = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
-    summary = summarise(rows, checkpoints)
-    tg = targets(summary, default) if not args.quick else {}
-    OUT.mkdir(parents=True, exist_ok=True)
-    name = "active_learning_quick" if args.quick else "active_learning"
     meta = {"wall_seconds": wall, "n_jobs": args.n_jobs, "seeds": n_seeds,
             "seeds_default": n_seeds_default, "batch": BATCH,
-            "checkpoints": list(checkpoints), "default": default, "python": sys.version.split()[0],
-            "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "checkpoints": list(checkpoints), "default": f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}",
+            "python": sys.version.split()[0], "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
             "band_half_width": {k: eval_set(DIAGRAMS[k])[3] for k in args.diagrams}}
-    with open(OUT / f"{name}.json", "w") as fh:
-        json.dump({"meta": meta, "summary": summary, "targets": tg, "runs": rows}, fh, indent=1,
-                  default=float)
-    if not args.quick:
-        md = markdown(summary, tg, default)
-        (OUT / f"{name}.md").write_text(md)
-        plot(summary, default, OUT / f"{name}.png")
-        print(md)
-        for diagram, t in tg.items():
-            print(diagram, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in t.items()})
-    else:
-        for diagram, dsum in summary.items():
-            for c, e in dsum.items():
-                print(f"{diagram:16s} {c:36s} acc={np.round(e['accuracy_mean'], 3).tolist()} "
-                      f"band={np.round(e['band_mean'], 3).tolist()}")
+    report(rows, checkpoints, meta, quick=args.quick)
     print(f"{len(jobs)} runs in {wall:.0f} s with n_jobs={args.n_jobs}")
     return 0
 

@@ -623,10 +623,12 @@ class ActiveLearningExplorer:
                     continue
                 self._set_result(index, result, worker=str(outcome.worker or ""))
                 finished.append(self._records[index])
-                bar.record(
-                    index, result.phase.name, ok=result.ok,
-                    confidence=result.confidence, energy=result.energy,
-                )
+                if result.ok:
+                    bar.record(index, result.phase.name, ok=True,
+                               confidence=result.confidence, energy=result.energy)
+                else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
+                    reason = (result.error or "no result").strip().splitlines()[0][:120]
+                    bar.record(index, f"{result.phase.name} ({reason})", ok=False)
                 since_checkpoint += 1
                 if since_checkpoint >= checkpoint_interval:
                     self.checkpoint()

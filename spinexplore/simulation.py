@@ -49,10 +49,12 @@ def format_point(index: int, result: SimulationResult) -> str:
 
     FAILED and TIMEOUT results show their error text instead of the energy.
     """
+    from spinexplore.execution.progress import format_point as _line
+
     if result.phase in (PhaseType.FAILED, PhaseType.TIMEOUT):
         detail = f"{result.error}" if result.error else "no result"
-        return f"Point {index}: {result.phase.name} ({detail})"
-    return f"Point {index}: {result.phase.name} (conf={result.confidence:.2f}, E={result.energy:.4f})"
+        return _line(index, f"{result.phase.name} ({detail})")
+    return _line(index, result.phase.name, confidence=result.confidence, energy=result.energy)
 
 
 class SpinSimulation:
