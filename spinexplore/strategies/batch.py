@@ -41,7 +41,8 @@ def nearest_distance(points: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.asarray(d, dtype=float)
 
 
-def discordant_pairs(X: np.ndarray, y: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def discordant_pairs(X: np.ndarray, y: np.ndarray,
+                     k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` of near neighbours with different labels (a boundary lies between).
 
     Each point is paired with its ``k`` nearest neighbours (default ``2 d + 2``).

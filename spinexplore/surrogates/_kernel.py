@@ -96,9 +96,14 @@ class KernelPhaseClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if not (isinstance(self.noise, (int, float)) and self.noise > 0):
             raise ValueError(f"noise must be a number > 0; got {self.noise!r}")
-        if not (isinstance(self.length_scale, (str, tuple)) or (
-                isinstance(self.length_scale, (int, float)) and self.length_scale > 0)):
-            raise ValueError(f"length_scale must be 'auto' or a number > 0; got {self.length_scale!r}")
+        ls = self.length_scale
+        ok_ls = (isinstance(ls, str) and ls == "auto") or (
+            isinstance(ls, tuple) and len(ls) > 0 and all(float(v) > 0 for v in ls)) or (
+            isinstance(ls, (int, float)) and not isinstance(ls, bool) and ls > 0)
+        if not ok_ls:
+            raise ValueError(
+                f"length_scale must be 'auto', a number > 0 or a tuple of them; got {ls!r}"
+            )
         if self.nu not in (0.5, 1.5, 2.5, float("inf")):
             raise ValueError(f"nu must be 0.5, 1.5, 2.5 or inf; got {self.nu!r}")
         w = _check_sample_weight(sample_weight, X)

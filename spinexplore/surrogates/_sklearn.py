@@ -134,11 +134,10 @@ class SklearnSurrogate(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SklearnSurrogate:
         """Fit on points ``X`` (n, d) with phase labels ``y`` (n,); returns ``self``."""
         base = self._base_estimator()
-        if self.max_samples is not None and (
-            isinstance(self.max_samples, bool) or not isinstance(self.max_samples, (int, np.integer))
-            or self.max_samples < 2
-        ):
-            raise ValueError(f"max_samples must be an integer >= 2 or None; got {self.max_samples!r}")
+        ms = self.max_samples
+        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, (int, np.integer))
+                               or ms < 2):
+            raise ValueError(f"max_samples must be an integer >= 2 or None; got {ms!r}")
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         if sample_weight is not None:
@@ -148,6 +147,10 @@ class SklearnSurrogate(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"sample_weight must be finite, >= 0, of shape ({X.shape[0]},); "
                     f"got shape {sample_weight.shape}"
+                )
+            if not sample_weight.sum() > 0:
+                raise ValueError(
+                    "sample_weight must contain at least one positive weight; got all zeros"
                 )
         ignored = np.isin(y, np.asarray(self.ignore_labels)) if y.dtype.kind in "iu" else \
             np.zeros(y.shape, bool)

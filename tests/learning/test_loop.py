@@ -75,9 +75,10 @@ def test_active_learning_beats_random_sampling_in_3d():
         return lab
 
     accs_al, accs_rand = [], []
-    for seed in range(2):
-        _, _, model, _ = run_loop(truth, 3, 150, seed=seed)
+    for seed in range(3):
+        _, _, model, _ = run_loop(truth, 3, 200, seed=seed)
         accs_al.append(accuracy(model, truth, 3))
-        Xr = np.random.default_rng(seed).random((150, 3))
+        Xr = np.random.default_rng(seed).random((200, 3))
         accs_rand.append(accuracy(make_surrogate().fit(Xr, truth(Xr)), truth, 3))
-    assert np.mean(accs_al) > np.mean(accs_rand) + 0.01
+    # same surrogate, same budget: chosen points beat uniform ones on every seed
+    assert min(accs_al) > max(accs_rand)

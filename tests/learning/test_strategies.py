@@ -261,3 +261,10 @@ def test_failed_labels_in_y_are_avoided_not_learned():
     B = select_batch("boundary", 5, n_dims=2, surrogate=StepSurrogate(0.5), X_labeled=X, y=y,
                      rng=0)
     _check_batch(B, 5, 2, X)
+
+
+@pytest.mark.parametrize("kw,msg", [({"explore_fraction": 1.5}, "explore_fraction must be <= 1"),
+                                    ({"island_volume": 0.0}, "island_volume must be > 0")])
+def test_bad_balance_options(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        select_batch("balanced", 2, n_dims=2, **kw)

@@ -30,8 +30,11 @@ def _halves(n=200, seed=0, d=2):
 def _expected_failures(estimator):
     # Weights are label *confidences* here (noise / w on the kernel diagonal), not
     # repetition counts, so fitting with weight 2 is by design not the same as a duplicate.
+    # Models without sample_weight (GP, label spreading) get confidences by leaving out
+    # low-weight points, which is not equivalent to repetition either.
     if isinstance(estimator, KernelPhaseClassifier) or (
-        isinstance(estimator, SklearnSurrogate) and estimator.estimator is None
+        isinstance(estimator, SklearnSurrogate)
+        and (estimator.estimator is None or isinstance(estimator.estimator, str))
     ):
         why = "sample_weight is a label confidence, not a repetition count"
         return {"check_sample_weight_equivalence_on_dense_data": why}
@@ -173,3 +176,17 @@ def test_estimator_without_predict_proba_is_a_type_error():
 def test_bad_max_samples():
     with pytest.raises(ValueError, match="max_samples must be an integer >= 2 or None; got 1"):
         SklearnSurrogate(max_samples=1).fit([[0.0], [1.0]], [0, 1])
+
+
+def test_all_zero_weights_are_rejected():
+    with pytest.raises(ValueError, match="sample_weight must contain at least one positive weight"):
+        SklearnSurrogate().fit([[0.0], [1.0]], [0, 1], sample_weight=[0.0, 0.0])
+
+
+@pytest.mark.parametrize("kw,msg", [({"length_scale": "big"}, "length_scale must be 'auto'"),
+                                    ({"length_scale": -1.0}, "length_scale must be 'auto'"),
+                                    ({"noise": 0.0}, "noise must be a number > 0"),
+                                    ({"nu": 3.0}, "nu must be 0.5, 1.5, 2.5 or inf")])
+def test_kernel_bad_parameters(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        KernelPhaseClassifier(**kw).fit([[0.0], [1.0]], [0, 1])
