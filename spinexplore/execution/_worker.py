@@ -93,7 +93,9 @@ def _remove_lazy_tmpdir() -> None:
 
 def pin_threads_now() -> None:
     """Limit numba/BLAS/OpenMP threads of an already running process to 1 (best effort)."""
-    os.environ.update({name: "1" for name in PIN_VARS})
+    # NUMBA_NUM_THREADS is left alone in a running process: numba rereads it when it compiles
+    # and refuses a value that differs from its launched pool; set_num_threads caps it instead.
+    os.environ.update({name: "1" for name in PIN_VARS if name != "NUMBA_NUM_THREADS"})
     if "numba" in sys.modules:
         try:
             sys.modules["numba"].set_num_threads(1)
