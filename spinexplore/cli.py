@@ -210,11 +210,7 @@ def _build(settings: dict[str, Any]) -> tuple[Any, Any]:
     settings["axes"] = {k: list(v) for k, v in axes.items()}
     space = ParameterSpace(axes)
     simulation = SpinSimulation(model=settings["model"], lattice_size=settings["lattice_size"], mode=settings["mode"])
-    check = getattr(simulation, "check_parameters", None)
-    if callable(check):
-        check(space.names)
-    else:
-        model.with_params({name: float(lo) for name, (lo, *_rest) in axes.items()})
+    simulation.check_parameters(space.names)
     return space, simulation
 
 

@@ -598,12 +598,7 @@ class ActiveLearningExplorer:
         if not indices:
             return []
         own_executor = executor is None or isinstance(executor, str)
-        if executor is None:
-            ex = get_executor(n_jobs, backend)
-        elif isinstance(executor, str):
-            ex = get_executor(n_jobs, executor)
-        else:
-            ex = get_executor(n_jobs, executor)
+        ex = get_executor(n_jobs, backend if executor is None else executor)
         items = self.space.to_dicts(np.array([self._records[i].params for i in indices]))
         if progress or not self.verbose:
             # a tqdm bar on a terminal or in Jupyter, plain lines otherwise; silent when
