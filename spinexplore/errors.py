@@ -1,0 +1,40 @@
+"""The exceptions spinexplore raises on purpose.
+
+A user's mistake is an :class:`InputError` (a ``ValueError``), raised before any work starts;
+the command line turns it into one line and exit code 2. Store problems are
+``spinexplore.store.StoreError`` (an ``OSError``; ``StoreLockedError`` when another process
+holds the run). :class:`Interrupted` is what a run raises after SIGINT or SIGTERM once every
+finished result is saved; anything else that escapes is a bug.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+__all__ = ["InputError", "Interrupted", "NotFittedError"]
+
+
+class InputError(ValueError):
+    """Bad input from the user: names the parameter, the value and what is allowed."""
+
+
+class NotFittedError(_SklearnNotFittedError):
+    """A prediction was asked for before any point had a physical phase."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal (SIGINT = Ctrl+C, or SIGTERM from a batch scheduler).
+
+    Every finished result was checkpointed before it was raised. ``signum`` is the signal;
+    the conventional exit code is ``128 + signum`` (130 for Ctrl+C, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int = int(signal.SIGINT)) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
