@@ -1,14 +1,14 @@
-"""The active-learning loop: propose points, run simulations, record, learn, repeat.
+"""``ActiveLearningExplorer``: the backward-compatible facade over the learner and the runner.
 
-The explorer orchestrates only. It asks a sampler or a strategy where to simulate, hands the
-points to an :class:`~spinexplore.execution.Executor`, turns the outcomes into
-:class:`~spinexplore.results.PointRecord` objects, checkpoints them through a
-:class:`~spinexplore.store.CheckpointStore` and refits a surrogate. It never simulates, pickles
-or writes HDF5 itself.
+The explorer holds a :class:`~spinexplore.learner.PhaseLearner` (points, results, surrogate,
+strategy) and a store, and hands both to a :class:`~spinexplore.runner.Runner` (one executor
+for the whole run, the schedules, goals, checkpoints, signals) when asked to run. It never
+simulates, pickles or writes HDF5 itself.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -19,34 +19,14 @@ from typing import Any
 import numpy as np
 
 from spinexplore._validation import check_choice, check_int, check_n_jobs, check_real
-from spinexplore.results import (
-    PhaseType,
-    PointRecord,
-    PointStatus,
-    SimulationResult,
-    coerce_result,
-)
+from spinexplore.learner import PhaseLearner, describe
+from spinexplore.results import PhaseType, PointRecord, PointStatus
 from spinexplore.space import ParameterSpace
 
 __all__ = ["ActiveLearningExplorer"]
 
-STATE_VERSION = 1
-_MIN_WEIGHT = 0.05
-
-
-def _describe(obj: Any) -> Any:
-    """A JSON-friendly description of a user object (simulation, surrogate spec...)."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    describe = getattr(obj, "describe", None)
-    if callable(describe):
-        try:
-            return describe()
-        except Exception:  # a user's describe() must not break a checkpoint
-            pass
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    module = getattr(obj, "__module__", None) or type(obj).__module__
-    return f"{module}.{name}"
+#: Version of the explorer state in the store; load() refuses newer ones.
+STATE_VERSION = 2
 
 
 class ActiveLearningExplorer:
@@ -66,13 +46,17 @@ class ActiveLearningExplorer:
         by ``benchmarks/active_learning.py``.
     store : str, path, CheckpointStore or None
         Where checkpoints go. A path creates an HDF5 ``ExplorationStore`` (refusing to overwrite
-        an existing file unless ``overwrite=True``); ``None`` keeps everything in memory.
+        an existing file unless ``overwrite=True``); ``None`` keeps everything in memory. A new
+        store receives the seed and ``settings`` at once, before any simulation.
     overwrite : bool
         Allow ``store`` to replace an existing file.
     save_spins : bool
         Ask the HDF5 store to keep the spin configurations that simulations return.
     verbose : bool
-        Print a one-line summary after each iteration.
+        Print a one-line summary after each round and at the end of a run.
+    settings : dict, optional
+        JSON-able settings of the run (the command line records model, lattice size, mode,
+        budget...); written to the store and restored by :meth:`load` as :attr:`settings`.
 
     Examples
     --------
@@ -96,53 +80,47 @@ class ActiveLearningExplorer:
         overwrite: bool = False,
         save_spins: bool = False,
         verbose: bool = True,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
-        from spinexplore.strategies import check_strategy
-        from spinexplore.surrogates import make_surrogate
-
-        if not isinstance(space, ParameterSpace):
-            raise TypeError(f"space must be a ParameterSpace; got {type(space).__name__}")
-        self.space = space
-        self.strategy = check_strategy(strategy)
-        self.surrogate_spec = surrogate
+        self._learner = PhaseLearner(space, seed=seed, strategy=strategy, surrogate=surrogate)
         self.verbose = bool(verbose)
-
-        if isinstance(seed, np.random.Generator):
-            self.seed: int | None = None
-            self._rng = seed
-            surrogate_seed = int(seed.integers(2**31 - 1))
-        elif seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-            if seed is not None and seed < 0:
-                raise ValueError(f"seed must be a non-negative integer, a Generator or None; got {seed!r}")
-            self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
-            ss = np.random.SeedSequence(self.seed)
-            rng_ss, sur_ss = ss.spawn(2)
-            self._rng = np.random.default_rng(rng_ss)
-            surrogate_seed = int(sur_ss.generate_state(1)[0] & 0x7FFFFFFF)
-        else:
-            raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
-        self._surrogate_seed = surrogate_seed
-        # Build (and so validate) the surrogate before any work starts.
-        self._surrogate = make_surrogate(surrogate, random_state=surrogate_seed)
-
-        self._records: list[PointRecord] = []
-        self._dirty: set[int] = set()
-        self.iteration = 0
-        self.n_completed_iterations = 0
-        self.history: list[dict[str, Any]] = []
-        self._fitted_on: int | None = None  # number of labeled points of the last fit
-        self._reference_labels: np.ndarray | None = None
+        self.settings: dict[str, Any] = _check_settings(settings)
+        self.run_stats: dict[str, Any] | None = None
+        self._n_initial: int | None = None
         self._simulation_description: Any = None
-
+        new_store = store is None or isinstance(store, (str, os.PathLike))
         self.store = self._open_store(store, overwrite=overwrite, save_spins=save_spins)
+        if new_store:  # the seed and settings are on disk before the first simulation
+            self.checkpoint()
 
     # ------------------------------------------------------------------ configuration
+    @property
+    def space(self) -> ParameterSpace:
+        return self._learner.space
+
+    @property
+    def strategy(self) -> str | Callable[..., Any]:
+        return self._learner.strategy
+
+    @property
+    def surrogate_spec(self) -> Any:
+        return self._learner.surrogate_spec
+
+    @property
+    def seed(self) -> int | None:
+        return self._learner.seed
+
+    @property
+    def learner(self) -> PhaseLearner:
+        """The learner (points, results, surrogate, strategy) behind this explorer."""
+        return self._learner
+
     def _config(self) -> dict[str, Any]:
-        strategy = self.strategy if isinstance(self.strategy, str) else _describe(self.strategy)
+        strategy = self.strategy if isinstance(self.strategy, str) else describe(self.strategy)
         surrogate = self.surrogate_spec
         if surrogate is not None and not isinstance(surrogate, str):
-            surrogate = _describe(surrogate)
-        return {"seed": self.seed, "strategy": strategy, "surrogate": surrogate}
+            surrogate = describe(surrogate)
+        return {"seed": self.seed, "strategy": strategy, "surrogate": surrogate, "settings": self.settings}
 
     def _open_store(self, store: Any, *, overwrite: bool, save_spins: bool) -> Any:
         from spinexplore.store import ExplorationStore, MemoryStore
@@ -150,241 +128,106 @@ class ActiveLearningExplorer:
         if store is None:
             return MemoryStore(self.space, self._config())
         if isinstance(store, (str, os.PathLike)):
-            return ExplorationStore.create(
-                Path(store), space=self.space, config=self._config(), overwrite=overwrite,
-                save_spins=save_spins,
-            )
+            return ExplorationStore.create(Path(store), space=self.space, config=self._config(),
+                                           overwrite=overwrite, save_spins=save_spins)
         for attr in ("write", "read"):
             if not callable(getattr(store, attr, None)):
-                raise TypeError(
-                    f"store must be a path, None or an object with write() and read(); got {store!r}"
-                )
+                raise TypeError(f"store must be a path, None or an object with write() and read(); got {store!r}")
         return store
 
     # ------------------------------------------------------------------ read access
-    @property
-    def records(self) -> list[PointRecord]:
-        """Every point of the exploration, in index order (a copy of the list)."""
-        return list(self._records)
+    records = property(lambda self: self._learner.records, doc="Every point, in index order (a copy).")
+    n_points = property(lambda self: self._learner.n_points, doc="Number of points.")
+    iteration = property(lambda self: self._learner.iteration)
+    n_completed_iterations = property(lambda self: self._learner.n_completed_iterations)
+    history = property(lambda self: self._learner.history,
+                       doc="Convergence metrics per iteration: changed_fraction, mean_uncertainty...")
 
     @property
-    def n_points(self) -> int:
-        return len(self._records)
+    def simulation_description(self) -> Any:
+        """What the last simulation run on this exploration said of itself (``describe()``)."""
+        return self._simulation_description
 
     @property
     def X(self) -> np.ndarray:
         """ndarray of shape (n_points, n_dims): physical coordinates of every point."""
-        if not self._records:
-            return np.empty((0, self.space.n_dims))
-        return np.array([r.params for r in self._records])
+        return self._learner.points(range(self.n_points))
+
+    def _column(self, fn: Callable[[PointRecord], Any], dtype: Any) -> np.ndarray:
+        return np.array([fn(r) for r in self._learner.records], dtype=dtype)
 
     @property
     def status(self) -> np.ndarray:
         """ndarray of shape (n_points,): the ``PointStatus`` value of every point."""
-        return np.array([int(r.status) for r in self._records], dtype=int)
+        return self._column(lambda r: int(r.status), int)
 
     @property
     def phases(self) -> np.ndarray:
         """ndarray of shape (n_points,): ``PhaseType`` value per point, -1 without a result."""
-        return np.array([-1 if r.result is None else int(r.result.phase) for r in self._records], dtype=int)
+        return self._column(lambda r: -1 if r.result is None else int(r.result.phase), int)
 
     @property
     def confidences(self) -> np.ndarray:
-        return np.array([np.nan if r.result is None else r.result.confidence for r in self._records])
+        return self._column(lambda r: np.nan if r.result is None else r.result.confidence, float)
 
     @property
     def energies(self) -> np.ndarray:
-        return np.array([np.nan if r.result is None else r.result.energy for r in self._records])
+        return self._column(lambda r: np.nan if r.result is None else r.result.energy, float)
 
     @property
     def iterations(self) -> np.ndarray:
-        return np.array([r.iteration for r in self._records], dtype=int)
-
-    @property
-    def pending_points(self) -> np.ndarray:
-        """Physical coordinates of the points still to be simulated."""
-        idx = self._pending_indices()
-        return self.X[idx] if idx else np.empty((0, self.space.n_dims))
+        return self._column(lambda r: r.iteration, int)
 
     @property
     def classes_(self) -> np.ndarray:
         """``PhaseType`` values of the surrogate's probability columns (after a fit)."""
-        self._ensure_fitted()
-        return np.asarray(self._surrogate.classes_, dtype=int)
+        return self._learner.classes_
 
     def counts(self) -> dict[str, int]:
         """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12, ...}``."""
-        out: dict[str, int] = {}
-        for r in self._records:
-            out[r.status.name] = out.get(r.status.name, 0) + 1
-            if r.status == PointStatus.DONE and r.result is not None:
-                out[r.result.phase.name] = out.get(r.result.phase.name, 0) + 1
-        return out
+        return self._learner.counts()
 
     def __repr__(self) -> str:
         c = self.counts()
-        return (
-            f"ActiveLearningExplorer({self.space!r}, n_points={self.n_points}, "
-            f"done={c.get('DONE', 0)}, pending={c.get('PENDING', 0) + c.get('CANCELLED', 0)}, "
-            f"iteration={self.iteration})"
-        )
+        return (f"ActiveLearningExplorer({self.space!r}, n_points={self.n_points}, done={c.get('DONE', 0)}, "
+                f"pending={c.get('PENDING', 0) + c.get('CANCELLED', 0)}, iteration={self.iteration})")
 
-    # ------------------------------------------------------------------ adding points
-    def _append(self, X: np.ndarray, iteration: int) -> np.ndarray:
-        start = len(self._records)
-        for k, row in enumerate(X):
-            self._records.append(
-                PointRecord(index=start + k, params=row, status=PointStatus.PENDING, iteration=iteration)
-            )
-            self._dirty.add(start + k)
-        return X
-
+    # ------------------------------------------------------------------ points and results
     def add_points(self, points: Any) -> np.ndarray:
-        """Queue user-chosen physical points (shape (n, n_dims)) as pending."""
-        X = self.space.validate_points(points)
-        return self._append(X, self.iteration)
+        """Queue user-chosen physical points (shape (n, n_dims)) as pending; return them."""
+        return self._learner.points(self._learner.add_points(points))
 
     def add_initial_samples(self, n: int, method: str = "lhs") -> np.ndarray:
-        """Queue an initial design of ``n`` points.
-
-        Parameters
-        ----------
-        n : int
-            Number of points, >= 1.
-        method : {"lhs", "sobol", "grid", "random"}
-            Space-filling design (``spinexplore.samplers``).
+        """Queue a space-filling design of ``n`` points (``lhs``, ``sobol``, ``grid``, ``random``).
 
         Returns
         -------
         ndarray of shape (n, n_dims)
             The new points in physical units.
         """
-        from spinexplore.samplers import SAMPLERS, sample
-
-        n = check_int("n", n, minimum=1)
-        check_choice("method", method, SAMPLERS)
-        seed = int(self._rng.integers(2**63 - 1))
-        X = sample(self.space, n, method=method, seed=seed)
-        return self._append(np.asarray(X, dtype=float), self.iteration)
+        indices = self._learner.add_initial_samples(n, method)
+        if self._n_initial is None:
+            self._n_initial = len(indices)
+        return self._learner.points(indices)
 
     def propose(self, n: int, strategy: str | Callable[..., Any] | None = None) -> np.ndarray:
-        """Choose ``n`` new points with an acquisition strategy and queue them as pending.
-
-        Before any point has a result the strategy falls back to space filling.
-
-        Returns
-        -------
-        ndarray of shape (n, n_dims)
-            The proposed points in physical units.
-        """
-        from spinexplore.strategies import check_strategy, select_batch
-
-        n = check_int("n", n, minimum=1)
-        strategy = self.strategy if strategy is None else check_strategy(strategy)
-        surrogate = self._ensure_fitted(required=False)
-        X_lab, y, _ = self._labeled()
-        U = select_batch(
-            strategy,
-            n,
-            n_dims=self.space.n_dims,
-            surrogate=surrogate,
-            X_labeled=self.space.to_unit(X_lab) if len(X_lab) else np.empty((0, self.space.n_dims)),
-            y=y,
-            X_pending=self._unit_of(self._pending_indices()),
-            X_failed=self._unit_of(self._failed_indices()),
-            # a fresh Generator per call: its whole state derives from self._rng, whereas
-            # self._rng's SeedSequence carries a spawn counter that the checkpointed
-            # bit-generator state does not (scipy's qmc spawns from it).
-            rng=np.random.default_rng(int(self._rng.integers(2**63 - 1))),
-        )
-        X = self.space.from_unit(np.asarray(U, dtype=float).reshape(-1, self.space.n_dims))
-        return self._append(X, self.iteration)
+        """Choose ``n`` new points with an acquisition strategy, queue them as pending, return them."""
+        return self._learner.points(self._learner.propose(n, strategy))
 
     def ask(self, n: int, strategy: str | Callable[..., Any] | None = None) -> list[dict[str, float]]:
         """Propose ``n`` points and return them as parameter dicts (adaptive's verb)."""
-        start = self.n_points
-        self.propose(n, strategy)
-        return self.space.to_dicts(self.X[start:])
+        return self._learner.ask(n, strategy)
 
     def tell(self, params: Mapping[str, float] | Sequence[float], result: Any) -> PointRecord:
-        """Record the result of a point computed outside :meth:`classify_pending_points`.
+        """Record the result of a point computed outside :meth:`classify_pending_points`."""
+        return self._learner.tell(params, result)
 
-        ``params`` is a parameter dict or physical point; a matching pending point is completed,
-        otherwise a new point is added. ``result`` is anything a simulation may return.
-        """
-        x = self.space.to_point(params) if isinstance(params, Mapping) else np.asarray(params, float)
-        x = self.space.validate_points(x)[0]
-        match = [i for i in self._pending_indices() if np.allclose(self._records[i].params, x, rtol=0, atol=1e-12)]
-        if match:
-            index = match[0]
-        else:
-            index = self.n_points
-            self._append(x.reshape(1, -1), self.iteration)
-        try:
-            res = coerce_result(result)
-        except (TypeError, ValueError) as exc:
-            res = SimulationResult(phase=PhaseType.FAILED, confidence=0.0, error=str(exc))
-        self._set_result(index, res, worker="tell")
-        return self._records[index]
-
-    # ------------------------------------------------------------------ bookkeeping
-    def _pending_indices(self) -> list[int]:
-        return [r.index for r in self._records if r.status in (PointStatus.PENDING, PointStatus.CANCELLED)]
-
-    def _failed_indices(self) -> list[int]:
-        return [r.index for r in self._records if r.status in (PointStatus.FAILED, PointStatus.TIMEOUT)]
-
-    def _unit_of(self, indices: Sequence[int]) -> np.ndarray:
-        if not indices:
-            return np.empty((0, self.space.n_dims))
-        return self.space.to_unit(np.array([self._records[i].params for i in indices]))
-
-    def _labeled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        done = [
-            r for r in self._records
-            if r.status == PointStatus.DONE and r.result is not None and r.result.phase.is_physical
-        ]
-        if not done:
-            return np.empty((0, self.space.n_dims)), np.empty(0, dtype=int), np.empty(0)
-        X = np.array([r.params for r in done])
-        y = np.array([int(r.result.phase) for r in done], dtype=int)
-        w = np.array([max(r.result.confidence, _MIN_WEIGHT) for r in done])
-        return X, y, w
-
-    def _set_result(self, index: int, result: SimulationResult, worker: str = "") -> None:
-        if result.phase == PhaseType.TIMEOUT:
-            status = PointStatus.TIMEOUT
-        elif result.phase == PhaseType.FAILED:
-            status = PointStatus.FAILED
-        else:
-            status = PointStatus.DONE
-        old = self._records[index]
-        self._records[index] = PointRecord(
-            index=index, params=old.params, status=status, iteration=old.iteration,
-            result=result, worker=worker,
-        )
-        self._dirty.add(index)
-
-    def _ensure_fitted(self, required: bool = True) -> Any:
-        X, y, w = self._labeled()
-        if len(y) == 0:
-            if required:
-                raise RuntimeError(
-                    "no finished point with a physical phase yet; run classify_pending_points() first"
-                )
-            return None
-        if self._fitted_on != len(y):
-            self._surrogate.fit(self.space.to_unit(X), y, sample_weight=w)
-            self._fitted_on = len(y)
-        return self._surrogate
-
-    # ------------------------------------------------------------------ prediction
     def predict(self, points: Any) -> tuple[np.ndarray, np.ndarray]:
         """Predicted phase and class probabilities at physical points.
 
         Parameters
         ----------
-        points : array-like of shape (m, n_dims)
+        points : array-like of shape (m, n_dims), a parameter dict or a list of them
 
         Returns
         -------
@@ -393,63 +236,24 @@ class ActiveLearningExplorer:
         proba : ndarray of shape (m, n_classes)
             Probabilities; columns follow :attr:`classes_`.
         """
-        surrogate = self._ensure_fitted()
-        X = self.space._as_matrix(points, "points")
-        proba = np.asarray(surrogate.predict_proba(self.space.to_unit(X)))
-        classes = np.asarray(surrogate.classes_, dtype=int)
-        return classes[np.argmax(proba, axis=1)], proba
-
-    def predict_phases(self, points: Any) -> list[PhaseType]:
-        """Like :meth:`predict` but returns ``PhaseType`` members only."""
-        return [PhaseType(int(p)) for p in self.predict(points)[0]]
-
-    def _update_model(self) -> dict[str, Any]:
-        """Refit the surrogate and record this iteration's convergence metrics."""
-        from spinexplore.strategies import convergence_metrics
-
-        c = self.counts()
-        entry: dict[str, Any] = {
-            "iteration": self.iteration,
-            "n_points": self.n_points,
-            "n_done": c.get("DONE", 0),
-            "n_failed": c.get("FAILED", 0) + c.get("TIMEOUT", 0),
-            "changed_fraction": math.nan,
-            "mean_uncertainty": math.nan,
-        }
-        surrogate = self._ensure_fitted(required=False)
-        if surrogate is not None:
-            metrics, labels = convergence_metrics(
-                surrogate, self._reference_labels, n_dims=self.space.n_dims
-            )
-            self._reference_labels = np.asarray(labels, dtype=int)
-            entry["changed_fraction"] = float(metrics["changed_fraction"])
-            entry["mean_uncertainty"] = float(metrics["mean_uncertainty"])
-        # one entry per iteration: a resumed iteration replaces its partial entry
-        self.history = [h for h in self.history if h["iteration"] != self.iteration] + [entry]
-        self.n_completed_iterations = self.iteration + 1
-        return entry
+        return self._learner.predict(points)
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, Any]:
-        return {
-            "state_version": STATE_VERSION,
-            "seed": self.seed,
-            "rng": self._rng.bit_generator.state,
-            "rng_class": type(self._rng.bit_generator).__name__,
-            "surrogate_seed": self._surrogate_seed,
-            "iteration": self.iteration,
-            "n_completed_iterations": self.n_completed_iterations,
-            "history": self.history,
-            "reference_labels": None if self._reference_labels is None else self._reference_labels.tolist(),
-            "simulation": self._simulation_description,
-            "config": self._config(),
-        }
+        state = self._learner.state()
+        state.update(state_version=STATE_VERSION, simulation=self._simulation_description,
+                     config=self._config(), settings=self.settings, run_stats=self.run_stats,
+                     n_initial=self._n_initial)
+        return state
 
     def checkpoint(self) -> None:
         """Write every new or changed point and the explorer state to the store (durably)."""
-        dirty = sorted(self._dirty)
-        self.store.write([self._records[i] for i in dirty], self._state())
-        self._dirty.difference_update(dirty)
+        records = self._learner.pop_dirty()
+        try:
+            self.store.write(records, self._state())
+        except BaseException:
+            self._learner.mark_dirty(records)
+            raise
 
     def close(self) -> None:
         """Checkpoint (unless the store is read-only) and release the store (its lock)."""
@@ -468,18 +272,12 @@ class ActiveLearningExplorer:
         self.close()
 
     @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        space: ParameterSpace | None = None,
-        read_only: bool = False,
-        verbose: bool = True,
-    ) -> ActiveLearningExplorer:
+    def load(cls, path: str | os.PathLike[str], *, space: ParameterSpace | None = None,
+             read_only: bool = False, verbose: bool = True) -> ActiveLearningExplorer:
         """Restore an exploration from its HDF5 store, exactly as it was last checkpointed.
 
-        Pending points (and points cancelled by Ctrl+C) are rerun by the next
-        :meth:`classify_pending_points`; finished points never are.
+        Pending points are rerun by the next :meth:`run` or :meth:`classify_pending_points`;
+        finished points never are.
 
         Parameters
         ----------
@@ -491,6 +289,7 @@ class ActiveLearningExplorer:
             Open without taking the write lock (for plotting or inspection).
         """
         from spinexplore.store import ExplorationStore
+        from spinexplore.strategies import STRATEGIES
 
         p = Path(path)
         if p.is_dir():
@@ -498,39 +297,25 @@ class ActiveLearningExplorer:
         store = ExplorationStore.open(p, mode="r" if read_only else "a")
         try:
             if space is not None and store.space != space:
-                raise ValueError(
-                    f"the store {str(p)!r} explores {store.space!r}, not the space passed to load(): {space!r}"
-                )
+                raise ValueError(f"the store {str(p)!r} explores {store.space!r}, "
+                                 f"not the space passed to load(): {space!r}")
             records, state = store.read(spins=False)  # spins stay on disk: store.read_spins(i)
+            version = int(state.get("state_version", 1))
+            if version > STATE_VERSION:
+                raise ValueError(f"the store {str(p)!r} was written by a newer spinexplore (state version "
+                                 f"{version}; this one reads up to {STATE_VERSION}); upgrade spinexplore")
             config = dict(state.get("config") or store.config or {})
-            strategy = config.get("strategy") or "balanced"
-            surrogate = config.get("surrogate")
-            from spinexplore.strategies import STRATEGIES
-
+            strategy, surrogate = config.get("strategy") or "balanced", config.get("surrogate")
             if not isinstance(strategy, str) or strategy not in STRATEGIES:
                 strategy = "balanced"  # custom callables cannot be restored; pass one to propose()
             if surrogate is not None and not isinstance(surrogate, str):
                 surrogate = None
-            ex = cls.__new__(cls)
-            seed = state.get("seed")
-            ActiveLearningExplorer.__init__(
-                ex, store.space, seed=seed, strategy=strategy, surrogate=surrogate,
-                store=store, verbose=verbose,
-            )
-            if state.get("rng") is not None:
-                ex._rng.bit_generator.state = state["rng"]
-            if state.get("surrogate_seed") is not None:
-                ex._surrogate_seed = int(state["surrogate_seed"])
-                from spinexplore.surrogates import make_surrogate
-
-                ex._surrogate = make_surrogate(surrogate, random_state=ex._surrogate_seed)
-            ex._records = list(records)
-            ex.iteration = int(state.get("iteration", 0))
-            ex.n_completed_iterations = int(state.get("n_completed_iterations", 0))
-            ex.history = list(state.get("history") or [])
-            ref = state.get("reference_labels")
-            ex._reference_labels = None if ref is None else np.asarray(ref, dtype=int)
+            ex = cls(store.space, seed=state.get("seed"), strategy=strategy, surrogate=surrogate,
+                     store=store, verbose=verbose, settings=state.get("settings") or config.get("settings"))
+            ex._learner.restore(records, state)
             ex._simulation_description = state.get("simulation")
+            ex.run_stats = state.get("run_stats")
+            ex._n_initial = state.get("n_initial")
             return ex
         except BaseException:
             store.close()
@@ -538,15 +323,8 @@ class ActiveLearningExplorer:
 
     # ------------------------------------------------------------------ running
     def classify_pending_points(
-        self,
-        simulation_func: Callable[[dict[str, float]], Any],
-        n_jobs: int = 1,
-        checkpoint_interval: int = 10,
-        *,
-        timeout: float | None = None,
-        executor: Any = None,
-        backend: str | None = None,
-        progress: bool = True,
+        self, simulation_func: Callable[[dict[str, float]], Any], n_jobs: int = 1, checkpoint_interval: int = 10,
+        *, timeout: float | None = None, executor: Any = None, backend: str | None = None, progress: bool = True,
     ) -> list[PointRecord]:
         """Run the simulation at every pending point and record the results.
 
@@ -560,7 +338,7 @@ class ActiveLearningExplorer:
         n_jobs : int, default 1
             Parallel workers, joblib style: -1 = all cores.
         checkpoint_interval : int, default 10
-            Checkpoint the store every this many completed simulations.
+            Checkpoint the store every this many completed simulations (and every 5 s).
         timeout : float, optional
             Hard per-simulation limit in seconds (enforced by killing the worker).
         executor : Executor, concurrent.futures.Executor or str, optional
@@ -577,181 +355,160 @@ class ActiveLearningExplorer:
 
         Raises
         ------
-        KeyboardInterrupt
-            After Ctrl+C: every finished result is checkpointed first; the unfinished points
-            stay pending and the next call reruns them.
+        spinexplore.errors.Interrupted
+            After Ctrl+C or SIGTERM (a ``KeyboardInterrupt``): every finished result is
+            checkpointed first; the unfinished points stay pending and the next call reruns them.
         """
-        from spinexplore.execution import get_executor, make_progress
-        from spinexplore.execution.progress import Progress
-
-        if not callable(simulation_func):
-            raise TypeError(f"simulation_func must be callable; got {simulation_func!r}")
-        n_jobs = check_n_jobs(n_jobs)
-        checkpoint_interval = check_int("checkpoint_interval", checkpoint_interval, minimum=1)
-        timeout = check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)
-        validate = getattr(simulation_func, "check_parameters", None)
-        if callable(validate):
-            validate(self.space.names + list(self.space.fixed))
-
-        indices = self._pending_indices()
-        self._simulation_description = _describe(simulation_func)
+        opts = self._check_run_options(simulation_func, n_jobs, checkpoint_interval, timeout)
+        indices = self._learner.pending_indices()
         if not indices:
             return []
-        own_executor = executor is None or isinstance(executor, str)
-        ex = get_executor(n_jobs, backend if executor is None else executor)
-        items = self.space.to_dicts(np.array([self._records[i].params for i in indices]))
-        if progress or not self.verbose:
-            # a tqdm bar on a terminal or in Jupyter, plain lines otherwise; silent when
-            # neither a bar nor a log was asked for
-            bar = make_progress(len(items), enabled=progress, desc="Classifying")
-        else:  # progress=False, verbose: the old tool's plain log, on stdout
-            bar = Progress(len(items), "plain", "Classifying", sys.stdout)
-        finished: list[PointRecord] = []
-        since_checkpoint = 0
-        try:
-            if self.verbose and not progress:
-                print(f"Classifying {len(items)} points using {ex.n_workers} worker(s)...")
-            for outcome in ex.map_unordered(simulation_func, items, timeout=timeout):
-                index = indices[outcome.index]
-                result = self._outcome_to_result(outcome)
-                if result is None:  # cancelled: stays pending
-                    continue
-                self._set_result(index, result, worker=str(outcome.worker or ""))
-                finished.append(self._records[index])
-                if result.ok:
-                    bar.record(index, result.phase.name, ok=True,
-                               confidence=result.confidence, energy=result.energy)
-                else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
-                    reason = (result.error or "no result").strip().splitlines()[0][:120]
-                    bar.record(index, f"{result.phase.name} ({reason})", ok=False)
-                since_checkpoint += 1
-                if since_checkpoint >= checkpoint_interval:
-                    self.checkpoint()
-                    since_checkpoint = 0
-                    n_fin = sum(r.status.is_finished for r in self._records)
-                    bar.message(f"Checkpoint saved ({n_fin}/{self.n_points} completed)")
-        except KeyboardInterrupt:
-            self.checkpoint()
-            n_fin = sum(r.status.is_finished for r in self._records)
-            bar.message(
-                f"Interrupted: {n_fin}/{self.n_points} points finished and saved; "
-                f"{len(self._pending_indices())} pending points will rerun on resume"
-            )
-            raise
-        finally:
-            bar.close()
-            if own_executor:
-                ex.shutdown(cancel_pending=True)
-        self.checkpoint()
-        return finished
-
-    @staticmethod
-    def _outcome_to_result(outcome: Any) -> SimulationResult | None:
-        status = getattr(outcome.status, "value", outcome.status)
-        duration = float(outcome.duration or 0.0)
-        if status == "ok":
-            try:
-                return coerce_result(outcome.value, duration=duration)
-            except (TypeError, ValueError) as exc:
-                return SimulationResult(
-                    phase=PhaseType.FAILED, confidence=0.0, duration=duration,
-                    error=f"invalid return value: {exc}",
-                )
-        if status == "timeout":
-            return SimulationResult(
-                phase=PhaseType.TIMEOUT, confidence=0.0, duration=duration,
-                error=outcome.error or "timed out",
-            )
-        if status == "failed":
-            return SimulationResult(
-                phase=PhaseType.FAILED, confidence=0.0, duration=duration,
-                error=outcome.error or "failed",
-            )
-        return None
+        with self._runner(simulation_func, len(indices), opts, executor, backend, progress) as runner:
+            return runner.run_points(indices)
 
     def run(
-        self,
-        n_iterations: int,
-        n_per_iteration: int,
-        simulation: Callable[[dict[str, float]], Any] | None = None,
-        *,
-        n_initial: int | None = None,
-        initial_method: str = "lhs",
-        strategy: str | Callable[..., Any] | None = None,
-        n_jobs: int = 1,
-        checkpoint_interval: int = 10,
-        timeout: float | None = None,
-        executor: Any = None,
-        backend: str | None = None,
-        progress: bool = True,
+        self, n_iterations: int, n_per_iteration: int, simulation: Callable[[dict[str, float]], Any] | None = None,
+        *, n_initial: int | None = None, initial_method: str = "lhs", strategy: str | Callable[..., Any] | None = None,
+        n_jobs: int = 1, checkpoint_interval: int = 10, timeout: float | None = None, executor: Any = None,
+        backend: str | None = None, progress: bool = True, schedule: str | None = None,
+        max_time: float | None = None, max_cpu_time: float | None = None, converge: float | None = None,
+        converge_window: int | None = None, goal: Callable[[Any], bool] | None = None,
     ) -> ActiveLearningExplorer:
-        """Run the whole loop: initial design, then ``n_iterations`` rounds of propose + simulate.
+        """Run the whole exploration: initial design, then active learning up to the budget.
 
-        Resumable: pending points left by an interruption are finished first, and the
-        iterations already completed count towards ``n_iterations`` (the total, including the
-        initial design's round 0 not counted).
+        The budget is ``n_initial + n_iterations * n_per_iteration`` points. Resumable:
+        pending points left by an interruption are run first and finished points count.
 
         Parameters
         ----------
         n_iterations : int
-            Total number of active-learning rounds after the initial design.
+            Rounds after the initial design (the total, including rounds already done).
         n_per_iteration : int
-            Points proposed per round (the parallel batch).
+            Points per round (the batch schedule's parallel batch).
         simulation : callable, optional
             Defaults to the built-in ``SpinSimulation()`` on the default model.
         n_initial : int, optional
             Size of the initial design (default ``2 * n_per_iteration``); ignored when points
             already exist.
+        schedule : {"async", "batch"}, optional
+            ``"async"`` (default with more than one worker): a free worker gets the next point
+            at once, proposals use the newest surrogate fitted in the background.
+            ``"batch"`` (default with one worker): rounds, deterministic and exactly resumable.
+        max_time, max_cpu_time : float, optional
+            Stop handing out points after this many seconds of wall time, or of summed
+            simulation time (the points in flight finish).
+        converge : float, optional
+            Stop when the predicted diagram changed on less than this fraction of the box over
+            the last ``converge_window`` (default 50) labelled points.
+        goal : callable, optional
+            Any ``goal(runner) -> bool`` (see :mod:`spinexplore.goals`); True stops the run.
+        n_jobs, checkpoint_interval, timeout, executor, backend, progress
+            As for :meth:`classify_pending_points`; one executor serves the whole run.
         """
+        from spinexplore.goals import make_goal
+        from spinexplore.runner import SCHEDULES
+        from spinexplore.samplers import SAMPLERS
+        from spinexplore.strategies import check_strategy
+
         n_iterations = check_int("n_iterations", n_iterations, minimum=0)
         n_per_iteration = check_int("n_per_iteration", n_per_iteration, minimum=1)
         if n_initial is not None:
             n_initial = check_int("n_initial", n_initial, minimum=1)
-        from spinexplore.samplers import SAMPLERS
-        from spinexplore.strategies import check_strategy
-
         check_choice("initial_method", initial_method, SAMPLERS)
         if strategy is not None:
             strategy = check_strategy(strategy)
-        check_n_jobs(n_jobs)
-        check_int("checkpoint_interval", checkpoint_interval, minimum=1)
-        check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)
+        if schedule is not None:
+            check_choice("schedule", schedule, SCHEDULES)
+        stop = make_goal(max_time=max_time, max_cpu_time=max_cpu_time, converge=converge,
+                         converge_window=converge_window, goal=goal)
         if simulation is None:
             from spinexplore.simulation import SpinSimulation
 
             simulation = SpinSimulation()
-        kwargs = dict(
-            n_jobs=n_jobs, checkpoint_interval=checkpoint_interval, timeout=timeout,
-            executor=executor, backend=backend, progress=progress,
-        )
+        opts = self._check_run_options(simulation, n_jobs, checkpoint_interval, timeout)
         if self.n_points == 0:
             self.add_initial_samples(n_initial or 2 * n_per_iteration, method=initial_method)
-        # finish whatever round is open (fresh initial design, or an interrupted round)
-        if self._pending_indices() or self.n_completed_iterations <= self.iteration:
-            self.classify_pending_points(simulation, **kwargs)
-            self._end_iteration()
-        while self.iteration < n_iterations:
-            self.iteration += 1
-            self.propose(n_per_iteration, strategy)
-            self.checkpoint()
-            self.classify_pending_points(simulation, **kwargs)
-            self._end_iteration()
+        n0 = self._n_initial or n_initial or 2 * n_per_iteration
+        budget = n0 + n_iterations * n_per_iteration
+        to_run = max(0, budget - sum(r.status.is_finished for r in self._learner.records))
+        with self._runner(simulation, to_run, opts, executor, backend, progress) as runner:
+            chosen = schedule or ("async" if runner.n_workers > 1 else "batch")
+            try:
+                if chosen == "batch":
+                    runner.run_rounds(n_iterations, n_per_iteration, strategy=strategy, goal=stop,
+                                      on_round=self._print_round if self.verbose else None)
+                else:
+                    runner.run_async(budget, n0, n_per_iteration, strategy=strategy, goal=stop)
+            finally:
+                self.run_stats = runner.stats(chosen)
+        if self.verbose:
+            print(self._stats_line())
         return self
 
-    def _end_iteration(self) -> None:
-        entry = self._update_model()
-        self.checkpoint()
-        if self.verbose:
-            cf, mu = entry["changed_fraction"], entry["mean_uncertainty"]
-            cf_text = "n/a" if math.isnan(cf) else f"{100 * cf:.1f}%"
-            mu_text = "n/a" if math.isnan(mu) else f"{mu:.3f}"
-            print(
-                f"Iteration {self.iteration}: {entry['n_done']} done, {entry['n_failed']} failed; "
-                f"predicted phase changed on {cf_text} of the box; mean uncertainty {mu_text}"
-            )
+    # ------------------------------------------------------------------ helpers of the two above
+    def _check_run_options(self, simulation: Any, n_jobs: int, checkpoint_interval: int,
+                           timeout: float | None) -> dict[str, Any]:
+        if not callable(simulation):
+            raise TypeError(f"simulation_func must be callable; got {simulation!r}")
+        opts = {"n_jobs": check_n_jobs(n_jobs),
+                "checkpoint_interval": check_int("checkpoint_interval", checkpoint_interval, minimum=1),
+                "timeout": check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)}
+        validate = getattr(simulation, "check_parameters", None)
+        if callable(validate):
+            validate(self.space.names + list(self.space.fixed))
+        self._simulation_description = describe(simulation)
+        return opts
+
+    def _runner(self, simulation: Any, total: int, opts: dict[str, Any], executor: Any, backend: str | None,
+                progress: bool) -> Any:
+        """A context manager: a Runner with its executor and progress display, closed at exit."""
+        import contextlib
+
+        from spinexplore.execution import get_executor, make_progress
+        from spinexplore.execution.progress import Progress
+        from spinexplore.runner import Runner
+
+        @contextlib.contextmanager
+        def managed() -> Any:
+            own = executor is None or isinstance(executor, str)
+            ex = get_executor(opts["n_jobs"], backend if executor is None else executor)
+            if progress or not self.verbose:  # a bar, or plain lines, or silence
+                bar = make_progress(total, enabled=progress, desc="Classifying")
+            else:  # progress=False, verbose: the old tool's plain log, on stdout
+                bar = Progress(total, "plain", "Classifying", sys.stdout)
+                print(f"Classifying {total} points using {ex.n_workers} worker(s)...")
+            runner = Runner(self._learner, simulation, store=self.store, state=self._state, executor=ex,
+                            own_executor=own, timeout=opts["timeout"],
+                            checkpoint_interval=opts["checkpoint_interval"], progress=bar, log=print)
+            try:
+                yield runner
+            finally:
+                try:
+                    bar.close()
+                finally:
+                    runner.close()
+
+        return managed()
+
+    def _print_round(self, entry: dict[str, Any]) -> None:
+        cf, mu = entry["changed_fraction"], entry["mean_uncertainty"]
+        cf_text = "n/a" if math.isnan(cf) else f"{100 * cf:.1f}%"
+        mu_text = "n/a" if math.isnan(mu) else f"{mu:.3f}"
+        print(f"Iteration {entry['iteration']}: {entry['n_done']} done, {entry['n_failed']} failed; "
+              f"predicted phase changed on {cf_text} of the box; mean uncertainty {mu_text}")
+
+    def _stats_line(self) -> str:
+        s = self.run_stats or {}
+        if not s:
+            return "no run yet"
+        eff = s.get("efficiency", math.nan)
+        text = (f"Run ({s['schedule']}, {s['n_workers']} worker(s)): {s['n_simulations']} simulations in "
+                f"{s['wall_time']:.1f} s wall, {s['simulation_time']:.1f} s of simulation; "
+                f"efficiency {'n/a' if eff is None or math.isnan(eff) else f'{100 * eff:.0f}%'}")
+        return text + (f"; stopped by {s['stopped_by']}" if s.get("stopped_by") else "")
 
     def summary(self) -> str:
-        """A few lines: counts by status and phase, the last iterations' convergence metrics."""
+        """A few lines: counts by status and phase, the last metrics, the run's efficiency."""
         c = self.counts()
         lines = [repr(self)]
         phases = {k: v for k, v in c.items() if k in PhaseType.__members__}
@@ -760,8 +517,19 @@ class ActiveLearningExplorer:
         if phases:
             lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in sorted(phases.items())))
         for h in self.history[-5:]:
-            lines.append(
-                f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
-                f"uncertainty={h['mean_uncertainty']:.3f}"
-            )
+            lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
+                         f"uncertainty={h['mean_uncertainty']:.3f}")
+        if self.run_stats:
+            lines.append(self._stats_line())
         return "\n".join(lines)
+
+
+def _check_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"settings must be a dict of JSON-able values; got {type(settings).__name__}")
+    try:
+        return json.loads(json.dumps(dict(settings)))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"settings must hold JSON-able values only: {exc}") from None

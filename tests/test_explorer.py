@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -203,7 +204,8 @@ def test_load_refuses_another_space(tmp_path):
 
 
 class _InterruptAfter:
-    """Counts calls per point; raises KeyboardInterrupt at the n-th call (sequential backend)."""
+    """Counts calls per point; presses Ctrl+C (SIGINT to this process) at the n-th call
+    (in-process sequential backend)."""
 
     def __init__(self, n):
         self.n = n
@@ -212,7 +214,8 @@ class _InterruptAfter:
     def __call__(self, p):
         if len(self.calls) == self.n:
             self.n = -1
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the signal arrives first
         self.calls.append((p["x"], p["y"]))
         return sim_quadrant(p)
 

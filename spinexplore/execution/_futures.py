@@ -12,14 +12,14 @@ import concurrent.futures as cf
 import os
 import shutil
 import warnings
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
 from spinexplore._validation import check_int
 from spinexplore.execution import _worker
 from spinexplore.execution.base import (
+    ItemFeed,
     Outcome,
     OutcomeStatus,
     _ContextMixin,
@@ -93,7 +93,7 @@ class FuturesExecutor(_ContextMixin):
 
     # ------------------------------------------------------------------ mapping
     def map_unordered(
-        self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None = None
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
     ) -> Iterator[Outcome]:
         """Run ``fn`` on every item; yield one :class:`Outcome` per item as batches finish.
 
@@ -101,8 +101,9 @@ class FuturesExecutor(_ContextMixin):
         ----------
         fn : callable
             Called as ``fn(item)``; sent with cloudpickle.
-        items : sequence
-            The items.
+        items : iterable
+            The items; an iterable that is not a sequence is pulled lazily, only when a
+            task slot is free (:class:`~.base.ItemFeed`).
         timeout : float or None, default=None
             Seconds one item may run (enforced when ``isolate``; otherwise a warning says it
             is not).
@@ -116,26 +117,33 @@ class FuturesExecutor(_ContextMixin):
                 "is not enforced and a crash may take the worker down; use isolate=True",
                 RuntimeWarning, stacklevel=2,
             )
-        return self._map(payload, list(items), timeout)
+        return self._map(payload, ItemFeed(items), timeout)
 
     def _batch_size(self, n_pending: int) -> int:
         if self.chunksize != "auto":
             return int(self.chunksize)
         return auto_batch_size(self._mean_duration, n_pending, self.n_workers, self._batch_seconds)
 
-    def _map(self, payload: bytes, items: list[Any], timeout: float | None) -> Iterator[Outcome]:
-        pending = deque(range(len(items)))
+    def _slots(self, feed: ItemFeed) -> int:
+        """Tasks kept in flight: two per worker for a known list (hides the round trip);
+        one per worker for a lazy feed, so that each item is chosen as late as possible."""
+        return self.n_workers if feed.lazy else 2 * self.n_workers
+
+    def _map(self, payload: bytes, feed: ItemFeed, timeout: float | None) -> Iterator[Outcome]:
         in_flight: dict[cf.Future, list[int]] = {}
         finished = False
         try:
-            while pending or in_flight:
+            while not feed.exhausted or in_flight:
                 broken = None
-                while pending and len(in_flight) < 2 * self.n_workers:
-                    batch = [pending.popleft() for _ in range(min(self._batch_size(len(pending)), len(pending)))]
+                while not feed.exhausted and len(in_flight) < self._slots(feed):
+                    n_known = feed.n_queued if not feed.lazy else feed.n_queued + 2 * self.n_workers
+                    batch = feed.take(self._batch_size(n_known))
+                    if not batch:
+                        break
                     try:
-                        future = self._submit(payload, [(i, items[i]) for i in batch], timeout)
+                        future = self._submit(payload, [(i, feed[i]) for i in batch], timeout)
                     except (cf.BrokenExecutor, RuntimeError) as exc:  # the pool broke or was shut down
-                        pending.extendleft(reversed(batch))
+                        feed.requeue(batch)
                         broken = exc
                         break
                     in_flight[future] = batch
@@ -156,27 +164,27 @@ class FuturesExecutor(_ContextMixin):
                     else:
                         outcomes.extend(self._to_outcomes(rows, batch))
                 if lost or broken is not None:
-                    outcomes.extend(self._recover(payload, items, timeout, lost, in_flight, pending, broken))
+                    outcomes.extend(self._recover(payload, feed, timeout, lost, in_flight, broken))
                 yield from outcomes
             finished = True
         finally:
             if not finished and in_flight:
                 self._cancel_running(list(in_flight))
 
-    def _recover(self, payload: bytes, items: list[Any], timeout: float | None,
+    def _recover(self, payload: bytes, feed: ItemFeed, timeout: float | None,
                  lost: list[tuple[list[int], BaseException]], in_flight: dict[cf.Future, list[int]],
-                 pending: deque, broken: BaseException | None) -> list[Outcome]:
+                 broken: BaseException | None) -> list[Outcome]:
         """Outcomes for tasks that came back without results (hook; loky reruns them instead).
 
-        The default fails the items of each lost task, and every pending item when the
-        executor refuses new tasks (``broken``).
+        The default fails the items of each lost task, and every queued item when the
+        executor refuses new tasks (``broken``); a lazy feed is not pulled any further then.
         """
         out = [Outcome(i, OutcomeStatus.FAILED, None, f"the task was lost: {type(exc).__name__}: {exc}", 0.0, "")
                for batch, exc in lost for i in batch]
         if broken is not None:
             reason = f"the executor refused the task: {type(broken).__name__}: {broken}"
-            out += [Outcome(i, OutcomeStatus.FAILED, None, reason, 0.0, "") for i in pending]
-            pending.clear()
+            out += [Outcome(i, OutcomeStatus.FAILED, None, reason, 0.0, "") for i in feed.drop_queued()]
+            feed.close()
         return out
 
     def _to_outcomes(self, rows: list[tuple], batch: list[int]) -> list[Outcome]:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import signal
 import warnings
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from spinexplore._validation import check_int
 from spinexplore.execution import _worker
 from spinexplore.execution._futures import FuturesExecutor
-from spinexplore.execution.base import Outcome
+from spinexplore.execution.base import ItemFeed, Outcome
 from spinexplore.execution.process import ProcessExecutor
 
 __all__ = ["LokyExecutor"]
@@ -76,7 +75,7 @@ class LokyExecutor(FuturesExecutor):
         return executor.submit(_worker.remote_batch, payload, batch, None, False, *self.options)
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None = None
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
     ) -> Iterator[Outcome]:
         """Run ``fn`` on every item; yield one :class:`Outcome` per item as each finishes.
 
@@ -91,9 +90,9 @@ class LokyExecutor(FuturesExecutor):
             return self._get_fallback().map_unordered(fn, items, timeout=timeout)
         return super().map_unordered(fn, items)
 
-    def _recover(self, payload: bytes, items: list[Any], timeout: float | None,
+    def _recover(self, payload: bytes, feed: ItemFeed, timeout: float | None,
                  lost: list[tuple[list[int], BaseException]], in_flight: dict[cf.Future, list[int]],
-                 pending: deque, broken: BaseException | None) -> list[Outcome]:
+                 broken: BaseException | None) -> list[Outcome]:
         """A worker died: rerun every in-flight task in isolation, then start a fresh executor."""
         indices = [i for batch, _ in lost for i in batch]
         for future, batch in in_flight.items():
@@ -105,7 +104,7 @@ class LokyExecutor(FuturesExecutor):
         saved, fallback.chunksize = fallback.chunksize, 1
         try:
             outcomes = [Outcome(indices[o.index], o.status, o.value, o.error, o.duration, o.worker)
-                        for o in fallback._map_payload(payload, [items[i] for i in indices], None)]
+                        for o in fallback._map_payload(payload, [feed[i] for i in indices], None)]
         finally:
             fallback.chunksize = saved
         self._loky()

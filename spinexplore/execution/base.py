@@ -8,7 +8,8 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,6 +19,7 @@ from spinexplore.execution import _worker
 __all__ = [
     "BACKENDS",
     "Executor",
+    "ItemFeed",
     "Outcome",
     "OutcomeStatus",
     "SequentialExecutor",
@@ -77,14 +79,105 @@ class Executor(Protocol):
     n_workers: int
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None = None
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
     ) -> Iterator[Outcome]:
-        """Yield one :class:`Outcome` per item, in completion order."""
+        """Yield one :class:`Outcome` per item, in completion order.
+
+        ``items`` is a sequence (all known up front) or any other iterable, which is pulled
+        only when a worker is free (see :class:`ItemFeed`): the asynchronous runner hands
+        out its next point the moment a worker finishes.
+        """
         ...
 
     def shutdown(self, *, cancel_pending: bool = True) -> None:
         """Stop every worker; calling it twice is harmless."""
         ...
+
+
+class ItemFeed:
+    """The items of one ``map_unordered`` call, handed out by index as workers free up.
+
+    A sequence (list, tuple, ndarray) is known up front. Any other iterable is *lazy*: the
+    feed calls ``next()`` on it only when a worker asks for work and no requeued item is
+    waiting, so a generator can decide what to run next from the results so far (python's
+    ``multiprocessing`` pools, by contrast, drain the iterable eagerly). The generator runs in
+    the thread that iterates the map, between two yielded outcomes; it must not block, and
+    it ends the map by returning.
+
+    Parameters
+    ----------
+    items : iterable
+        The items; item ``i`` is the ``i``-th one produced.
+    """
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        if isinstance(items, (Sequence, _np_ndarray())) and not isinstance(items, (str, bytes)):
+            self._items: list[Any] = list(items)
+            self._source: Iterator[Any] | None = None
+        else:
+            self._items = []
+            self._source = iter(items)
+        self._queue: deque[int] = deque(range(len(self._items)))
+
+    @property
+    def lazy(self) -> bool:
+        """True while more items may come from the iterable."""
+        return self._source is not None
+
+    def __getitem__(self, index: int) -> Any:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        """Items known so far (handed out or queued)."""
+        return len(self._items)
+
+    @property
+    def n_queued(self) -> int:
+        """Items known and not handed out (for batch sizing; lazy items are not counted)."""
+        return len(self._queue)
+
+    @property
+    def exhausted(self) -> bool:
+        """No item queued and none to come."""
+        return not self._queue and self._source is None
+
+    def take(self, k: int) -> list[int]:
+        """Hand out up to ``k`` item indices; fewer (or none) once the items run out."""
+        out: list[int] = []
+        while len(out) < k:
+            if self._queue:
+                out.append(self._queue.popleft())
+                continue
+            if self._source is None:
+                break
+            try:
+                item = next(self._source)
+            except StopIteration:
+                self._source = None
+                break
+            self._items.append(item)
+            out.append(len(self._items) - 1)
+        return out
+
+    def requeue(self, indices: Iterable[int]) -> None:
+        """Put handed-out items back at the front, in order (a worker died with them)."""
+        self._queue.extendleft(reversed(list(indices)))
+
+    def close(self) -> None:
+        """Pull nothing more from a lazy iterable."""
+        self._source = None
+
+    def drop_queued(self) -> list[int]:
+        """Forget the queued items (an executor that refuses work); return their indices."""
+        out = list(self._queue)
+        self._queue.clear()
+        return out
+
+
+def _np_ndarray() -> type:
+    import numpy
+
+    return numpy.ndarray
 
 
 def resolve_n_jobs(n_jobs: int) -> int:
@@ -182,15 +275,15 @@ class SequentialExecutor(_ContextMixin):
             raise TypeError(f"SequentialExecutor(isolate=False) takes no other options; got {sorted(options)}")
 
     def map_unordered(
-        self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None = None
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
     ) -> Iterator[Outcome]:
-        """Yield one :class:`Outcome` per item, in order."""
+        """Yield one :class:`Outcome` per item, in order (a lazy iterable is pulled one by one)."""
         if self._pool is not None:
             return self._pool.map_unordered(fn, items, timeout=timeout)
         check_fn(fn)
-        return self._run_here(fn, list(items), check_timeout(timeout))
+        return self._run_here(fn, items, check_timeout(timeout))
 
-    def _run_here(self, fn: Callable[[Any], Any], items: list[Any], timeout: float | None) -> Iterator[Outcome]:
+    def _run_here(self, fn: Callable[[Any], Any], items: Iterable[Any], timeout: float | None) -> Iterator[Outcome]:
         if self._tmpdir is None:
             self._tmpdir = _worker.make_tmpdir()
         use_alarm = timeout is not None and threading.current_thread() is threading.main_thread()

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -31,6 +31,7 @@ import cloudpickle
 from spinexplore._validation import check_int
 from spinexplore.execution import _worker
 from spinexplore.execution.base import (
+    ItemFeed,
     Outcome,
     OutcomeStatus,
     _ContextMixin,
@@ -227,7 +228,7 @@ class ProcessExecutor(_ContextMixin):
 
     # ------------------------------------------------------------------ mapping
     def map_unordered(
-        self, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None = None
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
     ) -> Iterator[Outcome]:
         """Run ``fn`` on every item; yield one :class:`Outcome` per item as each finishes.
 
@@ -235,8 +236,9 @@ class ProcessExecutor(_ContextMixin):
         ----------
         fn : callable
             Called as ``fn(item)`` in a worker; sent with cloudpickle.
-        items : sequence
-            The items (each pickled with cloudpickle).
+        items : iterable
+            The items (each pickled with cloudpickle); an iterable that is not a sequence is
+            pulled lazily, only when a worker is free (:class:`~.base.ItemFeed`).
         timeout : float or None, default=None
             Seconds one item may run; then its worker is killed and replaced, and the item
             becomes ``timeout``.
@@ -250,26 +252,16 @@ class ProcessExecutor(_ContextMixin):
         """
         payload = dump_fn(fn)
         timeout = check_timeout(timeout)
-        return self._map_payload(payload, list(items), timeout)
+        return self._map_payload(payload, items, timeout)
 
-    def _map_payload(self, payload: bytes, items: list[Any], timeout: float | None) -> Iterator[Outcome]:
+    def _map_payload(self, payload: bytes, items: Iterable[Any], timeout: float | None) -> Iterator[Outcome]:
         if payload != self._last_payload:  # the same simulation again: workers keep their copy
             self._last_payload, self._last_token = payload, next(_TOKENS)
         token = self._last_token
-        encoded: list[bytes | None] = []
-        early: list[Outcome] = []
-        for i, item in enumerate(items):
-            try:
-                encoded.append(cloudpickle.dumps(item))
-            except Exception as exc:
-                encoded.append(None)
-                early.append(Outcome(i, OutcomeStatus.FAILED, None,
-                                     f"the item could not be pickled: {type(exc).__name__}: {exc}", 0.0, "parent"))
-        pending = deque(i for i, e in enumerate(encoded) if e is not None)
-        yield from early
+        feed = ItemFeed(items)
         finished = False
         try:
-            yield from self._run(payload, token, encoded, pending, timeout)
+            yield from self._run(payload, token, feed, timeout)
             finished = True
         finally:
             if not finished:  # Ctrl+C, an error, or the consumer stopped early
@@ -277,14 +269,21 @@ class ProcessExecutor(_ContextMixin):
                     self._workers.remove(w)
                     _kill(w, self.keep_tmpdirs)
 
-    def _run(self, payload: bytes, token: int, encoded: list, pending: deque, timeout: float | None) -> Iterator[Outcome]:
+    def _run(self, payload: bytes, token: int, feed: ItemFeed, timeout: float | None) -> Iterator[Outcome]:
         self._ensure_workers()
         start_failures = 0
-        while pending or any(w.batch for w in self._workers):
+        encoded: dict[int, bytes] = {}
+        while not feed.exhausted or any(w.batch for w in self._workers):
+            outcomes: list[Outcome] = []
             for w in self._workers:
-                size = self._batch_size(len(pending))
-                if pending and w.ready and self._wants_work(w, size):
-                    self._dispatch(w, payload, token, encoded, pending, size)
+                size = self._batch_size(feed.n_queued if not feed.lazy else feed.n_queued + 2 * self.n_workers)
+                if w.ready and not feed.exhausted and self._wants_work(w, size):
+                    batch = self._encode(feed, feed.take(size), encoded, outcomes)
+                    if batch:
+                        self._dispatch(w, payload, token, encoded, batch)
+            if outcomes:  # items that could not be pickled
+                yield from outcomes
+                continue
             now = time.monotonic()
             wait_for = 1.0
             if timeout is not None:
@@ -292,11 +291,10 @@ class ProcessExecutor(_ContextMixin):
                 if deadlines:
                     wait_for = min(wait_for, max(0.0, min(deadlines) - now))
             wait([w.conn for w in self._workers], wait_for)
-            outcomes: list[Outcome] = []
             for w in list(self._workers):
                 alive = self._drain(w, outcomes)
                 if alive and timeout is not None and w.batch and time.monotonic() > w.started + timeout:
-                    outcomes.append(self._replace(w, pending, OutcomeStatus.TIMEOUT, timeout_error(timeout),
+                    outcomes.append(self._replace(w, feed, OutcomeStatus.TIMEOUT, timeout_error(timeout),
                                                   time.monotonic() - w.started))
                 elif not alive:
                     if not w.ready:
@@ -308,10 +306,27 @@ class ProcessExecutor(_ContextMixin):
                                 f"process backend: a worker failed to start {start_failures} times "
                                 f"(last exit code {code}); see its error output above"
                             )
-                    outcome = self._replace(w, pending, OutcomeStatus.FAILED, None, None)
+                    outcome = self._replace(w, feed, OutcomeStatus.FAILED, None, None)
                     if outcome is not None:
                         outcomes.append(outcome)
+            for o in outcomes:
+                encoded.pop(o.index, None)
             yield from outcomes
+
+    @staticmethod
+    def _encode(feed: ItemFeed, indices: list[int], encoded: dict[int, bytes], failed: list[Outcome]) -> list[int]:
+        """Pickle the items about to be sent (once: a requeued item keeps its bytes)."""
+        batch = []
+        for i in indices:
+            if i not in encoded:
+                try:
+                    encoded[i] = cloudpickle.dumps(feed[i])
+                except Exception as exc:
+                    failed.append(Outcome(i, OutcomeStatus.FAILED, None,
+                                          f"the item could not be pickled: {type(exc).__name__}: {exc}", 0.0, "parent"))
+                    continue
+            batch.append(i)
+        return batch
 
     def _batch_size(self, n_pending: int) -> int:
         if self.chunksize == "auto":
@@ -325,8 +340,7 @@ class ProcessExecutor(_ContextMixin):
         short = self._mean_duration is not None and self._mean_duration < _PREFETCH_BELOW
         return short and len(w.batch) <= size
 
-    def _dispatch(self, w: _Worker, payload: bytes, token: int, encoded: list, pending: deque, size: int) -> None:
-        batch = [pending.popleft() for _ in range(min(size, len(pending)))]
+    def _dispatch(self, w: _Worker, payload: bytes, token: int, encoded: dict[int, bytes], batch: list[int]) -> None:
         try:
             if w.fn_token != token:
                 w.conn.send_bytes(pickle.dumps(("fn", token, payload)))
@@ -364,7 +378,7 @@ class ProcessExecutor(_ContextMixin):
             return False
         return w.popen.poll() is None
 
-    def _replace(self, w: _Worker, pending: deque, status: OutcomeStatus, error: str | None,
+    def _replace(self, w: _Worker, feed: ItemFeed, status: OutcomeStatus, error: str | None,
                  duration: float | None) -> Outcome | None:
         """Kill ``w``, start a replacement, requeue its unfinished items; outcome for the current one."""
         self._workers.remove(w)
@@ -373,7 +387,7 @@ class ProcessExecutor(_ContextMixin):
         if not w.batch:
             return None
         index = w.batch.popleft()
-        pending.extendleft(reversed(w.batch))
+        feed.requeue(w.batch)
         if error is None:
             error = _death_reason(code)
         if duration is None:

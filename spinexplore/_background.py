@@ -1,0 +1,199 @@
+"""The runner's two helper threads: checkpoint writes and surrogate refits, off the critical path.
+
+Both take snapshots made in the main thread (immutable records, a state dict, copies of the
+training arrays) and never touch the learner, so the main thread can hand the next point to a
+free worker while a checkpoint is written or a surrogate is fitted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Checkpointer", "Refitter"]
+
+
+class Checkpointer:
+    """Writes ``store.write(records, state)`` every ``every`` results or ``seconds``, in a thread.
+
+    Parameters
+    ----------
+    store : object with ``write(records, state)``
+    snapshot : callable
+        ``snapshot() -> (records, state)``: the changed records (taken from the learner) and
+        the state to write; called in the main thread.
+    restore : callable
+        ``restore(records)``: gives records back to the learner when a write failed.
+    every : int
+        Checkpoint after this many results.
+    seconds : float or None
+        ... or when this much time passed since the last checkpoint, whichever comes first.
+    background : bool
+        Write in a thread (the default for parallel runs); False writes in the caller.
+    """
+
+    def __init__(self, store: Any, snapshot: Callable[[], tuple[list, dict]], restore: Callable[[list], None],
+                 *, every: int, seconds: float | None, background: bool) -> None:
+        self.store, self._snapshot, self._restore = store, snapshot, restore
+        self.every, self.seconds, self.background = every, seconds, background
+        self.n_written = 0
+        self.write_time = 0.0
+        self._count = 0
+        self._last = time.monotonic()
+        self._cond = threading.Condition()
+        self._job: tuple[list, dict] | None = None
+        self._busy = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def note(self, n: int = 1) -> bool:
+        """Count ``n`` new results; checkpoint when the count or the time says so (return True)."""
+        self._count += n
+        due = self._count >= self.every or (
+            self.seconds is not None and time.monotonic() - self._last >= self.seconds)
+        if due:
+            self.write()
+        return due
+
+    def write(self) -> None:
+        """Checkpoint now (queued behind a write in progress when in the background)."""
+        self._raise_error()
+        records, state = self._snapshot()
+        self._count, self._last = 0, time.monotonic()
+        if not self.background:
+            self._write(records, state)
+            return
+        with self._cond:
+            if self._job is not None:  # merge with a queued, not yet started write
+                old_records, _ = self._job
+                newer = {r.index for r in records}
+                records = [r for r in old_records if r.index not in newer] + records
+            self._job = (records, state)
+            self._cond.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="spinexplore-checkpoint", daemon=True)
+            self._thread.start()
+
+    def flush(self) -> None:
+        """Write everything now and wait until it is on disk; raise a write's error here."""
+        self.write()
+        with self._cond:
+            while self._job is not None or self._busy:
+                self._cond.wait(0.1)
+        self._raise_error()
+
+    def close(self) -> None:
+        """Stop the thread (after the queued write)."""
+        with self._cond:
+            while self._job is not None or self._busy:
+                self._cond.wait(0.1)
+            thread, self._thread = self._thread, None
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=5.0)
+
+    def _write(self, records: list, state: dict) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.store.write(records, state)
+        except BaseException:
+            self._restore(records)
+            raise
+        self.n_written += 1
+        self.write_time += time.perf_counter() - t0
+
+    def _loop(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._cond:
+                while self._job is None and self._thread is me:
+                    self._cond.wait()
+                if self._job is None:
+                    return
+                (records, state), self._job, self._busy = self._job, None, True
+            try:
+                self._write(records, state)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                self._error = exc
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+class Refitter:
+    """Fits a fresh surrogate in a thread whenever enough new labels arrived.
+
+    Parameters
+    ----------
+    fit_job : callable
+        ``fit_job() -> (n_labels, job)`` in the main thread: the number of labelled points
+        and a zero-argument callable that fits an unfitted surrogate on a snapshot of them and
+        returns what :meth:`poll` should hand back.
+    min_new : callable
+        ``min_new(n_labels) -> int``: new labels needed before the next refit.
+    """
+
+    def __init__(self, fit_job: Callable[[], tuple[int, Callable[[], Any]]],
+                 min_new: Callable[[int], int]) -> None:
+        self._fit_job, self._min_new = fit_job, min_new
+        self._cond = threading.Condition()
+        self._started_on = 0
+        self._running = False
+        self._ready: Any = None
+        self._error: BaseException | None = None
+        self._closed = False
+        self.n_fits = 0
+        self.fit_time = 0.0
+
+    def maybe_start(self, n_labels: int) -> bool:
+        """Start a refit if none runs and ``n_labels`` grew enough since the last one."""
+        if self._running or self._closed or n_labels == 0:
+            return False
+        if self._started_on and n_labels - self._started_on < self._min_new(self._started_on):
+            return False
+        n, job = self._fit_job()
+        self._started_on, self._running = n, True
+        threading.Thread(target=self._run, args=(job,), name="spinexplore-refit", daemon=True).start()
+        return True
+
+    def _run(self, job: Callable[[], Any]) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = job()
+        except BaseException as exc:  # noqa: BLE001 - reported in the main thread
+            result, error = None, exc
+        else:
+            error = None
+        with self._cond:
+            self.fit_time += time.perf_counter() - t0
+            self.n_fits += 1
+            if error is not None:
+                self._error = error
+            else:
+                self._ready = result
+            self._running = False
+            self._cond.notify_all()
+
+    def poll(self) -> Any:
+        """The newest finished fit (once), or None; a fit's error is raised here."""
+        with self._cond:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            ready, self._ready = self._ready, None
+            return ready
+
+    def close(self, wait: float = 0.0) -> None:
+        """Start no more fits; wait up to ``wait`` seconds for the running one."""
+        with self._cond:
+            self._closed = True
+            if self._running and wait > 0:
+                self._cond.wait_for(lambda: not self._running, timeout=wait)

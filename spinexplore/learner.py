@@ -1,0 +1,434 @@
+"""The learner: points, their results, the surrogate and the strategy; no executor, file or terminal.
+
+:class:`PhaseLearner` is to spinexplore what a learner is to python-adaptive: it knows where
+it has asked for simulations (:meth:`~PhaseLearner.ask`), takes results
+(:meth:`~PhaseLearner.tell`), fits a surrogate and predicts phases
+(:meth:`~PhaseLearner.predict`). It runs nothing and writes nothing: the
+:class:`~spinexplore.runner.Runner` feeds it from an executor and checkpoints its
+:meth:`~PhaseLearner.state` to a store.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from spinexplore._validation import check_choice, check_int
+from spinexplore.errors import NotFittedError
+from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
+from spinexplore.space import ParameterSpace
+
+__all__ = ["PhaseLearner", "describe", "reference_metrics"]
+
+#: Smallest sample weight of a labelled point (its confidence, floored).
+MIN_WEIGHT = 0.05
+#: Reference-label snapshots kept for the convergence goal (one per refit).
+_MAX_SNAPSHOTS = 64
+
+
+def describe(obj: Any) -> Any:
+    """A JSON-friendly description of a user object (simulation, surrogate spec...)."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    method = getattr(obj, "describe", None)
+    if callable(method):
+        try:
+            return method()
+        except Exception:  # a user's describe() must not break a checkpoint
+            pass
+    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    return f"{module}.{name}"
+
+
+def _seeds(seed: int | np.random.Generator | None) -> tuple[int | None, np.random.Generator, int]:
+    """(recorded seed, proposal Generator, surrogate seed) from the user's ``seed``."""
+    if isinstance(seed, np.random.Generator):
+        return None, seed, int(seed.integers(2**31 - 1))
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, a Generator or None; got {seed!r}")
+        value = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        rng_ss, sur_ss = np.random.SeedSequence(value).spawn(2)
+        return value, np.random.default_rng(rng_ss), int(sur_ss.generate_state(1)[0] & 0x7FFFFFFF)
+    raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
+
+
+class PhaseLearner:
+    """Points of a parameter space, their results, a surrogate and an acquisition strategy.
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        The box to explore.
+    seed : int, numpy.random.Generator or None
+        Seeds the initial design, the candidate pools and the surrogate; ``None`` draws fresh
+        entropy, recorded in :meth:`state`.
+    strategy : str or callable, default "balanced"
+        Acquisition strategy (``spinexplore.strategies``).
+    surrogate : str, scikit-learn classifier, Surrogate or None
+        Phase classifier between samples; ``None`` is the benchmarked default.
+
+    Notes
+    -----
+    Every point is a :class:`~spinexplore.results.PointRecord`. A point handed out by
+    :meth:`ask` stays PENDING until :meth:`tell_index` (or :meth:`tell`) records its result, and
+    every PENDING point is kept out of later proposals, so nothing is proposed twice.
+    """
+
+    def __init__(
+        self,
+        space: ParameterSpace,
+        *,
+        seed: int | np.random.Generator | None = None,
+        strategy: str | Callable[..., Any] = "balanced",
+        surrogate: Any = None,
+    ) -> None:
+        from spinexplore.strategies import check_strategy
+        from spinexplore.surrogates import make_surrogate
+
+        if not isinstance(space, ParameterSpace):
+            raise TypeError(f"space must be a ParameterSpace; got {type(space).__name__}")
+        self.space = space
+        self.strategy = check_strategy(strategy)
+        self.surrogate_spec = surrogate
+        self.seed, self._rng, self._surrogate_seed = _seeds(seed)
+        self._surrogate = make_surrogate(surrogate, random_state=self._surrogate_seed)  # validates it
+        self._fitted_on: int | None = None  # labelled points behind the installed fit
+        self._records: list[PointRecord] = []
+        self._dirty: set[int] = set()
+        self._cols = _Columns(space.n_dims)
+        self.iteration = 0
+        self.n_completed_iterations = 0
+        self.history: list[dict[str, Any]] = []
+        self._reference_labels: np.ndarray | None = None
+        self._snapshots: list[tuple[int, np.ndarray]] = []  # (n labelled, reference labels)
+
+    # ------------------------------------------------------------------ read access
+    @property
+    def records(self) -> list[PointRecord]:
+        """Every point, in index order (a copy of the list)."""
+        return list(self._records)
+
+    @property
+    def n_points(self) -> int:
+        return len(self._records)
+
+    @property
+    def n_labeled(self) -> int:
+        """Finished points with a physical phase (what the surrogate learns from)."""
+        return int(self._cols.labeled_mask().sum())
+
+    def record(self, index: int) -> PointRecord:
+        return self._records[index]
+
+    def counts(self) -> dict[str, int]:
+        """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12}``."""
+        out: dict[str, int] = {}
+        for r in self._records:
+            out[r.status.name] = out.get(r.status.name, 0) + 1
+            if r.status == PointStatus.DONE and r.result is not None:
+                out[r.result.phase.name] = out.get(r.result.phase.name, 0) + 1
+        return out
+
+    def pending_indices(self) -> list[int]:
+        return self._cols.where(PointStatus.PENDING, PointStatus.CANCELLED).tolist()
+
+    def failed_indices(self) -> list[int]:
+        return self._cols.where(PointStatus.FAILED, PointStatus.TIMEOUT).tolist()
+
+    def unit_of(self, indices: Sequence[int]) -> np.ndarray:
+        if not len(indices):
+            return np.empty((0, self.space.n_dims))
+        return self.space.to_unit(self.points(indices))
+
+    def labeled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Physical coordinates, phase labels and weights (confidences) of the labelled points."""
+        mask = self._cols.labeled_mask()
+        n = len(mask)
+        return self._cols.X[:n][mask], self._cols.label[:n][mask], self._cols.weight[:n][mask]
+
+    # ------------------------------------------------------------------ asking
+    def _append(self, X: np.ndarray) -> list[int]:
+        start = len(self._records)
+        for k, row in enumerate(X):
+            record = PointRecord(index=start + k, params=row, status=PointStatus.PENDING, iteration=self.iteration)
+            self._records.append(record)
+            self._cols.set(record)
+            self._dirty.add(start + k)
+        return list(range(start, start + len(X)))
+
+    def add_points(self, points: Any) -> list[int]:
+        """Queue user-chosen physical points (shape (n, n_dims)); return their indices."""
+        return self._append(self.space.validate_points(points))
+
+    def add_initial_samples(self, n: int, method: str = "lhs") -> list[int]:
+        """Queue a space-filling design of ``n`` points (``lhs``, ``sobol``, ``grid``, ``random``)."""
+        from spinexplore.samplers import SAMPLERS, sample
+
+        n = check_int("n", n, minimum=1)
+        check_choice("method", method, SAMPLERS)
+        seed = int(self._rng.integers(2**63 - 1))
+        return self._append(np.asarray(sample(self.space, n, method=method, seed=seed), dtype=float))
+
+    def propose(self, n: int, strategy: str | Callable[..., Any] | None = None, *, refit: bool = True) -> list[int]:
+        """Choose ``n`` new points with the strategy, queue them as pending, return their indices.
+
+        Every pending point (in flight or queued) and every failed point is kept out of the
+        batch. ``refit=False`` uses the surrogate as last installed (the asynchronous runner
+        refits in the background); before any fit the strategy falls back to space filling.
+        """
+        from spinexplore.strategies import check_strategy, select_batch
+
+        n = check_int("n", n, minimum=1)
+        strategy = self.strategy if strategy is None else check_strategy(strategy)
+        surrogate = self.fit() if refit else (self._surrogate if self._fitted_on else None)
+        X_lab, y, _ = self.labeled()
+        U = select_batch(
+            strategy, n, n_dims=self.space.n_dims, surrogate=surrogate,
+            X_labeled=self.space.to_unit(X_lab) if len(X_lab) else np.empty((0, self.space.n_dims)),
+            y=y, X_pending=self.unit_of(self.pending_indices()), X_failed=self.unit_of(self.failed_indices()),
+            # a fresh Generator per call: its whole state derives from self._rng, whereas
+            # self._rng's SeedSequence carries a spawn counter that the checkpointed
+            # bit-generator state does not (scipy's qmc spawns from it).
+            rng=np.random.default_rng(int(self._rng.integers(2**63 - 1))),
+        )
+        X = self.space.from_unit(np.asarray(U, dtype=float).reshape(-1, self.space.n_dims))
+        return self._append(X)
+
+    def ask(self, n: int, strategy: str | Callable[..., Any] | None = None) -> list[dict[str, float]]:
+        """Propose ``n`` points and return them as parameter dicts (they stay pending)."""
+        return self.space.to_dicts(self.points(self.propose(n, strategy)))
+
+    def points(self, indices: Sequence[int]) -> np.ndarray:
+        """Physical coordinates of the given points, shape (len(indices), n_dims)."""
+        return self._cols.X[np.asarray(indices, dtype=int)].copy()
+
+    # ------------------------------------------------------------------ telling
+    def tell_index(self, index: int, result: SimulationResult, worker: str = "") -> PointRecord:
+        """Record the result of point ``index`` (DONE, FAILED or TIMEOUT from its phase)."""
+        if result.phase == PhaseType.TIMEOUT:
+            status = PointStatus.TIMEOUT
+        elif result.phase == PhaseType.FAILED:
+            status = PointStatus.FAILED
+        else:
+            status = PointStatus.DONE
+        old = self._records[index]
+        record = PointRecord(index=index, params=old.params, status=status, iteration=old.iteration,
+                             result=result, worker=worker)
+        self._records[index] = record
+        self._cols.set(record)
+        self._dirty.add(index)
+        return record
+
+    def tell(self, params: Mapping[str, float] | Sequence[float], result: Any) -> PointRecord:
+        """Record a result computed elsewhere; a matching pending point is completed, else added.
+
+        ``result`` is anything a simulation may return (see ``coerce_result``); what cannot be
+        read as a result is recorded as FAILED with the reason.
+        """
+        x = self.space.to_point(params) if isinstance(params, Mapping) else np.asarray(params, float)
+        x = self.space.validate_points(x)[0]
+        match = [i for i in self.pending_indices()
+                 if np.allclose(self._records[i].params, x, rtol=0, atol=1e-12)]
+        index = match[0] if match else self._append(x.reshape(1, -1))[0]
+        try:
+            res = coerce_result(result)
+        except (TypeError, ValueError) as exc:
+            res = SimulationResult(phase=PhaseType.FAILED, confidence=0.0, error=str(exc))
+        return self.tell_index(index, res, worker="tell")
+
+    # ------------------------------------------------------------------ the surrogate
+    def new_surrogate(self) -> Any:
+        """An unfitted surrogate with this learner's settings (to fit off the main thread)."""
+        from spinexplore.surrogates import make_surrogate
+
+        if self.surrogate_spec is None or isinstance(self.surrogate_spec, str):
+            return make_surrogate(self.surrogate_spec, random_state=self._surrogate_seed)
+        try:
+            from sklearn.base import clone
+
+            return make_surrogate(clone(self.surrogate_spec), random_state=self._surrogate_seed)
+        except Exception:  # not a scikit-learn estimator: a Surrogate object of the user's
+            return copy.deepcopy(self._surrogate)
+
+    def training_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit-cube points, labels, weights) of the labelled points: what a fit sees."""
+        X, y, w = self.labeled()
+        return (self.space.to_unit(X) if len(X) else X), y, w
+
+    def install(self, surrogate: Any, n_fitted: int) -> None:
+        """Use ``surrogate``, fitted on ``n_fitted`` labelled points, for proposals and predictions."""
+        self._surrogate, self._fitted_on = surrogate, int(n_fitted)
+
+    @property
+    def n_fitted(self) -> int:
+        """Labelled points behind the installed surrogate (0 before any fit)."""
+        return self._fitted_on or 0
+
+    def fit(self, required: bool = False) -> Any:
+        """Refit the surrogate if new labels arrived; return it (None before any label)."""
+        n_labeled = self.n_labeled
+        if n_labeled == 0:
+            if required:
+                raise NotFittedError(
+                    "no finished point with a physical phase yet; run classify_pending_points() first")
+            return None
+        if self._fitted_on != n_labeled:
+            U, y, w = self.training_set()
+            self._surrogate.fit(U, y, sample_weight=w)
+            self._fitted_on = len(y)
+        return self._surrogate
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """``PhaseType`` values of the probability columns of :meth:`predict`."""
+        return np.asarray(self.fit(required=True).classes_, dtype=int)
+
+    def predict(self, points: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted phases (``PhaseType`` values) and probabilities at physical points.
+
+        ``points``: array-like of shape (m, n_dims), one parameter dict, or a list of dicts.
+        """
+        surrogate = self._surrogate if self._fitted_on else self.fit(required=True)
+        if isinstance(points, Mapping):
+            points = [points]
+        if isinstance(points, (list, tuple)) and points and isinstance(points[0], Mapping):
+            points = np.array([self.space.to_point(p) for p in points])
+        X = self.space._as_matrix(points, "points")
+        proba = np.asarray(surrogate.predict_proba(self.space.to_unit(X)))
+        classes = np.asarray(surrogate.classes_, dtype=int)
+        return classes[np.argmax(proba, axis=1)], proba
+
+    # ------------------------------------------------------------------ convergence
+    def update_metrics(self, *, end_iteration: bool = False) -> dict[str, Any]:
+        """Evaluate the installed surrogate on the reference set; record and return the entry.
+
+        The batch schedule calls it once per round (``end_iteration=True``): "changed" is the
+        share of the box whose predicted phase changed since the previous round.
+        """
+        return self.record_metrics(*reference_metrics(self._surrogate if self._fitted_on else None,
+                                                      self.space.n_dims), end_iteration=end_iteration)
+
+    def record_metrics(self, labels: np.ndarray | None, mean_uncertainty: float, *,
+                       end_iteration: bool = False) -> dict[str, Any]:
+        """Record the installed fit's reference labels (from :func:`reference_metrics`, which a
+        background thread may compute) in this iteration's history entry; return the entry."""
+        c = self.counts()
+        entry: dict[str, Any] = {
+            "iteration": self.iteration, "n_points": self.n_points, "n_done": c.get("DONE", 0),
+            "n_failed": c.get("FAILED", 0) + c.get("TIMEOUT", 0),
+            "changed_fraction": math.nan, "mean_uncertainty": float(mean_uncertainty),
+        }
+        if labels is not None:
+            labels = np.asarray(labels, dtype=int)
+            if self._reference_labels is not None and self._reference_labels.shape == labels.shape:
+                entry["changed_fraction"] = float(np.mean(self._reference_labels != labels))
+            self._reference_labels = labels
+            self._snapshots = (self._snapshots + [(self.n_fitted, labels)])[-_MAX_SNAPSHOTS:]
+        # one entry per iteration: a resumed or refitted iteration replaces its earlier entry
+        self.history = [h for h in self.history if h["iteration"] != self.iteration] + [entry]
+        if end_iteration:
+            self.n_completed_iterations = self.iteration + 1
+        return entry
+
+    def changed_since(self, n_points: int) -> float:
+        """Share of the box whose predicted phase changed over the last ``n_points`` labels.
+
+        Compares the newest fit with the newest fit made at least ``n_points`` labels
+        earlier; NaN while no such pair of fits exists.
+        """
+        if not self._snapshots:
+            return math.nan
+        n_now, now = self._snapshots[-1]
+        older = [labels for n, labels in self._snapshots if n <= n_now - n_points]
+        return float(np.mean(older[-1] != now)) if older else math.nan
+
+    # ------------------------------------------------------------------ persistence
+    def pop_dirty(self) -> list[PointRecord]:
+        """The points changed since the last call (to checkpoint), in index order."""
+        dirty = sorted(self._dirty)
+        self._dirty.difference_update(dirty)
+        return [self._records[i] for i in dirty]
+
+    def mark_dirty(self, records: Sequence[PointRecord]) -> None:
+        """Put records back after a checkpoint that failed."""
+        self._dirty.update(r.index for r in records)
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (JSON-friendly), for the store."""
+        return {
+            "seed": self.seed,
+            "rng": self._rng.bit_generator.state,
+            "rng_class": type(self._rng.bit_generator).__name__,
+            "surrogate_seed": self._surrogate_seed,
+            "iteration": self.iteration,
+            "n_completed_iterations": self.n_completed_iterations,
+            "history": self.history,
+            "reference_labels": None if self._reference_labels is None else self._reference_labels.tolist(),
+        }
+
+    def restore(self, records: Sequence[PointRecord], state: Mapping[str, Any]) -> None:
+        """Take the records and the :meth:`state` written by a checkpoint."""
+        if state.get("rng") is not None:
+            self._rng.bit_generator.state = state["rng"]
+        if state.get("surrogate_seed") is not None:
+            self._surrogate_seed = int(state["surrogate_seed"])
+            self._surrogate, self._fitted_on = self.new_surrogate(), None
+        self._records = list(records)
+        self._cols = _Columns(self.space.n_dims)
+        for record in self._records:
+            self._cols.set(record)
+        self.iteration = int(state.get("iteration", 0))
+        self.n_completed_iterations = int(state.get("n_completed_iterations", 0))
+        self.history = list(state.get("history") or [])
+        ref = state.get("reference_labels")
+        self._reference_labels = None if ref is None else np.asarray(ref, dtype=int)
+
+
+def reference_metrics(surrogate: Any, n_dims: int) -> tuple[np.ndarray | None, float]:
+    """Predicted labels on the fixed reference points and the mean uncertainty there
+    (``(None, nan)`` without a fitted surrogate). Thread-safe for a surrogate nobody refits."""
+    from spinexplore.strategies import convergence_metrics
+
+    metrics, labels = convergence_metrics(surrogate, None, n_dims=n_dims)
+    return labels, float(metrics["mean_uncertainty"])
+
+
+class _Columns:
+    """Column arrays of the records (coordinates, status, label, weight), grown by doubling,
+    so that a proposal at 10^4-10^5 points costs array operations, not a loop over records."""
+
+    def __init__(self, n_dims: int) -> None:
+        self.n = 0
+        self.X = np.empty((64, n_dims))
+        self.status = np.empty(64, dtype=np.int8)
+        self.label = np.empty(64, dtype=int)
+        self.weight = np.empty(64)
+
+    def set(self, record: PointRecord) -> None:
+        i = record.index
+        if i >= len(self.status):
+            grow = max(2 * len(self.status), i + 1)
+            for name in ("X", "status", "label", "weight"):
+                old = getattr(self, name)
+                new = np.empty((grow,) + old.shape[1:], dtype=old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        self.X[i] = record.params
+        self.status[i] = int(record.status)
+        result = record.result
+        physical = record.status == PointStatus.DONE and result is not None and result.phase.is_physical
+        self.label[i] = int(result.phase) if physical else -1
+        self.weight[i] = max(result.confidence, MIN_WEIGHT) if physical else 0.0
+        self.n = max(self.n, i + 1)
+
+    def labeled_mask(self) -> np.ndarray:
+        return self.label[: self.n] >= 0
+
+    def where(self, *statuses: PointStatus) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.status[: self.n], [int(s) for s in statuses]))

@@ -1,0 +1,328 @@
+"""The runner: one executor for a whole run, two schedules, stopping goals, checkpoints, signals.
+
+:class:`Runner` drives a :class:`~spinexplore.learner.PhaseLearner` with a simulation, as
+python-adaptive's runner drives its learners. It owns what the learner must not know: the
+executor (created once, warmed once, shut down once), the store writes (by count and by time,
+in a background thread), the progress display, the stopping goal, and SIGINT/SIGTERM.
+
+Two schedules:
+
+``"async"`` (the default with more than one worker)
+    The moment a worker finishes, it gets the next point: the executor pulls points lazily
+    from a generator that serves a small queue of ready proposals, refilled with the newest
+    surrogate that is fitted. The surrogate is refitted in a background thread, so a free
+    worker never waits for a fit. Every point in flight is pending for the strategy, so
+    nothing is proposed twice. Proposals depend on timing; a resumed run keeps every finished
+    point and reruns the ones that were in flight.
+``"batch"``
+    Rounds: propose ``n_per_iteration`` points, run them all, refit, repeat. Deterministic
+    for a seed and exactly resumable (the same points as an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from spinexplore._background import Checkpointer, Refitter
+from spinexplore.errors import Interrupted
+from spinexplore.learner import PhaseLearner, reference_metrics
+from spinexplore.results import PhaseType, PointRecord, SimulationResult, coerce_result
+
+__all__ = ["Runner", "SCHEDULES", "outcome_to_result"]
+
+SCHEDULES = ("async", "batch")
+#: Seconds between checkpoints at most (besides every ``checkpoint_interval`` results).
+CHECKPOINT_SECONDS = 5.0
+#: A warm-up task lasts at least this long, so that every worker gets one.
+_WARMUP_SECONDS = 0.3
+
+
+def outcome_to_result(outcome: Any) -> SimulationResult | None:
+    """The :class:`SimulationResult` of an executor outcome; None when it was cancelled."""
+    duration = float(outcome.duration or 0.0)
+    if outcome.ok:
+        try:
+            return coerce_result(outcome.value, duration=duration)
+        except (TypeError, ValueError) as exc:
+            return SimulationResult(phase=PhaseType.FAILED, confidence=0.0, duration=duration,
+                                    error=f"invalid return value: {exc}")
+    status = getattr(outcome.status, "value", outcome.status)
+    if status in ("timeout", "failed"):
+        phase = PhaseType.TIMEOUT if status == "timeout" else PhaseType.FAILED
+        return SimulationResult(phase=phase, confidence=0.0, duration=duration,
+                                error=outcome.error or ("timed out" if status == "timeout" else "failed"))
+    return None
+
+
+class _WarmUp:
+    """Calls ``simulation.warmup()`` in a worker (loads compiled kernels) and lasts >= 0.3 s."""
+
+    def __init__(self, simulation: Any) -> None:
+        self.simulation = simulation
+
+    def __call__(self, _: int) -> None:
+        t0 = time.perf_counter()
+        self.simulation.warmup()
+        time.sleep(max(0.0, _WARMUP_SECONDS - (time.perf_counter() - t0)))
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[list[int]]:
+    """While saving: SIGINT/SIGTERM do not interrupt the write; they are noted instead."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def note(signum: int, frame: Any) -> None:
+        received.append(signum)
+        print("\nStill saving the finished results; the run stops right after.", file=sys.stderr)
+
+    old = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+class Runner:
+    """Run simulations for a learner on one executor, checkpointing to a store.
+
+    Parameters
+    ----------
+    learner : PhaseLearner
+    simulation : callable
+        ``simulation(params: dict) -> SimulationResult | PhaseType | dict | None``.
+    store : object with ``write(records, state)``
+    state : callable
+        ``state() -> dict``: the full state to checkpoint (the learner's and the caller's).
+    executor : Executor
+        Used for the whole run; shut down by :meth:`close` only if ``own_executor``.
+    timeout : float or None
+        Hard per-simulation limit in seconds.
+    checkpoint_interval : int
+        Checkpoint every this many results, and at least every :data:`CHECKPOINT_SECONDS`.
+    progress : Progress-like or None
+        ``record(...)``, ``message(text)``, ``close()``.
+    log : callable
+        ``log(text)`` for one-line messages.
+    """
+
+    def __init__(self, learner: PhaseLearner, simulation: Callable[[dict[str, float]], Any], *, store: Any,
+                 state: Callable[[], dict[str, Any]], executor: Any, own_executor: bool,
+                 timeout: float | None, checkpoint_interval: int, progress: Any, log: Callable[[str], None]) -> None:
+        self.learner, self.simulation, self.executor = learner, simulation, executor
+        self.own_executor, self.timeout, self.progress, self.log = own_executor, timeout, progress, log
+        self.n_workers = int(executor.n_workers)
+        self.checkpointer = Checkpointer(
+            store, lambda: (learner.pop_dirty(), state()), learner.mark_dirty,
+            every=checkpoint_interval, seconds=CHECKPOINT_SECONDS, background=self.n_workers > 1)
+        self._on_disk = getattr(store, "path", None) is not None
+        self._t0 = time.monotonic()
+        self.simulation_time = 0.0
+        self.n_finished = 0
+        self.stopped_by: str | None = None
+        self._warm = False
+        self._finished: list[PointRecord] = []
+
+    # ------------------------------------------------------------------ what goals read
+    @property
+    def elapsed(self) -> float:
+        """Wall seconds since the runner started (executor start and warm-up included)."""
+        return time.monotonic() - self._t0
+
+    def stats(self, schedule: str) -> dict[str, Any]:
+        """End-to-end figures of this run: efficiency = simulation time / (workers x wall time)."""
+        wall = self.elapsed
+        return {
+            "schedule": schedule, "n_workers": self.n_workers, "n_simulations": self.n_finished,
+            "wall_time": wall, "simulation_time": self.simulation_time,
+            "efficiency": self.simulation_time / (self.n_workers * wall) if wall > 0 else math.nan,
+            "n_checkpoints": self.checkpointer.n_written, "checkpoint_time": self.checkpointer.write_time,
+            "stopped_by": self.stopped_by,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    def warm_up(self) -> None:
+        """Run ``simulation.warmup()`` once per worker, if the simulation has one (compiled
+        kernels load there, not in the first timed simulation)."""
+        if self._warm or not callable(getattr(self.simulation, "warmup", None)):
+            return
+        self._warm = True
+        timeout = max(self.timeout or 0.0, 300.0)
+        for _ in self.executor.map_unordered(_WarmUp(self.simulation), range(self.n_workers), timeout=timeout):
+            pass
+
+    def close(self) -> None:
+        """Wait for the last checkpoint write, stop the executor if it is ours."""
+        try:
+            self.checkpointer.close()
+        finally:
+            if self.own_executor:
+                self.executor.shutdown(cancel_pending=True)
+
+    @contextlib.contextmanager
+    def _handling_signals(self) -> Iterator[None]:
+        """SIGTERM behaves as Ctrl+C: stop, save every finished result, raise Interrupted."""
+        main = threading.current_thread() is threading.main_thread()
+
+        def on_term(signum: int, frame: Any) -> None:
+            raise Interrupted(signum)
+
+        old = signal.signal(signal.SIGTERM, on_term) if main else None
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "saved", False):  # an inner block already saved and reported
+                raise
+            signum = getattr(exc, "signum", int(signal.SIGINT))
+            with _deferred_signals():
+                self.checkpointer.flush()
+            n_fin = sum(r.status.is_finished for r in self.learner.records)
+            self.progress.message(
+                f"Interrupted ({signal.Signals(signum).name}): {n_fin}/{self.learner.n_points} points finished "
+                f"and saved; {len(self.learner.pending_indices())} pending points will rerun on resume")
+            error = Interrupted(signum)
+            error.saved = True
+            raise error from None
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, old)
+
+    # ------------------------------------------------------------------ one outcome
+    def _record(self, index: int, outcome: Any) -> PointRecord | None:
+        result = outcome_to_result(outcome)
+        if result is None:  # cancelled: the point stays pending
+            return None
+        record = self.learner.tell_index(index, result, worker=str(outcome.worker or ""))
+        self.simulation_time += result.duration
+        self.n_finished += 1
+        self._finished.append(record)
+        if result.ok:
+            self.progress.record(index, result.phase.name, ok=True, confidence=result.confidence,
+                                 energy=result.energy)
+        else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
+            reason = (result.error or "no result").strip().splitlines()[0][:120]
+            self.progress.record(index, f"{result.phase.name} ({reason})", ok=False)
+        if self.checkpointer.note() and self._on_disk:
+            n_fin = sum(r.status.is_finished for r in self.learner.records)
+            self.progress.message(f"Checkpoint saved ({n_fin}/{self.learner.n_points} completed)")
+        return record
+
+    # ------------------------------------------------------------------ batch schedule
+    def run_points(self, indices: Sequence[int]) -> list[PointRecord]:
+        """Run the given pending points (one map), checkpoint, return the finished records."""
+        self._finished = []
+        if not indices:
+            return []
+        items = self.learner.space.to_dicts(self.learner.points(indices))
+        with self._handling_signals():
+            for outcome in self.executor.map_unordered(self.simulation, items, timeout=self.timeout):
+                self._record(indices[outcome.index], outcome)
+            self.checkpointer.flush()
+        return list(self._finished)
+
+    def run_rounds(self, n_iterations: int, n_per_iteration: int, *, strategy: Any = None,
+                   goal: Callable[[Any], bool] | None = None,
+                   on_round: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """The batch schedule: finish the open round, then propose-run-refit rounds."""
+        learner = self.learner
+        self.warm_up()
+        with self._handling_signals():
+            if learner.pending_indices() or learner.n_completed_iterations <= learner.iteration:
+                self._end_round(self.run_points(learner.pending_indices()), on_round)
+            while learner.iteration < n_iterations:
+                if goal is not None and goal(self):
+                    self.stopped_by = repr(goal)
+                    break
+                learner.iteration += 1
+                learner.propose(n_per_iteration, strategy)
+                self.checkpointer.flush()
+                self._end_round(self.run_points(learner.pending_indices()), on_round)
+
+    def _end_round(self, finished: list[PointRecord], on_round: Callable[[dict[str, Any]], None] | None) -> None:
+        self.learner.fit()
+        entry = self.learner.update_metrics(end_iteration=True)
+        self.checkpointer.flush()
+        if on_round is not None:
+            on_round(entry)
+
+    # ------------------------------------------------------------------ asynchronous schedule
+    def run_async(self, budget: int, n_initial: int, n_per_iteration: int, *, strategy: Any = None,
+                  goal: Callable[[Any], bool] | None = None, queue_size: int | None = None) -> None:
+        """The asynchronous schedule: every free worker gets the next point at once.
+
+        Parameters
+        ----------
+        budget : int
+            Total number of points of the exploration (finished, failed and pending).
+        n_initial, n_per_iteration : int
+            Only to number the points: point ``k`` past the initial design belongs to
+            "iteration" ``1 + (k - n_initial) // n_per_iteration``, as in the batch schedule.
+        queue_size : int or None
+            Ready proposals kept for a burst of completions (default: a quarter of the
+            workers, at least 2).
+        """
+        learner = self.learner
+        queue_size = queue_size or max(2, self.n_workers // 4)
+        refitter = Refitter(self._fit_job, lambda n: max(1, math.ceil(0.02 * n)))
+        ready: deque[int] = deque(learner.pending_indices())  # the initial design, or what was in flight
+        launched: list[int] = []
+
+        def install() -> None:
+            fitted = refitter.poll()
+            if fitted is not None:
+                surrogate, n_fitted, labels, uncertainty = fitted
+                learner.install(surrogate, n_fitted)
+                learner.record_metrics(labels, uncertainty)
+
+        def feed() -> Iterator[dict[str, float]]:
+            while True:
+                if not ready:
+                    if learner.n_points >= budget:
+                        return
+                    if goal is not None and goal(self):
+                        self.stopped_by = repr(goal)
+                        return
+                    install()
+                    n = min(queue_size, budget - learner.n_points)
+                    learner.iteration = max(learner.iteration, 1 + (learner.n_points - n_initial) // n_per_iteration)
+                    ready.extend(learner.propose(n, strategy, refit=False))
+                index = ready.popleft()
+                launched.append(index)
+                yield learner.space.to_dicts(learner.points([index]))[0]
+
+        self.warm_up()
+        self._finished = []
+        try:
+            with self._handling_signals():
+                for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
+                    self._record(launched[outcome.index], outcome)
+                    refitter.maybe_start(learner.n_labeled)
+                    install()
+                refitter.close(wait=0.0)
+                learner.fit()  # the final surrogate sees every point
+                learner.update_metrics(end_iteration=True)
+                self.checkpointer.flush()
+        finally:
+            refitter.close()
+
+    def _fit_job(self) -> tuple[int, Callable[[], Any]]:
+        U, y, w = self.learner.training_set()
+        surrogate, n_dims = self.learner.new_surrogate(), self.learner.space.n_dims
+
+        def job() -> tuple[Any, int, Any, float]:
+            surrogate.fit(U, y, sample_weight=w)
+            labels, uncertainty = reference_metrics(surrogate, n_dims)
+            return surrogate, len(y), labels, uncertainty
+
+        return len(y), job
