@@ -9,9 +9,7 @@ simulates, pickles or writes HDF5 itself.
 from __future__ import annotations
 
 import json
-import math
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 
 from spinexplore._validation import check_choice, check_int, check_n_jobs, check_real
 from spinexplore.learner import PhaseLearner, describe
+from spinexplore.runner import format_round, format_stats
 from spinexplore.results import PhaseType, PointRecord, PointStatus
 from spinexplore.space import ParameterSpace
 
@@ -94,26 +93,12 @@ class ActiveLearningExplorer:
             self.checkpoint()
 
     # ------------------------------------------------------------------ configuration
-    @property
-    def space(self) -> ParameterSpace:
-        return self._learner.space
-
-    @property
-    def strategy(self) -> str | Callable[..., Any]:
-        return self._learner.strategy
-
-    @property
-    def surrogate_spec(self) -> Any:
-        return self._learner.surrogate_spec
-
-    @property
-    def seed(self) -> int | None:
-        return self._learner.seed
-
-    @property
-    def learner(self) -> PhaseLearner:
-        """The learner (points, results, surrogate, strategy) behind this explorer."""
-        return self._learner
+    space = property(lambda self: self._learner.space, doc="The explored ParameterSpace.")
+    strategy = property(lambda self: self._learner.strategy, doc="The acquisition strategy.")
+    surrogate_spec = property(lambda self: self._learner.surrogate_spec, doc="The surrogate as given.")
+    seed = property(lambda self: self._learner.seed, doc="The run's seed (None if a Generator was given).")
+    learner = property(lambda self: self._learner,
+                       doc="The PhaseLearner (points, results, surrogate, strategy) behind this explorer.")
 
     def _config(self) -> dict[str, Any]:
         strategy = self.strategy if isinstance(self.strategy, str) else describe(self.strategy)
@@ -148,35 +133,15 @@ class ActiveLearningExplorer:
         """What the last simulation run on this exploration said of itself (``describe()``)."""
         return self._simulation_description
 
-    @property
-    def X(self) -> np.ndarray:
-        """ndarray of shape (n_points, n_dims): physical coordinates of every point."""
-        return self._learner.points(range(self.n_points))
-
-    def _column(self, fn: Callable[[PointRecord], Any], dtype: Any) -> np.ndarray:
-        return np.array([fn(r) for r in self._learner.records], dtype=dtype)
-
-    @property
-    def status(self) -> np.ndarray:
-        """ndarray of shape (n_points,): the ``PointStatus`` value of every point."""
-        return self._column(lambda r: int(r.status), int)
-
-    @property
-    def phases(self) -> np.ndarray:
-        """ndarray of shape (n_points,): ``PhaseType`` value per point, -1 without a result."""
-        return self._column(lambda r: -1 if r.result is None else int(r.result.phase), int)
-
-    @property
-    def confidences(self) -> np.ndarray:
-        return self._column(lambda r: np.nan if r.result is None else r.result.confidence, float)
-
-    @property
-    def energies(self) -> np.ndarray:
-        return self._column(lambda r: np.nan if r.result is None else r.result.energy, float)
-
-    @property
-    def iterations(self) -> np.ndarray:
-        return self._column(lambda r: r.iteration, int)
+    X = property(lambda self: self._learner.points(range(self.n_points)),
+                 doc="ndarray of shape (n_points, n_dims): physical coordinates of every point.")
+    status = property(lambda self: self._learner.column("status"),
+                      doc="ndarray of shape (n_points,): the ``PointStatus`` value of every point.")
+    phases = property(lambda self: self._learner.column("phase"),
+                      doc="ndarray of shape (n_points,): ``PhaseType`` value per point, -1 without a result.")
+    confidences = property(lambda self: self._learner.column("confidence"), doc="Confidence per point (NaN: none).")
+    energies = property(lambda self: self._learner.column("energy"), doc="Energy per spin per point (NaN: none).")
+    iterations = property(lambda self: self._learner.column("iteration"), doc="Round of each point.")
 
     @property
     def classes_(self) -> np.ndarray:
@@ -363,7 +328,7 @@ class ActiveLearningExplorer:
         indices = self._learner.pending_indices()
         if not indices:
             return []
-        with self._runner(simulation_func, len(indices), opts, executor, backend, progress) as runner:
+        with self._open_runner(simulation_func, len(indices), opts, executor, backend, progress) as runner:
             return runner.run_points(indices)
 
     def run(
@@ -431,18 +396,18 @@ class ActiveLearningExplorer:
         n0 = self._n_initial or n_initial or 2 * n_per_iteration
         budget = n0 + n_iterations * n_per_iteration
         to_run = max(0, budget - sum(r.status.is_finished for r in self._learner.records))
-        with self._runner(simulation, to_run, opts, executor, backend, progress) as runner:
+        with self._open_runner(simulation, to_run, opts, executor, backend, progress) as runner:
             chosen = schedule or ("async" if runner.n_workers > 1 else "batch")
             try:
                 if chosen == "batch":
                     runner.run_rounds(n_iterations, n_per_iteration, strategy=strategy, goal=stop,
-                                      on_round=self._print_round if self.verbose else None)
+                                      on_round=(lambda e: print(format_round(e))) if self.verbose else None)
                 else:
                     runner.run_async(budget, n0, n_per_iteration, strategy=strategy, goal=stop)
             finally:
                 self.run_stats = runner.stats(chosen)
         if self.verbose:
-            print(self._stats_line())
+            print(format_stats(self.run_stats))
         return self
 
     # ------------------------------------------------------------------ helpers of the two above
@@ -459,53 +424,12 @@ class ActiveLearningExplorer:
         self._simulation_description = describe(simulation)
         return opts
 
-    def _runner(self, simulation: Any, total: int, opts: dict[str, Any], executor: Any, backend: str | None,
-                progress: bool) -> Any:
-        """A context manager: a Runner with its executor and progress display, closed at exit."""
-        import contextlib
+    def _open_runner(self, simulation: Any, total: int, opts: dict[str, Any], executor: Any,
+                     backend: str | None, progress: bool) -> Any:
+        from spinexplore.runner import open_runner
 
-        from spinexplore.execution import get_executor, make_progress
-        from spinexplore.execution.progress import Progress
-        from spinexplore.runner import Runner
-
-        @contextlib.contextmanager
-        def managed() -> Any:
-            own = executor is None or isinstance(executor, str)
-            ex = get_executor(opts["n_jobs"], backend if executor is None else executor)
-            if progress or not self.verbose:  # a bar, or plain lines, or silence
-                bar = make_progress(total, enabled=progress, desc="Classifying")
-            else:  # progress=False, verbose: the old tool's plain log, on stdout
-                bar = Progress(total, "plain", "Classifying", sys.stdout)
-                print(f"Classifying {total} points using {ex.n_workers} worker(s)...")
-            runner = Runner(self._learner, simulation, store=self.store, state=self._state, executor=ex,
-                            own_executor=own, timeout=opts["timeout"],
-                            checkpoint_interval=opts["checkpoint_interval"], progress=bar, log=print)
-            try:
-                yield runner
-            finally:
-                try:
-                    bar.close()
-                finally:
-                    runner.close()
-
-        return managed()
-
-    def _print_round(self, entry: dict[str, Any]) -> None:
-        cf, mu = entry["changed_fraction"], entry["mean_uncertainty"]
-        cf_text = "n/a" if math.isnan(cf) else f"{100 * cf:.1f}%"
-        mu_text = "n/a" if math.isnan(mu) else f"{mu:.3f}"
-        print(f"Iteration {entry['iteration']}: {entry['n_done']} done, {entry['n_failed']} failed; "
-              f"predicted phase changed on {cf_text} of the box; mean uncertainty {mu_text}")
-
-    def _stats_line(self) -> str:
-        s = self.run_stats or {}
-        if not s:
-            return "no run yet"
-        eff = s.get("efficiency", math.nan)
-        text = (f"Run ({s['schedule']}, {s['n_workers']} worker(s)): {s['n_simulations']} simulations in "
-                f"{s['wall_time']:.1f} s wall, {s['simulation_time']:.1f} s of simulation; "
-                f"efficiency {'n/a' if eff is None or math.isnan(eff) else f'{100 * eff:.0f}%'}")
-        return text + (f"; stopped by {s['stopped_by']}" if s.get("stopped_by") else "")
+        return open_runner(self._learner, simulation, store=self.store, state=self._state, total=total,
+                           executor=executor, backend=backend, progress=progress, verbose=self.verbose, **opts)
 
     def summary(self) -> str:
         """A few lines: counts by status and phase, the last metrics, the run's efficiency."""
@@ -520,7 +444,7 @@ class ActiveLearningExplorer:
             lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
                          f"uncertainty={h['mean_uncertainty']:.3f}")
         if self.run_stats:
-            lines.append(self._stats_line())
+            lines.append(format_stats(self.run_stats))
         return "\n".join(lines)
 
 

@@ -20,42 +20,13 @@ import numpy as np
 from spinexplore._validation import check_choice, check_int
 from spinexplore.errors import NotFittedError
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
+from spinexplore._points import Columns, describe, reference_metrics, seeds
 from spinexplore.space import ParameterSpace
 
 __all__ = ["PhaseLearner", "describe", "reference_metrics"]
 
-#: Smallest sample weight of a labelled point (its confidence, floored).
-MIN_WEIGHT = 0.05
 #: Reference-label snapshots kept for the convergence goal (one per refit).
 _MAX_SNAPSHOTS = 64
-
-
-def describe(obj: Any) -> Any:
-    """A JSON-friendly description of a user object (simulation, surrogate spec...)."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    method = getattr(obj, "describe", None)
-    if callable(method):
-        try:
-            return method()
-        except Exception:  # a user's describe() must not break a checkpoint
-            pass
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    module = getattr(obj, "__module__", None) or type(obj).__module__
-    return f"{module}.{name}"
-
-
-def _seeds(seed: int | np.random.Generator | None) -> tuple[int | None, np.random.Generator, int]:
-    """(recorded seed, proposal Generator, surrogate seed) from the user's ``seed``."""
-    if isinstance(seed, np.random.Generator):
-        return None, seed, int(seed.integers(2**31 - 1))
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        if seed is not None and seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, a Generator or None; got {seed!r}")
-        value = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
-        rng_ss, sur_ss = np.random.SeedSequence(value).spawn(2)
-        return value, np.random.default_rng(rng_ss), int(sur_ss.generate_state(1)[0] & 0x7FFFFFFF)
-    raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
 
 
 class PhaseLearner:
@@ -96,12 +67,12 @@ class PhaseLearner:
         self.space = space
         self.strategy = check_strategy(strategy)
         self.surrogate_spec = surrogate
-        self.seed, self._rng, self._surrogate_seed = _seeds(seed)
+        self.seed, self._rng, self._surrogate_seed = seeds(seed)
         self._surrogate = make_surrogate(surrogate, random_state=self._surrogate_seed)  # validates it
         self._fitted_on: int | None = None  # labelled points behind the installed fit
         self._records: list[PointRecord] = []
         self._dirty: set[int] = set()
-        self._cols = _Columns(space.n_dims)
+        self._cols = Columns(space.n_dims)
         self.iteration = 0
         self.n_completed_iterations = 0
         self.history: list[dict[str, Any]] = []
@@ -122,6 +93,20 @@ class PhaseLearner:
     def n_labeled(self) -> int:
         """Finished points with a physical phase (what the surrogate learns from)."""
         return int(self._cols.labeled_mask().sum())
+
+    def column(self, name: str) -> np.ndarray:
+        """One value per point: ``status``, ``phase`` (-1 without a result), ``confidence``,
+        ``energy`` (NaN without a result) or ``iteration``."""
+        rs = self._records
+        if name == "status":
+            return np.array([int(r.status) for r in rs], dtype=int)
+        if name == "iteration":
+            return np.array([r.iteration for r in rs], dtype=int)
+        if name == "phase":
+            return np.array([-1 if r.result is None else int(r.result.phase) for r in rs], dtype=int)
+        if name in ("confidence", "energy"):
+            return np.array([np.nan if r.result is None else getattr(r.result, name) for r in rs], dtype=float)
+        raise ValueError(f"name must be one of ['confidence', 'energy', 'iteration', 'phase', 'status']; got {name!r}")
 
     def record(self, index: int) -> PointRecord:
         return self._records[index]
@@ -380,7 +365,7 @@ class PhaseLearner:
             self._surrogate_seed = int(state["surrogate_seed"])
             self._surrogate, self._fitted_on = self.new_surrogate(), None
         self._records = list(records)
-        self._cols = _Columns(self.space.n_dims)
+        self._cols = Columns(self.space.n_dims)
         for record in self._records:
             self._cols.set(record)
         self.iteration = int(state.get("iteration", 0))
@@ -388,47 +373,3 @@ class PhaseLearner:
         self.history = list(state.get("history") or [])
         ref = state.get("reference_labels")
         self._reference_labels = None if ref is None else np.asarray(ref, dtype=int)
-
-
-def reference_metrics(surrogate: Any, n_dims: int) -> tuple[np.ndarray | None, float]:
-    """Predicted labels on the fixed reference points and the mean uncertainty there
-    (``(None, nan)`` without a fitted surrogate). Thread-safe for a surrogate nobody refits."""
-    from spinexplore.strategies import convergence_metrics
-
-    metrics, labels = convergence_metrics(surrogate, None, n_dims=n_dims)
-    return labels, float(metrics["mean_uncertainty"])
-
-
-class _Columns:
-    """Column arrays of the records (coordinates, status, label, weight), grown by doubling,
-    so that a proposal at 10^4-10^5 points costs array operations, not a loop over records."""
-
-    def __init__(self, n_dims: int) -> None:
-        self.n = 0
-        self.X = np.empty((64, n_dims))
-        self.status = np.empty(64, dtype=np.int8)
-        self.label = np.empty(64, dtype=int)
-        self.weight = np.empty(64)
-
-    def set(self, record: PointRecord) -> None:
-        i = record.index
-        if i >= len(self.status):
-            grow = max(2 * len(self.status), i + 1)
-            for name in ("X", "status", "label", "weight"):
-                old = getattr(self, name)
-                new = np.empty((grow,) + old.shape[1:], dtype=old.dtype)
-                new[: len(old)] = old
-                setattr(self, name, new)
-        self.X[i] = record.params
-        self.status[i] = int(record.status)
-        result = record.result
-        physical = record.status == PointStatus.DONE and result is not None and result.phase.is_physical
-        self.label[i] = int(result.phase) if physical else -1
-        self.weight[i] = max(result.confidence, MIN_WEIGHT) if physical else 0.0
-        self.n = max(self.n, i + 1)
-
-    def labeled_mask(self) -> np.ndarray:
-        return self.label[: self.n] >= 0
-
-    def where(self, *statuses: PointStatus) -> np.ndarray:
-        return np.flatnonzero(np.isin(self.status[: self.n], [int(s) for s in statuses]))

@@ -36,7 +36,7 @@ from spinexplore.errors import Interrupted
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PhaseType, PointRecord, SimulationResult, coerce_result
 
-__all__ = ["Runner", "SCHEDULES", "outcome_to_result"]
+__all__ = ["Runner", "SCHEDULES", "format_round", "format_stats", "open_runner", "outcome_to_result"]
 
 SCHEDULES = ("async", "batch")
 #: Seconds between checkpoints at most (besides every ``checkpoint_interval`` results).
@@ -326,3 +326,51 @@ class Runner:
             return surrogate, len(y), labels, uncertainty
 
         return len(y), job
+
+
+@contextlib.contextmanager
+def open_runner(learner: PhaseLearner, simulation: Any, *, store: Any, state: Callable[[], dict[str, Any]],
+                total: int, n_jobs: int, checkpoint_interval: int, timeout: float | None, executor: Any,
+                backend: str | None, progress: bool, verbose: bool) -> Iterator[Runner]:
+    """A :class:`Runner` with its executor (``executor``, or a new one for ``n_jobs`` and
+    ``backend``) and its progress display for ``total`` simulations; both closed at exit."""
+    from spinexplore.execution import get_executor, make_progress
+    from spinexplore.execution.progress import Progress
+
+    own = executor is None or isinstance(executor, str)
+    ex = get_executor(n_jobs, backend if executor is None else executor)
+    if progress or not verbose:  # a bar, or plain lines, or silence
+        bar = make_progress(total, enabled=progress, desc="Classifying")
+    else:  # progress=False, verbose: the old tool's plain log, on stdout
+        bar = Progress(total, "plain", "Classifying", sys.stdout)
+        print(f"Classifying {total} points using {ex.n_workers} worker(s)...")
+    runner = Runner(learner, simulation, store=store, state=state, executor=ex, own_executor=own,
+                    timeout=timeout, checkpoint_interval=checkpoint_interval, progress=bar, log=print)
+    try:
+        yield runner
+    finally:
+        try:
+            bar.close()
+        finally:
+            runner.close()
+
+
+def format_round(entry: dict[str, Any]) -> str:
+    """``Iteration 2: 40 done, 0 failed; predicted phase changed on 4.5% of the box; ...``"""
+    cf, mu = entry["changed_fraction"], entry["mean_uncertainty"]
+    cf_text = "n/a" if math.isnan(cf) else f"{100 * cf:.1f}%"
+    mu_text = "n/a" if math.isnan(mu) else f"{mu:.3f}"
+    return (f"Iteration {entry['iteration']}: {entry['n_done']} done, {entry['n_failed']} failed; "
+            f"predicted phase changed on {cf_text} of the box; mean uncertainty {mu_text}")
+
+
+def format_stats(stats: dict[str, Any] | None) -> str:
+    """One line on a run's wall time, simulation time and end-to-end efficiency."""
+    if not stats:
+        return "no run yet"
+    eff = stats.get("efficiency")
+    eff_text = "n/a" if eff is None or math.isnan(eff) else f"{100 * eff:.0f}%"
+    text = (f"Run ({stats['schedule']}, {stats['n_workers']} worker(s)): {stats['n_simulations']} simulations "
+            f"in {stats['wall_time']:.1f} s wall, {stats['simulation_time']:.1f} s of simulation; "
+            f"efficiency {eff_text} (simulation time / (workers x wall time))")
+    return text + (f"; stopped by {stats['stopped_by']}" if stats.get("stopped_by") else "")

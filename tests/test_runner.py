@@ -1,0 +1,267 @@
+"""The runner behind ``explorer.run``: asynchronous schedule, goals, efficiency, signals, resume."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import cloudpickle
+import numpy as np
+import pytest
+
+from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType, PointStatus
+from spinexplore.execution import get_executor
+from spinexplore.goals import any_goal, convergence_goal, make_goal, points_goal, time_goal
+from spinexplore.learner import PhaseLearner
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+SPACE = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
+
+
+def disc(p):
+    time.sleep(0.01)
+    return PhaseType.SKYRMION if (p["x"] - 0.4) ** 2 + (p["y"] - 0.5) ** 2 < 0.09 else PhaseType.FERROMAGNET
+
+
+def faulty(p):
+    """Hangs in one corner, crashes in another, raises in a third, else a disc."""
+    if p["x"] < 0.15 and p["y"] < 0.15:
+        time.sleep(1e6)
+    if p["x"] > 0.85 and p["y"] > 0.85:
+        os._exit(1)
+    if p["x"] < 0.15 and p["y"] > 0.85:
+        raise ValueError("bad corner")
+    return disc(p)
+
+
+def _unique_rows(X):
+    return len(np.unique(np.round(X, 12), axis=0))
+
+
+@pytest.mark.parametrize("backend", ["process", "loky", "threads"])
+def test_async_runs_the_budget_once_each_and_stores_every_point(tmp_path, backend):
+    ex_arg = get_executor(2, cf.ThreadPoolExecutor(2)) if backend == "threads" else backend
+    explorer = ActiveLearningExplorer(SPACE, seed=3, store=tmp_path / "e.h5", verbose=False)
+    kwargs = {"executor": ex_arg} if backend == "threads" else {"n_jobs": 2, "backend": backend}
+    explorer.run(3, 6, disc, n_initial=8, progress=False, schedule="async", **kwargs)
+    assert explorer.n_points == 8 + 3 * 6
+    assert (explorer.status == PointStatus.DONE).all()
+    assert _unique_rows(explorer.X) == explorer.n_points  # nothing proposed twice
+    stats = explorer.run_stats
+    assert stats["schedule"] == "async" and stats["n_workers"] == 2 and stats["n_simulations"] == 26
+    assert 0 < stats["efficiency"] <= 1.05
+    explorer.close()
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    assert (back.status == PointStatus.DONE).sum() == 26
+    assert back.run_stats["n_simulations"] == 26
+    assert set(back.iterations) == {0, 1, 2, 3}  # numbered as rounds of n_per_iteration
+    back.store.close()
+
+
+def test_async_is_the_default_with_several_workers_batch_with_one():
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    explorer.run(1, 4, disc, n_initial=4, n_jobs=2, progress=False)
+    assert explorer.run_stats["schedule"] == "async"
+    explorer.run(2, 4, disc, n_jobs=1, progress=False)
+    assert explorer.run_stats["schedule"] == "batch" and explorer.n_points == 12
+
+
+def test_a_hung_or_crashing_simulation_does_not_stall_the_others():
+    explorer = ActiveLearningExplorer(SPACE, seed=1, verbose=False)
+    explorer.add_points([[0.05, 0.05], [0.95, 0.95], [0.05, 0.95]])  # hang, crash, raise
+    explorer.run(2, 6, faulty, n_initial=6, n_jobs=2, timeout=2.0, progress=False, schedule="async")
+    c = explorer.counts()
+    assert c["TIMEOUT"] >= 1 and c["FAILED"] >= 2
+    assert c["DONE"] >= explorer.n_points - 3 - 4  # proposals avoid failed corners, mostly
+    assert not explorer.learner.pending_indices()
+    failed = [r for r in explorer.records if r.status == PointStatus.FAILED]
+    assert any("bad corner" in r.result.error for r in failed)
+    assert any("worker died" in r.result.error for r in failed)
+
+
+def test_goals_stop_the_run_and_say_which():
+    explorer = ActiveLearningExplorer(SPACE, seed=2, verbose=False)
+    explorer.run(1000, 4, disc, n_initial=4, n_jobs=2, progress=False, max_time=1.5)
+    assert explorer.n_points < 1000 and "time_goal(1.5)" in explorer.run_stats["stopped_by"]
+    explorer = ActiveLearningExplorer(SPACE, seed=2, verbose=False)
+    explorer.run(1000, 4, disc, n_initial=4, n_jobs=1, progress=False, goal=lambda r: r.n_finished >= 9)
+    assert 9 <= explorer.n_points <= 12  # batch schedule: checked between rounds of 4
+
+
+def test_convergence_goal_stops_a_settled_diagram():
+    def flat(p):
+        return PhaseType.FERROMAGNET
+
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    explorer.run(200, 4, flat, n_initial=8, n_jobs=2, progress=False, converge=0.01, converge_window=8)
+    assert explorer.n_points < 8 + 200 * 4
+    assert explorer.learner.changed_since(8) < 0.01
+    assert explorer.run_stats["stopped_by"].startswith("convergence_goal")
+
+
+def test_goal_objects_and_bad_goal_arguments():
+    g = any_goal(points_goal(10), time_goal(60))
+    assert repr(g) == "any_goal(points_goal(10), time_goal(60.0))"
+    assert make_goal() is None
+    with pytest.raises(ValueError, match="max_time must be > 0"):
+        make_goal(max_time=0)
+    with pytest.raises(ValueError, match="converge must be <= 1"):
+        convergence_goal(2.0)
+    with pytest.raises(ValueError, match="converge_window=5 needs converge"):
+        make_goal(converge_window=5)
+    with pytest.raises(TypeError, match="goal must be callable"):
+        make_goal(goal=3)
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        explorer.run(1, 2, disc, schedule="eager")
+    assert explorer.n_points == 0  # refused before any work
+
+
+def test_the_seed_and_settings_are_in_the_store_before_any_simulation(tmp_path):
+    explorer = ActiveLearningExplorer(SPACE, seed=None, store=tmp_path / "e.h5", verbose=False,
+                                      settings={"model": "square-chiral", "lattice_size": 12})
+    seed = explorer.seed
+    os.kill(os.getpid(), 0)  # nothing ran; the process could die now
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    assert back.seed == seed and back.settings == {"model": "square-chiral", "lattice_size": 12}
+    back.store.close()
+    explorer.close()
+    with pytest.raises(ValueError, match="JSON-able"):
+        ActiveLearningExplorer(SPACE, settings={"f": object()})
+
+
+def test_learner_keeps_in_flight_points_out_of_proposals():
+    learner = PhaseLearner(SPACE, seed=0)
+    first = learner.add_initial_samples(6)
+    more = learner.propose(6, refit=False)  # nothing finished: all 12 are pending
+    X = learner.points(first + more)
+    assert _unique_rows(X) == 12
+    d = np.linalg.norm(X[:, None] - X[None], axis=-1) + np.eye(12)
+    assert d.min() > 0.02
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
+    from spinexplore.errors import Interrupted
+
+    CALLS = sys.argv[2]
+
+    def slow(p):
+        time.sleep(0.3)
+        with open(CALLS, "a") as f:
+            f.write(f"{p['x']!r} {p['y']!r}\\n")
+        return PhaseType.FERROMAGNET if p["x"] > 0.5 else PhaseType.SINGLE_Q
+
+    space = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
+    if sys.argv[3] == "new":
+        ex = ActiveLearningExplorer(space, seed=0, store=sys.argv[1], verbose=False)
+    else:
+        ex = ActiveLearningExplorer.load(sys.argv[1], verbose=False)
+    print("READY", flush=True)
+    try:
+        ex.run(4, 6, slow, n_initial=8, n_jobs=2, checkpoint_interval=2, progress=False, schedule="async")
+    except Interrupted as exc:
+        ex.close()
+        print("INTERRUPTED", exc.signum, flush=True)
+        sys.exit(exc.exit_code)
+    ex.close()
+    print("DONE", ex.n_points, flush=True)
+    """
+)
+
+
+def _start(tmp_path, mode):
+    script = tmp_path / "run.py"
+    script.write_text(_SCRIPT)
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "e.h5"), str(tmp_path / "calls.txt"), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _calls(tmp_path):
+    path = tmp_path / "calls.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("sig, code", [
+    pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow),
+    (signal.SIGTERM, 143),  # what a batch scheduler sends at the wall-time limit
+    pytest.param(signal.SIGKILL, -9, marks=pytest.mark.slow),
+])
+def test_async_stop_by_signal_keeps_finished_points_and_resume_finishes(tmp_path, sig, code):
+    proc = _start(tmp_path, "new")
+    assert proc.stdout.readline().strip() == "READY"
+    deadline = time.monotonic() + 60
+    while len(_calls(tmp_path)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    if sig != signal.SIGKILL:
+        assert f"INTERRUPTED {int(sig)}" in out
+        assert "Traceback" not in err
+    before = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    done_before = {tuple(r.params) for r in before.records if r.status == PointStatus.DONE}
+    before.store.close()
+    if sig != signal.SIGKILL:  # a graceful stop saves every result that finished
+        assert len(done_before) >= len(_calls(tmp_path)) - 2  # calls still being written when killed
+    else:  # kill -9: at most the results since the last checkpoint (every 2 results) are lost
+        assert len(done_before) >= 2
+    proc = _start(tmp_path, "resume")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "DONE 32" in out
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    assert (back.status == PointStatus.DONE).sum() == 32 and _unique_rows(back.X) == 32
+    assert done_before <= {tuple(r.params) for r in back.records}
+    back.store.close()
+
+
+@pytest.mark.slow
+def test_async_runner_on_a_dask_local_cluster():
+    pytest.importorskip("distributed")
+    explorer = ActiveLearningExplorer(SPACE, seed=4, verbose=False)
+    explorer.run(2, 4, disc, n_initial=4, n_jobs=2, backend="dask", progress=False, schedule="async")
+    assert explorer.n_points == 12 and (explorer.status == PointStatus.DONE).all()
+    assert _unique_rows(explorer.X) == 12 and explorer.run_stats["n_workers"] == 2
+
+
+_MPI_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
+
+    def sim(p):
+        time.sleep(0.05)
+        return PhaseType.SKYRMION if p["x"] > p["y"] else PhaseType.FERROMAGNET
+
+    if __name__ == "__main__":  # the worker ranks import this module too
+        space = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
+        ex = ActiveLearningExplorer(space, seed=0, store=sys.argv[-1], verbose=False)
+        ex.run(2, 4, sim, n_initial=4, backend="mpi", n_jobs=2, progress=False, schedule="async")
+        ex.close()
+        print("RESULT", ex.n_points, ex.counts().get("DONE"), ex.run_stats["n_workers"], ex.run_stats["schedule"])
+    """
+)
+
+
+@pytest.mark.slow
+def test_async_runner_under_mpiexec(tmp_path):
+    import shutil
+
+    pytest.importorskip("mpi4py.futures")
+    exe = shutil.which("mpiexec") or shutil.which("mpiexec", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("mpiexec not found (pip install spinexplore[mpi])")
+    script = tmp_path / "mpi_run.py"
+    script.write_text(_MPI_SCRIPT)
+    proc = subprocess.run([exe, "-n", "3", sys.executable, "-m", "mpi4py.futures", str(script), str(tmp_path / "e.h5")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RESULT 12 12 2 async" in proc.stdout, proc.stdout[-2000:]
