@@ -236,8 +236,8 @@ class Runner:
                    on_round: Callable[[dict[str, Any]], None] | None = None) -> None:
         """The batch schedule: finish the open round, then propose-run-refit rounds."""
         learner = self.learner
-        self.warm_up()
         with self._handling_signals():
+            self.warm_up()
             if learner.pending_indices() or learner.n_completed_iterations <= learner.iteration:
                 self._end_round(self.run_points(learner.pending_indices()), on_round)
             while learner.iteration < n_iterations:
@@ -301,10 +301,10 @@ class Runner:
                 launched.append(index)
                 yield learner.space.to_dicts(learner.points([index]))[0]
 
-        self.warm_up()
         self._finished = []
         try:
             with self._handling_signals():
+                self.warm_up()
                 for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
                     self._record(launched[outcome.index], outcome)
                     refitter.maybe_start(learner.n_labeled)
