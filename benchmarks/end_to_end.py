@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--parts", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"])
     p.add_argument("--workers", nargs="+", type=int, default=[2, 16, 64], help="(a) worker counts")
-    p.add_argument("--rounds", type=int, default=6, help="(a) rounds of n_workers points after 2 n_workers")
+    p.add_argument("--rounds", type=int, default=14, help="(a) rounds of n_workers points after 2 n_workers")
     p.add_argument("--real-jobs", type=int, default=-1, help="(b) workers (-1 = all cores)")
     p.add_argument("--real-points", type=int, nargs=3, default=[16, 4, 8],
                    metavar=("N_INITIAL", "ROUNDS", "PER_ROUND"), help="(b) budget")
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--diagrams", nargs="+", default=["four_phases_2d", "island_2d"])
     p.add_argument("--quality-workers", type=int, default=16)
     p.add_argument("--budget", type=int, default=240, help="(c) simulations per run")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--quick", action="store_true", help="a small smoke run")
     p.add_argument("--out", default=str(HERE / "results" / "end_to_end.json"))
     args = p.parse_args(argv)

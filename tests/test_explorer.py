@@ -262,8 +262,12 @@ _SIGINT_SCRIPT = textwrap.dedent(
     import sys, time
     from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
 
+    CALLS = sys.argv[2]
+
     def slow(p):
         time.sleep(0.4)
+        with open(CALLS, "a") as f:
+            f.write("x\\n")
         return PhaseType.FERROMAGNET if p["x"] > 0.5 else PhaseType.SINGLE_Q
 
     space = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
@@ -297,11 +301,15 @@ def test_ctrl_c_mid_run_keeps_results_and_leaves_no_process(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(_SIGINT_SCRIPT)
     store = tmp_path / "e.h5"
+    calls = tmp_path / "calls.txt"
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(store), str(calls)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout.readline().strip() == "READY"
-    time.sleep(3.0)
+    deadline = time.monotonic() + 60  # wait for a few finished simulations, however busy the machine
+    while (not calls.exists() or len(calls.read_text().split()) < 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
     children = _children_of(proc.pid)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
