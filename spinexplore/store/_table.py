@@ -1,106 +1,128 @@
-"""Column-wise point table and JSON codec shared by every store (memory and HDF5).
+"""Column-wise point table shared by every store (memory and HDF5), and the batches that update it.
 
-Both stores keep the points in a :class:`PointTable` and encode the explorer state with
-:func:`encode_json`, so a :class:`~spinexplore.store.MemoryStore` returns exactly what an
+Both stores keep the points in a :class:`PointTable` and update it only through
+:meth:`PointTable.apply_batch`: a :class:`Batch` is what one checkpoint changes, the same
+object the HDF5 store appends to its journal and replays from it. So a
+:class:`~spinexplore.store.MemoryStore` returns exactly what an
 :class:`~spinexplore.store.ExplorationStore` returns after a trip through the disk.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
+from spinexplore.store._json import decode_json, encode_json, storable_text
+
+__all__ = ["Batch", "PointTable", "batch_from_records", "check_spins", "decode_json", "encode_json",
+           "storable_text"]
 
 #: dtype of stored spin configurations (see docs/store-format.md, "Spins").
 SPIN_DTYPE = np.float32
 
-_STRING_COLUMNS = ("worker", "error")
-_NUMERIC_COLUMNS = {
+#: numeric columns of a point, with their dtypes (the order is the journal's frame order).
+NUMERIC_COLUMNS = {
     "status": np.int8,
     "phase": np.int8,
     "iteration": np.int64,
     "confidence": np.float64,
     "energy": np.float64,
     "duration": np.float64,
+    "spin_ref": np.int32,
 }
 
 
-# ---------------------------------------------------------------------------------- JSON
-def _plain(obj: Any, where: str) -> Any:
-    """``obj`` with numpy scalars/arrays turned into Python ones; non-str keys rejected."""
-    if isinstance(obj, Mapping):
-        out = {}
-        for key, value in obj.items():
-            if not isinstance(key, str):
-                raise TypeError(
-                    f"{where} has key {key!r} of type {type(key).__name__}; JSON keys must be str. "
-                    f"Convert it with str() before storing"
-                )
-            out[key] = _plain(value, f"{where}[{key!r}]")
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist(), where)
-    raise TypeError(
-        f"{where} holds {obj!r:.60} of type {type(obj).__name__}, which JSON cannot store; "
-        f"allowed: dict (str keys), list, tuple, str, int, float, bool, None and numpy scalars/arrays"
-    )
+@dataclass
+class Batch:
+    """The rows one checkpoint writes: columns of ``k`` points (new or changed), in any order.
 
-
-def encode_json(obj: Any, name: str) -> str:
-    """Encode a JSON-able mapping exactly (ints of any size stay ints, floats use ``repr``).
-
-    Raises
-    ------
-    TypeError
-        If ``obj`` is not a mapping or holds something JSON cannot represent.
+    ``obs`` holds the scalar observables of the batch, one column per name of ``obs_names``
+    (NaN: not measured); ``cols`` the :data:`NUMERIC_COLUMNS`.
     """
-    if not isinstance(obj, Mapping):
-        raise TypeError(f"{name} must be a mapping (a JSON-able dict); got {type(obj).__name__} {obj!r:.60}")
-    plain = _plain(obj, name)
-    try:
-        return json.dumps(plain, allow_nan=True, separators=(",", ":"))
-    except ValueError as exc:  # circular reference
-        raise TypeError(f"{name} cannot be encoded as JSON: {exc}") from None
+
+    index: np.ndarray
+    params: np.ndarray
+    cols: dict[str, np.ndarray]
+    worker: list[str]
+    error: list[str]
+    obs_names: list[str]
+    obs: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return len(self.index)
 
 
-def decode_json(text: str) -> dict[str, Any]:
-    """Inverse of :func:`encode_json` (a fresh object on each call)."""
-    return json.loads(text)
+def batch_from_records(records: Sequence[PointRecord], n_dims: int, spin_refs: Mapping[int, int]) -> Batch:
+    """Columns of validated ``records``; ``spin_refs`` maps index -> spin location (-1: none)."""
+    k = len(records)
+    cols = {name: np.zeros(k, dt) for name, dt in NUMERIC_COLUMNS.items()}
+    for name in ("confidence", "energy", "duration"):
+        cols[name][:] = np.nan
+    cols["phase"][:] = -1
+    index = np.empty(k, np.int64)
+    params = np.empty((k, n_dims))
+    worker, error = [], []
+    obs_rows: list[dict[str, float]] = []
+    names: dict[str, int] = {}
+    for j, r in enumerate(records):
+        index[j] = r.index
+        params[j] = r.params
+        cols["status"][j] = int(r.status)
+        cols["iteration"][j] = r.iteration
+        cols["spin_ref"][j] = spin_refs.get(r.index, -1)
+        worker.append(storable_text(r.worker))
+        res = r.result
+        row: dict[str, float] = {}
+        if res is None:
+            error.append("")
+        else:
+            cols["phase"][j] = int(res.phase)
+            cols["confidence"][j] = res.confidence
+            cols["energy"][j] = res.energy
+            cols["duration"][j] = res.duration
+            error.append(storable_text(res.error or ""))
+            for key, value in res.scalar_observables().items():
+                name = storable_text(key)
+                names.setdefault(name, len(names))
+                row[name] = value
+        obs_rows.append(row)
+    obs = np.full((k, len(names)), np.nan)
+    for j, row in enumerate(obs_rows):
+        for name, value in row.items():
+            obs[j, names[name]] = value
+    return Batch(index, params, cols, worker, error, list(names), obs)
 
 
-# ---------------------------------------------------------------------------------- table
 class PointTable:
     """Points of one exploration as growable numpy columns (row ``i`` is point index ``i``).
 
-    ``spin_ref`` holds, per point, where its spins live (-1: none); its meaning belongs to
-    the store (a sidecar file number for the HDF5 store, a key for the memory store).
+    ``spin_ref`` (in ``cols``) holds, per point, where its spins live (-1: none); its meaning
+    belongs to the store (a sidecar file number for the HDF5 store, a key for the memory
+    store). Workers are kept as codes into ``worker_names`` (code 0 is ``""``), errors as
+    text (``""``: none).
     """
 
     def __init__(self, n_dims: int) -> None:
         self.n_dims = n_dims
         self.n = 0
         self.params = np.empty((0, n_dims))
-        self.cols: dict[str, np.ndarray] = {k: np.empty(0, dt) for k, dt in _NUMERIC_COLUMNS.items()}
-        self.strings: dict[str, np.ndarray] = {k: np.empty(0, object) for k in _STRING_COLUMNS}
-        self.spin_ref = np.empty(0, np.int32)
+        self.cols: dict[str, np.ndarray] = {k: np.empty(0, dt) for k, dt in NUMERIC_COLUMNS.items()}
+        self.worker_id = np.empty(0, np.int32)
+        self.worker_names: list[str] = [""]
+        self._worker_codes = {"": 0}
+        self.error = np.empty(0, object)
         self.obs_names: list[str] = []
         self.obs = np.empty((0, 0))
+
+    @property
+    def spin_ref(self) -> np.ndarray:
+        return self.cols["spin_ref"]
 
     # -------------------------------------------------------------- validation / upsert
     def validate(self, records: Sequence[PointRecord]) -> list[PointRecord]:
@@ -133,15 +155,14 @@ class PointTable:
     def _grow(self, n_new: int) -> None:
         if n_new <= self.n:
             return
-        cap = len(self.spin_ref)
+        cap = len(self.worker_id)
         if n_new > cap:
             cap = max(n_new, 2 * cap, 64)
             self.params = _resize(self.params, cap, np.nan)
             for k in self.cols:
                 self.cols[k] = _resize(self.cols[k], cap, 0)
-            for k in self.strings:
-                self.strings[k] = _resize(self.strings[k], cap, "")
-            self.spin_ref = _resize(self.spin_ref, cap, -1)
+            self.worker_id = _resize(self.worker_id, cap, 0)
+            self.error = _resize(self.error, cap, "")
             self.obs = _resize(self.obs, cap, np.nan)
         self.n = n_new
 
@@ -154,89 +175,112 @@ class PointTable:
             self.obs = np.hstack([self.obs, extra])
             return len(self.obs_names) - 1
 
+    def worker_code(self, name: str) -> int:
+        code = self._worker_codes.get(name)
+        if code is None:
+            code = self._worker_codes[name] = len(self.worker_names)
+            self.worker_names.append(name)
+        return code
+
     def apply(self, records: Sequence[PointRecord], spin_refs: Mapping[int, int]) -> None:
         """Upsert validated ``records``; ``spin_refs`` maps index -> spin location."""
-        if records:
-            self._grow(max(self.n, 1 + max(r.index for r in records)))
-        c, s = self.cols, self.strings
-        for r in records:
-            i = r.index
-            self.params[i] = r.params
-            c["status"][i] = int(r.status)
-            c["iteration"][i] = r.iteration
-            s["worker"][i] = storable_text(r.worker)
-            self.obs[i] = np.nan
-            res = r.result
-            if res is None:
-                c["phase"][i] = -1
-                c["confidence"][i] = c["energy"][i] = c["duration"][i] = np.nan
-                s["error"][i] = ""
-            else:
-                c["phase"][i] = int(res.phase)
-                c["confidence"][i] = res.confidence
-                c["energy"][i] = res.energy
-                c["duration"][i] = res.duration
-                s["error"][i] = storable_text(res.error or "")
-                for key, value in res.scalar_observables().items():
-                    col = self._obs_col(storable_text(key))  # may widen self.obs: look it up first
-                    self.obs[i, col] = value
-            self.spin_ref[i] = spin_refs.get(i, -1)
+        self.apply_batch(batch_from_records(records, self.n_dims, spin_refs))
+
+    def apply_batch(self, b: Batch) -> None:
+        """Upsert the rows of ``b`` (a later row of the same index wins)."""
+        if not b.k:
+            return
+        idx = b.index
+        self._grow(max(self.n, int(idx.max()) + 1))
+        self.params[idx] = b.params
+        for name, col in b.cols.items():
+            self.cols[name][idx] = col
+        self.worker_id[idx] = [self.worker_code(w) for w in b.worker]
+        err = np.empty(b.k, object)
+        err[:] = b.error
+        self.error[idx] = err
+        where = [self._obs_col(name) for name in b.obs_names]  # may widen self.obs: first
+        self.obs[idx] = np.nan
+        if where:
+            self.obs[np.ix_(idx, where)] = b.obs
 
     # -------------------------------------------------------------- export / import
     def arrays(self) -> dict[str, np.ndarray]:
-        """The live rows of every column (views, not copies)."""
+        """The live rows of every column (views, except ``worker``: a fresh array of text)."""
         n = self.n
-        out = {"params": self.params[:n], "spin_ref": self.spin_ref[:n], "observables": self.obs[:n]}
+        out = {"params": self.params[:n], "observables": self.obs[:n], "worker_id": self.worker_id[:n],
+               "error": self.error[:n]}
         out.update({k: v[:n] for k, v in self.cols.items()})
-        out.update({k: v[:n] for k, v in self.strings.items()})
+        out["worker"] = np.array(self.worker_names, dtype=object)[self.worker_id[:n]]
         return out
 
     @classmethod
-    def from_arrays(cls, n_dims: int, data: Mapping[str, np.ndarray], obs_names: Sequence[str]) -> PointTable:
-        """Rebuild a table from the columns written by :meth:`arrays`."""
+    def from_columns(cls, n_dims: int, *, params: np.ndarray, cols: Mapping[str, np.ndarray],
+                     worker_id: np.ndarray, worker_names: Sequence[str], error: np.ndarray,
+                     obs_names: Sequence[str], obs: np.ndarray) -> PointTable:
+        """Rebuild a table from stored columns; ``ValueError`` when they do not fit together."""
         table = cls(n_dims)
-        n = len(data["status"])
+        n = len(cols["status"])
         table.n = n
-        table.params = np.array(data["params"], dtype=float).reshape(n, n_dims)
-        table.cols = {k: np.array(data[k], dtype=dt) for k, dt in _NUMERIC_COLUMNS.items()}
-        table.strings = {k: np.array(list(data[k]), dtype=object).reshape(n) for k in _STRING_COLUMNS}
-        table.spin_ref = np.array(data["spin_ref"], dtype=np.int32)
+        table.params = np.asarray(params, dtype=float).reshape(n, n_dims)
+        table.cols = {k: np.asarray(cols[k], dtype=dt).reshape(n) for k, dt in NUMERIC_COLUMNS.items()}
+        table.worker_id = np.asarray(worker_id, dtype=np.int32).reshape(n)
+        names = [str(x) for x in worker_names]
+        if not names or names[0] != "" or len(set(names)) != len(names):
+            raise ValueError("worker names must start with '' and be unique")
+        table.worker_names, table._worker_codes = names, {w: i for i, w in enumerate(names)}
+        table.error = np.array(error, dtype=object).reshape(n)
         table.obs_names = [str(x) for x in obs_names]
-        table.obs = np.array(data["observables"], dtype=float).reshape(n, len(table.obs_names))
+        table.obs = np.asarray(obs, dtype=float).reshape(n, len(table.obs_names))
+        table.check()
         return table
 
     def check(self) -> None:
         """Raise ``ValueError`` when a column holds a value no writer produces."""
-        st, ph = self.cols["status"], self.cols["phase"]
+        st, ph, w = self.cols["status"][: self.n], self.cols["phase"][: self.n], self.worker_id[: self.n]
         if st.size and (st.min() < 0 or st.max() >= len(PointStatus)):
             raise ValueError(f"status column holds values outside 0..{len(PointStatus) - 1}")
         if ph.size and (ph.min() < -1 or ph.max() >= len(PhaseType)):
             raise ValueError(f"phase column holds values outside -1..{len(PhaseType) - 1}")
+        if w.size and (w.min() < 0 or w.max() >= len(self.worker_names)):
+            raise ValueError(f"worker codes outside 0..{len(self.worker_names) - 1}")
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Points by status name and by phase name (finished points only), from the columns."""
+        st = np.bincount(self.cols["status"][: self.n].astype(np.intp), minlength=len(PointStatus))
+        ph = self.cols["phase"][: self.n]
+        phc = np.bincount(ph[ph >= 0].astype(np.intp), minlength=len(PhaseType))
+        return {"status": {s.name: int(st[s.value]) for s in PointStatus if st[s.value]},
+                "phase": {p.name: int(phc[p.value]) for p in PhaseType if phc[p.value]}}
 
     def to_records(self, spins: Callable[[int, int], np.ndarray | None] | None = None) -> list[PointRecord]:
         """All points as :class:`PointRecord`; ``spins(index, ref)`` fetches saved spins."""
-        a = self.arrays()
+        n = self.n
+        c = {k: v[:n].tolist() for k, v in self.cols.items()}
+        workers = np.array(self.worker_names, dtype=object)[self.worker_id[:n]].tolist()
+        obs = self.obs[:n].tolist()
+        names = self.obs_names
+        phases = {int(p): p for p in PhaseType}
+        statuses = {int(s): s for s in PointStatus}
         out = []
-        for i in range(self.n):
-            phase = int(a["phase"][i])
+        for i in range(n):
+            phase = c["phase"][i]
             result = None
             if phase >= 0:
-                row = a["observables"][i]
-                obs = {k: float(v) for k, v in zip(self.obs_names, row) if not math.isnan(v)}
-                ref = int(a["spin_ref"][i])
+                ref = c["spin_ref"][i]
                 result = SimulationResult(
-                    phase=PhaseType(phase),
-                    confidence=float(a["confidence"][i]),
-                    energy=float(a["energy"][i]),
-                    observables=obs,
-                    duration=float(a["duration"][i]),
-                    error=a["error"][i] or None,
+                    phase=phases[phase],
+                    confidence=c["confidence"][i],
+                    energy=c["energy"][i],
+                    observables={k: v for k, v in zip(names, obs[i]) if v == v},  # v != v: NaN
+                    duration=c["duration"][i],
+                    error=self.error[i] or None,
                     spins=spins(i, ref) if (spins is not None and ref >= 0) else None,
                 )
             out.append(
                 PointRecord(
-                    index=i, params=a["params"][i], status=PointStatus(int(a["status"][i])),
-                    iteration=int(a["iteration"][i]), result=result, worker=a["worker"][i],
+                    index=i, params=self.params[i], status=statuses[c["status"][i]],
+                    iteration=c["iteration"][i], result=result, worker=workers[i],
                 )
             )
         return out
@@ -283,11 +327,6 @@ class PointTable:
             cols[name if name not in cols else f"obs_{name}"] = a["observables"][:, j].copy()
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.n, name="index"))
         return df
-
-
-def storable_text(value: Any) -> str:
-    """``str(value)`` as HDF5 can hold it: NUL -> U+FFFD, unencodable surrogates -> '?'."""
-    return str(value).replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _resize(arr: np.ndarray, cap: int, fill: Any) -> np.ndarray:

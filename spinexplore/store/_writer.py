@@ -1,11 +1,12 @@
-"""Writing store files: whole-file images built in memory, durable writes, the main layout."""
+"""Writing store files: the main layout (schema 2), durable writes, spin sidecar images."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
 import platform
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,8 @@ def file_image(fill) -> bytes:
     h5py = h5py_module()
     _image_counter += 1
     name = f"spinexplore-image-{os.getpid()}-{_image_counter}"
-    with h5py.File(name, "w", driver="core", backing_store=False) as f:
+    # libver v110: object headers and the superblock carry checksums (readable by HDF5 >= 1.10)
+    with h5py.File(name, "w", driver="core", backing_store=False, libver=("v110", "latest")) as f:
         fill(f)
         f.flush()
         return f.id.get_file_image()
@@ -92,11 +94,13 @@ def _enum_attrs(enum: type) -> dict[str, Any]:
 
 
 def fill_main(f, *, table: PointTable, space: ParameterSpace, config_json: str, state_json: str,
-              created: str, checkpoint: int, versions: dict[str, str], save_spins: bool) -> None:
-    """Write the whole main file (layout: docs/store-format.md) into the open HDF5 file ``f``."""
+              created: str, checkpoint: int, versions: dict[str, str], save_spins: bool,
+              store_id: str, generation: int) -> None:
+    """Write the whole main file (schema 2, docs/store-format.md) into the open HDF5 file ``f``."""
     h5py = h5py_module()
-    a = table.arrays()
+    n = table.n
     text = h5py.string_dtype()
+    status = table.cols["status"][:n]
     f.attrs.update({
         "format": FORMAT_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -105,24 +109,50 @@ def fill_main(f, *, table: PointTable, space: ParameterSpace, config_json: str, 
         "created": created,
         "updated": now(),
         "checkpoint": checkpoint,
-        "n_points": table.n,
-        "n_done": int(np.isin(a["status"], [s.value for s in PointStatus if s.is_finished]).sum()),
+        "n_points": n,
+        "n_done": int(np.isin(status, [s.value for s in PointStatus if s.is_finished]).sum()),
         "save_spins": int(save_spins),
+        "store_id": store_id,
+        "generation": generation,
     })
     for name, value in (("space", encode_json(space.to_dict(), "space")),
                         ("config", config_json), ("state", state_json)):
         f.create_dataset(name, data=value, dtype=text)
     g = f.create_group("points")
-    _column(g, "params", a["params"], names=space.names)
-    _column(g, "status", a["status"], **_enum_attrs(PointStatus))
-    _column(g, "phase", a["phase"], **_enum_attrs(PhaseType), none=-1)
+    _column(g, "params", table.params[:n], names=space.names)
+    _column(g, "status", status, **_enum_attrs(PointStatus))
+    _column(g, "phase", table.cols["phase"][:n], **_enum_attrs(PhaseType), none=-1)
     for name in ("iteration", "confidence", "energy", "duration"):
-        _column(g, name, a[name])
-    _column(g, "observables", a["observables"])
-    _column(g, "spins_file", a["spin_ref"])
+        _column(g, name, table.cols[name][:n])
+    _column(g, "observables", table.obs[:n])
+    _column(g, "spins_file", table.cols["spin_ref"][:n])
+    _column(g, "worker", table.worker_id[:n])
+    err = table.error[:n]
+    where = np.flatnonzero(err != "").astype(np.int64)
+    _column(g, "error_index", where)
+    errors = list(err[where])
     g.create_dataset("observable_names", data=np.array(table.obs_names, dtype=object), dtype=text)
-    g.create_dataset("worker", data=a["worker"], dtype=text)
-    g.create_dataset("error", data=a["error"], dtype=text)
+    g.create_dataset("worker_names", data=np.array(table.worker_names, dtype=object), dtype=text)
+    g.create_dataset("error_text", data=np.array(errors, dtype=object), dtype=text)
+    f.attrs["text_crc32"] = text_crc32(encode_json(space.to_dict(), "space"), config_json, state_json,
+                                       table.obs_names, table.worker_names, errors)
+
+
+def text_crc32(space_json: str, config_json: str, state_json: str, *lists: Sequence[str]) -> int:
+    """CRC-32 of every text of a main file (HDF5 keeps variable-length strings unchecksummed)."""
+    crc = 0
+    for part in (space_json, config_json, state_json, *("\x00".join(x) for x in lists)):
+        crc = zlib.crc32(part.encode() + b"\x01", crc)
+    return crc
+
+
+def write_main(path: Path, **fields: Any) -> None:
+    """Write a complete main file at ``path`` (a temporary name) and flush it to the disk.
+
+    The file is built in memory (HDF5 core driver) and written with plain ``os.write``: a
+    full disk then raises a clean ``OSError``, where HDF5's own writes may crash the process.
+    """
+    write_durably(path, file_image(lambda f: fill_main(f, **fields)))
 
 
 def fill_spins(f, checkpoint: int, spins: Mapping[int, np.ndarray]) -> None:

@@ -1,17 +1,23 @@
-"""``ExplorationStore``: one crash-safe HDF5 file per exploration.
+"""``ExplorationStore``: one crash-safe HDF5 file per exploration, plus its checkpoint journal.
 
 Crash safety (details in ``docs/store-format.md``): HDF5 files are not safe to modify in
-place, so every :meth:`ExplorationStore.write` builds the complete file in memory, writes it
-to ``<path>.tmp``, ``fsync``-s it, renames it over ``<path>`` with ``os.replace`` (atomic on
-POSIX) and ``fsync``-s the directory. Whatever instant the process dies, ``<path>`` is either
-the previous checkpoint or the new one. Spin configurations, which would make that rewrite
-O(total size), go to one new write-once file per checkpoint under ``<path>.spins/``; each is
-durable before the main file that refers to it is committed.
+place, so the main file is only ever replaced whole (written to ``<path>.tmp``, ``fsync``-ed,
+renamed over ``<path>``, directory ``fsync``-ed). A checkpoint (:meth:`ExplorationStore.write`)
+does not touch it: it appends one checksummed frame (the new and changed points and the
+explorer state) to ``<path>.journal`` and flushes it, in O(batch) time and bytes. Every
+:attr:`ExplorationStore.compact_frames` checkpoints, on :meth:`~ExplorationStore.close` and
+when a writer opens the store, the journal is folded into a new main file (*compaction*).
+Readers apply the journal's complete frames to the main file and drop a torn last frame, so
+whatever instant a writer dies they see its last completed checkpoint. Spin configurations
+go to one write-once file per checkpoint under ``<path>.spins/``, durable before the frame
+that refers to them.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,19 +27,14 @@ import numpy as np
 from spinexplore._validation import check_choice
 from spinexplore.results import PointRecord
 from spinexplore.space import ParameterSpace
+from spinexplore.store._files import check_path, clean_leftovers, os_error_text, spin_loader, write_spin_file
+from spinexplore.store._journal import JournalWriter, encode_frame
 from spinexplore.store._lock import StoreLock
-from spinexplore.store._reader import load_file, open_h5
-from spinexplore.store._table import PointTable, check_spins, decode_json, encode_json
-from spinexplore.store._writer import (
-    SPIN_FILE,
-    file_image,
-    fill_main,
-    fill_spins,
-    fsync_dir,
-    library_versions,
-    now,
-    write_durably,
-)
+from spinexplore.store._reader import journal_path
+from spinexplore.store._sync import compact, load, refresh
+from spinexplore.store._table import PointTable, batch_from_records, check_spins, decode_json, encode_json
+from spinexplore.store._views import TableViews
+from spinexplore.store._writer import library_versions, now
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
 __all__ = ["DEFAULT_FILENAME", "ExplorationStore"]
@@ -42,7 +43,7 @@ __all__ = ["DEFAULT_FILENAME", "ExplorationStore"]
 DEFAULT_FILENAME = "exploration.h5"
 
 
-class ExplorationStore:
+class ExplorationStore(TableViews):
     """The HDF5 file of one exploration. Build it with :meth:`create` or :meth:`open`.
 
     Attributes
@@ -55,6 +56,13 @@ class ExplorationStore:
         True when opened with ``mode="r"``.
     save_spins : bool
         Whether spin configurations are kept (fixed at creation).
+    schema_version : int
+        Layout of the main file on disk (``docs/store-format.md``); a writer upgrades a
+        schema-1 file to the current schema when it opens it.
+    compact_frames : int
+        Checkpoints kept in the journal before it is folded into the main file (class
+        attribute, default 1024). Larger: fewer O(n) compactions; smaller: less for a
+        reader to replay.
 
     Examples
     --------
@@ -68,15 +76,23 @@ class ExplorationStore:
     ([], {'iteration': 0})
     """
 
+    compact_frames = 1024
+
     def __init__(self, path: Path, *, _token: object = None) -> None:
         if _token is not _PRIVATE:
             raise TypeError("use ExplorationStore.create(path, ...) or ExplorationStore.open(path)")
         self.path = path
         self.read_only = True
         self.save_spins = False
+        self.schema_version = SCHEMA_VERSION
         self._lock: StoreLock | None = None
+        self._journal: JournalWriter | None = None
         self._closed = False
         self._stamp: tuple[int, int, int] | None = None
+        self._journal_stamp: tuple[int, int, int] | None = None
+        self._journal_end = 0
+        self._journal_frames = 0
+        self._journal_torn = False
 
     # ================================================================== construction
     @classmethod
@@ -112,6 +128,8 @@ class ExplorationStore:
             ``path`` is a directory, its directory is missing or not writable.
         StoreLockedError
             Another process is writing this store.
+        StoreError
+            The file cannot be written (disk full...); nothing is left behind.
         """
         if not isinstance(space, ParameterSpace):
             raise TypeError(f"space must be a ParameterSpace; got {type(space).__name__} {space!r:.60}")
@@ -119,7 +137,7 @@ class ExplorationStore:
         for name, flag in (("overwrite", overwrite), ("save_spins", save_spins)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False; got {flag!r}")
-        p = _check_path(path)
+        p = check_path(path, DEFAULT_FILENAME)
         if not p.parent.is_dir():
             raise FileNotFoundError(
                 f"cannot create {p}: directory {p.parent} does not exist; create it first (mkdir -p)"
@@ -141,10 +159,12 @@ class ExplorationStore:
             store._config_json = config_json
             store._state_json = "{}"
             store._table = PointTable(space.n_dims)
-            store._created = now()
+            store._created = store._updated = now()
             store._checkpoint = 0
             store._versions = library_versions()
-            store._commit()
+            store._store_id = uuid.uuid4().hex
+            store._generation = 0
+            store._compact()
             store._clean()
         except BaseException:
             store._lock.release()
@@ -157,11 +177,14 @@ class ExplorationStore:
     ) -> ExplorationStore:
         """Open an existing store to read it (``"r"``) or to continue writing it (``"a"``).
 
+        A reader takes no lock and sees the last complete checkpoint, also while another
+        process writes; it never modifies any file. A writer (``"a"``) takes the lock, folds
+        the journal into the main file and removes what a killed writer left behind.
+
         Parameters
         ----------
         path : str or path-like
         mode : {"r", "a"}, default="r"
-            ``"a"`` takes the write lock and removes what a killed writer left behind.
         space : ParameterSpace, optional
             When given, the store's space must equal it (guards a resume against the wrong file).
 
@@ -176,7 +199,7 @@ class ExplorationStore:
         check_choice("mode", mode, ["r", "a"])
         if space is not None and not isinstance(space, ParameterSpace):
             raise TypeError(f"space must be a ParameterSpace or None; got {type(space).__name__}")
-        p = _check_path(path)
+        p = check_path(path, DEFAULT_FILENAME)
         if not p.exists():
             raise FileNotFoundError(
                 f"no exploration store at {p}; create one with ExplorationStore.create({str(p)!r}, space=..., config=...)"
@@ -200,8 +223,15 @@ class ExplorationStore:
             if mode == "a":
                 store.read_only = False
                 store._versions = library_versions()
+                if store._store_id is None:  # schema 1: becomes a schema-2 store with an identity
+                    store._store_id = uuid.uuid4().hex
+                if store.schema_version < SCHEMA_VERSION or journal_path(p).exists():
+                    store._compact()
+                else:
+                    store._journal = JournalWriter(journal_path(p), store._store_id, store._generation)
                 store._clean()
         except BaseException:
+            store._closed = True
             if store._lock is not None:
                 store._lock.release()
             raise
@@ -214,17 +244,15 @@ class ExplorationStore:
         return decode_json(self._config_json)
 
     @property
-    def n_points(self) -> int:
-        """Number of points stored."""
-        return self._table.n
-
-    @property
     def spins_dir(self) -> Path:
         """Folder of the spin sidecar files (``<path>.spins``)."""
         return self.path.with_name(self.path.name + ".spins")
 
     def write(self, records: Sequence[PointRecord], state: Mapping[str, Any]) -> None:
         """Upsert ``records`` by index and replace the explorer state; durable on return.
+
+        Costs O(len(records)) time and bytes (one journal frame); every
+        :attr:`compact_frames` checkpoints the journal is folded into the main file (O(n)).
 
         Parameters
         ----------
@@ -240,7 +268,8 @@ class ExplorationStore:
         TypeError, ValueError
             Bad records or a state JSON cannot hold; nothing is written.
         StoreError
-            The store is read-only or closed.
+            The store is read-only or closed, or the disk refused the write (full, read-only,
+            I/O error): the store stays at its last checkpoint, on disk and in this object.
         """
         self._check_writable()
         recs = self._table.validate(records)
@@ -250,15 +279,28 @@ class ExplorationStore:
             spins = {r.index: check_spins(r.index, r.result.spins) for r in recs
                      if r.result is not None and r.result.spins is not None}
         checkpoint = self._checkpoint + 1
-        if spins:
-            self._write_spins(checkpoint, spins)
+        batch = batch_from_records(recs, self.space.n_dims, dict.fromkeys(spins, checkpoint))
+        updated = now()
+        frame = encode_frame(checkpoint, batch, state_json, updated)
+        if self._journal.broken:  # a failed append could not be undone: start a clean journal
+            self._compact()
         try:
-            self._table.apply(recs, dict.fromkeys(spins, checkpoint))
-            self._state_json, self._checkpoint = state_json, checkpoint
-            self._commit()
-        except BaseException:  # keep memory equal to the disk: back to the last commit
-            self._load()
-            raise
+            if spins:
+                write_spin_file(self.spins_dir, self.path.parent, checkpoint, spins)
+            self._journal.append(frame)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path}: checkpoint {checkpoint} could not be written ({os_error_text(exc)}); "
+                f"the store still holds checkpoint {self._checkpoint} intact. Free disk space or fix "
+                f"the file system, then write again (or resume the run later)"
+            ) from None
+        self._table.apply_batch(batch)
+        self._state_json, self._checkpoint, self._updated = state_json, checkpoint, updated
+        if self._journal.n_frames >= self.compact_frames:
+            try:
+                self._compact()
+            except StoreError as exc:  # the checkpoint is durable in the journal: go on
+                warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
 
     def read(self, *, spins: bool = True) -> tuple[list[PointRecord], dict[str, Any]]:
         """All records in index order and the last state written.
@@ -270,7 +312,8 @@ class ExplorationStore:
             stored float32 values). Pass False to skip that I/O.
         """
         self._refresh()
-        return self._table.to_records(self._spin_loader() if spins else None), decode_json(self._state_json)
+        loader = spin_loader(self.spins_dir) if spins else None
+        return self._table.to_records(loader), decode_json(self._state_json)
 
     def read_spins(self, index: int) -> np.ndarray | None:
         """The saved spins of point ``index``, shape (N, 3), or None."""
@@ -278,30 +321,28 @@ class ExplorationStore:
         if not 0 <= index < self._table.n:
             raise IndexError(f"index must be in 0..{self._table.n - 1}; got {index!r}")
         ref = int(self._table.spin_ref[index])
-        return None if ref < 0 else self._spin_loader()(index, ref)
-
-    def summary(self) -> str:
-        """A short text report: file, schema, times, space, counts by status and phase."""
-        self._refresh()
-        header = [
-            (f"exploration store {self.path} (schema {SCHEMA_VERSION}, "
-             f"{'read-only' if self.read_only else 'open for writing'})"),
-            f"created {self._created}, checkpoint {self._checkpoint}",
-            f"space: {self.space!r}",
-            f"spins saved: {'yes' if self.save_spins else 'no'}",
-        ]
-        return self._table.summary(header, self.space.names)
-
-    def to_dataframe(self) -> Any:
-        """One row per point (parameters, status, phase, scores, observables); needs pandas."""
-        self._refresh()
-        return self._table.to_dataframe(self.space.names)
+        return None if ref < 0 else spin_loader(self.spins_dir)(index, ref)
 
     def close(self) -> None:
-        """Release the write lock; the file is already complete. Harmless twice."""
+        """Fold the journal into the main file and release the write lock. Harmless twice.
+
+        When the fold fails (disk full), every checkpoint stays safe in the journal, the next
+        writer folds it, and a ``RuntimeWarning`` says so.
+        """
+        if self._closed:
+            return
         self._closed = True
-        if self._lock is not None:
-            self._lock.release()
+        try:
+            if self._journal is not None and self._journal.n_frames and not self.read_only:
+                try:
+                    self._compact()
+                except StoreError as exc:
+                    warnings.warn(f"{exc} (every checkpoint is safe in the journal)", RuntimeWarning, stacklevel=2)
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> ExplorationStore:
         return self
@@ -310,80 +351,46 @@ class ExplorationStore:
         self.close()
 
     def __del__(self) -> None:
+        journal = getattr(self, "_journal", None)
+        if journal is not None:
+            journal.close()
         lock = getattr(self, "_lock", None)
         if lock is not None:
             lock.release()
 
     def __repr__(self) -> str:
         mode = "r" if self.read_only else "a"
-        return f"ExplorationStore({str(self.path)!r}, mode={mode!r}, n_points={self.n_points})"
+        return f"ExplorationStore({str(self.path)!r}, mode={mode!r}, n_points={self._table.n})"
 
     # ================================================================== internals
+    def _summary_header(self) -> list[str]:
+        return [
+            (f"exploration store {self.path} (schema {self.schema_version}, "
+             f"{'read-only' if self.read_only else 'open for writing'})"),
+            f"created {self._created}, checkpoint {self._checkpoint} at {self._updated}",
+            f"space: {self.space!r}",
+            f"spins saved: {'yes' if self.save_spins else 'no'}",
+        ]
+
     def _check_writable(self) -> None:
         if self._closed:
             raise StoreError(f"{self.path}: the store is closed; open it again with ExplorationStore.open(path, 'a')")
         if self.read_only:
             raise StoreError(f"{self.path} is open read-only; open it with mode='a' to write")
 
-    def _commit(self) -> None:
-        data = file_image(lambda f: fill_main(
-            f, table=self._table, space=self.space, config_json=self._config_json,
-            state_json=self._state_json, created=self._created, checkpoint=self._checkpoint,
-            versions=self._versions, save_spins=self.save_spins))
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        write_durably(tmp, data)
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
-        self._stamp = _stamp(self.path)
-
-    def _write_spins(self, checkpoint: int, spins: Mapping[int, np.ndarray]) -> None:
-        if not self.spins_dir.is_dir():
-            self.spins_dir.mkdir()
-            fsync_dir(self.path.parent)
-        image = file_image(lambda f: fill_spins(f, checkpoint, spins))
-        write_durably(self.spins_dir / SPIN_FILE.format(checkpoint), image)
-        fsync_dir(self.spins_dir)
-
-    def _spin_loader(self):
-        """``load(index, ref)``; it keeps the last sidecar file read (points of one checkpoint)."""
-        cache: dict[str, Any] = {"ref": None, "spins": {}}
-
-        def load(index: int, ref: int) -> np.ndarray:
-            path = self.spins_dir / SPIN_FILE.format(ref)
-            try:
-                if cache["ref"] != ref:
-                    with open_h5(path) as f:
-                        cache["spins"] = {k: ds[()] for k, ds in f["spins"].items()}
-                    cache["ref"] = ref
-                return np.asarray(cache["spins"][str(index)], dtype=float)
-            except (OSError, KeyError) as exc:
-                raise StoreError(
-                    f"spins of point {index} are missing or damaged in {path} ({exc}); "
-                    f"read without them with read(spins=False)"
-                ) from None
-
-        return load
+    def _compact(self) -> None:
+        """Write the whole store as a new main file (next generation) and drop the journal."""
+        compact(self)
 
     def _clean(self) -> None:
-        """Remove what a killed writer left: the temporary file and unreferenced spin files."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        if self.spins_dir.is_dir():
-            used = {SPIN_FILE.format(int(r)) for r in np.unique(self._table.spin_ref[: self._table.n]) if r >= 0}
-            for entry in self.spins_dir.iterdir():
-                if entry.name not in used and entry.name.startswith("spins-"):
-                    entry.unlink(missing_ok=True)
+        clean_leftovers(self.path, self.spins_dir, self._table.spin_ref[: self._table.n])
 
     def _refresh(self) -> None:
-        """Read-only stores follow the file on disk (a writer may have committed since)."""
-        if self.read_only and not self._closed and _stamp(self.path) != self._stamp:
-            self._load()
+        """Read-only stores follow the files on disk (a writer may have committed since)."""
+        refresh(self)
 
     def _load(self) -> None:
-        loaded = load_file(self.path)
-        self._stamp = loaded.pop("stamp")
-        for key, value in loaded.items():
-            setattr(self, key, value)
+        load(self)
 
 
 class _Private:
@@ -391,24 +398,3 @@ class _Private:
 
 
 _PRIVATE = _Private()
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _check_path(path: Any) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or path-like; got {type(path).__name__} {path!r:.60}")
-    p = Path(path).expanduser().absolute()
-    if p.is_symlink():  # replace the file the link points to, not the link
-        p = p.resolve()
-    if p.is_dir():
-        raise IsADirectoryError(
-            f"path {str(p)!r} is a directory; pass the store file, e.g. {str(p / DEFAULT_FILENAME)!r}"
-        )
-    return p

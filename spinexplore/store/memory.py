@@ -10,11 +10,12 @@ import numpy as np
 from spinexplore.results import PointRecord
 from spinexplore.space import ParameterSpace
 from spinexplore.store._table import PointTable, check_spins, decode_json, encode_json
+from spinexplore.store._views import TableViews
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore:
+class MemoryStore(TableViews):
     """Keeps an exploration in memory, encoded exactly as :class:`ExplorationStore` encodes it.
 
     What :meth:`read` returns is what the HDF5 store would return after a trip through the
@@ -52,16 +53,12 @@ class MemoryStore:
         self._spins: dict[int, np.ndarray] = {}
         self._state_json = "{}"
         self._n_refs = 0
+        self._checkpoint = 0
 
     @property
     def config(self) -> dict[str, Any]:
         """The settings given at creation (a fresh copy)."""
         return decode_json(self._config_json)
-
-    @property
-    def n_points(self) -> int:
-        """Number of points stored."""
-        return self._table.n
 
     def write(self, records: Sequence[PointRecord], state: Mapping[str, Any]) -> None:
         """Upsert ``records`` by index and replace the state (see ``ExplorationStore.write``)."""
@@ -80,19 +77,15 @@ class MemoryStore:
         for ref in old - {int(r) for r in self._table.spin_ref[: self._table.n]}:
             self._spins.pop(ref, None)
         self._state_json = state_json
+        self._checkpoint += 1
 
     def read(self, *, spins: bool = True) -> tuple[list[PointRecord], dict[str, Any]]:
         """All records in index order and the last state written (fresh objects)."""
         get = (lambda i, ref: self._spins[ref].astype(float)) if spins else None
         return self._table.to_records(get), decode_json(self._state_json)
 
-    def summary(self) -> str:
-        """A short text report."""
-        return self._table.summary(["in-memory exploration store"], self.space.names)
-
-    def to_dataframe(self) -> Any:
-        """One row per point; needs pandas."""
-        return self._table.to_dataframe(self.space.names)
+    def _summary_header(self) -> list[str]:
+        return ["in-memory exploration store", f"checkpoint {self._checkpoint}", f"space: {self.space!r}"]
 
     def close(self) -> None:
         """Nothing to release."""

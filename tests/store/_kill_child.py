@@ -1,12 +1,14 @@
 """Writer process for the kill -9 tests: checkpoints an imitation exploration in a loop.
 
-Usage: ``python _kill_child.py PATH N_TOTAL BATCH SAVE_SPINS``
+Usage: ``python _kill_child.py PATH N_TOTAL BATCH SAVE_SPINS [COMPACT_FRAMES]``
 
 Each write marks the previous batch DONE (with results that are a pure function of the
 index, see :func:`expected_result`) and adds ``BATCH`` new PENDING points, exactly like an
 explorer that checkpoints every ``BATCH`` completions. The state holds ``n`` (points written)
 and the state of a PCG64 generator that has drawn one number per checkpoint. After each
-write returns the process prints ``committed <checkpoints> <n> <final>``. When PATH exists, it resumes:
+write returns the process prints ``committed <checkpoints> <n> <final>``. COMPACT_FRAMES (default
+5) sets how many checkpoints the journal holds before it is folded into the main file, so
+kills land in appends and in compactions alike. When PATH exists, it resumes:
 pending points are redone, finished ones are left alone (checked).
 """
 
@@ -22,6 +24,7 @@ from spinexplore.store import ExplorationStore
 
 SPACE = ParameterSpace({"h": (0.0, 1.0), "K": (-1.0, 1.0)})
 N_SPINS = 48
+COMPACT_FRAMES = 5  #: journal frames before a compaction, unless argv says otherwise
 
 
 def expected_params(i: int) -> np.ndarray:
@@ -57,6 +60,7 @@ def pending(i: int) -> PointRecord:
 
 def main() -> None:
     path, n_total, batch, spins = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+    ExplorationStore.compact_frames = int(sys.argv[5]) if len(sys.argv) > 5 else COMPACT_FRAMES
     if os.path.exists(path):
         store = ExplorationStore.open(path, "a", space=SPACE)
         records, state = store.read(spins=False)

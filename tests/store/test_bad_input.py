@@ -208,23 +208,72 @@ def test_read_only_places_as_reported_by_the_os(tmp_path, store_path, monkeypatc
     assert ExplorationStore.open(store_path).n_points == 2
 
 
-def test_failed_checkpoint_write_keeps_the_last_one(store_path, monkeypatch):
-    """A full disk during a checkpoint: the file and the store stay at the last checkpoint."""
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def test_full_disk_during_a_checkpoint_keeps_the_last_one(store_path, monkeypatch):
+    """ENOSPC in the middle of a journal append: StoreError, nothing half-written stays."""
     import errno
 
-    from spinexplore.store import hdf5
-
-    before = store_path.read_bytes()
+    real_pwrite = os.pwrite
     with ExplorationStore.open(store_path, "a") as store:
-        def full(path, data):
-            path.write_bytes(data[:100])
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        store.write([_rec(2)], {"iteration": 2})  # one frame in the journal
+        before = _files(store_path.parent)
 
-        monkeypatch.setattr(hdf5, "write_durably", full)
-        with pytest.raises(OSError, match="No space left"):
-            store.write([_rec(2)], {"iteration": 2})
-        assert store.n_points == 2 and store.read()[1] == {"iteration": 1}
-        assert store_path.read_bytes() == before
+        def full(fd, data, offset):
+            real_pwrite(fd, bytes(data[: len(data) // 2]), offset)  # half the frame lands
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "pwrite", full)
+        with pytest.raises(StoreError, match=r"checkpoint 3 could not be written \(No space left on device "
+                                             r"\(the disk is full\)\); the store still holds checkpoint 2 intact"):
+            store.write([_rec(3)], {"iteration": 3})
         monkeypatch.undo()
-        store.write([_rec(2)], {"iteration": 2})  # the disk has room again
+        assert store.n_points == 3 and store.read()[1] == {"iteration": 2}
+        assert _files(store_path.parent) == before  # the half frame was cut off again
+        with ExplorationStore.open(store_path) as reader:
+            assert reader.read()[1] == {"iteration": 2}
+        store.write([_rec(3)], {"iteration": 3})  # the disk has room again
+    assert ExplorationStore.open(store_path).read()[1] == {"iteration": 3}
+    assert sorted(p.name for p in store_path.parent.iterdir()) == ["exploration.h5"]
+
+
+def test_full_disk_during_compaction_keeps_the_journal(store_path, monkeypatch):
+    """ENOSPC while the main file is rewritten: no .tmp left, every checkpoint still readable."""
+    import errno
+
+    from spinexplore.store import _sync
+
+    def full(path, **fields):
+        path.write_bytes(b"\x89HDF\r\n\x1a\n half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    store = ExplorationStore.open(store_path, "a")
+    store.write([_rec(2)], {"iteration": 2})
+    main = store_path.read_bytes()
+    monkeypatch.setattr(_sync, "write_main", full)
+    with pytest.warns(RuntimeWarning, match=r"could not write the store's main file \(No space left on device.*"
+                                            r"safe in the journal"):
+        store.close()
+    assert store_path.read_bytes() == main and not (store_path.parent / "exploration.h5.tmp").exists()
+    assert (store_path.parent / "exploration.h5.journal").exists()
     assert ExplorationStore.open(store_path).read()[1] == {"iteration": 2}
+    with pytest.raises(StoreError, match=r"could not write the store's main file .*checkpoint \(2\) is intact"):
+        ExplorationStore.open(store_path, "a")  # a writer folds the journal first: still full
+    monkeypatch.undo()
+    with ExplorationStore.open(store_path, "a") as store:
+        assert store.n_points == 3 and store.read()[1] == {"iteration": 2}
+        assert not (store_path.parent / "exploration.h5.journal").exists()
+
+
+def test_unreadable_journal_is_a_store_error(store_path):
+    """Something that is not a readable file where the journal belongs: one line, nothing changed."""
+    journal = store_path.with_name("exploration.h5.journal")
+    journal.mkdir()
+    before = store_path.read_bytes()
+    for mode in ("r", "a"):
+        with pytest.raises(StoreError, match=r"exploration\.h5\.journal \(the checkpoint journal of "
+                                             r"exploration\.h5\) cannot be read \(Is a directory\)"):
+            ExplorationStore.open(store_path, mode)
+    assert store_path.read_bytes() == before and journal.is_dir()

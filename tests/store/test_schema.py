@@ -14,10 +14,13 @@ from spinexplore import ParameterSpace, PhaseType, PointStatus
 from spinexplore.store import SCHEMA_VERSION, ExplorationStore, StoreError
 
 FIXTURE = Path(__file__).with_name("data") / "schema1.h5"
+FIXTURE2 = Path(__file__).with_name("data") / "schema2.h5"
 
 
-def test_schema1_fixture_reads_back():
-    with ExplorationStore.open(FIXTURE) as store:
+@pytest.mark.parametrize("fixture", [FIXTURE, FIXTURE2], ids=["schema1", "schema2"])
+def test_committed_fixtures_read_back(fixture):
+    with ExplorationStore.open(fixture) as store:
+        assert store.schema_version == int(fixture.stem[-1])
         records, state = store.read()
         assert store.space == ParameterSpace({"h": (0.0, 0.57), "K": (-0.24, 0.95)}, fixed={"T": 0.0})
         assert store.config == {"model": "triangular-chiral", "seed": 42, "strategy": "balanced"}
@@ -48,6 +51,29 @@ def test_schema1_fixture_with_plain_h5py():
         assert list(f["points/observable_names"].asstr()[:]) == ["Q_total"]
         assert f["points/observables"][0, 0] == -1.0 and math.isnan(f["points/observables"][2, 0])
         assert json.loads(f["state"].asstr()[()])["iteration"] == 1
+
+
+def test_schema2_fixture_with_plain_h5py():
+    """The schema-2 layout of docs/store-format.md, read without spinexplore."""
+    import json
+    import zlib
+
+    with h5py.File(FIXTURE2, "r") as f:
+        assert f.attrs["format"] == "spinexplore.exploration" and f.attrs["schema_version"] == 2
+        assert f.attrs["n_points"] == 3 and f.attrs["checkpoint"] == 1 and len(f.attrs["store_id"]) == 32
+        np.testing.assert_array_equal(f["points/params"][:, 0], [0.1, 0.3, 0.5])
+        assert list(f["points/status"][:]) == [1, 2, 0] and list(f["points/phase"][:]) == [4, 8, -1]
+        workers = f["points/worker_names"].asstr()[:]
+        assert [workers[i] for i in f["points/worker"][:]] == ["pid:7", "pid:8", ""]
+        assert list(f["points/error_index"][:]) == [1]
+        assert list(f["points/error_text"].asstr()[:]) == ["ZeroDivisionError: boom"]
+        assert json.loads(f["state"].asstr()[()])["rng"]["state"]["state"] == 2**127 + 1
+        texts = [f[k].asstr()[()] for k in ("space", "config", "state")]
+        lists = [list(f[f"points/{k}"].asstr()[:]) for k in ("observable_names", "worker_names", "error_text")]
+        crc = 0
+        for part in texts + ["\x00".join(x) for x in lists]:
+            crc = zlib.crc32(part.encode() + b"\x01", crc)
+        assert crc == f.attrs["text_crc32"]
 
 
 def _with_version(tmp_path, version: int) -> Path:

@@ -3,6 +3,9 @@
 The test ``test_schema.py`` checks this file against the values below, written out again there,
 so a future change of layout that stops reading schema-1 files fails the tests.
 
+It was run with spinexplore 0.1, whose store wrote schema 1; today's ``ExplorationStore``
+writes schema 2 (``make_schema2.py``), so running this script again would not reproduce it.
+
 Usage: ``python tests/store/data/make_schema1.py``
 """
 
