@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._validation import check_choice, check_real
+from spinexplore._validation import InputError, InputTypeError, check_choice, check_real
 from spinexplore.results import PhaseType, SimulationResult, coerce_result
 
 __all__ = ["ExternalSimulation"]
@@ -147,7 +147,9 @@ class ExternalSimulation:
         is also in ``{result_file}`` and ``$SPINEXPLORE_RESULT_FILE``). When the file is absent,
         or ``result_file`` is None, the last JSON object printed on stdout is used. The JSON
         object needs a ``"phase"`` (a :class:`PhaseType` name or integer) and may have
-        ``confidence``, ``energy``, ``observables``, ``error`` and other numeric keys.
+        ``confidence``, ``energy``, ``observables``, ``error`` and other numeric keys. The
+        energy is optional: a missing, null or NaN ``energy`` is recorded as NaN ("not
+        reported") and the point keeps its phase; report a failure with ``"phase": "FAILED"``.
     timeout : float or None, default=None
         Wall-clock limit in seconds. Past it the whole process group gets SIGTERM, then
         SIGKILL after ``kill_grace`` seconds, and the call returns a TIMEOUT result.
@@ -165,11 +167,14 @@ class ExternalSimulation:
 
     Raises
     ------
-    ValueError
+    spinexplore.errors.InputError
         For an executable that cannot be found, an unknown ``pass_params``, a negative
-        ``timeout`` or a malformed placeholder (raised here, before any run).
-    TypeError
-        For arguments of the wrong type.
+        ``timeout``, or a malformed placeholder: every ``{field}`` must be a parameter name (a
+        Python identifier) or a reserved name, so a literal JSON text such as
+        ``'{"phase": "SKYRMION"}'`` is refused here (write its braces as ``{{`` and ``}}``)
+        instead of failing at every call. A ``ValueError``.
+    spinexplore.errors.InputTypeError
+        For arguments of the wrong type (also a ``TypeError``).
 
     Notes
     -----
@@ -207,24 +212,31 @@ class ExternalSimulation:
         elif isinstance(command, Sequence) and all(isinstance(a, (str, os.PathLike)) for a in command):
             argv = [os.fspath(a) for a in command]
         else:
-            raise TypeError(
+            raise InputTypeError(
                 f"command must be a string or a sequence of strings; got {command!r} ({type(command).__name__})"
             )
         if not argv:
-            raise ValueError(f"command must name an executable; got {command!r}")
+            raise InputError(f"command must name an executable; got {command!r}")
         for arg in argv:
             try:
-                _placeholders(arg)
+                names = _placeholders(arg)
             except ValueError as exc:
-                raise ValueError(
+                raise InputError(
                     f"command argument {arg!r} has a malformed placeholder ({exc}); "
                     "write literal braces as '{{' and '}}'"
                 ) from None
+            bad = [n for n in names if not n.isidentifier()]
+            if bad:
+                raise InputError(
+                    f"command argument {arg!r} has the placeholder {{{bad[0]}}}, which is not a parameter "
+                    f"name or one of {list(_RESERVED)}; write literal braces (e.g. of a JSON text) as "
+                    "'{{' and '}}'"
+                )
         if _placeholders(argv[0]):
-            raise ValueError(f"the executable {argv[0]!r} of command {command!r} may not contain placeholders")
+            raise InputError(f"the executable {argv[0]!r} of command {command!r} may not contain placeholders")
         exe = shutil.which(argv[0])
         if exe is None:
-            raise ValueError(
+            raise InputError(
                 f"executable {argv[0]!r} of command {command!r} was not found on PATH or is not "
                 "executable; give an absolute path or install it"
             )
@@ -239,22 +251,45 @@ class ExternalSimulation:
         self.argv = resolved
         self.pass_params = check_choice("pass_params", pass_params, _PASS_MODES)
         if result_file is not None and not isinstance(result_file, (str, os.PathLike)):
-            raise TypeError(f"result_file must be a file name or None; got {result_file!r}")
+            raise InputTypeError(f"result_file must be a file name or None; got {result_file!r}")
         self.result_file = None if result_file is None else os.fspath(result_file)
         self.timeout = check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)
         env = dict(env or {})
         for key, value in env.items():
             if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"env must map str to str; got {key!r}: {value!r}")
+                raise InputTypeError(f"env must map str to str; got {key!r}: {value!r}")
         self.env = env
         if workdir is not None and not isinstance(workdir, (str, os.PathLike)):
-            raise TypeError(f"workdir must be a directory path or None; got {workdir!r}")
+            raise InputTypeError(f"workdir must be a directory path or None; got {workdir!r}")
         self.workdir = None if workdir is None else os.path.abspath(os.fspath(workdir))
         self.keep_workdir = bool(keep_workdir)
         if not isinstance(env_prefix, str):
-            raise TypeError(f"env_prefix must be a string; got {env_prefix!r}")
+            raise InputTypeError(f"env_prefix must be a string; got {env_prefix!r}")
         self.env_prefix = env_prefix
         self.kill_grace = check_real("kill_grace", kill_grace, minimum=0.0)
+
+    @property
+    def placeholders(self) -> list[str]:
+        """Parameter names the command's ``{placeholders}`` use (reserved names excluded)."""
+        names = [n for arg in self.argv[1:] for n in _placeholders(arg)]
+        return sorted({n for n in names if n not in _RESERVED})
+
+    def check_parameters(self, names: Sequence[str]) -> None:
+        """Raise ``InputError`` when a placeholder is not among ``names`` (the explorer calls it
+        with the space's parameter names before any work)."""
+        missing = [n for n in self.placeholders if n not in set(names)]
+        if missing:
+            raise InputError(
+                f"command placeholder(s) {missing} of {self.command!r} are not parameters of the space; "
+                f"available: {sorted(names)} and {list(_RESERVED)}"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for the store's metadata (JSON-friendly)."""
+        return {
+            "simulation": "ExternalSimulation", "command": self.argv, "pass_params": self.pass_params,
+            "result_file": self.result_file, "timeout": self.timeout,
+        }
 
     def __repr__(self) -> str:
         return (

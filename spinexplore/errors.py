@@ -13,15 +13,17 @@ import signal
 
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-__all__ = ["InputError", "Interrupted", "NotFittedError"]
+# defined next to the checks that raise them, so that worker processes need no scikit-learn
+from spinexplore._validation import InputError, InputTypeError
+
+__all__ = ["InputError", "InputTypeError", "Interrupted", "NotFittedError"]
 
 
-class InputError(ValueError):
-    """Bad input from the user: names the parameter, the value and what is allowed."""
+class NotFittedError(_SklearnNotFittedError, RuntimeError):
+    """A prediction was asked for before any point had a physical phase.
 
-
-class NotFittedError(_SklearnNotFittedError):
-    """A prediction was asked for before any point had a physical phase."""
+    Also a ``RuntimeError``, which is what spinexplore 0.1 raised there.
+    """
 
 
 class Interrupted(KeyboardInterrupt):

@@ -10,9 +10,28 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Dimension", "ParameterSpace"]
+from spinexplore._validation import InputError, InputTypeError
+
+__all__ = ["Dimension", "ParameterSpace", "MAX_ABS_VALUE", "MIN_RELATIVE_WIDTH"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: Largest magnitude of a bound or fixed value. Beyond it ``high - low`` and the unit-cube
+#: transforms lose their meaning (and ``h = 1e300`` is a typo, not a physical field).
+MAX_ABS_VALUE = 1e15
+#: Smallest width of an axis relative to the magnitude of its bounds: below it the axis
+#: holds fewer than a billion distinct floating-point values and cannot be refined.
+MIN_RELATIVE_WIDTH = 1e-9
+
+
+def _check_value(what: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise InputTypeError(f"{what} must be a real number; got {v!r} ({type(v).__name__})")
+    if not math.isfinite(float(v)):
+        raise InputError(f"{what} must be finite; got {v!r}")
+    if abs(float(v)) > MAX_ABS_VALUE:
+        raise InputError(f"{what} must lie within +-{MAX_ABS_VALUE:g}; got {v!r}")
+    return float(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +55,23 @@ class Dimension:
 
     def validate(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(
+            raise InputError(
                 f"dimension name must be a Python identifier such as 'h' or 'K'; got {self.name!r}"
             )
         for label, v in (("low", self.low), ("high", self.high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise TypeError(f"bound {label} of dimension {self.name!r} must be a real number; got {v!r}")
-            if not math.isfinite(float(v)):
-                raise ValueError(f"bound {label} of dimension {self.name!r} must be finite; got {v!r}")
-        if not float(self.low) < float(self.high):
-            raise ValueError(
+            _check_value(f"bound {label} of dimension {self.name!r}", v)
+        low, high = float(self.low), float(self.high)
+        if not low < high:
+            raise InputError(
                 f"bounds of dimension {self.name!r} must satisfy low < high; got ({self.low!r}, {self.high!r})"
             )
+        if high - low < MIN_RELATIVE_WIDTH * max(abs(low), abs(high)):
+            raise InputError(
+                f"dimension {self.name!r} is too narrow for its magnitude: (high - low) must be at least "
+                f"{MIN_RELATIVE_WIDTH:g} x max(|low|, |high|); got ({self.low!r}, {self.high!r})"
+            )
         if self.log and float(self.low) <= 0:
-            raise ValueError(
+            raise InputError(
                 f"log-scaled dimension {self.name!r} needs low > 0; got low={self.low!r}"
             )
 
@@ -65,6 +87,14 @@ class ParameterSpace:
         Parameters passed to every simulation with a constant value.
     log : iterable of str, optional
         Names of free axes sampled on a log scale (alternative to the "log" tuple entry).
+
+    Raises
+    ------
+    spinexplore.errors.InputError
+        For bounds or fixed values that are not finite or lie beyond ``+-MAX_ABS_VALUE``
+        (1e15), ``low >= high``, an axis narrower than ``MIN_RELATIVE_WIDTH`` (1e-9) of its
+        magnitude, a log axis with ``low <= 0``, repeated or invalid names, or not 1 to 6 axes
+        (``InputTypeError``, also a ``TypeError``, for values of the wrong type).
 
     Examples
     --------
@@ -90,13 +120,13 @@ class ParameterSpace:
                     dims.append(spec)
                     continue
                 if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
-                    raise TypeError(
+                    raise InputTypeError(
                         f"dimension {name!r} must be given as (low, high) or (low, high, 'log'); got {spec!r}"
                     )
                 is_log = name in log
                 if len(spec) == 3:
                     if spec[2] not in ("log", "linear"):
-                        raise ValueError(
+                        raise InputError(
                             f"scale of dimension {name!r} must be 'log' or 'linear'; got {spec[2]!r}"
                         )
                     is_log = is_log or spec[2] == "log"
@@ -104,29 +134,25 @@ class ParameterSpace:
         else:
             for d in dimensions:
                 if not isinstance(d, Dimension):
-                    raise TypeError(f"dimensions must be Dimension objects or a mapping; got {d!r}")
+                    raise InputTypeError(f"dimensions must be Dimension objects or a mapping; got {d!r}")
                 dims.append(d)
         for d in dims:
             d.validate()
         names = [d.name for d in dims]
         if len(set(names)) != len(names):
-            raise ValueError(f"dimension names must be unique; got {names!r}")
+            raise InputError(f"dimension names must be unique; got {names!r}")
         unknown_log = log - set(names)
         if unknown_log:
-            raise ValueError(f"log names {sorted(unknown_log)!r} are not dimensions; dimensions: {names}")
+            raise InputError(f"log names {sorted(unknown_log)!r} are not dimensions; dimensions: {names}")
         if not 1 <= len(dims) <= self.MAX_DIMS:
-            raise ValueError(
+            raise InputError(
                 f"a ParameterSpace needs 1 to {self.MAX_DIMS} free dimensions; got {len(dims)} ({names})"
             )
         fixed_clean: dict[str, float] = {}
         for name, value in dict(fixed or {}).items():
             if name in names:
-                raise ValueError(f"parameter {name!r} is both a free dimension and fixed; choose one")
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise TypeError(f"fixed value of {name!r} must be a real number; got {value!r}")
-            if not math.isfinite(float(value)):
-                raise ValueError(f"fixed value of {name!r} must be finite; got {value!r}")
-            fixed_clean[str(name)] = float(value)
+                raise InputError(f"parameter {name!r} is both a free dimension and fixed; choose one")
+            fixed_clean[str(name)] = _check_value(f"fixed value of {name!r}", value)
         self.dimensions: tuple[Dimension, ...] = tuple(
             Dimension(d.name, float(d.low), float(d.high), bool(d.log)) for d in dims
         )
@@ -170,7 +196,7 @@ class ParameterSpace:
         if arr.ndim == 1 and arr.size == self.n_dims:
             arr = arr.reshape(1, -1)
         if arr.ndim != 2 or arr.shape[1] != self.n_dims:
-            raise ValueError(
+            raise InputError(
                 f"{name} must have shape (n_points, {self.n_dims}) for dimensions {self.names}; "
                 f"got shape {np.shape(X)}"
             )
@@ -189,7 +215,7 @@ class ParameterSpace:
         lg = self.is_log
         if lg.any():
             if np.any(arr[:, lg] <= 0):
-                raise ValueError("points on a log-scaled dimension must be > 0")
+                raise InputError("points on a log-scaled dimension must be > 0")
             arr[:, lg] = np.log(arr[:, lg])
         lo, hi = self._warped_bounds()
         return (arr - lo) / (hi - lo)
@@ -217,7 +243,7 @@ class ParameterSpace:
         inside = self.contains(arr)
         if not inside.all():
             bad = arr[~inside][0]
-            raise ValueError(
+            raise InputError(
                 f"point {dict(zip(self.names, bad.tolist()))} lies outside the space {self!r}"
             )
         return arr
@@ -231,7 +257,7 @@ class ParameterSpace:
         """The physical point (n_dims,) of a parameter dict."""
         missing = [n for n in self.names if n not in params]
         if missing:
-            raise ValueError(f"parameters {missing} missing from {dict(params)!r}")
+            raise InputError(f"parameters {missing} missing from {dict(params)!r}")
         return np.array([float(params[n]) for n in self.names])
 
     # ------------------------------------------------------------------ serialisation

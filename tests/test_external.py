@@ -159,6 +159,30 @@ def test_invalid_arguments_are_rejected_before_any_run(kwargs, error, match):
         ExternalSimulation(command, **kwargs)
 
 
+@pytest.mark.parametrize("arg", ['{"phase": "SKYRMION"}', "{}", "{0}", "{h-1}"])
+def test_a_placeholder_that_is_no_parameter_name_is_refused_at_construction(arg):
+    """A literal JSON text as an argument used to construct and then fail at every call."""
+    from spinexplore.errors import InputError
+
+    with pytest.raises(InputError, match=r"which is not a parameter name .*write literal braces"):
+        ExternalSimulation(["echo", arg])
+    assert ExternalSimulation(["echo", '{{"phase": "SKYRMION"}}']).argv[1] == '{{"phase": "SKYRMION"}}'
+
+
+def test_placeholders_are_checked_against_the_space_before_any_work(tmp_path):
+    from spinexplore import ActiveLearningExplorer, ParameterSpace
+    from spinexplore.errors import InputError
+
+    sim = ExternalSimulation([PY, SOLVER, "--J2", "{J2}", "--h", "{h}", "{params_file}"], workdir=tmp_path)
+    assert sim.placeholders == ["J2", "h"]
+    sim.check_parameters(["h", "J2"])
+    ex = ActiveLearningExplorer(ParameterSpace({"h": (0.0, 1.0)}), seed=0, verbose=False)
+    with pytest.raises(InputError, match=r"placeholder\(s\) \['J2'\] .* are not parameters of the space"):
+        ex.run(0, 1, sim, n_initial=2, progress=False)
+    assert ex.n_points == 0 or all(r.result is None for r in ex.records)  # nothing ran
+    assert sim.describe()["command"][0] == PY
+
+
 def test_params_must_be_a_mapping(tmp_path):
     sim = ExternalSimulation([PY, SOLVER], workdir=tmp_path)
     with pytest.raises(TypeError, match="params must be a mapping"):

@@ -92,6 +92,62 @@ def test_a_screening_point_returns_a_full_result():
     assert again.energy == r.energy and again.spins is None
 
 
+def test_errors_are_input_errors_and_sizes_are_bounded():
+    from spinexplore.errors import InputError, InputTypeError
+
+    with pytest.raises(InputError, match="lattice_size must be <= 1024; got 100000"):
+        SpinSimulation(lattice_size=100000)
+    with pytest.raises(InputTypeError):
+        SpinSimulation(lattice_size="24")
+    sim = SpinSimulation(lattice_size=12, mode="screening")
+    with pytest.raises(InputError, match=r"parameter 'h' must lie within \+-1000 \(units of J1\); got 1e\+300"):
+        sim({"h": 1e300})
+    assert sim.memory_estimate > 2_000 * 144
+
+
+def test_lattice_size_is_checked_against_the_free_memory(monkeypatch):
+    import spinexplore.simulation as mod
+
+    monkeypatch.setattr(mod, "available_memory", lambda: 10**8)
+    with pytest.raises(ValueError, match="lattice_size=512 needs about 0.6 GB per simulation but only 0.1 GB"):
+        SpinSimulation(lattice_size=512)
+
+
+def test_check_space_bounds_every_parameter_before_any_work():
+    from spinexplore.space import ParameterSpace
+
+    sim = SpinSimulation()
+    sim.check_space(ParameterSpace({"h": (0.0, 1.0), "K": (-1.0, 1.0)}, fixed={"T": 0.0}))
+    with pytest.raises(ValueError, match=r"parameter 'h' must lie within \+-1000 \(units of J1\); the space reaches 5000.0"):
+        sim.check_space(ParameterSpace({"h": (0.0, 5000.0)}))
+    with pytest.raises(ValueError, match="temperature T must be >= 0"):
+        sim.check_space(ParameterSpace({"T": (-1.0, 1.0)}))
+    with pytest.raises(ValueError, match=r"unknown parameter name\(s\) \['Bz'\]"):
+        sim.check_space(ParameterSpace({"h": (0.0, 1.0)}, fixed={"Bz": 1.0}))
+
+
+def test_a_non_finite_energy_is_a_failure_with_its_reason(monkeypatch):
+    from types import SimpleNamespace
+
+    import spinexplore.physics.solver as solver
+
+    sim = SpinSimulation(lattice_size=12, mode="screening")
+    monkeypatch.setattr(solver, "simulate", lambda *a, **k: SimpleNamespace(energy=float("nan")))
+    r = sim({"h": 0.1})
+    assert r.phase == P.FAILED and "non-finite energy (nan)" in r.error
+
+
+@pytest.mark.parametrize("sim", [
+    SpinSimulation("square-chiral", lattice_size=12, mode="screening", seed=3, timeout=5.0),
+    SpinSimulation(SpinModel.preset("triangular-chiral", D=0.3, J2=-0.1), lattice_size=8, keep_spins=True),
+])
+def test_from_description_rebuilds_the_same_simulation(sim):
+    clone = SpinSimulation.from_description(sim.describe())
+    assert clone.describe() == sim.describe()
+    with pytest.raises(ValueError, match="not the description of a SpinSimulation"):
+        SpinSimulation.from_description({"simulation": "ExternalSimulation"})
+
+
 def test_timeout_gives_a_timeout_result():
     sim = SpinSimulation(lattice_size=24, mode="accurate", timeout=1e-3)
     r = sim({"h": 0.1})

@@ -94,3 +94,26 @@ def test_points_outside_and_wrong_shape():
         space.validate_points([[2.0, 0.5]])
     with pytest.raises(ValueError, match=r"shape \(n_points, 2\)"):
         space.to_unit([[0.1, 0.2, 0.3]])
+
+
+@pytest.mark.parametrize("dims, fixed, match", [
+    ({"h": (0.0, 1e300)}, None, r"bound high of dimension 'h' must lie within \+-1e\+15; got 1e\+300"),
+    ({"h": (-1e16, 0.0)}, None, "bound low of dimension 'h' must lie within"),
+    ({"h": (0.0, 1.0)}, {"K": 1e20}, r"fixed value of 'K' must lie within \+-1e\+15"),
+    ({"h": (1.0, 1.0 + 1e-12)}, None, "dimension 'h' is too narrow for its magnitude"),
+])
+def test_documented_value_ranges(dims, fixed, match):
+    from spinexplore.errors import InputError
+
+    with pytest.raises(InputError, match=match):
+        ParameterSpace(dims, fixed=fixed)
+
+
+def test_errors_are_input_errors():
+    from spinexplore.errors import InputError, InputTypeError
+
+    with pytest.raises(InputTypeError) as info:
+        ParameterSpace({"h": ("a", 1.0)})
+    assert isinstance(info.value, TypeError) and isinstance(info.value, InputError)
+    with pytest.raises(InputError):
+        ParameterSpace({"h": (1.0, 0.0)})

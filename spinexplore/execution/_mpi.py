@@ -7,14 +7,58 @@ killed at the timeout.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from typing import Any
 
+from spinexplore._validation import InputError
 from spinexplore.execution._futures import FuturesExecutor
 from spinexplore.execution.base import resolve_n_jobs
 
-__all__ = ["MPIExecutor"]
+__all__ = ["MPIExecutor", "check_mpi_launch"]
 
 _INSTALL_HINT = "the 'mpi' backend needs mpi4py and an MPI library: pip install spinexplore[mpi]"
+#: Variables that MPI launchers set in every rank (MPICH/Intel MPI hydra, Open MPI, PMIx,
+#: MVAPICH, Slurm's PMI plugins). None of them: the program was not started by a launcher.
+LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE",
+                 "MPI_LOCALNRANKS")
+#: Set to 1 to let an MPI library that supports it spawn workers from a singleton process.
+SINGLETON_VAR = "SPINEXPLORE_MPI_SINGLETON"
+
+
+def check_mpi_launch(environ: Any = None) -> None:
+    """Raise before any work when the ``mpi`` backend cannot run in this process.
+
+    Two cases: mpi4py is missing (``ImportError`` with the install hint), or the program was
+    not started by ``mpiexec``/``srun``. MPI then runs as a *singleton*, and
+    ``MPIPoolExecutor`` would have to spawn its workers, which hangs forever with MPICH.
+    ``SPINEXPLORE_MPI_SINGLETON=1`` skips the second check (for MPI libraries that support
+    singleton spawning).
+
+    Raises
+    ------
+    ImportError
+        mpi4py is not installed.
+    spinexplore.errors.InputError
+        Not started by an MPI launcher; the message says how to start an MPI run.
+    """
+    env = os.environ if environ is None else environ
+    if "mpi4py.futures" in sys.modules:  # imported, or blocked (None)
+        missing = sys.modules["mpi4py.futures"] is None
+    else:  # looked up without importing: importing initializes MPI
+        missing = importlib.util.find_spec("mpi4py") is None
+    if missing:
+        raise ImportError(_INSTALL_HINT)
+    if env.get(SINGLETON_VAR) == "1" or any(name in env for name in LAUNCHER_VARS):
+        return
+    raise InputError(
+        "the 'mpi' backend needs the program to be started by an MPI launcher (running it directly "
+        "would hang while MPI spawns workers); start it as: mpiexec -n <1 + workers> python -m "
+        "mpi4py.futures -m spinexplore run --backend mpi --n-jobs -1 ... (or: mpiexec -n <1 + workers> python -m "
+        f"mpi4py.futures your_script.py); set {SINGLETON_VAR}=1 if your MPI library can spawn from a "
+        "singleton"
+    )
 
 
 class MPIExecutor(FuturesExecutor):
@@ -40,6 +84,7 @@ class MPIExecutor(FuturesExecutor):
             from mpi4py.futures import MPIPoolExecutor
         except ImportError as exc:
             raise ImportError(_INSTALL_HINT) from exc
+        check_mpi_launch()
         max_workers = None if n_jobs == -1 else resolve_n_jobs(n_jobs)
         self.pool = MPIPoolExecutor(max_workers=max_workers)
         super().__init__(self.pool, n_workers=self.pool.num_workers, **options)

@@ -51,9 +51,69 @@ def pinned_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def make_tmpdir(root: str | None = None) -> Path:
-    """Create ``<root>/spinexplore_pid<pid>_<random>/`` and return it."""
-    return Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}pid{os.getpid()}_", dir=root))
+OWNER_FILE = ".spinexplore-owner"
+_swept_roots: set[str] = set()
+
+
+def make_tmpdir(root: str | None = None, *, keep: bool = False) -> Path:
+    """Create ``<root>/spinexplore_pid<pid>_<random>/`` and return it.
+
+    The dir holds a small ``.spinexplore-owner`` file (host, pid, ``keep``). The first call in
+    a process for a given ``root`` also removes the dirs that workers killed with SIGKILL left
+    there: those of this user, made on this host by a process that no longer exists, and not
+    kept on purpose (``keep=True``, i.e. ``keep_tmpdirs``, or ``SPINEXPLORE_KEEP_TMPDIRS=1``).
+    """
+    key = os.path.realpath(root or tempfile.gettempdir())
+    if key not in _swept_roots:
+        _swept_roots.add(key)
+        remove_stale_tmpdirs(key)
+    path = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}pid{os.getpid()}_", dir=root))
+    try:
+        (path / OWNER_FILE).write_text(f"{HOST}\n{os.getpid()}\n{int(bool(keep))}\n")
+    except OSError:  # pragma: no cover - a full disk: the dir is still usable, just not swept
+        pass
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def remove_stale_tmpdirs(root: str) -> list[str]:
+    """Remove the worker temp dirs under ``root`` whose process died; return their paths.
+
+    Only dirs with an owner file that names this host, a dead pid and ``keep = 0``, owned by
+    this user, are removed: a dir on a shared file system made by another host, or one kept for
+    debugging, is never touched. Nothing is removed when ``SPINEXPLORE_KEEP_TMPDIRS=1``.
+    """
+    if os.environ.get("SPINEXPLORE_KEEP_TMPDIRS") == "1":
+        return []
+    removed = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(f"{TMP_PREFIX}pid"):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
+            with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as fh:
+                host, pid, keep = fh.read().split("\n")[:3]
+            if host != HOST or keep != "0" or _pid_alive(int(pid)):
+                continue
+        except (OSError, ValueError):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
 
 
 def set_tmpdir(path: Path | None) -> Path | None:
@@ -120,13 +180,66 @@ def format_error(exc: BaseException) -> str:
     return text[:_MAX_ERROR_CHARS].rstrip()
 
 
+class _StopSignalWatch:
+    """Notes whether SIGINT or SIGTERM reached this process while one item ran.
+
+    Only in the main thread, and only for signals with a Python handler (which is chained, so
+    the handler in place still runs): a worker ignores SIGINT, so there every
+    ``KeyboardInterrupt`` comes from the simulation's own code.
+    """
+
+    __slots__ = ("fired", "_saved")
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._saved: list[tuple[int, Any]] = []
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if callable(previous):
+                self._saved.append((signum, previous))
+                signal.signal(signum, self._chain(previous))
+
+    def _chain(self, previous: Any) -> Any:
+        def handler(signum: int, frame: Any) -> Any:
+            self.fired = True
+            return previous(signum, frame)
+
+        return handler
+
+    def restore(self) -> None:
+        for signum, previous in self._saved:
+            signal.signal(signum, previous)
+
+
+def _is_stop_request(exc: KeyboardInterrupt, watch: _StopSignalWatch) -> bool:
+    """A signal to this process (Ctrl+C, SIGTERM) and not a KeyboardInterrupt the code raised."""
+    errors = sys.modules.get("spinexplore.errors")  # not imported in workers (no scikit-learn)
+    return watch.fired or (errors is not None and isinstance(exc, errors.Interrupted))
+
+
 def run_item(fn: Any, item: Any) -> tuple[str, Any, str | None, float]:
-    """Call ``fn(item)``; return ``(status, value, error, duration)``. KeyboardInterrupt escapes."""
+    """Call ``fn(item)``; return ``(status, value, error, duration)``.
+
+    An exception, ``SystemExit`` or a ``KeyboardInterrupt`` raised by the simulation's own code
+    makes the item FAILED with its text. A ``KeyboardInterrupt`` caused by SIGINT or SIGTERM to
+    this process (the user's Ctrl+C with the in-process executor) escapes: that means stop.
+    """
     t0 = time.perf_counter()
+    watch = _StopSignalWatch()
     try:
         value = fn(item)
+    except KeyboardInterrupt as exc:
+        if _is_stop_request(exc, watch):
+            raise
+        first, _, rest = format_error(exc).partition("\n")
+        error = f"{first} (raised by the simulation itself; no stop signal reached spinexplore)"
+        return FAILED, None, (error + ("\n" + rest if rest else ""))[:_MAX_ERROR_CHARS], time.perf_counter() - t0
     except (Exception, SystemExit) as exc:
         return FAILED, None, format_error(exc), time.perf_counter() - t0
+    finally:
+        watch.restore()
     return OK, value, None, time.perf_counter() - t0
 
 
@@ -171,7 +284,7 @@ def serve(fd: int, ppid: int, keep_tmpdir: bool, tmp_root: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     _set_parent_death_signal(ppid)
     conn = Connection(fd)
-    tmp = make_tmpdir(tmp_root)
+    tmp = make_tmpdir(tmp_root, keep=keep_tmpdir)
     set_tmpdir(tmp)
     conn.send_bytes(pickle.dumps(("ready", os.getpid(), str(tmp))))
     fns: dict[int, Any] = {}

@@ -1,0 +1,151 @@
+"""``spinexplore run``: check everything, then take the lock (create the store), then write.
+
+Also the run loop shared with ``resume`` (:func:`drive`): on every way out (Ctrl+C or SIGTERM,
+a store or file-system error, a bug) the store's lock is released; a signal gives the resume
+command and exit code ``128 + signal``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from spinexplore._cli_settings import (
+    CONFIG_NAME,
+    DEFAULTS,
+    PATH_ERRNOS,
+    STORE_NAME,
+    CLIError,
+    build,
+    check_output_dir,
+    check_settings,
+    collect,
+    stored_settings,
+    write_toml,
+)
+
+__all__ = ["RunError", "cmd_run", "drive", "os_message", "release"]
+
+DIAGRAM_NAME = "phase_diagram.png"
+EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STORE, EXIT_FILESYSTEM = 0, 1, 2, 3, 4
+EXIT_CODES = {EXIT_OK: "done", EXIT_BUG: "a bug in spinexplore (please report it)",
+              EXIT_INPUT: "bad input", EXIT_STORE: "the store cannot be used (damaged, foreign, locked)",
+              EXIT_FILESYSTEM: "the file system refused a read or write",
+              130: "stopped by Ctrl+C", 143: "stopped by SIGTERM"}
+
+
+class RunError(CLIError):
+    """A run that stopped on a store or file-system error: one line, its own exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``spinexplore run``: check every setting, then create the store (the lock), then write.
+
+    Returns the exit code; bad input raises :class:`CLIError` before anything is touched.
+    """
+    from spinexplore.explorer import ActiveLearningExplorer
+
+    explicit, sources = collect(args, keys=list(DEFAULTS), config=args.config)
+    settings = check_settings({**DEFAULTS, **explicit}, sources)
+    out = check_output_dir(settings["output_dir"])
+    space, simulation = build(settings, sources)
+    store = out / STORE_NAME
+    if store.exists() and not args.overwrite:
+        raise CLIError(
+            f"{str(store)!r} already exists; use 'spinexplore resume {out}' to continue it "
+            "or --overwrite to start again"
+        )
+    # every check passed: now create the directory, take the lock (the store), then write
+    out.mkdir(parents=True, exist_ok=True)
+    explorer = ActiveLearningExplorer(
+        space, seed=settings["seed"], strategy=settings["strategy"], store=store,
+        overwrite=args.overwrite, settings=stored_settings(settings),
+    )
+    try:
+        write_toml(out / CONFIG_NAME, {**settings, "output_dir": str(out)})
+    except BaseException:
+        release(explorer)
+        raise
+    print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
+    return drive(explorer, simulation, settings, out, progress=not args.no_progress)
+
+
+_RUN_OPTIONS = ("schedule", "max_time", "max_cpu_time", "converge", "converge_window")
+
+
+def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *, progress: bool) -> int:
+    """Run the exploration and report; on any way out release the store's lock.
+
+    Ctrl+C or SIGTERM (``spinexplore.errors.Interrupted``) prints where the results are and
+    the resume command and returns ``128 + signal``; a store or file-system error while
+    checkpointing becomes a :class:`RunError` (exit 4) with the resume command; anything else
+    propagates (a bug).
+    """
+    from spinexplore.store.base import StoreError
+
+    extra = {k: settings[k] for k in _RUN_OPTIONS if settings.get(k) is not None}
+    try:
+        explorer.run(
+            settings["n_iterations"], settings["n_per_iteration"], simulation,
+            n_initial=settings["n_initial"], initial_method=settings.get("initial_method") or "lhs",
+            n_jobs=settings["n_jobs"], checkpoint_interval=settings["checkpoint_interval"],
+            timeout=settings["timeout"], backend=settings["backend"], progress=progress, **extra,
+        )
+    except KeyboardInterrupt as exc:  # spinexplore.errors.Interrupted carries the signal
+        release(explorer)
+        code = int(getattr(exc, "exit_code", 130))
+        signame = "SIGTERM" if code == 143 else "Ctrl+C" if code == 130 else f"signal {code - 128}"
+        print(
+            f"\nInterrupted by {signame}. Every finished simulation is saved in {out / STORE_NAME}.\n"
+            f"Resume with: spinexplore resume {out}",
+            file=sys.stderr,
+        )
+        return code
+    except OSError as exc:  # a checkpoint could not be written: disk full, read-only, I/O error
+        release(explorer)
+        if isinstance(exc, StoreError) or exc.errno in PATH_ERRNOS:
+            raise RunError(f"{os_message(exc).rstrip('.')}. The last checkpoint in {out / STORE_NAME} is "
+                           f"intact; fix this, then continue with: spinexplore resume {out}",
+                           EXIT_FILESYSTEM) from exc
+        raise
+    except BaseException:
+        release(explorer)
+        raise
+    explorer.close()
+    print(explorer.summary())
+    try:
+        from spinexplore.plotting import save_phase_diagram
+
+        save_phase_diagram(explorer, out / DIAGRAM_NAME)
+        print(f"Phase diagram: {out / DIAGRAM_NAME}")
+    except RuntimeError as exc:  # nothing finished with a physical phase: no diagram to draw
+        print(f"No phase diagram drawn: {exc}", file=sys.stderr)
+    print(f"Results: {out / STORE_NAME}")
+    return EXIT_OK
+
+
+def release(explorer: Any) -> None:
+    """Checkpoint what can be and release the store's lock, whatever happens on the way."""
+    try:
+        explorer.close()
+    except BaseException:  # noqa: BLE001 - a full disk, a second Ctrl+C: still drop the lock
+        close = getattr(explorer.store, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def os_message(exc: OSError) -> str:
+    """One line for an OSError: what failed on which file."""
+    text = str(exc)
+    if exc.strerror and exc.filename is not None and type(exc).__module__ == "builtins":
+        text = f"{exc.strerror}: {str(exc.filename)!r}"
+    return " ".join(text.split())
