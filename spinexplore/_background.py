@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Checkpointer", "Refitter"]
+__all__ = ["Checkpointer", "FitProcess", "Refitter", "fit_and_prepare"]
 
 
 class Checkpointer:
@@ -197,3 +197,87 @@ class Refitter:
             self._closed = True
             if self._running and wait > 0:
                 self._cond.wait_for(lambda: not self._running, timeout=wait)
+
+
+def fit_and_prepare(job: tuple[bytes, Any, Any, Any, int]) -> tuple[Any, int, Any, float, Any]:
+    """Fit an unfitted surrogate on a snapshot; evaluate it on the reference points and build
+    its proposal context. Runs in the fit process (or, as a fallback, in a thread).
+
+    ``job``: (cloudpickled unfitted surrogate, unit-cube points, labels, weights, n_dims).
+    Returns (fitted surrogate, number of labels, reference labels, mean uncertainty, proposal
+    context or None).
+    """
+    import cloudpickle
+
+    from spinexplore._points import reference_metrics
+    from spinexplore.strategies import _context
+
+    blob, U, y, w, n_dims = job
+    surrogate = cloudpickle.loads(blob)
+    surrogate.fit(U, y, sample_weight=w)
+    labels, uncertainty = reference_metrics(surrogate, n_dims)
+    context = None
+    if _context.prepare(surrogate):
+        with _context._LOCK:
+            context = _context._CACHE.get(surrogate)
+    return surrogate, len(y), labels, uncertainty, context
+
+
+def _import_learning_stack(_: Any) -> bool:
+    import importlib
+
+    for name in ("spinexplore.strategies", "spinexplore.surrogates"):  # scikit-learn, scipy load here
+        importlib.import_module(name)
+    return True
+
+
+class FitProcess:
+    """One worker process that fits surrogates, so that a fit never holds this process's GIL.
+
+    A fit in a thread of the main process would take the GIL from the thread that hands points
+    to the workers: every pipe read or write of that thread then waits for the fit thread to
+    let go (Python's "convoy effect", ~5 ms a time), which costs whole seconds per minute on 64
+    workers. The fit process is a fresh interpreter of the ``process`` backend (it does not
+    import ``__main__``); it starts in the background when the run starts.
+    """
+
+    def __init__(self) -> None:
+        from spinexplore.execution.process import ProcessExecutor
+
+        self._pool = ProcessExecutor(1, pin_threads=True)
+        self._lock = threading.Lock()
+        self.broken: str | None = None
+        threading.Thread(target=self._start, name="spinexplore-fit-start", daemon=True).start()
+
+    def _start(self) -> None:
+        with self._lock:
+            for outcome in self._pool.map_unordered(_import_learning_stack, [0], timeout=300):
+                if not outcome.ok:
+                    self.broken = outcome.error
+
+    def fit(self, job: tuple) -> tuple:
+        """Run :func:`fit_and_prepare` there; raise RuntimeError if it could not."""
+        with self._lock:
+            if self.broken:
+                raise RuntimeError(self.broken)
+            outcomes = list(self._pool.map_unordered(fit_and_prepare, [job]))
+        outcome = outcomes[0]
+        if not outcome.ok:
+            raise RuntimeError(outcome.error or "the fit process failed")
+        return outcome.value
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_pending=True)
+
+
+def install_context(surrogate: Any, context: Any) -> None:
+    """Cache a proposal context built elsewhere (the fit process) for ``surrogate``."""
+    if context is None:
+        return
+    from spinexplore.strategies import _context
+
+    try:
+        with _context._LOCK:
+            _context._CACHE[surrogate] = context
+    except TypeError:  # not weakly referenceable: proposals build their own context
+        pass

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._validation import check_choice, check_int, check_n_jobs, check_real
+from spinexplore._validation import check_choice, check_int, check_n_jobs, check_n_points, check_real
 from spinexplore.learner import PhaseLearner, describe
 from spinexplore.runner import format_round, format_stats
 from spinexplore.results import PhaseType, PointRecord, PointStatus
@@ -267,7 +267,9 @@ class ActiveLearningExplorer:
             records, state = store.read(spins=False)  # spins stay on disk: store.read_spins(i)
             version = int(state.get("state_version", 1))
             if version > STATE_VERSION:
-                raise ValueError(f"the store {str(p)!r} was written by a newer spinexplore (state version "
+                from spinexplore.store import StoreError
+
+                raise StoreError(f"the store {str(p)!r} was written by a newer spinexplore (state version "
                                  f"{version}; this one reads up to {STATE_VERSION}); upgrade spinexplore")
             config = dict(state.get("config") or store.config or {})
             strategy, surrogate = config.get("strategy") or "balanced", config.get("surrogate")
@@ -391,10 +393,14 @@ class ActiveLearningExplorer:
 
             simulation = SpinSimulation()
         opts = self._check_run_options(simulation, n_jobs, checkpoint_interval, timeout)
-        if self.n_points == 0:
-            self.add_initial_samples(n_initial or 2 * n_per_iteration, method=initial_method)
+        if self._n_initial is None and self.n_points:  # points added by hand, or a 0.1 store
+            self._n_initial = int((self.iterations == 0).sum())
         n0 = self._n_initial or n_initial or 2 * n_per_iteration
-        budget = n0 + n_iterations * n_per_iteration
+        budget = check_n_points(n0 + n_iterations * n_per_iteration,
+                                what=f"n_initial + n_iterations * n_per_iteration = {n0} + {n_iterations} * "
+                                     f"{n_per_iteration}")
+        if self.n_points == 0:
+            self.add_initial_samples(n0, method=initial_method)
         to_run = max(0, budget - sum(r.status.is_finished for r in self._learner.records))
         with self._open_runner(simulation, to_run, opts, executor, backend, progress) as runner:
             chosen = schedule or ("async" if runner.n_workers > 1 else "batch")
@@ -406,8 +412,6 @@ class ActiveLearningExplorer:
                     runner.run_async(budget, n0, n_per_iteration, strategy=strategy, goal=stop)
             finally:
                 self.run_stats = runner.stats(chosen)
-        if self.verbose:
-            print(format_stats(self.run_stats))
         return self
 
     # ------------------------------------------------------------------ helpers of the two above

@@ -279,7 +279,7 @@ class PhaseLearner:
 
         ``points``: array-like of shape (m, n_dims), one parameter dict, or a list of dicts.
         """
-        surrogate = self._surrogate if self._fitted_on else self.fit(required=True)
+        surrogate = self.fit(required=True)  # refits once if points arrived since the last fit
         if isinstance(points, Mapping):
             points = [points]
         if isinstance(points, (list, tuple)) and points and isinstance(points[0], Mapping):

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from spinexplore._background import Checkpointer, Refitter
+from spinexplore._background import Checkpointer, FitProcess, Refitter, install_context
 from spinexplore.errors import Interrupted
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PhaseType, PointRecord, SimulationResult, coerce_result
@@ -132,6 +132,7 @@ class Runner:
         self.n_finished = 0
         self.stopped_by: str | None = None
         self._warm = False
+        self._fit_process: FitProcess | None = None
         self._finished: list[PointRecord] = []
 
     # ------------------------------------------------------------------ what goals read
@@ -152,10 +153,10 @@ class Runner:
         }
 
     # ------------------------------------------------------------------ lifecycle
-    def warm_up(self) -> None:
+    def warm_up(self, needed: bool = True) -> None:
         """Run ``simulation.warmup()`` once per worker, if the simulation has one (compiled
-        kernels load there, not in the first timed simulation)."""
-        if self._warm or not callable(getattr(self.simulation, "warmup", None)):
+        kernels load there, not in the first timed simulation); not when nothing will run."""
+        if self._warm or not needed or not callable(getattr(self.simulation, "warmup", None)):
             return
         self._warm = True
         timeout = max(self.timeout or 0.0, 300.0)
@@ -237,7 +238,7 @@ class Runner:
         """The batch schedule: finish the open round, then propose-run-refit rounds."""
         learner = self.learner
         with self._handling_signals():
-            self.warm_up()
+            self.warm_up(bool(learner.pending_indices()) or learner.iteration < n_iterations)
             if learner.pending_indices() or learner.n_completed_iterations <= learner.iteration:
                 self._end_round(self.run_points(learner.pending_indices()), on_round)
             while learner.iteration < n_iterations:
@@ -274,6 +275,7 @@ class Runner:
         """
         learner = self.learner
         queue_size = queue_size or max(2, self.n_workers // 4)
+        self._fit_process = FitProcess() if self.n_workers > 1 else None
         refitter = Refitter(self._fit_job, lambda n: max(1, math.ceil(0.02 * n)))
         ready: deque[int] = deque(learner.pending_indices())  # the initial design, or what was in flight
         launched: list[int] = []
@@ -281,7 +283,8 @@ class Runner:
         def install() -> None:
             fitted = refitter.poll()
             if fitted is not None:
-                surrogate, n_fitted, labels, uncertainty = fitted
+                surrogate, n_fitted, labels, uncertainty, context = fitted
+                install_context(surrogate, context)
                 learner.install(surrogate, n_fitted)
                 learner.record_metrics(labels, uncertainty)
 
@@ -304,28 +307,50 @@ class Runner:
         self._finished = []
         try:
             with self._handling_signals():
-                self.warm_up()
+                self.warm_up(bool(ready) or learner.n_points < budget)
                 for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
                     self._record(launched[outcome.index], outcome)
                     refitter.maybe_start(learner.n_labeled)
                     install()
                 refitter.close(wait=0.0)
-                learner.fit()  # the final surrogate sees every point
-                learner.update_metrics(end_iteration=True)
+                install()
+                # no final fit on the critical path: predict() refits once if the installed
+                # surrogate missed the last points; the history keeps the background fits
+                learner.n_completed_iterations = learner.iteration + 1
                 self.checkpointer.flush()
         finally:
             refitter.close()
+            if self._fit_process is not None:
+                self._fit_process.close()
 
     def _fit_job(self) -> tuple[int, Callable[[], Any]]:
+        """A refit of a fresh surrogate on a snapshot of the labels: in the fit process (no GIL
+        shared with the thread that feeds the workers), in this process if that fails."""
+        import cloudpickle
+
         U, y, w = self.learner.training_set()
         surrogate, n_dims = self.learner.new_surrogate(), self.learner.space.n_dims
+        try:
+            job = (cloudpickle.dumps(surrogate), U, y, w, n_dims)
+        except Exception:  # an unpicklable surrogate of the user's: fit it here
+            job = None
+        process = self._fit_process
 
-        def job() -> tuple[Any, int, Any, float]:
+        def run() -> tuple[Any, int, Any, float, Any]:
+            if job is not None and process is not None and process.broken is None:
+                try:
+                    return process.fit(job)
+                except RuntimeError as exc:
+                    process.broken = str(exc)
+                    self.log(f"spinexplore: surrogate fits continue in this process ({exc.args[0][:200]})")
+            from spinexplore.strategies import prepare
+
             surrogate.fit(U, y, sample_weight=w)
             labels, uncertainty = reference_metrics(surrogate, n_dims)
-            return surrogate, len(y), labels, uncertainty
+            prepare(surrogate)  # the proposal context, cached in this process
+            return surrogate, len(y), labels, uncertainty, None
 
-        return len(y), job
+        return len(y), run
 
 
 @contextlib.contextmanager
