@@ -167,38 +167,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------------- status, plot, bench
 def _cmd_status(args: argparse.Namespace) -> int:
-    from spinexplore.explorer import ActiveLearningExplorer
-    from spinexplore.results import PhaseType
+    """Counts, settings, efficiency and convergence from the columns and the state alone: no
+    PointRecord is built, so it stays instant on a 10^6-point store."""
+    from spinexplore.store import ExplorationStore
 
     out = check_output_dir(args.dir, must_exist=True)
-    explorer = ActiveLearningExplorer.load(out / STORE_NAME, read_only=True, verbose=False)
+    store = ExplorationStore.open(out / STORE_NAME, mode="r")
     try:
-        c = explorer.counts()
-        print(f"{out / STORE_NAME}: {explorer.n_points} points, iteration {explorer.iteration}")
-        record = dict(getattr(explorer, "settings", None) or {})
-        if record:
-            print("run: " + ", ".join(f"{k}={record[k]}" for k in ("model", "lattice_size", "mode", "seed",
-                                                                    "n_jobs", "backend") if k in record))
-        print("by status: " + ", ".join(f"{s}={c.get(s, 0)}" for s in ("DONE", "PENDING", "FAILED", "TIMEOUT", "CANCELLED")))
-        phases = [(p.name, c[p.name]) for p in PhaseType if p.name in c]
-        print("by phase:  " + (", ".join(f"{n}={k}" for n, k in phases) or "none yet"))
-        stats = getattr(explorer, "run_stats", None)
-        if stats and stats.get("efficiency") is not None:
-            wall, sim = (float(stats.get(k) if stats.get(k) is not None else math.nan)
-                         for k in ("wall_time", "simulation_time"))
-            print(f"last run: {stats.get('n_workers')} worker(s), {stats.get('schedule')} schedule, "
-                  f"wall {wall:.1f} s, simulations {sim:.1f} s, efficiency {100 * float(stats['efficiency']):.0f} %")
-        if explorer.history:
-            print("iteration  done  changed  mean uncertainty")
-            for h in explorer.history:
-                cf = h["changed_fraction"]
-                print(
-                    f"{h['iteration']:>9}  {h['n_done']:>4}  "
-                    f"{'   n/a' if cf is None or math.isnan(cf) else f'{100 * cf:5.1f}%'}  "
-                    f"{h['mean_uncertainty']:.3f}"
-                )
+        c, state = store.counts(), store.read_state()
     finally:
-        explorer.store.close()
+        store.close()
+    print(f"{out / STORE_NAME}: {c['n_points']} points, iteration {state.get('iteration', 0)}")
+    record = dict(state.get("settings") or {})
+    if record:
+        print("run: " + ", ".join(f"{k}={record[k]}" for k in ("model", "lattice_size", "mode", "seed",
+                                                                "n_jobs", "backend") if k in record))
+    by_status = c["status"]
+    print("by status: " + ", ".join(f"{s}={by_status.get(s, 0)}" for s in ("DONE", "PENDING", "FAILED", "TIMEOUT",
+                                                                           "CANCELLED")))
+    phases = {n: k for n, k in c["phase"].items() if n not in ("FAILED", "TIMEOUT")}
+    print("by phase:  " + (", ".join(f"{n}={k}" for n, k in phases.items()) or "none yet"))
+    stats = state.get("run_stats")
+    if stats and stats.get("efficiency") is not None:
+        wall, sim = (float(stats.get(k) if stats.get(k) is not None else math.nan)
+                     for k in ("wall_time", "simulation_time"))
+        print(f"last run: {stats.get('n_workers')} worker(s), {stats.get('schedule')} schedule, "
+              f"wall {wall:.1f} s, simulations {sim:.1f} s, efficiency {100 * float(stats['efficiency']):.0f} %"
+              + (f", stopped by {stats['stopped_by']}" if stats.get("stopped_by") else ""))
+    history = state.get("history") or []
+    if history:
+        print("iteration  done  changed  mean uncertainty")
+        for h in history:
+            cf, mu = h.get("changed_fraction"), h.get("mean_uncertainty")
+            print(f"{h['iteration']:>9}  {h['n_done']:>4}  "
+                  f"{'   n/a' if cf is None or math.isnan(cf) else f'{100 * cf:5.1f}%'}  "
+                  f"{'  n/a' if mu is None or math.isnan(mu) else f'{mu:.3f}'}")
     return EXIT_OK
 
 
