@@ -25,6 +25,9 @@ from spinexplore.space import ParameterSpace
 
 __all__ = ["PhaseLearner", "describe", "reference_metrics"]
 
+#: Iterations of convergence history a checkpoint keeps (the state is written whole at every
+#: checkpoint, so its size must not grow with the run).
+MAX_HISTORY = 1000
 #: Reference-label snapshots kept for the convergence goal (one per refit).
 _MAX_SNAPSHOTS = 64
 
@@ -353,7 +356,7 @@ class PhaseLearner:
             "surrogate_seed": self._surrogate_seed,
             "iteration": self.iteration,
             "n_completed_iterations": self.n_completed_iterations,
-            "history": self.history,
+            "history": self.history[-MAX_HISTORY:],
             "reference_labels": None if self._reference_labels is None else self._reference_labels.tolist(),
         }
 

@@ -1,0 +1,165 @@
+"""A large exploration through the real explorer, store and executor: costs against the number of points.
+
+A synthetic 4-D diagram (``four_phases_4d`` of ``benchmarks/active_learning.py``: a ball, a wavy
+sheet and a thin slab) with instantaneous simulated labels, so that only the machinery is
+measured: the explorer runs rounds of ``--batch`` points (batch schedule, in-process executor by
+default) into an HDF5 store checkpointed every 10 results, and at each milestone the script
+reports
+
+- the wall time of one checkpoint (median of the last 50 writes; 10 records each),
+- the proposal latency per proposed point (the last round's ``propose``),
+- the surrogate's refit time (the last fit),
+- the peak memory (RSS) of this process, the store's size on disk (main file + journal),
+- the accuracy of the predicted diagram on the evaluation grid.
+
+Usage::
+
+    python benchmarks/scale.py            # to 10^5 points (about 15 min on 2 cores)
+    python benchmarks/scale.py --full     # to 10^6 points
+    python benchmarks/scale.py --quick    # to 3 x 10^3 points (the slow test)
+
+Writes ``benchmarks/results/scale.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType  # noqa: E402
+from spinexplore.execution import get_executor  # noqa: E402
+
+PHYSICAL = [p for p in PhaseType if p.is_physical]
+
+
+class Synthetic4D:
+    """Instantaneous labels of the 4-D synthetic diagram."""
+
+    def __call__(self, params: dict) -> PhaseType:
+        from active_learning import DIAGRAMS
+
+        x = np.array([[params[f"x{i}"] for i in range(4)]])
+        return PHYSICAL[int(DIAGRAMS["four_phases_4d"].truth(x)[0]) % len(PHYSICAL)]
+
+
+def _timed(obj, name: str, sink: list) -> None:
+    """Replace ``obj.name`` by a wrapper that appends each call's wall time to ``sink``."""
+    fn = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sink.append(time.perf_counter() - t0)
+
+    setattr(obj, name, wrapper)
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def _accuracy(explorer: ActiveLearningExplorer) -> float:
+    from active_learning import DIAGRAMS, eval_set
+
+    X_ev, y_ev, _, _ = eval_set(DIAGRAMS["four_phases_4d"])
+    phases, _ = explorer.predict(explorer.space.from_unit(X_ev))
+    truth = np.array([int(PHYSICAL[k % len(PHYSICAL)]) for k in y_ev])
+    return float(np.mean(phases == truth))
+
+
+def run(milestones: list[int], batch: int, n_initial: int, backend: str, n_jobs: int, workdir: Path) -> list[dict]:
+    space = ParameterSpace({f"x{i}": (0.0, 1.0) for i in range(4)})
+    store = workdir / "exploration.h5"
+    explorer = ActiveLearningExplorer(space, seed=0, store=store, verbose=False)
+    writes: list[float] = []
+    proposals: list[tuple[int, float]] = []
+    fits: list[float] = []
+    _timed(explorer.store, "write", writes)
+    learner = explorer.learner
+    propose = learner.propose
+
+    def timed_propose(n, *args, **kwargs):  # the batch schedule fits before it proposes
+        t0 = time.perf_counter()
+        out = propose(n, *args, **kwargs)
+        proposals.append((n, time.perf_counter() - t0))
+        return out
+
+    learner.propose = timed_propose
+    _timed(learner, "fit", fits)
+    executor = get_executor(n_jobs, backend) if backend != "in-process" else get_executor(1, "sequential", isolate=False)
+    rows = []
+    t_start = time.perf_counter()
+    try:
+        for target in milestones:
+            rounds = max(0, (target - n_initial) // batch)
+            fits_before = len(fits)
+            explorer.run(rounds, batch, Synthetic4D(), n_initial=n_initial, executor=executor, progress=False,
+                         schedule="batch", checkpoint_interval=10)
+            n_prop, t_prop = proposals[-1] if proposals else (1, float("nan"))
+            last_fit = max(fits[fits_before:], default=float("nan"))  # the round's refit
+            row = {
+                "n_points": explorer.n_points,
+                "checkpoint_ms_median_last50": 1e3 * statistics.median(writes[-50:]),
+                "checkpoint_ms_p90_last50": 1e3 * float(np.percentile(writes[-50:], 90)),
+                "proposal_ms_per_point": 1e3 * t_prop / n_prop,
+                "proposal_batch": n_prop,
+                "fit_s": last_fit,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "store_mb": _size(store) / 1e6,
+                "accuracy": _accuracy(explorer),
+                "elapsed_s": time.perf_counter() - t_start,
+            }
+            rows.append(row)
+            print(f"n={row['n_points']:>7}: checkpoint {row['checkpoint_ms_median_last50']:.1f} ms, "
+                  f"proposal {row['proposal_ms_per_point']:.2f} ms/point, fit {row['fit_s']:.2f} s, "
+                  f"RSS {row['peak_rss_mb']:.0f} MB, store {row['store_mb']:.1f} MB, "
+                  f"accuracy {row['accuracy']:.4f} ({row['elapsed_s']:.0f} s)", flush=True)
+    finally:
+        explorer.close()
+        executor.shutdown()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--full", action="store_true", help="to 10^6 points")
+    p.add_argument("--quick", action="store_true", help="to 3 x 10^3 points")
+    p.add_argument("--batch", type=int, default=None, help="points per round (default: 2 %% of the target, >= 100)")
+    p.add_argument("--backend", default="in-process", help="in-process (default), process, loky...")
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--out", default=str(HERE / "results" / "scale.json"))
+    args = p.parse_args(argv)
+    top = 3_000 if args.quick else 1_000_000 if args.full else 100_000
+    milestones = [m for m in (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000) if m <= top]
+    batch = args.batch or max(100, top // 50)
+    with tempfile.TemporaryDirectory(prefix="spinexplore_scale_") as tmp:
+        rows = run(milestones, batch, n_initial=min(1_000, milestones[0]), backend=args.backend,
+                   n_jobs=args.n_jobs, workdir=Path(tmp))
+    result = {"meta": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                       "date": time.strftime("%Y-%m-%d"), "batch": batch, "backend": args.backend,
+                       "argv": sys.argv[1:]}, "rows": rows}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
