@@ -34,6 +34,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from spinexplore._cli_plot import add_plot_parsers, cmd_plot, cmd_show
 from spinexplore._cli_resume import cmd_resume
 from spinexplore._cli_run import (
     DIAGRAM_NAME,
@@ -152,9 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", formatter_class=fmt, help="counts by phase and status, convergence trend")
     status.add_argument("dir", help="output directory of the exploration")
 
-    plot = sub.add_parser("plot", formatter_class=fmt, help="draw the phase diagram, uncertainty and convergence")
-    plot.add_argument("dir", help="output directory of the exploration")
-    plot.add_argument("--out", default=None, help="directory for the PNG files [default: DIR]")
+    add_plot_parsers(sub, fmt)
 
     bench = sub.add_parser("bench", formatter_class=fmt, help="sequential vs parallel benchmark on real simulations")
     bench.add_argument("--n-sims", type=int, default=8, help="number of simulations")
@@ -205,26 +204,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_plot(args: argparse.Namespace) -> int:
-    from spinexplore import plotting
-    from spinexplore.explorer import ActiveLearningExplorer
-
-    out = check_output_dir(args.dir, must_exist=True)
-    dest = check_output_dir(args.out) if args.out is not None else out
-    explorer = ActiveLearningExplorer.load(out / STORE_NAME, read_only=True, verbose=False)
-    try:
-        if not any(r.result is not None and r.result.phase.is_physical for r in explorer.records):
-            raise CLIError(f"nothing to plot yet: no point of {out / STORE_NAME} has a phase; "
-                           f"run it further with: spinexplore resume {out}")
-        dest.mkdir(parents=True, exist_ok=True)
-        written = plotting.save_all(explorer, dest)
-    finally:
-        explorer.store.close()
-    for path in written:
-        print(path)
-    return EXIT_OK
-
-
 def _cmd_bench(args: argparse.Namespace) -> int:
     from spinexplore._bench import run_parallel_benchmark
 
@@ -236,7 +215,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {
-    "run": cmd_run, "resume": cmd_resume, "status": _cmd_status, "plot": _cmd_plot, "bench": _cmd_bench,
+    "run": cmd_run, "resume": cmd_resume, "status": _cmd_status, "plot": cmd_plot, "show": cmd_show,
+    "bench": _cmd_bench,
 }
 
 

@@ -203,6 +203,34 @@ class ActiveLearningExplorer:
         """
         return self._learner.predict(points)
 
+    # ------------------------------------------------------------------ analysis (spinexplore.analysis)
+    def to_dataframe(self) -> Any:
+        """One row per point (parameters, status, phase, confidence, energy, ...); needs pandas."""
+        from spinexplore.analysis import to_dataframe
+
+        return to_dataframe(self)
+
+    def to_xarray(self, **kwargs: Any) -> Any:
+        """The predicted diagram on a grid plus the sampled points, as an xarray Dataset
+        (:func:`spinexplore.analysis.to_xarray`: ``resolution=``, ``x=``, ``y=``, ``at=``)."""
+        from spinexplore.analysis import to_xarray
+
+        return to_xarray(self, **kwargs)
+
+    def texture(self, index: int, *, simulation: Any = None, lattice: str | None = None) -> Any:
+        """The spin texture of point ``index``: saved spins, or a bit-identical rerun of the point
+        (:func:`spinexplore.analysis.texture`)."""
+        from spinexplore.analysis import texture
+
+        return texture(self, index, simulation=simulation, lattice=lattice)
+
+    def boundaries(self, **kwargs: Any) -> list[Any]:
+        """Phase boundaries of a 2-D slice with uncertainty bands
+        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``)."""
+        from spinexplore.analysis import phase_boundaries
+
+        return phase_boundaries(self, **kwargs)
+
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, Any]:
         state = self._learner.state()

@@ -6,6 +6,8 @@ each coloured region is known exactly.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,7 +21,7 @@ from hypothesis import strategies as st  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 from spinexplore import ParameterSpace, PhaseType, PointStatus  # noqa: E402
-from spinexplore import plotting  # noqa: E402
+from spinexplore import analysis, plotting  # noqa: E402
 from spinexplore.physics.lattice import make_lattice  # noqa: E402
 
 FM, SQ, SKX = PhaseType.FERROMAGNET, PhaseType.SINGLE_Q, PhaseType.SKYRMION
@@ -120,7 +122,7 @@ def test_phase_diagram_marks_points_failures_and_names_phases(tmp_path):
     ex = StandIn(SPACE2)
     ax = plotting.plot_phase_diagram(ex)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["FERROMAGNET", "SINGLE_Q", "SKYRMION", "failed (3)", "timeout (2)", "pending (2)"]
+    assert labels == ["FM", "helix (1Q)", "SkX", "max p < 0.6", "failed (3)", "timeout (2)", "pending (2)"]
     path = tmp_path / "pd.png"
     ax.figure.savefig(path, dpi=100)
     img = mpimg.imread(path)
@@ -129,11 +131,29 @@ def test_phase_diagram_marks_points_failures_and_names_phases(tmp_path):
         assert fraction_of(img, to_rgb(plotting.PHASE_COLORS[phase]), tol=0.03) > 1e-4, phase.name
 
 
-def test_points_colored_by_iteration_get_a_colorbar():
+def test_points_colored_by_iteration_get_a_discrete_colorbar_clear_of_the_legend():
     ex = StandIn(SPACE2)
     ax = plotting.plot_phase_diagram(ex, points="iteration")
     assert len(ax.figure.axes) == 2
-    assert ax.figure.axes[1].get_ylabel() == "iteration"
+    cbar = ax.figure.axes[1]
+    assert cbar.get_xlabel().startswith("iteration")
+    assert [t.get_text() for t in cbar.get_xticklabels()] == ["0", "1", "2", "3"]  # one colour per round
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert not legend_box.overlaps(cbar.get_window_extent(renderer))
+    assert not legend_box.overlaps(ax.get_window_extent(renderer))
+    # the legend below (the journal styles' choice) sends the colorbar to the right
+    ax = plotting.plot_phase_diagram(ex, points="iteration", legend="below")
+    cbar, (legend,) = ax.figure.axes[1], ax.figure.legends
+    assert cbar.get_ylabel() == "iteration"
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    legend_box = legend.get_window_extent(renderer)
+    assert legend_box.y1 < ax.xaxis.label.get_window_extent(renderer).y0  # below the x label
+    assert not legend_box.overlaps(cbar.get_window_extent(renderer))
+    with pytest.raises(ValueError, match="legend must be True, False, 'right' or 'below'; got 'top'"):
+        plotting.plot_phase_diagram(ex, legend="top")
 
 
 def test_slice_of_a_3d_space_follows_the_hidden_coordinate(tmp_path):
@@ -146,11 +166,17 @@ def test_slice_of_a_3d_space_follows_the_hidden_coordinate(tmp_path):
     assert present[0.2] > 0.02  # SKYRMION only exists for J2 < 0.5
     assert present[0.8] == 0.0
     ax = plotting.plot_phase_diagram(ex, dims=("K", "J2"), slice_at={"h": 0.45}, slice_tol=0.05)
-    assert ax.get_xlabel() == "K" and ax.get_ylabel() == "J2"
-    assert "h=0.45" in ax.get_title()
+    assert ax.get_xlabel() == "$K$" and ax.get_ylabel() == "$J_2$"
+    n_inside = int(np.sum(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
+    assert f"h = 0.45; points with h in [0.4, 0.5]: {n_inside} of 200" in ax.get_title()
     # only points within 0.05 of h = 0.45 are drawn
-    n_drawn = sum(len(c.get_offsets()) for c in ax.collections[1:])
-    assert n_drawn == int(np.sum(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
+    from matplotlib.collections import PathCollection
+
+    n_drawn = sum(len(c.get_offsets()) for c in ax.collections if type(c) is PathCollection)
+    assert n_drawn == n_inside
+    sl = analysis.slice_points(ex, x="K", y="J2", at={"h": 0.45}, slice_tol=0.05)
+    np.testing.assert_array_equal(sl.inside, np.flatnonzero(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
+    assert sl.defaulted == () and sl.at == {"h": 0.45}
 
 
 def test_default_slice_is_the_middle_of_the_box_and_log_axes_are_log():
@@ -158,7 +184,7 @@ def test_default_slice_is_the_middle_of_the_box_and_log_axes_are_log():
     ex = StandIn(space, n=30)
     ax = plotting.plot_phase_diagram(ex, dims=("h", "T"))
     assert ax.get_yscale() == "log"
-    assert "K=0.5" in ax.get_title()
+    assert "K = 0.5 (middle of the box, not chosen)" in ax.get_title()
 
 
 def test_one_dimensional_space_gives_bands(tmp_path):
@@ -370,6 +396,130 @@ def test_real_explorer_phase_diagram_png(tmp_path):
     assert fr[SQ] / total == pytest.approx(0.45, abs=0.08)
     ax = plotting.plot_phase_diagram(ex)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[:3] == ["FERROMAGNET", "SINGLE_Q", "SKYRMION"]
+    assert labels[:3] == ["FM", "helix (1Q)", "SkX"]
     if n_failed:
         assert f"failed ({n_failed})" in labels
+
+
+# ---------------------------------------------------------------------------- journal figures
+@pytest.mark.parametrize("style, width_in", [("single", 3.4), ("double", 7.0)])
+def test_png_in_a_column_style_has_the_column_width_and_dpi(tmp_path, style, width_in):
+    from PIL import Image
+
+    path = plotting.save_phase_diagram(StandIn(SPACE2), tmp_path / "pd.png", style=style, dpi=200)
+    with Image.open(path) as img:
+        assert img.size[0] == round(width_in * 200)
+        assert img.info["dpi"] == pytest.approx((200, 200), abs=0.5)
+    img = mpimg.imread(path)
+    assert fraction_of(img, blended(SKX)) > 0.02
+    with plotting.journal_style(style):
+        assert matplotlib.rcParams["font.size"] == 8 and matplotlib.rcParams["pdf.fonttype"] == 42
+
+
+def test_pdf_and_svg_are_vector_files_with_labels_and_legend_as_text(tmp_path):
+    ex = StandIn(SPACE2)
+    kw = {"style": "single", "labels": {"h": "field h"}, "units": {"h": "meV", "K": "meV"},
+          "phase_labels": {"SINGLE_Q": "spiral"}}
+    svg = plotting.save_phase_diagram(ex, tmp_path / "pd.svg", **kw)
+    text = Path(svg).read_text(encoding="utf-8")
+    assert 'width="244.8pt"' in text  # 3.4 in
+    for label in ("field h / meV", "FM", "spiral", "SkX", "failed (3)", "timeout (2)"):
+        assert f">{label}<" in text, label
+    assert ">SINGLE_Q<" not in text and ">FERROMAGNET<" not in text
+    pdf = plotting.save_phase_diagram(ex, tmp_path / "pd.pdf", **kw)
+    raw = Path(pdf).read_bytes()
+    assert raw.startswith(b"%PDF")
+    assert b"/MediaBox [ 0 0 244.8 " in raw
+    assert b"/FontFile2" in raw  # TrueType fonts embedded: the text stays text
+
+
+def test_axis_labels_carry_units_and_the_spinsimulation_unit_is_j1():
+    ex = StandIn(SPACE2)
+    ax = plotting.plot_phase_diagram(ex, units="J_1")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("$h$ / $J_1$", "$K$ / $J_1$")
+    ex.simulation_description = {"simulation": "SpinSimulation", "model": "square-chiral"}
+    ax = plotting.plot_uncertainty(ex, labels={"K": "anisotropy $K$"})
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("$h$ / $J_1$", "anisotropy $K$ / $J_1$")
+
+
+def test_smooth_boundaries_and_hatched_uncertainty_on_the_diagram():
+    from matplotlib.contour import ContourSet
+
+    ex = StandIn(SPACE2)
+    ax = plotting.plot_phase_diagram(ex, points=None)
+    sets = [c for c in ax.collections if isinstance(c, ContourSet)]
+    lines = [c for c in sets if not c.filled]
+    hatched = [c for c in sets if c.filled and c.hatches and c.hatches[0]]
+    assert lines and hatched
+    # every boundary line lies on the rule's boundaries h = 0.3, h = 0.6 or K = 0.5
+    for cs in lines:
+        for path in cs.get_paths():
+            v = path.vertices
+            d = np.min([np.abs(v[:, 0] - 0.3), np.abs(v[:, 0] - 0.6), np.abs(v[:, 1] - 0.5)], axis=0)
+            assert d.max() < 0.02
+    ax = plotting.plot_phase_diagram(ex, points=None, boundaries=False, uncertain=None, smooth=False)
+    assert not [c for c in ax.collections if isinstance(c, ContourSet)]
+
+
+def test_output_suffix_and_dpi_are_checked_before_drawing(tmp_path):
+    with pytest.raises(ValueError, match=r"must end in one of .*'\.pdf'.*got '\.pnx'"):
+        plotting.save_phase_diagram(StandIn(SPACE2), tmp_path / "pd.pnx")
+    with pytest.raises(ValueError, match="dpi must be >= 10; got 5"):
+        plotting.save_phase_diagram(StandIn(SPACE2), tmp_path / "pd.png", dpi=5)
+    with pytest.raises(ValueError, match=r"style must be one of \['single', 'double'\]; got 'wide'"):
+        plotting.save_phase_diagram(StandIn(SPACE2), tmp_path / "pd.png", style="wide")
+    with pytest.raises(ValueError, match="not both"):
+        plotting.plot_phase_diagram(StandIn(SPACE2), x="h", dims=("h", "K"))
+    with pytest.raises(ValueError, match=r"x/y \['J9'\] are not dimensions of the space; dimensions: \['h', 'K'\]"):
+        plotting.plot_phase_diagram(StandIn(SPACE2), x="h", y="J9")
+    with pytest.raises(ValueError, match="y='K' needs x as well"):
+        plotting.plot_phase_diagram(StandIn(SPACE2), y="K")
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match=r"must end in one of .*got '\.xyz'"):
+        plotting.save_all(StandIn(SPACE2), tmp_path / "figs", format="xyz")
+    assert not list(tmp_path.iterdir())
+    paths = plotting.save_all(StandIn(SPACE2), tmp_path / "new" / "figs", format="svg", dpi=50)
+    assert [p.name for p in paths] == ["phase_diagram.svg", "uncertainty.svg", "convergence.svg"]
+
+
+def test_textures_refuse_a_lattice_that_is_not_theirs():
+    lat = make_lattice("square", 8)
+    S, q = helix(lat, n1=2)
+    tex = analysis.Texture(spins=S, lattice="square", L=8, model="square-chiral", index=0, params={},
+                           phase=SQ, energy=-1.0, source="memory")
+    with pytest.raises(ValueError, match="square lattice with L=8; it cannot be drawn on lattice='triangular'"):
+        plotting.plot_texture(tex, "triangular")
+    with pytest.raises(ValueError, match="cannot be drawn"):
+        plotting.plot_structure_factor(tex, make_lattice("square", 6))
+    ax = plotting.plot_structure_factor(tex)  # its own lattice: the peaks at +-q
+    top = np.asarray(ax.collections[0].get_offsets())[np.argsort(ax.collections[0].get_array())[-2:]]
+    assert sorted(map(tuple, np.round(top, 9))) == sorted([tuple(np.round(q, 9)), tuple(np.round(-q, 9))])
+    assert "square, L=8" in plotting.plot_spin_texture(tex).get_title()
+
+
+def test_phase_gallery_shows_one_texture_per_phase(tmp_path):
+    explorer_mod = pytest.importorskip("spinexplore.explorer")
+    lat = make_lattice("square", 8)
+
+    def sim(params):
+        S, _ = helix(lat, n1=1 if params["h"] < 0.5 else 2)
+        if params["h"] > 0.8:
+            S = np.tile([0.0, 0.0, 1.0], (lat.N, 1))
+        phase = FM if params["h"] > 0.8 else SQ
+        return {"phase": phase, "energy": -params["h"], "spins": S, "confidence": 0.5 + 0.5 * params["K"]}
+
+    ex = explorer_mod.ActiveLearningExplorer(SPACE2, seed=0, verbose=False)
+    for h, K in [(0.1, 0.2), (0.3, 0.9), (0.9, 0.5), (0.95, 0.1)]:
+        ex.tell({"h": h, "K": K}, sim({"h": h, "K": K}))
+    with pytest.raises(ValueError, match="the lattice of point .* is unknown"):
+        plotting.plot_phase_gallery(ex)
+    tex = analysis.texture(ex, 1, lattice="square")
+    assert (tex.source, tex.L, tex.phase) == ("memory", 8, SQ)
+    axes = plotting.plot_phase_gallery(ex, lattice="square")
+    assert len(axes) == 3
+    assert [a.get_title().split("\n")[0] for a in axes[1:]] == ["(1) FM", "(2) helix (1Q)"]
+    assert "K=0.9" in axes[2].get_title()  # the most confident helix point
+    with pytest.raises(ValueError, match=r"phases \['SKYRMION'\] have no DONE point"):
+        plotting.plot_phase_gallery(ex, phases=["SKYRMION"], lattice="square")
+    path = plotting.save_phase_gallery(ex, tmp_path / "gallery.pdf", style="double", lattice="square")
+    assert Path(path).read_bytes()[:4] == b"%PDF"

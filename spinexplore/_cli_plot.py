@@ -1,0 +1,135 @@
+"""``spinexplore plot`` and ``spinexplore show``: figures, boundaries and textures of a stored run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from spinexplore._cli_run import EXIT_OK
+from spinexplore._cli_settings import STORE_NAME, CLIError, check_output_dir
+
+__all__ = ["add_plot_parsers", "cmd_plot", "cmd_show"]
+
+FORMATS = ("png", "pdf", "svg")
+
+
+def add_plot_parsers(sub: Any, fmt: Any) -> None:
+    """The ``plot`` and ``show`` subcommands."""
+    plot = sub.add_parser(
+        "plot", formatter_class=fmt, help="draw the phase diagram, uncertainty, convergence and boundaries",
+        description="Figures of a stored exploration (the store is opened read-only; a running "
+                    "exploration can be plotted). For N-D runs, --x/--y/--at pick the 2-D slice.")
+    plot.add_argument("dir", help="output directory of the exploration")
+    plot.add_argument("--out", default=None, help="directory for the figures [default: DIR]")
+    plot.add_argument("--format", default="png", choices=FORMATS, help="file format (pdf and svg are vector)")
+    plot.add_argument("--dpi", type=int, default=None, help="resolution of png files [default: 300 with --style, else 120]")
+    plot.add_argument("--style", default=None, choices=("single", "double"),
+                      help="journal figure: single (3.4 in) or double (7.0 in) column [default: screen size]")
+    plot.add_argument("--x", default=None, help="parameter on the horizontal axis [default: the first]")
+    plot.add_argument("--y", default=None, help="parameter on the vertical axis [default: the second]")
+    plot.add_argument("--at", nargs="+", default=None, metavar="NAME=VALUE",
+                      help="where the slice cuts the other parameters, e.g. --at J3=0.1 [default: the middle of the box]")
+    plot.add_argument("--slice-tol", type=float, default=0.1,
+                      help="points within this fraction of each other axis' range count as in the slice")
+    plot.add_argument("--textures", action="store_true",
+                      help="also draw one spin texture per phase next to the diagram (reruns a point per phase "
+                           "unless spins were saved)")
+
+    show = sub.add_parser("show", formatter_class=fmt, help="draw the spin texture of one point",
+                          description="The spin texture of point I: from the store when spins were saved, "
+                                      "otherwise by rerunning that point (bit-identical, from its seed).")
+    show.add_argument("dir", help="output directory of the exploration")
+    show.add_argument("index", type=int, help="the point's index (as in `spinexplore status` or the DataFrame)")
+    show.add_argument("--out", default=None, help="figure file [default: DIR/texture_I.png]")
+    show.add_argument("--dpi", type=int, default=150, help="resolution of a png file")
+
+
+def _parse_at(specs: Sequence[str] | None, names: Sequence[str]) -> dict[str, float] | None:
+    if not specs:
+        return None
+    at: dict[str, float] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            raise CLIError(f"--at: {spec!r} must look like NAME=VALUE (e.g. J3=0.1)")
+        if name not in names:
+            raise CLIError(f"--at: {name!r} is not a parameter of this run; parameters: {list(names)}")
+        if name in at:
+            raise CLIError(f"--at: {name!r} is given twice")
+        try:
+            at[name] = float(value)
+        except ValueError:
+            raise CLIError(f"--at: the value of {name!r} must be a number; got {value!r}") from None
+        if not math.isfinite(at[name]):
+            raise CLIError(f"--at: the value of {name!r} must be finite; got {value!r}")
+    return at
+
+
+@contextlib.contextmanager
+def _loaded(directory: str) -> Iterator[tuple[Path, Any]]:
+    from spinexplore.explorer import ActiveLearningExplorer
+
+    out = check_output_dir(directory, must_exist=True)
+    explorer = ActiveLearningExplorer.load(out / STORE_NAME, read_only=True, verbose=False)
+    try:
+        yield out, explorer
+    finally:
+        explorer.store.close()
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from spinexplore import analysis, plotting
+
+    if args.dpi is not None and not 10 <= args.dpi <= 2400:
+        raise CLIError(f"--dpi must be between 10 and 2400; got {args.dpi}")
+    if not (0 < args.slice_tol <= 1):
+        raise CLIError(f"--slice-tol must be in (0, 1]; got {args.slice_tol}")
+    with _loaded(args.dir) as (out, explorer):
+        names = explorer.space.names
+        for flag, name in (("--x", args.x), ("--y", args.y)):
+            if name is not None and name not in names:
+                raise CLIError(f"{flag}: {name!r} is not a parameter of this run; parameters: {names}")
+        at = _parse_at(args.at, names)
+        dest = check_output_dir(args.out) if args.out is not None else out
+        if not any(r.result is not None and r.result.phase.is_physical for r in explorer.records):
+            raise CLIError(f"nothing to plot yet: no point of {out / STORE_NAME} has a phase; "
+                           f"run it further with: spinexplore resume {out}")
+        dest.mkdir(parents=True, exist_ok=True)
+        where = {"x": args.x, "y": args.y, "at": at, "slice_tol": args.slice_tol}
+        if len(names) > 2:
+            print(analysis.slice_points(explorer, **where).describe())
+        else:
+            where = {k: v for k, v in where.items() if k in ("x", "y")}
+        written = [str(p) for p in plotting.save_all(explorer, dest, dpi=args.dpi or (300 if args.style else 120),
+                                                     format=args.format, style=args.style, **where)]
+        if len(names) >= 2:
+            bounds = analysis.phase_boundaries(explorer, **{k: v for k, v in where.items() if k != "slice_tol"})
+            if bounds:
+                written.append(analysis.save_boundaries(bounds, dest / "boundaries.csv"))
+        if args.textures:
+            written.append(plotting.save_phase_gallery(explorer, dest / f"gallery.{args.format}", dpi=args.dpi,
+                                                       style=args.style, **where))
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _loaded(args.dir) as (out, explorer):
+        if not 0 <= args.index < explorer.n_points:
+            raise CLIError(f"index must be a point of this run, 0 to {explorer.n_points - 1}; got {args.index}")
+        if args.dpi is not None and not 10 <= args.dpi <= 2400:
+            raise CLIError(f"--dpi must be between 10 and 2400; got {args.dpi}")
+        tex = explorer.texture(args.index)
+        print(tex)
+        path = Path(args.out) if args.out else out / f"texture_{args.index}.png"
+        if path.suffix.lower().lstrip(".") not in FORMATS:
+            raise CLIError(f"--out must end in one of {['.' + f for f in FORMATS]}; got {str(path)!r}")
+        fig = tex.plot()[0].figure
+        fig.savefig(path, dpi=args.dpi)
+    print(path)
+    return EXIT_OK

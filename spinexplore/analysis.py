@@ -1,0 +1,369 @@
+"""From a run to an analysis: tables, gridded data, phase boundaries and spin textures.
+
+Every function takes an :class:`~spinexplore.explorer.ActiveLearningExplorer` (live, or
+restored with ``ActiveLearningExplorer.load(path, read_only=True)``):
+
+- :func:`to_dataframe`: one row per point (pandas);
+- :func:`to_xarray`: the predicted diagram on a grid plus the sampled points (xarray);
+- :func:`phase_boundaries`, :func:`save_boundaries`, :func:`load_boundaries`: each boundary of
+  a 2-D slice as a curve with an uncertainty band, labelled with the two phases it separates;
+- :func:`texture`: the spins of one point, from memory, from the store, or re-simulated
+  bit-identically from the run's recorded ``SpinSimulation``;
+- :func:`slice_points`: which points lie within a slice of an N-D space.
+
+pandas and xarray are optional: ``pip install spinexplore[data]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spinexplore._analysis_boundaries import Boundary, load_boundaries, phase_boundaries, save_boundaries
+from spinexplore._analysis_grid import Slice, resolve_slice, space_of, units_of
+from spinexplore._validation import check_int
+from spinexplore.results import PhaseType, PointStatus
+
+__all__ = ["Boundary", "Slice", "Texture", "load_boundaries", "phase_boundaries", "save_boundaries",
+           "slice_points", "texture", "to_dataframe", "to_xarray"]
+
+_EXTRA = "pip install 'spinexplore[data]'"
+
+
+def slice_points(explorer: Any, *, x: str | None = None, y: str | None = None,
+                 at: Mapping[str, float] | None = None, slice_tol: float | None = 0.1) -> Slice:
+    """The 2-D slice ``x``, ``y`` at ``at`` and the sampled points within ``slice_tol`` of it.
+
+    ``slice_tol`` is a fraction of each hidden axis (in the sampling scale); hidden dimensions
+    not in ``at`` sit at the middle of the box (:attr:`Slice.defaulted` lists them).
+    ``Slice.inside`` holds the point indices, ``Slice.describe()`` one line for a caption.
+    """
+    return resolve_slice(explorer, x=x, y=y, at=at, tol=slice_tol)
+
+
+# ---------------------------------------------------------------------------- tables
+def to_dataframe(explorer: Any) -> Any:
+    """One row per point: parameters, status, phase name, confidence, energy, duration,
+    iteration, worker, error, then the scalar observables (index: the point index).
+
+    ``DataFrame.attrs["units"]`` maps columns to units where known (``J_1``).
+
+    Raises
+    ------
+    ImportError
+        Without pandas (``pip install 'spinexplore[data]'``).
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError(f"to_dataframe() needs pandas, which is not installed; {_EXTRA}") from exc
+    space = space_of(explorer)
+    records = list(explorer.records)
+    cols: dict[str, Any] = {}
+    X = np.array([r.params for r in records], dtype=float).reshape(-1, space.n_dims)
+    for j, name in enumerate(space.names):
+        cols[name] = X[:, j]
+    res = [r.result for r in records]
+    cols["status"] = [r.status.name for r in records]
+    cols["phase"] = [None if x is None else x.phase.name for x in res]
+    cols["confidence"] = [math.nan if x is None else x.confidence for x in res]
+    cols["energy"] = [math.nan if x is None else x.energy for x in res]
+    cols["duration"] = [math.nan if x is None else x.duration for x in res]
+    cols["iteration"] = np.array([r.iteration for r in records], dtype=int)
+    cols["worker"] = [r.worker or None for r in records]
+    cols["error"] = [None if x is None else (x.error or None) for x in res]
+    scalars = [{} if x is None else x.scalar_observables() for x in res]
+    obs_names = list(dict.fromkeys(k for sc in scalars for k in sc))
+    for k in obs_names:
+        cols[k if k not in cols else f"obs_{k}"] = [sc.get(k, math.nan) for sc in scalars]
+    df = pd.DataFrame(cols, index=pd.RangeIndex(len(records), name="index"))
+    units = units_of(explorer)
+    df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
+    if "J_1" in units.values():
+        df.attrs["units"]["energy"] = "J_1 per spin"
+    return df
+
+
+def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = None, y: str | None = None,
+              at: Mapping[str, float] | None = None, max_cells: int = 4_000_000) -> Any:
+    """The predicted diagram on a grid and the sampled points, as an ``xarray.Dataset``.
+
+    Grid variables (dimensions named after the parameters, cell centres uniform in each axis'
+    sampling scale, plus ``phase_class``): ``phase`` (``PhaseType`` values, CF
+    ``flag_values``/``flag_meanings``), ``probability`` and ``uncertainty`` (``1 - max p``).
+    Point variables (dimension ``point``): ``point_<name>`` per parameter, ``status``,
+    ``point_phase`` (name), ``confidence``, ``energy``, ``iteration``, ``worker``, ``error``.
+    Coordinates carry ``units`` (``J_1`` for the built-in model, else empty) and ``long_name``.
+
+    Parameters
+    ----------
+    explorer : ActiveLearningExplorer
+    resolution : int, optional
+        Cells per gridded axis (default 100 for one or two axes, 30 for three, 12 for four,
+        8 beyond).
+    x, y, at : optional
+        Grid only the 2-D slice ``x``, ``y`` at ``at`` (hidden dimensions become scalar
+        coordinates); by default the whole box is gridded.
+    max_cells : int, default=4_000_000
+        Refuse grids larger than this (``resolution ** n_dims``) before any work.
+
+    Raises
+    ------
+    ImportError
+        Without xarray (``pip install 'spinexplore[data]'``).
+    spinexplore.errors.NotFittedError
+        Before any point has a physical phase.
+    """
+    try:
+        import xarray as xr
+    except ImportError as exc:
+        raise ImportError(f"to_xarray() needs xarray, which is not installed; {_EXTRA}") from exc
+    space = space_of(explorer)
+    names = list(space.names)
+    sliced = x is not None or y is not None or at is not None
+    n_axes = min(2, len(names)) if sliced else len(names)
+    if resolution is None:
+        resolution = {1: 100, 2: 100, 3: 30, 4: 12}.get(n_axes, 8)
+    resolution = check_int("resolution", resolution, minimum=2, maximum=100_000)
+    if resolution**n_axes > max_cells:
+        raise ValueError(f"resolution={resolution} on {n_axes} axes makes {resolution**n_axes} cells, more than "
+                         f"max_cells={max_cells}; lower the resolution or grid a 2-D slice with x=, y=, at=")
+    units = units_of(explorer)
+    mids = (np.arange(resolution) + 0.5) / resolution
+    if sliced:
+        sl = resolve_slice(explorer, x=x, y=y, at=at, tol=None)
+        shown = list(sl.shown)
+        center = sl.center
+    else:
+        shown = list(range(len(names)))
+        center = np.full(len(names), 0.5)
+    mesh = np.meshgrid(*([mids] * len(shown)), indexing="ij")
+    U = np.tile(center, (mesh[0].size, 1))
+    for axis, k in enumerate(shown):
+        U[:, k] = mesh[axis].ravel()
+    Xg = space.from_unit(U)
+    phases, proba = explorer.predict(Xg)
+    classes = np.asarray(explorer.classes_, dtype=int)
+    shape = (resolution,) * len(shown)
+    grid_dims = tuple(names[k] for k in shown)
+    coords: dict[str, Any] = {}
+    for axis, k in enumerate(shown):
+        u = np.tile(center, (resolution, 1))
+        u[:, k] = mids
+        coords[names[k]] = (names[k], space.from_unit(u)[:, k], _coord_attrs(names[k], space, k, units))
+    for k in range(len(names)):
+        if k not in shown:
+            coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]), _coord_attrs(names[k], space, k, units))
+    class_names = [PhaseType(int(c)).name for c in classes]
+    coords["phase_class"] = ("phase_class", class_names, {"long_name": "phase of each probability column"})
+    all_members = list(PhaseType)
+    phase_attrs = {"long_name": "predicted phase (PhaseType value)",
+                   "flag_values": np.array([int(p) for p in all_members], dtype=np.int16),
+                   "flag_meanings": " ".join(p.name for p in all_members)}
+    data: dict[str, Any] = {
+        "phase": (grid_dims, np.asarray(phases, dtype=np.int16).reshape(shape), phase_attrs),
+        "probability": (grid_dims + ("phase_class",), np.asarray(proba, float).reshape(shape + (len(classes),)),
+                        {"long_name": "surrogate class probability", "units": "1"}),
+        "uncertainty": (grid_dims, 1.0 - np.asarray(proba, float).max(axis=1).reshape(shape),
+                        {"long_name": "surrogate uncertainty, 1 - max_k p_k", "units": "1"}),
+    }
+    records = list(explorer.records)
+    coords["point"] = ("point", np.array([r.index for r in records], dtype=np.int64), {"long_name": "point index"})
+    P = np.array([r.params for r in records], dtype=float).reshape(-1, len(names))
+    for k, name in enumerate(names):
+        data[f"point_{name}"] = ("point", P[:, k], {**_coord_attrs(name, space, k, units),
+                                                   "long_name": f"{name} of the sampled point"})
+    res = [r.result for r in records]
+    data["status"] = ("point", np.array([r.status.name for r in records], dtype=str), {"long_name": "PointStatus"})
+    data["point_phase"] = ("point", np.array(["" if x is None else x.phase.name for x in res], dtype=str),
+                           {"long_name": "simulated phase (empty while pending)"})
+    data["confidence"] = ("point", np.array([math.nan if x is None else x.confidence for x in res]),
+                          {"long_name": "classifier confidence", "units": "1"})
+    data["energy"] = ("point", np.array([math.nan if x is None else x.energy for x in res]),
+                      {"long_name": "energy per spin", "units": "J_1" if "J_1" in units.values() else ""})
+    data["iteration"] = ("point", np.array([r.iteration for r in records], dtype=np.int64),
+                         {"long_name": "round that proposed the point"})
+    data["worker"] = ("point", np.array([r.worker for r in records], dtype=str), {"long_name": "worker"})
+    data["error"] = ("point", np.array(["" if x is None else (x.error or "") for x in res], dtype=str),
+                     {"long_name": "error text of FAILED/TIMEOUT points"})
+    desc = getattr(explorer, "simulation_description", None)
+    attrs = {"title": "spinexplore phase diagram", "n_points": len(records),
+             "n_done": int(sum(r.status == PointStatus.DONE for r in records)),
+             "grid": "cell centres, uniform in each axis' sampling scale (log axes: in log)",
+             "simulation": json.dumps(desc, default=str), "seed": str(getattr(explorer, "seed", None))}
+    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+
+
+def _coord_attrs(name: str, space: Any, k: int, units: Mapping[str, str]) -> dict[str, Any]:
+    low, high = space.bounds[k]
+    return {"units": units.get(name, ""), "long_name": name, "scale": "log" if space.is_log[k] else "linear",
+            "bounds": [float(low), float(high)]}
+
+
+# ---------------------------------------------------------------------------- textures
+@dataclass(frozen=True, eq=False)
+class Texture:
+    """The spin configuration of one point, with everything needed to draw it right.
+
+    Attributes
+    ----------
+    spins : ndarray of shape (L*L, 3)
+    lattice : {"triangular", "square"}
+    L : int
+    model : str
+        Preset name or ``"custom"``.
+    index : int
+        The point's index in the exploration.
+    params : dict of str to float
+        The parameters the simulation received.
+    phase : PhaseType
+    energy : float
+        Energy per spin (units of J1) of the stored result.
+    source : {"memory", "store", "rerun"}
+        Where the spins came from.
+    """
+
+    spins: np.ndarray
+    lattice: str
+    L: int
+    model: str
+    index: int
+    params: dict[str, float]
+    phase: PhaseType
+    energy: float
+    source: str
+    result: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return (f"Texture(point {self.index}: {self.phase.name}, E={self.energy:.6g}, {self.lattice} L={self.L}, "
+                f"model={self.model!r}, {values}, from {self.source})")
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Three panels (:func:`spinexplore.plotting.plot_texture`) on this texture's own lattice."""
+        from spinexplore.plotting import plot_texture
+
+        return plot_texture(self, **kwargs)
+
+    def make_lattice(self) -> Any:
+        """The :class:`~spinexplore.physics.lattice.Lattice` the spins live on."""
+        from spinexplore.physics.lattice import make_lattice
+
+        return make_lattice(self.lattice, self.L)
+
+
+def texture(explorer: Any, index: int, *, simulation: Any = None, lattice: str | None = None) -> Texture:
+    """The spin texture of point ``index``.
+
+    Looked up in this order: the spins the result kept in memory, the spins saved in the store
+    (``save_spins=True``, ``store.read_spins``), else the point is simulated again with the
+    run's ``SpinSimulation`` rebuilt from :attr:`explorer.simulation_description` (or
+    ``simulation``) with ``keep_spins=True``. The per-point seed derives from the parameters
+    (:func:`spinexplore.simulation.point_seed`), so the rerun is bit-identical; a warning says
+    if its phase or energy differ from the stored ones (another spinexplore version).
+
+    Parameters
+    ----------
+    explorer : ActiveLearningExplorer
+    index : int
+        A point with status DONE.
+    simulation : SpinSimulation, optional
+        Rerun with this simulation instead of the recorded one (also gives lattice and L).
+    lattice : {"triangular", "square"}, optional
+        The lattice kind when neither the recorded description nor ``simulation`` tells it
+        (a user's own simulation function).
+
+    Returns
+    -------
+    Texture
+
+    Raises
+    ------
+    IndexError, ValueError
+        For an index outside the exploration, a point that is not DONE, spins that do not
+        match the lattice, or a run whose simulation cannot be rebuilt and kept no spins.
+    """
+    n = int(getattr(explorer, "n_points", len(explorer.X)))
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"index must be an integer point index; got {index!r}")
+    if not 0 <= int(index) < n:
+        raise IndexError(f"index must lie in [0, {n - 1}] (the exploration has {n} points); got {index}")
+    index = int(index)
+    record = explorer.records[index]
+    if record.status != PointStatus.DONE or record.result is None or not record.result.phase.is_physical:
+        raise ValueError(f"point {index} has status {record.status.name}; only a DONE point has a texture")
+    desc = getattr(explorer, "simulation_description", None)
+    if simulation is not None:
+        desc = simulation.describe() if callable(getattr(simulation, "describe", None)) else desc
+    info = _lattice_info(desc, lattice)
+    params = space_of(explorer).to_dicts(np.asarray(record.params)[None, :])[0]
+    spins, source, rerun = record.result.spins, "memory", None
+    if spins is None:
+        read = getattr(getattr(explorer, "store", None), "read_spins", None)
+        spins = read(index) if callable(read) else None
+        source = "store"
+    if spins is None:
+        rerun = _rerun(desc, simulation, params, index)
+        spins, source = rerun.spins, "rerun"
+        _compare(index, record.result, rerun)
+    if info is None:
+        raise ValueError(f"the lattice of point {index} is unknown (the run's simulation is {desc!r}); "
+                         "pass lattice='triangular' or 'square'")
+    kind, L, model = info
+    spins = np.asarray(spins, dtype=float)
+    if L is None and spins.ndim == 2:
+        L = math.isqrt(spins.shape[0])
+    if spins.ndim != 2 or spins.shape[1] != 3 or L is None or spins.shape[0] != L * L:
+        raise ValueError(f"the spins of point {index} (shape {spins.shape}) do not fit the run's {kind} lattice "
+                         f"with L={L} ({'?' if L is None else L * L} sites)")
+    return Texture(spins=spins, lattice=kind, L=int(L), model=model, index=index, params=params,
+                   phase=record.result.phase, energy=record.result.energy, source=source, result=rerun)
+
+
+def _lattice_info(desc: Any, lattice: str | None) -> tuple[str, int | None, str] | None:
+    if isinstance(desc, Mapping) and desc.get("simulation") == "SpinSimulation":
+        mp = desc.get("model_params") or {}
+        model = str(desc.get("model", "custom"))
+        kind = mp.get("lattice")
+        if kind is None:
+            from spinexplore.physics.model import PRESETS
+
+            kind = dict(PRESETS.get(model, {})).get("lattice", "triangular")
+        if lattice is not None and lattice != kind:
+            raise ValueError(f"lattice={lattice!r} contradicts the run's simulation, which used a {kind} lattice")
+        return str(kind), int(desc.get("lattice_size", 24)), model
+    if lattice is None:
+        return None
+    if lattice not in ("triangular", "square"):
+        raise ValueError(f"lattice must be 'triangular' or 'square'; got {lattice!r}")
+    return lattice, None, "custom"
+
+
+def _rerun(desc: Any, simulation: Any, params: dict[str, float], index: int) -> Any:
+    from spinexplore.simulation import SpinSimulation
+
+    if simulation is None:
+        if not (isinstance(desc, Mapping) and desc.get("simulation") == "SpinSimulation"):
+            raise ValueError(f"point {index} kept no spins and the run's simulation ({desc!r}) is not a "
+                             "SpinSimulation that can be rebuilt; pass simulation=... or run with save_spins=True")
+        simulation = SpinSimulation.from_description(desc)
+    sim = copy.copy(simulation)
+    sim.keep_spins = True
+    if hasattr(sim, "timeout"):
+        sim.timeout = None  # the point finished once; a busy machine must not turn it into TIMEOUT
+    return sim(params)
+
+
+def _compare(index: int, stored: Any, rerun: Any) -> None:
+    same_energy = (math.isnan(stored.energy) and math.isnan(rerun.energy)) or stored.energy == rerun.energy
+    if rerun.phase != stored.phase or not same_energy:
+        warnings.warn(f"re-simulating point {index} gave {rerun.phase.name} (E={rerun.energy!r}), the store holds "
+                      f"{stored.phase.name} (E={stored.energy!r}): the run used other settings or another "
+                      "spinexplore version", RuntimeWarning, stacklevel=3)

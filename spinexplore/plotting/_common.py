@@ -1,0 +1,128 @@
+"""Colours, legend names, figure styles and file output shared by every figure."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from spinexplore._validation import check_choice, check_int
+from spinexplore.results import PhaseType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+PHASE_COLORS: dict[PhaseType, str] = {
+    PhaseType.FERROMAGNET: "#4477AA",
+    PhaseType.SINGLE_Q: "#228833",
+    PhaseType.DOUBLE_Q: "#CCBB44",
+    PhaseType.TRIPLE_Q: "#66CCEE",
+    PhaseType.SKYRMION: "#EE6677",
+    PhaseType.MERON_ANTIMERON: "#AA3377",
+    PhaseType.PARAMAGNET: "#BBBBBB",
+    PhaseType.UNKNOWN: "#8C564B",
+    PhaseType.FAILED: "#000000",
+    PhaseType.TIMEOUT: "#E67E22",
+}
+
+#: Names used in legends, titles and galleries (override per call with ``phase_labels=``).
+PHASE_LABELS: dict[PhaseType, str] = {
+    PhaseType.FERROMAGNET: "FM",
+    PhaseType.SINGLE_Q: "helix (1Q)",
+    PhaseType.DOUBLE_Q: "2Q",
+    PhaseType.TRIPLE_Q: "3Q",
+    PhaseType.SKYRMION: "SkX",
+    PhaseType.MERON_ANTIMERON: "MAX (meron-antimeron)",
+    PhaseType.PARAMAGNET: "PM",
+    PhaseType.UNKNOWN: "unclassified",
+    PhaseType.FAILED: "failed",
+    PhaseType.TIMEOUT: "timeout",
+}
+
+#: Figure widths in inches of one journal column and of the full page width.
+COLUMN_WIDTHS = {"single": 3.4, "double": 7.0}
+STYLES = ("single", "double")
+
+
+def phase_labels(overrides: Mapping[Any, str] | None = None) -> dict[PhaseType, str]:
+    """:data:`PHASE_LABELS` with ``overrides`` (keys: ``PhaseType``, names or values) applied."""
+    out = dict(PHASE_LABELS)
+    if overrides is None:
+        return out
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"phase_labels must be a mapping of phases to strings, e.g. {{'SKYRMION': 'SkX'}}; "
+                        f"got {overrides!r}")
+    for key, value in overrides.items():
+        if not isinstance(value, str):
+            raise TypeError(f"phase_labels[{key!r}] must be a string; got {value!r}")
+        out[PhaseType.parse(key)] = value
+    return out
+
+
+def new_axes(ax: Any) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(layout="constrained")
+    return ax
+
+
+def phase_cmap() -> tuple[Any, Any]:
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    cmap = ListedColormap([PHASE_COLORS[p] for p in PhaseType])
+    norm = BoundaryNorm(np.arange(len(PhaseType) + 1) - 0.5, len(PhaseType))
+    return cmap, norm
+
+
+def style_rc(style: str | None) -> dict[str, Any]:
+    """rcParams of a journal figure: 8 pt text for ``"single"``/``"double"``, fonts embedded as
+    text (TrueType in PDF, ``<text>`` in SVG) in every case."""
+    rc: dict[str, Any] = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}
+    if style is not None:
+        check_choice("style", style, STYLES)
+        rc.update({"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+                   "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.0,
+                   "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
+                   "lines.markersize": 4})
+    return rc
+
+
+@contextlib.contextmanager
+def journal_style(style: str | None = "single") -> Iterator[None]:
+    """Context manager: matplotlib's rcParams for a ``"single"`` (3.4 in) or ``"double"`` (7.0 in)
+    column figure, e.g. ``with plotting.journal_style("single"): fig, ax = plt.subplots(...)``."""
+    import matplotlib as mpl
+
+    with mpl.rc_context(style_rc(style)):
+        yield
+
+
+def figure_size(style: str | None, n_panels: int, panel_size: tuple[float, float]) -> tuple[float, float]:
+    if style is None:
+        return panel_size[0] * n_panels, panel_size[1]
+    width = COLUMN_WIDTHS[check_choice("style", style, STYLES)]
+    panel_w = width / n_panels
+    return width, max(1.8, min(panel_w * 0.8, 3.2)) + (0.5 if n_panels == 1 else 0.7)
+
+
+def check_output(path: str | os.PathLike[str], dpi: Any, *, folder_must_exist: bool = True) -> tuple[str, int]:
+    """Check the output path's suffix (a format matplotlib writes) and the dpi before any work."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    dpi = check_int("dpi", dpi, minimum=10, maximum=2400)
+    path = os.fspath(path)
+    fmt = Path(path).suffix.lstrip(".").lower()
+    allowed = sorted(FigureCanvasBase.get_supported_filetypes())
+    if fmt not in allowed:
+        raise ValueError(f"the output file {path!r} must end in one of {['.' + a for a in allowed]} "
+                         f"(the suffix picks the format); got {('.' + fmt) if fmt else 'no suffix'!r}")
+    parent = Path(path).parent
+    if folder_must_exist and not parent.is_dir():
+        raise FileNotFoundError(f"the folder of the output file {path!r} does not exist: {str(parent)!r}")
+    return path, dpi
