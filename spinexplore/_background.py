@@ -247,6 +247,7 @@ class FitProcess:
         self._pool = ProcessExecutor(1, pin_threads=True)
         self._lock = threading.Lock()
         self.broken: str | None = None
+        self.closed = False
         threading.Thread(target=self._start, name="spinexplore-fit-start", daemon=True).start()
 
     def _start(self) -> None:
@@ -267,6 +268,8 @@ class FitProcess:
         return outcome.value
 
     def close(self) -> None:
+        """Stop the fit process (a fit in progress is abandoned: the run is over)."""
+        self.closed = True
         self._pool.shutdown(cancel_pending=True)
 
 

@@ -341,6 +341,8 @@ class Runner:
                 try:
                     return process.fit(job)
                 except RuntimeError as exc:
+                    if process.closed:  # the run ended during this fit: nothing to report
+                        raise
                     process.broken = str(exc)
                     self.log(f"spinexplore: surrogate fits continue in this process ({exc.args[0][:200]})")
             from spinexplore.strategies import prepare
