@@ -25,7 +25,7 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
                     "exploration can be plotted). For N-D runs, --x/--y/--at pick the 2-D slice.")
     plot.add_argument("dir", help="output directory of the exploration")
     plot.add_argument("--out", default=None, help="directory for the figures [default: DIR]")
-    plot.add_argument("--format", default="png", choices=FORMATS, help="file format (pdf and svg are vector)")
+    plot.add_argument("--format", default="png", choices=FORMATS, help="file format; pdf and svg are vector [default: png]")
     plot.add_argument("--dpi", type=int, default=None, help="resolution of png files [default: 300 with --style, else 120]")
     plot.add_argument("--style", default=None, choices=("single", "double"),
                       help="journal figure: single (3.4 in) or double (7.0 in) column [default: screen size]")
@@ -34,7 +34,7 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
     plot.add_argument("--at", nargs="+", default=None, metavar="NAME=VALUE",
                       help="where the slice cuts the other parameters, e.g. --at J3=0.1 [default: the middle of the box]")
     plot.add_argument("--slice-tol", type=float, default=0.1,
-                      help="points within this fraction of each other axis' range count as in the slice")
+                      help="points within this fraction of each other axis' range count as in the slice [default: 0.1]")
     plot.add_argument("--textures", action="store_true",
                       help="also draw one spin texture per phase next to the diagram (reruns a point per phase "
                            "unless spins were saved)")
@@ -45,7 +45,7 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
     show.add_argument("dir", help="output directory of the exploration")
     show.add_argument("index", type=int, help="the point's index (as in `spinexplore status` or the DataFrame)")
     show.add_argument("--out", default=None, help="figure file [default: DIR/texture_I.png]")
-    show.add_argument("--dpi", type=int, default=150, help="resolution of a png file")
+    show.add_argument("--dpi", type=int, default=150, help="resolution of a png file [default: 150]")
 
 
 def _parse_at(specs: Sequence[str] | None, names: Sequence[str]) -> dict[str, float] | None:

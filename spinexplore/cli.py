@@ -113,7 +113,7 @@ def _add_settings(p: argparse.ArgumentParser, *, resume: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = argparse.HelpFormatter  # each help text states its own default (once, and right)
     parser = argparse.ArgumentParser(
         prog="spinexplore",
         description="Map phase diagrams of classical spin models by parallel active learning.",
@@ -156,10 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_plot_parsers(sub, fmt)
 
     bench = sub.add_parser("bench", formatter_class=fmt, help="sequential vs parallel benchmark on real simulations")
-    bench.add_argument("--n-sims", type=int, default=8, help="number of simulations")
-    bench.add_argument("--n-jobs", type=int, default=-1, help="parallel workers; -1 = all cores")
-    bench.add_argument("--mode", default="fast", help="solver preset")
-    bench.add_argument("--lattice-size", type=int, default=24, help="linear lattice size")
+    bench.add_argument("--n-sims", type=int, default=8, help="number of simulations [default: 8]")
+    bench.add_argument("--n-jobs", type=int, default=-1, help="parallel workers; -1 = all cores [default: -1]")
+    bench.add_argument("--mode", default="fast", help="solver preset [default: fast]")
+    bench.add_argument("--lattice-size", type=int, default=24, help="linear lattice size [default: 24]")
     bench.add_argument("--output", default=None, help="write the figures as JSON to this file")
     return parser
 

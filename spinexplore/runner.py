@@ -238,6 +238,7 @@ class Runner:
         """The batch schedule: finish the open round, then propose-run-refit rounds."""
         learner = self.learner
         with self._handling_signals():
+            self.checkpointer.write()  # `spinexplore status` shows the queued points from the start
             self.warm_up(bool(learner.pending_indices()) or learner.iteration < n_iterations)
             if learner.pending_indices() or learner.n_completed_iterations <= learner.iteration:
                 self._end_round(self.run_points(learner.pending_indices()), on_round)
@@ -307,6 +308,7 @@ class Runner:
         self._finished = []
         try:
             with self._handling_signals():
+                self.checkpointer.write()  # `spinexplore status` shows the queued points from the start
                 self.warm_up(bool(ready) or learner.n_points < budget)
                 for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
                     self._record(launched[outcome.index], outcome)

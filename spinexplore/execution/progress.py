@@ -43,6 +43,13 @@ def _in_jupyter() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+def _has_widgets() -> bool:
+    """ipywidgets is importable (tqdm's notebook bar needs it: ``pip install spinexplore[notebook]``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 def _isatty(file: Any) -> bool:
     try:
         return bool(file.isatty())
@@ -69,7 +76,10 @@ class Progress:
         self.failed = 0
         self._bar = None
         if mode == "bar":
-            from tqdm.auto import tqdm
+            if _in_jupyter() and not _has_widgets():
+                from tqdm import tqdm  # a text bar: tqdm.auto would warn "IProgress not found"
+            else:
+                from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=desc, file=file, unit="sim", dynamic_ncols=True)
 

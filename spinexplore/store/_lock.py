@@ -54,7 +54,7 @@ class StoreLock:
             if key in _HELD:
                 raise StoreLockedError(
                     f"{self.store_path} is already open for writing in this process (pid {os.getpid()} "
-                    f"on host {socket.gethostname()!r}); close that store first, or open this one with mode='r'"
+                    f"on host {socket.gethostname()!r}); close that store first, or open this one read-only (ExplorationStore.open(path, mode='r'), or ActiveLearningExplorer.load(path, read_only=True))"
                 )
             for _ in range(20):
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -66,7 +66,7 @@ class StoreLock:
                     raise StoreLockedError(
                         f"{self.store_path} is open for writing by another process ({_describe(self.path)}); "
                         f"stop that process or wait for it to finish, then retry, or open the store "
-                        f"read-only with mode='r'"
+                        f"read-only (ExplorationStore.open(path, mode='r'), or ActiveLearningExplorer.load(path, read_only=True))"
                     ) from None
                 try:  # the file we locked may have been unlinked by a holder releasing it
                     same = os.path.samestat(os.fstat(fd), os.stat(self.path))

@@ -209,7 +209,7 @@ class ExplorationStore(TableViews):
             if not (os.access(p, os.W_OK) and os.access(p.parent, os.W_OK | os.X_OK)):
                 raise PermissionError(
                     f"cannot open {p} for writing: the file or its directory is read-only; "
-                    f"open it with mode='r' to read it"
+                    f"open it read-only to read it (ExplorationStore.open(path, mode='r'), or ActiveLearningExplorer.load(path, read_only=True))"
                 )
             store._lock = StoreLock(str(p))
             store._lock.acquire()
