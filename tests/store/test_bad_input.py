@@ -56,7 +56,7 @@ def test_read_only_directory_and_file(tmp_path, store_path):
     finally:
         ro.chmod(0o755)
     store_path.chmod(0o444)
-    with pytest.raises(PermissionError, match="read-only; open it with mode='r'"):
+    with pytest.raises(PermissionError, match="read-only; open it read-only"):
         ExplorationStore.open(store_path, "a")
     assert ExplorationStore.open(store_path).n_points == 2
 
@@ -202,7 +202,7 @@ def test_read_only_places_as_reported_by_the_os(tmp_path, store_path, monkeypatc
     before = store_path.read_bytes()
     with pytest.raises(PermissionError, match=r"directory .* is not writable; choose another path"):
         ExplorationStore.create(tmp_path / "new.h5", space=SPACE, config={})
-    with pytest.raises(PermissionError, match="read-only; open it with mode='r'"):
+    with pytest.raises(PermissionError, match="read-only; open it read-only"):
         ExplorationStore.open(store_path, "a")
     assert not (tmp_path / "new.h5").exists() and store_path.read_bytes() == before
     assert ExplorationStore.open(store_path).n_points == 2
