@@ -3,7 +3,9 @@
 Measures
 * Metropolis spin updates per second (the ``mc_sweeps`` kernel, default model, h = 0.2,
   T = 0.1 and T = 1), best and median of ``--repeats`` runs;
-* wall and CPU time per ``simulate`` call for each preset over a few points of the default box;
+* wall and CPU time per ``simulate`` call for each preset over a few points of the default box,
+  at T = 0 (ground-state search) and at T = 0.3 J (equilibrium sampling), and at T = 0 over a
+  grid of the square preset's box (more candidates: a larger single-Q family);
 * phase agreement of ``fast`` and ``screening`` with ``accurate`` on a ``--grid`` x ``--grid``
   grid over the default model's box (h/u in [0, 1.2], K/u in [-0.5, 2.0], physics.md 1.6),
   with the phase from ``spinexplore.physics.classify`` (or, if that module is missing, the
@@ -67,11 +69,46 @@ def _run(args):
     try:
         from spinexplore.physics.classify import classify
 
-        phase = classify(gs.spins, gs.lattice, energy_gap=gs.gap).phase.name
+        gap = gs.label_gap if np.isfinite(gs.label_gap) else None
+        phase = classify(gs.spins, gs.lattice, energy_gap=gap).phase.name
     except ImportError:
         phase = gs.best
     return {"params": params, "mode": mode, "phase": phase, "family": gs.best,
-            "energy": gs.energy, "gap": gs.gap, "cpu_s": cpu, "wall_s": wall}
+            "energy": gs.energy, "gap": gs.gap, "label_gap": gs.label_gap, "cpu_s": cpu,
+            "wall_s": wall}
+
+
+def square_cost(n: int) -> dict:
+    """CPU seconds per T = 0 ``simulate`` call on the square preset (the costlier one), per mode,
+    over an n x n grid of its default box."""
+    m0 = SpinModel.preset("square-chiral")
+    u = m0.natural_unit
+    pts = [{"h": float(h * u), "K": float(K * u)} for K in np.linspace(-0.5, 2.0, n)
+           for h in np.linspace(0.0, 1.2, n)]
+    out = {}
+    for mode in MODES:
+        cpu = []
+        for k, p in enumerate(pts):
+            c0 = time.process_time()
+            simulate(m0.with_params(p), 24, mode, seed=k)
+            cpu.append(time.process_time() - c0)
+        out[mode] = {"cpu_median": statistics.median(cpu), "cpu_max": max(cpu), "n_points": len(pts)}
+    return out
+
+
+def thermal_cost(points: list[dict]) -> dict:
+    """CPU seconds per ``simulate`` call at T > 0 (anneal to T, equilibrate, sample), per mode."""
+    out = {}
+    for mode in MODES:
+        cpu = []
+        for k, p in enumerate(points):
+            model = SpinModel.preset().with_params({**p, "T": 0.3})
+            c0 = time.process_time()
+            simulate(model, 24, mode, seed=k)
+            cpu.append(time.process_time() - c0)
+        out[mode] = {"cpu_median": statistics.median(cpu), "cpu_max": max(cpu), "T": 0.3,
+                     "n_points": len(points)}
+    return out
 
 
 def main() -> None:
@@ -107,6 +144,8 @@ def main() -> None:
         rows = Parallel(n_jobs=a.jobs)(delayed(_run)(t) for t in tasks)
 
     by = {m: [r for r in rows if r["mode"] == m] for m in MODES}
+    thermal = thermal_cost(points[:: max(1, len(points) // 4)][:4])
+    square = square_cost(3 if a.quick else 4)
     timing = {m: {"cpu_median": statistics.median(r["cpu_s"] for r in by[m]),
                   "cpu_max": max(r["cpu_s"] for r in by[m]),
                   "wall_median": statistics.median(r["wall_s"] for r in by[m])} for m in MODES}
@@ -131,6 +170,8 @@ def main() -> None:
         "targets": TARGETS,
         "metropolis_updates_per_s": rate,
         "time_per_simulation_s": timing,
+        "time_per_simulation_at_T_s": thermal,
+        "time_per_simulation_square_preset_s": square,
         "grid": a.grid, "phase_source": phase_source,
         "agreement_with_accurate": agree,
         "accurate_phase_counts": phases,
@@ -150,6 +191,12 @@ def main() -> None:
         t = timing[m]
         print(f"  {m:9s}: CPU median {t['cpu_median']:.3f} s (max {t['cpu_max']:.3f} s), "
               f"wall median {t['wall_median']:.3f} s; target <= {TARGETS[m]} s")
+    for m in MODES:
+        t = square[m]
+        print(f"  {m:9s} square preset: CPU median {t['cpu_median']:.3f} s (max {t['cpu_max']:.3f} s)")
+    for m in MODES:
+        t = thermal[m]
+        print(f"  {m:9s} at T = 0.3: CPU median {t['cpu_median']:.3f} s (max {t['cpu_max']:.3f} s)")
     print(f"  phase agreement with accurate on {a.grid}x{a.grid} ({phase_source}): "
           f"fast {agree['fast']:.0%} (target 95%), screening {agree['screening']:.0%} (target 85%)")
     print(f"  accurate phases: {phases}")

@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._validation import check_choice, check_int, check_real
+from spinexplore._validation import (
+    InputError,
+    InputTypeError,
+    available_memory,
+    check_choice,
+    check_int,
+    check_real,
+)
 from spinexplore.results import PhaseType, SimulationResult
 
 from spinexplore._external import ExternalSimulation  # a user's solver command
@@ -25,6 +32,14 @@ __all__ = ["ExternalSimulation", "SpinSimulation", "format_point", "point_seed"]
 
 _MODES = ("screening", "fast", "accurate")
 _N_LISTED_PEAKS = 3
+#: Largest linear lattice size ``L`` (a million spins; one point then needs about 2 GB).
+MAX_LATTICE_SIZE = 1024
+#: Every model parameter (J1, J2, J3, D, K, h, T) must satisfy ``|value| <= PARAMETER_LIMIT``
+#: (units of J1): far beyond every phase boundary of these models, and small enough that the
+#: solver's energy scale and time step stay meaningful.
+PARAMETER_LIMIT = 1000.0
+#: Peak memory of one point per lattice site (spins, solver work arrays, S(q)), measured.
+_BYTES_PER_SITE = 2_000
 
 
 def point_seed(seed: int, params: Mapping[str, float]) -> int:
@@ -88,9 +103,16 @@ class SpinSimulation:
 
     Raises
     ------
-    ValueError, TypeError
+    spinexplore.errors.InputError
         From :meth:`validate`, called by ``__init__``, before any work: unknown model, bad
-        lattice size, unknown mode, bad seed or timeout.
+        lattice size (odd, below 6, above :data:`MAX_LATTICE_SIZE` or too large for the free
+        memory), unknown mode, bad seed or timeout. A ``ValueError``; the wrong-type cases are
+        ``InputTypeError``, also a ``TypeError``.
+
+    Notes
+    -----
+    Parameter values must be finite with ``|value| <= PARAMETER_LIMIT`` (1000 J1). A point whose
+    solver ends with a non-finite energy is recorded FAILED with that reason, never DONE.
 
     Examples
     --------
@@ -126,22 +148,36 @@ class SpinSimulation:
 
         if isinstance(self.model, str):
             if self.model not in PRESETS:
-                raise ValueError(f"model must be one of {list(PRESETS)} or a SpinModel; got {self.model!r}")
+                raise InputError(f"model must be one of {list(PRESETS)} or a SpinModel; got {self.model!r}")
             self.model_name = self.model
             self.model = SpinModel.preset(self.model)
         elif not isinstance(self.model, SpinModel):
-            raise TypeError(
+            raise InputTypeError(
                 f"model must be a preset name {list(PRESETS)} or a SpinModel; got {self.model!r} "
                 f"({type(self.model).__name__})"
             )
-        self.lattice_size = check_int("lattice_size", self.lattice_size, minimum=6)
-        make_lattice(self.model.lattice, self.lattice_size)  # even, >= 6
+        self.lattice_size = check_int("lattice_size", self.lattice_size, minimum=6, maximum=MAX_LATTICE_SIZE)
+        try:
+            make_lattice(self.model.lattice, self.lattice_size)  # even, >= 6
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        free = available_memory()
+        if free is not None and self.memory_estimate > free:
+            raise InputError(
+                f"lattice_size={self.lattice_size} needs about {self.memory_estimate / 1e9:.1f} GB per "
+                f"simulation but only {free / 1e9:.1f} GB of memory is available; choose a smaller lattice"
+            )
         check_choice("mode", self.mode, _MODES)
         if not isinstance(self.keep_spins, (bool, np.bool_)):
-            raise TypeError(f"keep_spins must be True or False; got {self.keep_spins!r}")
+            raise InputTypeError(f"keep_spins must be True or False; got {self.keep_spins!r}")
         if self.seed is not None:
             self.seed = check_int("seed", self.seed, minimum=0)
         self.timeout = check_real("timeout", self.timeout, minimum=0.0, strict_min=True, allow_none=True)
+
+    @property
+    def memory_estimate(self) -> int:
+        """Peak memory of one simulation in bytes (measured: about 2 kB per lattice site)."""
+        return _BYTES_PER_SITE * self.lattice_size**2 + 50_000_000
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -152,22 +188,48 @@ class SpinSimulation:
         return tuple(MODEL_PARAMETERS)
 
     def check_parameters(self, names: Iterable[str]) -> None:
-        """Raise ``ValueError`` when a name is not a model parameter (the explorer calls it early)."""
+        """Raise ``InputError`` when a name is not a model parameter (the explorer calls it early)."""
         allowed = self.parameter_names
         unknown = [str(n) for n in names if n not in allowed]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"unknown parameter name(s) {unknown} for SpinSimulation; allowed: {list(allowed)}"
             )
 
+    def check_space(self, space: Any) -> None:
+        """Check a :class:`~spinexplore.space.ParameterSpace` before any work: parameter names,
+        bounds and fixed values within ``+-PARAMETER_LIMIT``, and ``T >= 0`` on the whole box.
+
+        Raises
+        ------
+        spinexplore.errors.InputError
+            Naming the parameter, its bound and the allowed range.
+        """
+        self.check_parameters(list(space.names) + list(space.fixed))
+        ranges = {d.name: (d.low, d.high) for d in space.dimensions}
+        ranges.update({k: (v, v) for k, v in space.fixed.items()})
+        for name, (low, high) in ranges.items():
+            for value in (low, high):
+                if abs(value) > PARAMETER_LIMIT:
+                    raise InputError(
+                        f"parameter {name!r} must lie within +-{PARAMETER_LIMIT:g} (units of J1); "
+                        f"the space reaches {value!r}"
+                    )
+            if name == "T" and low < 0:
+                raise InputError(f"the temperature T must be >= 0 (units of J1); the space reaches T = {low!r}")
+
     def _checked_params(self, params: Any) -> dict[str, float]:
         if not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping of parameter names to numbers; got {params!r}")
+            raise InputTypeError(f"params must be a mapping of parameter names to numbers; got {params!r}")
         self.check_parameters(params)
         out: dict[str, float] = {}
         for key, value in params.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-                raise ValueError(f"parameter {key!r} must be a finite real number; got {value!r}")
+                raise InputError(f"parameter {key!r} must be a finite real number; got {value!r}")
+            if abs(float(value)) > PARAMETER_LIMIT:
+                raise InputError(
+                    f"parameter {key!r} must lie within +-{PARAMETER_LIMIT:g} (units of J1); got {value!r}"
+                )
             out[str(key)] = float(value)
         return out
 
@@ -207,14 +269,22 @@ class SpinSimulation:
                 phase=PhaseType.TIMEOUT, confidence=0.0, duration=time.perf_counter() - t0,
                 error=str(exc),
             )
+        if not math.isfinite(gs.energy):
+            return SimulationResult(
+                phase=PhaseType.FAILED, confidence=0.0, duration=time.perf_counter() - t0,
+                error=(f"the solver ended with a non-finite energy ({gs.energy!r}): the spin "
+                       "configuration diverged, so no phase can be assigned"),
+            )
         obs = measure(gs.spins, gs.lattice, gs.samples)
-        gap = gs.gap if math.isfinite(gs.gap) else None
+        # confidence uses the gap to the best state with a different label (not texture)
+        label_gap = getattr(gs, "label_gap", gs.gap)
+        gap = label_gap if math.isfinite(label_gap) else None
         phase, confidence, evidence = classify(
             gs.spins, gs.lattice, obs, energy_gap=gap, temperature=gs.T
         )
         scalars = self.observables_from(obs, evidence)
         scalars.update(
-            energy_gap=float(gs.gap), max_torque=float(gs.max_torque), seed=float(gs.seed),
+            energy_gap=float(gs.gap), label_gap=float(label_gap), max_torque=float(gs.max_torque), seed=float(gs.seed),
         )
         return SimulationResult(
             phase=phase,
@@ -251,6 +321,12 @@ class SpinSimulation:
             out["sub_label"] = str(evidence["sub_label"])
         return out
 
+    def warmup(self) -> None:
+        """Load the compiled solver kernels in this process (numba's on-disk cache, compiled
+        the first time): one tiny screening simulation of this model at L = 6. The runner
+        calls it once per worker, so that no timed simulation pays for it."""
+        type(self)(model=self.model, lattice_size=6, mode="screening")({})
+
     def describe(self) -> dict[str, Any]:
         """Settings for the store's metadata (JSON-friendly)."""
         return {
@@ -263,6 +339,35 @@ class SpinSimulation:
             "seed": self.seed,
             "timeout": self.timeout,
         }
+
+    @classmethod
+    def from_description(cls, description: Mapping[str, Any]) -> SpinSimulation:
+        """Rebuild the simulation that :meth:`describe` described (what a store records).
+
+        Raises
+        ------
+        spinexplore.errors.InputError
+            When ``description`` is not a ``SpinSimulation``'s, or its settings are invalid.
+        """
+        from spinexplore.physics.model import SpinModel
+
+        if not isinstance(description, Mapping) or description.get("simulation") != "SpinSimulation":
+            kind = description.get("simulation") if isinstance(description, Mapping) else description
+            raise InputError(f"not the description of a SpinSimulation; got {kind!r}")
+        model: Any = description.get("model", "triangular-chiral")
+        if model == "custom" or not isinstance(model, str):
+            params = description.get("model_params")
+            if not isinstance(params, Mapping):
+                raise InputError(f"the description of a custom model has no model_params; got {params!r}")
+            try:
+                model = SpinModel(**dict(params))
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"model_params {dict(params)!r} do not describe a SpinModel: {exc}") from None
+        return cls(
+            model, lattice_size=description.get("lattice_size", 24), mode=description.get("mode", "fast"),
+            keep_spins=bool(description.get("keep_spins", False)), seed=description.get("seed"),
+            timeout=description.get("timeout"),
+        )
 
     def __repr__(self) -> str:
         return (

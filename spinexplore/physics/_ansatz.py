@@ -18,7 +18,7 @@ import numpy as np
 from spinexplore.physics.lattice import Lattice, make_lattice
 from spinexplore.physics.model import SpinModel
 
-__all__ = ["couplings", "helix_energy", "Candidate", "make_candidates", "fingerprint", "same_texture"]
+__all__ = ["couplings", "helix_energy", "Candidate", "make_candidates"]
 
 
 def _cross_matrix(c: np.ndarray) -> np.ndarray:
@@ -158,6 +158,12 @@ class AnsatzBudget:
     triple_offsets: tuple[float, ...]
     n_double: int
     double_variants: tuple[tuple[float, float], ...]  # (offset m, out-of-plane weight alpha)
+    # general single-Q states (_ansatz_single): wavevector orbits with |Q| <= general_qmax * q0
+    general_qmax: float = 0.0  # 0 disables the family
+    general_orbits: int = 0
+    general_axes: tuple[str, ...] = ()
+    general_offsets: tuple[float, ...] = ()
+    general_solitons: tuple[float, ...] = (0.0,)
 
 
 def _normalize(v: np.ndarray) -> np.ndarray:
@@ -204,6 +210,7 @@ class _Plan:
     triples: tuple[tuple[int, int, int], ...]
     doubles: tuple[tuple[int, int], ...]
     chi0: float
+    q0: float
 
 
 @functools.lru_cache(maxsize=32)
@@ -273,6 +280,7 @@ def _plan(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str
         triples=tuple(_diverse(list(triples.values()))),
         doubles=tuple(_diverse(list(doubles.values()))),
         chi0=1.0 if chi_e[0] <= chi_e[1] else -1.0,
+        q0=q0,
     )
 
 
@@ -349,45 +357,13 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
             s[:, 2] *= alpha
             s = p * (s + m * zhat[None, :])
             out.append(Candidate("double_q", f"{name},m={m:g},a={alpha:g}", _normalize(s)))
+
+    if budget.general_qmax > 0 and budget.general_orbits > 0:
+        from spinexplore.physics._ansatz_single import general_single_q, single_q_orbits
+
+        orbits = single_q_orbits(model.lattice, lattice.L, round(budget.general_qmax * plan.q0, 9))
+        for detail, s in general_single_q(lattice, p, orbits[: budget.general_orbits],
+                                          budget.general_axes, budget.general_offsets,
+                                          budget.general_solitons):
+            out.append(Candidate("single_q", detail, s))
     return out
-
-
-# --------------------------------------------------------------------------- fingerprints --
-
-
-def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
-    """A coarse texture signature: (sorted |Q| of the main S(q) peaks, |m|, m_z, charge).
-
-    The charge is None when a coplanar triangle has a solid angle of +-2 pi (Berg-Luscher
-    ambiguous, e.g. antiferromagnets).
-    """
-    L = lattice.L
-    f = np.fft.fft2(spins.reshape(L, L, 3), axes=(0, 1)) / lattice.N
-    sq = (np.abs(f) ** 2).sum(axis=2).ravel()
-    sq[0] = 0.0
-    m = spins.mean(axis=0)
-    peaks: tuple = ()
-    if sq.max() > 1e-4:
-        lens = np.linalg.norm(lattice.q_vectors, axis=1)
-        sel = np.flatnonzero(sq >= 0.25 * sq.max())
-        peaks = tuple(sorted(np.round(lens[sel], 4)))
-    tri = lattice.triangles
-    a, b, c = spins[tri[:, 0]], spins[tri[:, 1]], spins[tri[:, 2]]
-    num = np.einsum("ij,ij->i", a, np.cross(b, c))
-    den = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
-    if np.any((np.abs(num) < 1e-6) & (den < 1e-6)):  # solid angle +-2 pi ambiguous: undefined
-        charge = None
-    else:
-        charge = int(round(float(np.sum(2 * np.arctan2(num, den)) / (4 * np.pi))))
-    return peaks, float(np.linalg.norm(m)), float(m[2]), charge
-
-
-def same_texture(f1: tuple, f2: tuple) -> bool:
-    """True when two fingerprints describe the same texture (up to symmetry)."""
-    return (
-        len(f1[0]) == len(f2[0])
-        and all(abs(x - y) < 2e-3 for x, y in zip(f1[0], f2[0]))
-        and abs(f1[1] - f2[1]) < 0.02
-        and abs(f1[2] - f2[2]) < 0.02
-        and (f1[3] is None or f2[3] is None or f1[3] == f2[3])
-    )

@@ -3,7 +3,9 @@
 The rules follow ``physics.md`` 3.2 and are applied in this order; the first that fits wins,
 and a configuration that no rule fits is UNKNOWN (never forced into a wrong label):
 
-1. PARAMAGNET: no Bragg weight, ``max_q S(q) < 0.05`` (``q = 0`` included).
+1. PARAMAGNET: no Bragg weight, ``max_q S(q) < 0.05`` (``q = 0`` included); at ``T > 0``
+   also a disordered state with a field-induced moment (``max_{q != 0} S(q) < 0.05`` and
+   ``|m| <= 0.5``), since a field breaks no symmetry.
 2. FERROMAGNET: zero net charge, ``|m| > 0.95`` (0.5 at ``T > 0``) and no modulated pair
    above 0.02. Sub-label ``polarized`` (``m_xy < 0.05``) or ``canted``.
 3. Net charge (``|Q_total| >= 1/2``):
@@ -13,8 +15,10 @@ and a configuration that no rule fits is UNKNOWN (never forced into a wrong labe
    is a sizeable part (``>= 10 %`` of ``|Q+| + |Q-|``, or ``>= 0.3`` per magnetic cell);
    otherwise SKYRMION when one sign dominates (minority ``< 25 %``); otherwise UNKNOWN.
 4. No net charge: MERON_ANTIMERON for the square in-plane pair with vortex-antivortex
-   pairs and both signs ``>= 0.3`` per cell; SINGLE_Q when one ``+-Q`` family (with its harmonics) carries ``> 80 %`` of
-   the modulated weight; DOUBLE_Q / TRIPLE_Q for two / three primary pairs (each
+   pairs and both signs ``>= 0.3`` per cell; SINGLE_Q when every primary peak is a multiple
+   of one ``Q`` (so an anharmonic, soliton-like modulation whose ``2Q`` outweighs ``Q`` still
+   counts) and that ``+-Q`` family with its harmonics carries ``> 80 %`` of the modulated
+   weight; DOUBLE_Q / TRIPLE_Q for two / three primary pairs (each
    ``>= 25 %`` of the strongest, three only when ``Q1 +- Q2 +- Q3 = 0`` within one grid
    step) whose integer combinations carry ``> 80 %`` of it; UNKNOWN otherwise.
 
@@ -23,7 +27,9 @@ independent primary wavevectors (the torus area over the cell area).
 
 Confidence is the smallest of the rule's margins (each mapped linearly to [0, 1] between its
 threshold and a "clearly satisfied" value) and, when the solver's energy gap to the best state
-of another phase is known, ``1 - exp(-gap / 1e-4)``.
+with a different label is known (``GroundState.label_gap``), ``1 - exp(-gap / 1e-4)``. For
+SINGLE_Q one margin is the harmonic content: the fundamental's share of the family weight,
+1 at ``>= 0.6`` (a helix), falling to 0 at 0.2 (a soliton lattice of narrow kinks).
 """
 
 from __future__ import annotations
@@ -69,6 +75,10 @@ class Thresholds:
         Tolerances for "orthogonal" (degrees) and "equal length" (relative).
     gap_scale : float
         Energy gap (J per spin) at which the gap factor of the confidence is ``1 - 1/e``.
+    fundamental_low, fundamental_high : float
+        SINGLE_Q harmonic margin: the share of the family's weight in the fundamental ``+-Q``
+        (a pure helix has 1, a soliton lattice less) maps linearly from 0 at ``fundamental_low``
+        to 1 at ``fundamental_high``.
     """
 
     paramagnet_sq: float = 0.05
@@ -86,6 +96,8 @@ class Thresholds:
     square_angle_deg: float = 10.0
     square_length: float = 0.1
     gap_scale: float = 1e-4
+    fundamental_low: float = 0.2
+    fundamental_high: float = 0.6
 
 
 class Classification(NamedTuple):
@@ -139,6 +151,33 @@ def _lattice_weight(peaks: list[dict[str, Any]], sq: np.ndarray, lattice: Lattic
     return float(sq[n1 + L * n2].sum())
 
 
+def _pair_weight(n: list[int], sq: np.ndarray, lattice: Lattice) -> float:
+    """``S(Q) + S(-Q)`` for the grid label ``n``."""
+    L = lattice.L
+    a = (n[0] % L) + L * (n[1] % L)
+    b = ((-n[0]) % L) + L * ((-n[1]) % L)
+    return float(sq[a] + (sq[b] if b != a else 0.0))
+
+
+def _common_generator(peaks: list[dict[str, Any]], lattice: Lattice) -> dict[str, Any] | None:
+    """The shortest primary peak when every primary peak is a multiple of it, else None.
+
+    An anharmonic (soliton-like) single-Q state can carry more weight in ``2Q`` or ``3Q`` than
+    in ``Q``; the peak finder then lists ``Q`` as a second primary although it generates the
+    others. Multiples are taken modulo the torus (``k Q = Q' mod L`` for some ``k``).
+    """
+    if not peaks:
+        return None
+    L = lattice.L
+    g = min(peaks, key=lambda p: p["norm"])
+    gn = np.asarray(g["n"], dtype=np.int64)
+    multiples = {tuple(int(x) for x in (k * gn) % L) for k in range(1, L)}
+    for p in peaks:
+        if tuple(int(x) for x in np.asarray(p["n"], dtype=np.int64) % L) not in multiples:
+            return None
+    return g
+
+
 def _square_pair(p1: dict[str, Any], p2: dict[str, Any], th: Thresholds) -> tuple[float, float]:
     """Margins for 'orthogonal' and 'equal length' of two peaks."""
     q1, q2 = np.asarray(p1["q"]), np.asarray(p2["q"])
@@ -182,7 +221,7 @@ def classify(
         to reuse a finite-temperature average); measured here when None.
     energy_gap : float, optional
         Energy per spin (units of J) from this state to the runner-up state of the solver
-        (``GroundState.gap``: the best candidate with a different texture). A small gap
+        (``GroundState.label_gap``: the best candidate with a different label). A small gap
         lowers the confidence (near a phase boundary); ``inf`` or None leaves it unchanged.
     temperature : float
         Temperature of the state (units of J); ``> 0`` relaxes the FM and SINGLE_Q rules for
@@ -260,6 +299,13 @@ def classify(
     if obs["sq_max"] < th.paramagnet_sq:
         margins["sq_max"] = _ramp(obs["sq_max"], th.paramagnet_sq, th.paramagnet_sq / 2)
         return done(PhaseType.PARAMAGNET, "max S(q) below the ordering threshold")
+    sq_bragg = float(np.max(sq[1:])) if sq.size > 1 else 0.0
+    evidence["sq_bragg"] = sq_bragg
+    if thermal and sq_bragg < th.paramagnet_sq and obs["m_abs"] <= th.fm_m_abs_thermal:
+        # a field-induced moment on a disordered state: no symmetry is broken
+        margins["sq_bragg"] = _ramp(sq_bragg, th.paramagnet_sq, th.paramagnet_sq / 2)
+        margins["m_abs"] = _ramp(obs["m_abs"], th.fm_m_abs_thermal, 0.8 * th.fm_m_abs_thermal)
+        return done(PhaseType.PARAMAGNET, "no Bragg peak at q != 0 and a moderate induced moment")
 
     topological = abs(q_tot) >= 0.5
     # 2. ferromagnet
@@ -312,12 +358,22 @@ def classify(
 
     frac_min = th.single_q_fraction_thermal if thermal else th.single_q_fraction
     full = (1.0 + frac_min) / 2
+    generator = _common_generator(peaks, lattice)
+    if generator is not None:  # one +-Q family: every primary peak is a harmonic of one Q
+        frac = _lattice_weight([generator], sq, lattice) / W
+        fundamental = _pair_weight(generator["n"], sq, lattice) / max(frac * W, 1e-300)
+        evidence["single_q_fraction"] = float(frac)
+        evidence["fundamental_fraction"] = float(min(1.0, fundamental))
+        evidence["Q_single"] = [int(x) for x in generator["n"]]
+        if frac > frac_min:
+            margins["fraction"] = _ramp(frac, frac_min, full)
+            margins["harmonics"] = _ramp(fundamental, th.fundamental_low, th.fundamental_high)
+            rule = ("one +-Q family carries the modulated weight" if fundamental >= th.fundamental_high
+                    else "one anharmonic +-Q family (harmonics included) carries the modulated weight")
+            return done(PhaseType.SINGLE_Q, rule)
     if n_peaks == 1:
         frac = _lattice_weight(peaks[:1], sq, lattice) / W
         evidence["single_q_fraction"] = float(frac)
-        if frac > frac_min:
-            margins["fraction"] = _ramp(frac, frac_min, full)
-            return done(PhaseType.SINGLE_Q, "one +-Q family carries the modulated weight")
         margins["fraction"] = _ramp(frac, frac_min, frac_min / 2)
         return done(PhaseType.UNKNOWN, "one peak but diffuse modulated weight")
 

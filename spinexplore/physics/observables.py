@@ -352,7 +352,8 @@ def measure(
     lattice : Lattice
     samples : ndarray of shape (n_samples, N, 3), optional
         Finite-temperature snapshots: ``S(q)``, ``|m|``, the magnetization components and the
-        charges (total, positive and negative parts, density) are then averaged over them.
+        charge density are then averaged over them; ``Q_plus`` and ``Q_minus`` are the positive
+        and negative parts of the averaged density (thermal +- fluctuations cancel in it).
 
     Returns
     -------
@@ -382,10 +383,10 @@ def measure(
         rho = topological_charge_density(s, lattice)
         q_plus, q_minus = float(rho[rho > 0].sum()), float(rho[rho < 0].sum())
     else:
-        rhos = np.stack([topological_charge_density(x, lattice) for x in smp])
-        rho = rhos.mean(axis=0)
-        q_plus = float(np.where(rhos > 0, rhos, 0.0).sum(axis=1).mean())
-        q_minus = float(np.where(rhos < 0, rhos, 0.0).sum(axis=1).mean())
+        # thermal average of the density first: uncorrelated +- fluctuations cancel, the
+        # texture's own charges of both signs (merons, antivortices) stay
+        rho = np.mean([topological_charge_density(x, lattice) for x in smp], axis=0)
+        q_plus, q_minus = float(rho[rho > 0].sum()), float(rho[rho < 0].sum())
     wind = inplane_winding(s, lattice)
     peaks = find_peaks(sq_in, sq_z, lattice)
     return {

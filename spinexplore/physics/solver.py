@@ -6,15 +6,24 @@
    geometric cooling, over-relaxation when ``K == 0``), each relaxed by L-BFGS;
 2. relaxation of every ansatz state of the preset (single-Q cycloids, cones about an in-plane
    axis, triple-Q and double-Q superpositions, FM along z, in-plane and canted FM; see
-   :mod:`spinexplore.physics._ansatz`), first to a coarse torque, then the promising ones fully;
+   :mod:`spinexplore.physics._ansatz`; and general single-Q states of every commensurate
+   wavevector up to 1.6 q0, longest periods included, with the cone axis in-plane perpendicular
+   or parallel to Q, along the field or tilted, and soliton-like anharmonic phases, see
+   :mod:`spinexplore.physics._ansatz_single`), first to a coarse torque, then the promising
+   ones fully (a general single-Q state whose coarse texture repeats a lower one is skipped);
 3. the lowest relaxed energy wins (candidates within 1e-9 J per spin of it are the same state;
    the simplest family among them names the winner: fm_z, fm_canted, fm_inplane, helix, cone,
-   double_q, triple_q, anneal). ``gap`` is the energy of the best candidate whose relaxed
+   single_q, double_q, triple_q, anneal). ``label`` is the winner's phase label and
+   ``label_gap`` the energy of the best candidate with another label minus the winner's (what
+   the confidence uses). ``gap`` is the energy of the best candidate whose relaxed
    *texture differs* from the winner's (another set of |Q| of the main S(q) peaks, |m| or m_z
    differing by >= 0.02, or another integer charge) minus the winner's energy, so two copies of
    one state never give ``gap = 0``; ``inf`` when every candidate relaxed into the winner's texture.
 
-For ``T > 0`` it anneals to ``T``, equilibrates, and returns decorrelated snapshots in ``samples``.
+For ``T > 0`` it finds the ``T = 0`` ground state with the same budget, heats it to ``T``
+(equilibration at ``T``), and returns decorrelated snapshots in ``samples``. Starting from the
+ground state avoids the defects a short anneal freezes in at low T; near a first-order melting
+line the ordered state may persist somewhat above its equilibrium range (superheating).
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ import numpy as np
 
 from spinexplore._validation import check_choice, check_real
 from spinexplore.physics import _kernels
-from spinexplore.physics._ansatz import AnsatzBudget, couplings, fingerprint, make_candidates, same_texture
+from spinexplore.physics._ansatz import AnsatzBudget, couplings, make_candidates
+from spinexplore.physics._texture_id import fingerprint, label_gap, same_texture
+from spinexplore.physics._ansatz_single import AXES
 from spinexplore.physics.lattice import Lattice, make_lattice
 from spinexplore.physics.model import SpinModel
 
@@ -37,7 +48,9 @@ __all__ = ["simulate", "GroundState", "MODES", "Preset", "PRESET_BUDGETS", "ener
 
 MODES = ("screening", "fast", "accurate")
 _FAMILY_ORDER = {name: k for k, name in enumerate(
-    ("fm_z", "fm_canted", "fm_inplane", "helix", "cone", "double_q", "triple_q", "anneal"))}
+    ("fm_z", "fm_canted", "fm_inplane", "helix", "cone", "single_q", "double_q", "triple_q",
+     "anneal"))}
+_GENERAL_COARSE_ITER = 3000  # iteration cap of the coarse pass for the many general single-Q states
 TORQUE_TOL = 1e-6
 
 
@@ -66,15 +79,19 @@ PRESET_BUDGETS = {
         n_anneal=0, anneal_sweeps=0, n_over=1,
         ansatz=AnsatzBudget(n_single=3, both_chiralities=False, offsets=(0.0, 0.5), n_cone=3,
                             cone_amplitudes=(1.0,), n_triple=3, triple_offsets=(0.5, 0.0),
-                            n_double=4, double_variants=((0.5, 0.4),)),
+                            n_double=4, double_variants=((0.5, 0.4),),
+                            general_qmax=1.6, general_orbits=6, general_axes=("perp",),
+                            general_offsets=(1.0,)),
         coarse_tol=1e-3, refine_window=2e-3, max_iter=20000,
         t_sweeps=300, eq_sweeps=300, n_samples=4, decor_sweeps=25,
     ),
     "fast": Preset(
-        n_anneal=1, anneal_sweeps=1500, n_over=1,
+        n_anneal=2, anneal_sweeps=1500, n_over=1,
         ansatz=AnsatzBudget(n_single=5, both_chiralities=True, offsets=(0.0, 0.5), n_cone=3,
                             cone_amplitudes=(1.0, 2.0), n_triple=5, triple_offsets=(0.5, 0.0, 1.0),
-                            n_double=16, double_variants=((0.5, 0.4), (0.0, 1.0))),
+                            n_double=16, double_variants=((0.5, 0.4), (0.0, 1.0)),
+                            general_qmax=1.6, general_orbits=40, general_axes=("perp", "-perp", "par"),
+                            general_offsets=(1.0,)),
         coarse_tol=1e-3, refine_window=3e-3, max_iter=20000,
         t_sweeps=1500, eq_sweeps=1500, n_samples=10, decor_sweeps=50,
     ),
@@ -83,7 +100,9 @@ PRESET_BUDGETS = {
         ansatz=AnsatzBudget(n_single=10, both_chiralities=True, offsets=(0.0, 0.5, 1.0),
                             n_cone=6, cone_amplitudes=(1.0, 2.0, 0.4), n_triple=12,
                             triple_offsets=(0.5, 0.0, 1.0, 1.5), n_double=30,
-                            double_variants=((0.5, 0.4), (0.0, 1.0), (0.0, 0.3), (1.0, 1.0))),
+                            double_variants=((0.5, 0.4), (0.0, 1.0), (0.0, 0.3), (1.0, 1.0)),
+                            general_qmax=1.6, general_orbits=40, general_axes=AXES,
+                            general_offsets=(1.0, 0.4), general_solitons=(0.0, 0.5)),
         coarse_tol=1e-3, refine_window=5e-3, max_iter=50000,
         t_sweeps=6000, eq_sweeps=6000, n_samples=20, decor_sweeps=100,
     ),
@@ -105,11 +124,18 @@ class GroundState:
     candidates : tuple of (str, float)
         ``("family:detail", energy per spin)`` of every relaxed candidate, lowest first.
     best : str
-        Family of the winner: ``anneal``, ``helix``, ``cone``, ``triple_q``, ``double_q``,
-        ``fm_z``, ``fm_inplane``, ``fm_canted`` (``thermal`` when ``T > 0``).
+        Family of the winner: ``anneal``, ``helix``, ``cone``, ``single_q``, ``triple_q``,
+        ``double_q``, ``fm_z``, ``fm_inplane``, ``fm_canted`` (``thermal`` when ``T > 0``).
     gap : float
         Energy per spin of the best candidate with a different texture minus ``energy``
         (``>= 0``; ``inf`` when there is none, and always when ``T > 0``).
+    label : str or None
+        Phase label (``PhaseType`` name) of ``spins`` by
+        :func:`~spinexplore.physics.classify.classify`; None when ``T > 0``.
+    label_gap : float
+        Energy per spin of the best candidate whose label differs from ``label`` minus
+        ``energy`` (``>= 0``; ``inf`` when every candidate has the winner's label, and when
+        ``T > 0``): the distance to a phase boundary that the confidence uses.
     max_torque : float
         Max ``|S_i x dE/dS_i|`` of ``spins``.
     mode : str
@@ -135,6 +161,8 @@ class GroundState:
     duration: float
     samples: np.ndarray | None = field(default=None, repr=False)
     T: float = 0.0
+    label: str | None = None
+    label_gap: float = math.inf
 
 
 # --------------------------------------------------------------------- numpy wrappers ------
@@ -298,14 +326,22 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
     ss = np.random.SeedSequence(seed_used)
     children = ss.spawn(max(preset.n_anneal, 1) + 1)
     if model.T > 0:
-        return _sample(model, lattice, preset, mode, seed_used, children[0], nbr, mats, clock)
+        from spinexplore.physics._sampling import sample  # local: _sampling builds a GroundState
+
+        # the T = 0 ground state of the same budget is the start: no defects frozen in by a
+        # quick anneal at low T, and the order melts on its own above the ordering scale
+        remaining = None if timeout is None else max(timeout - clock.elapsed, 1e-9)
+        ground = simulate(model.with_params({"T": 0.0}), lattice.L, mode, seed=seed_used,
+                          timeout=remaining)
+        return sample(model, lattice, preset, mode, seed_used, children[0], nbr, mats, clock,
+                      start=ground.spins)
 
     N = lattice.N
     scale = _energy_scale(model)
     results: list[tuple[str, str, np.ndarray, float, float]] = []  # family, name, spins, E, torque
 
-    def relax_to(s, tol):
-        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, tol, preset.max_iter, 10)
+    def relax_to(s, tol, max_iter=preset.max_iter):
+        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, tol, max_iter, 10)
         return e / N, t
 
     for r in range(preset.n_anneal):
@@ -319,7 +355,8 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
 
     for cand in make_candidates(model, lattice, preset.ansatz):
         s = np.ascontiguousarray(cand.spins, dtype=np.float64)
-        e, t = relax_to(s, preset.coarse_tol)
+        cap = _GENERAL_COARSE_ITER if cand.family == "single_q" else preset.max_iter
+        e, t = relax_to(s, preset.coarse_tol, min(cap, preset.max_iter))
         results.append((cand.family, cand.name, s, e, t))
         clock.check(f"relaxing candidate {cand.name}")
 
@@ -329,11 +366,21 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
     for k, r in enumerate(results):
         if r[0] not in best_of_family or r[3] < results[best_of_family[r[0]]][3]:
             best_of_family[r[0]] = k
-    for k, r in enumerate(results):
-        if r[3] <= e_min + preset.refine_window or best_of_family[r[0]] == k:
-            e, t = relax_to(r[2], 0.5 * TORQUE_TOL)
-            results[k] = (r[0], r[1], r[2], e, t)
-            clock.check(f"refining candidate {r[1]}")
+    # candidates in the window are refined lowest first; one whose coarse texture repeats a
+    # refined one of its family with a lower coarse energy is a copy and is skipped
+    refined: list[tuple[str, tuple, float]] = []
+    for k in sorted(range(len(results)), key=lambda k: results[k][3]):
+        r = results[k]
+        if not (r[3] <= e_min + preset.refine_window or best_of_family[r[0]] == k):
+            continue
+        fp = fingerprint(r[2], lattice)
+        if r[0] == "single_q" and best_of_family[r[0]] != k and any(
+                fam == r[0] and same_texture(fp, f) and e0 <= r[3] for fam, f, e0 in refined):
+            continue
+        refined.append((r[0], fp, r[3]))
+        e, t = relax_to(r[2], 0.5 * TORQUE_TOL)
+        results[k] = (r[0], r[1], r[2], e, t)
+        clock.check(f"refining candidate {r[1]}")
 
     converged = [r for r in results if r[4] <= TORQUE_TOL]
     pool = sorted(converged if converged else results, key=lambda r: r[3])
@@ -348,45 +395,13 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
         if not same_texture(fingerprint(r[2], lattice), f_best):
             gap = max(r[3] - winner[3], 0.0)
             break
+    label, gap_label = label_gap(winner[2], [(r[2], r[3]) for r in results if r is not winner],
+                                 winner[3], lattice)
     candidates = tuple((r[1], float(r[3])) for r in sorted(results, key=lambda r: r[3]))
     winner[2].setflags(write=False)
     return GroundState(
         spins=winner[2], lattice=lattice, model=model, energy=float(winner[3]),
         candidates=candidates, best=winner[0], gap=float(gap), max_torque=float(winner[4]),
         mode=mode, seed=seed_used, duration=clock.elapsed, samples=None, T=0.0,
-    )
-
-
-def _sample(model, lattice, preset, mode, seed_used, child, nbr, mats, clock) -> GroundState:
-    """Equilibrium sampling at ``model.T``: anneal to T, equilibrate, take decorrelated snapshots."""
-    N = lattice.N
-    T = model.T
-    s = _random_spins(np.random.default_rng(child), N)
-    rng_state = _rng_state(child)
-    t_start = max(T, _energy_scale(model))
-    temps = np.geomspace(t_start, T, max(preset.t_sweeps, 1))
-    sigma = _anneal(s, nbr, mats, model, temps, preset.n_over, rng_state, clock)
-    eq = np.full(preset.eq_sweeps, T)
-    for start in range(0, len(eq), 200):
-        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, eq[start:start + 200], sigma,
-                                      rng_state, preset.n_over, 0.45)
-        clock.check("equilibration")
-    samples = np.empty((preset.n_samples, N, 3))
-    energies = np.empty(preset.n_samples)
-    fields = np.empty_like(s)
-    block = np.full(preset.decor_sweeps, T)
-    for k in range(preset.n_samples):
-        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, block, sigma, rng_state,
-                                      preset.n_over, -1.0)  # step frozen while sampling
-        samples[k] = s
-        energies[k] = _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields) / N
-        clock.check("sampling")
-    torque = float(np.max(np.linalg.norm(np.cross(s, fields), axis=1)))
-    samples.setflags(write=False)
-    energy = float(energies.mean())
-    return GroundState(
-        spins=samples[-1], lattice=lattice, model=model, energy=energy,
-        candidates=((f"thermal:T={T:g}", energy),), best="thermal", gap=math.inf,
-        max_torque=torque, mode=mode, seed=seed_used, duration=clock.elapsed, samples=samples,
-        T=T,
+        label=label, label_gap=float(gap_label),
     )

@@ -27,6 +27,7 @@ __all__ = [
     "PLANES",
     "wavevector",
     "helix",
+    "soliton_lattice",
     "multi_q",
     "hexagonal_triplet",
     "triple_q_skx",
@@ -158,6 +159,53 @@ def helix(
     ``offset = 0`` gives an ideal helix with ``S(+-Q)`` holding all the weight.
     """
     return multi_q(lattice, [Q], plane=plane, chirality=chirality, offset=offset, phases=[phase])
+
+
+def soliton_lattice(
+    lattice: Lattice,
+    Q: Sequence[int],
+    modulus: float,
+    *,
+    plane: str = "neel",
+    chirality: int = 1,
+) -> np.ndarray:
+    """Chiral soliton lattice: the exact anharmonic single-Q solution of the sine-Gordon model.
+
+    The rotation angle solves ``phi'' = kappa^2 sin(phi)`` (a helix in a field or an anisotropy
+    favouring ``phi = 0`` along the rotation plane), ``phi(x) = 2 am(2 K(k) x / lambda | k) + pi``
+    with ``x`` along ``Q`` and the period ``lambda = 2 pi / |Q|``, so the texture is periodic on
+    the torus and its ``S(q)`` weight lies on ``Q`` and its harmonics only. ``modulus = 0`` is the
+    ideal helix of :func:`helix`; ``modulus -> 1`` gives narrow ``2 pi`` kinks on a uniform
+    background (weight moves from ``Q`` to its harmonics).
+
+    Parameters
+    ----------
+    lattice : Lattice
+    Q : (n1, n2)
+        Grid label of the wavevector.
+    modulus : float
+        Elliptic modulus ``k`` in ``[0, 1)``.
+    plane : {"neel", "bloch", "inplane"}
+    chirality : {+1, -1}
+
+    Returns
+    -------
+    ndarray of shape (N, 3)
+    """
+    from scipy.special import ellipj, ellipk
+
+    chir = _check_chirality(chirality)
+    k = float(modulus)
+    if not (0.0 <= k < 1.0):
+        raise ValueError(f"modulus must be a real number in [0, 1); got {modulus!r}")
+    q = wavevector(lattice, Q)
+    e1, e2 = _frame(q, plane)
+    m = k * k
+    x = (lattice.positions @ q) / (2 * np.pi)  # position along Q in periods
+    _, _, _, amp = ellipj(2 * ellipk(m) * x, m)
+    phi = 2 * amp + (np.pi if k > 0 else 0.0)
+    v = np.cos(phi)[:, None] * e1 - chir * np.sin(phi)[:, None] * e2
+    return _normalize(v)
 
 
 def hexagonal_triplet(lattice: Lattice, n: int = 1) -> list[tuple[int, int]]:

@@ -1,0 +1,73 @@
+"""Texture fingerprints and the label gap of the ground-state search (helpers of ``solver.py``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from spinexplore.physics.lattice import Lattice
+
+__all__ = ["fingerprint", "same_texture", "label_gap"]
+
+
+def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
+    """A coarse texture signature: (sorted |Q| of the main S(q) peaks, |m|, m_z, charge).
+
+    The charge is None when a coplanar triangle has a solid angle of +-2 pi (Berg-Luscher
+    ambiguous, e.g. antiferromagnets).
+    """
+    L = lattice.L
+    f = np.fft.fft2(spins.reshape(L, L, 3), axes=(0, 1)) / lattice.N
+    sq = (np.abs(f) ** 2).sum(axis=2).ravel()
+    sq[0] = 0.0
+    m = spins.mean(axis=0)
+    peaks: tuple = ()
+    if sq.max() > 1e-4:
+        lens = np.linalg.norm(lattice.q_vectors, axis=1)
+        sel = np.flatnonzero(sq >= 0.25 * sq.max())
+        peaks = tuple(sorted(np.round(lens[sel], 4)))
+    tri = lattice.triangles
+    a, b, c = spins[tri[:, 0]], spins[tri[:, 1]], spins[tri[:, 2]]
+    num = np.einsum("ij,ij->i", a, np.cross(b, c))
+    den = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
+    if np.any((np.abs(num) < 1e-6) & (den < 1e-6)):  # solid angle +-2 pi ambiguous: undefined
+        charge = None
+    else:
+        charge = int(round(float(np.sum(2 * np.arctan2(num, den)) / (4 * np.pi))))
+    return peaks, float(np.linalg.norm(m)), float(m[2]), charge
+
+
+def same_texture(f1: tuple, f2: tuple) -> bool:
+    """True when two fingerprints describe the same texture (up to symmetry)."""
+    return (
+        len(f1[0]) == len(f2[0])
+        and all(abs(x - y) < 2e-3 for x, y in zip(f1[0], f2[0]))
+        and abs(f1[1] - f2[1]) < 0.02
+        and abs(f1[2] - f2[2]) < 0.02
+        and (f1[3] is None or f2[3] is None or f1[3] == f2[3])
+    )
+
+
+def label_gap(spins: np.ndarray, others: list[tuple[np.ndarray, float]], energy: float,
+              lattice: Lattice) -> tuple[str, float]:
+    """Phase label of ``spins`` and the energy gap to the lowest of ``others`` with another label.
+
+    ``others`` holds ``(spins, energy per spin)`` of the other relaxed candidates. They are
+    classified lowest first; a texture equal (:func:`same_texture`) to one already classified
+    reuses its label, so the cost is a few ``classify`` calls. The gap is ``inf`` when every
+    candidate has the winner's label.
+    """
+    from spinexplore.physics.classify import classify  # local: classify does not need the solver
+
+    label = classify(spins, lattice).phase.name
+    seen = [(fingerprint(spins, lattice), label)]
+    for s, e in sorted(others, key=lambda x: x[1]):
+        fp = fingerprint(s, lattice)
+        other = next((lab for f, lab in seen if same_texture(fp, f)), None)
+        if other is None:
+            other = classify(s, lattice).phase.name
+            seen.append((fp, other))
+        if other != label:
+            return label, max(e - energy, 0.0)
+    return label, math.inf
