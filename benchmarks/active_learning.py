@@ -79,6 +79,18 @@ def three_d(X: np.ndarray) -> np.ndarray:
     return lab
 
 
+def four_d(X: np.ndarray) -> np.ndarray:
+    """4-D: FM above a wavy hypersurface, a SKYRMION ball, a thin TRIPLE_Q slab, SINGLE_Q."""
+    x, y, z, w = X[:, 0], X[:, 1], X[:, 2], X[:, 3]
+    lab = np.full(len(X), int(P.SINGLE_Q))
+    lab[(x - 0.4) ** 2 + (y - 0.45) ** 2 + (z - 0.35) ** 2 + (w - 0.3) ** 2 < 0.3**2] = \
+        int(P.SKYRMION)
+    surface = 0.7 - 0.25 * z + 0.08 * np.sin(2 * np.pi * x) * np.cos(np.pi * y)
+    lab[(w > surface - 0.06) & (w <= surface) & (x > 0.3)] = int(P.TRIPLE_Q)
+    lab[w > surface] = int(P.FERROMAGNET)
+    return lab
+
+
 @dataclass(frozen=True)
 class Diagram:
     name: str
@@ -96,7 +108,12 @@ DIAGRAMS = {
                          "2-D, 2 phases + an island covering 1 % of the box"),
     "three_phases_3d": Diagram("three_phases_3d", 3, three_d, 48, 1,
                                "3-D, 3 phases (ball + curved sheet)"),
+    # opt-in (``--diagrams four_phases_4d``): the scale check of the large-n machinery
+    "four_phases_4d": Diagram("four_phases_4d", 4, four_d, 16, 1,
+                              "4-D, 4 phases (ball, wavy sheet, thin slab)"),
 }
+#: Diagrams of the default run (the 4-D one is run by ``--scale-check``).
+DEFAULT_DIAGRAMS = ("four_phases_2d", "island_2d", "three_phases_3d")
 
 
 def eval_set(d: Diagram) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -125,10 +142,10 @@ def _predict(model, X: np.ndarray) -> np.ndarray:
 
 
 def run_active(d: Diagram, strategy: str, surrogate: str, seed: int, checkpoints,
-               track: bool = False) -> dict:
+               track: bool = False, batch: int = BATCH, n_initial: int = BATCH) -> dict:
     X_ev, y_ev, band, _ = eval_set(d)
     rng = np.random.default_rng(seed)
-    X = unit_sample(d.n_dims, BATCH, "lhs", rng)
+    X = unit_sample(d.n_dims, n_initial, "lhs", rng)
     y = d.truth(X)
     out = {"n": [], "accuracy": [], "band_accuracy": [], "iterations": []}
     previous = None
@@ -152,7 +169,7 @@ def run_active(d: Diagram, strategy: str, surrogate: str, seed: int, checkpoints
         if len(X) >= cps[-1]:
             break
         nxt = min(c for c in cps if c > len(X))
-        k = min(BATCH, nxt - len(X))
+        k = min(batch, nxt - len(X))
         new = select_batch(strategy, k, n_dims=d.n_dims, surrogate=model, X_labeled=X, y=y,
                            rng=rng)
         X = np.vstack([X, new])
@@ -464,6 +481,144 @@ def scaling(sizes=(100, 1000, 10_000), dims=(2, 6), repeats: int = 3) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- 4-D scale check
+SCALE_CHECKPOINTS = (25, 50, 100, 200, 400, 700, 1000)
+
+
+def scale_check(label: str, n_seeds: int, n_jobs: int) -> int:
+    """Accuracy per point of the default on the 4-D diagram up to 1000 points.
+
+    Each call stores its curve under ``label`` in ``results/active_learning_4d.json`` next to
+    the curves stored before (e.g. ``old`` from the code before the large-n proposals), so
+    that versions can be compared point for point.
+    """
+    import subprocess
+
+    from joblib import Parallel, delayed
+
+    config = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
+    t0 = time.perf_counter()
+    rows = Parallel(n_jobs=n_jobs)(delayed(_job)("active", "four_phases_4d", config, seed,
+                                                 SCALE_CHECKPOINTS) for seed in range(n_seeds))
+    summary = summarise(rows, SCALE_CHECKPOINTS)["four_phases_4d"][config]
+    path = OUT / "active_learning_4d.json"
+    data = json.loads(path.read_text()) if path.exists() else {"curves": {}}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=HERE).stdout.strip()
+    except OSError:  # pragma: no cover - git missing
+        commit = ""
+    data["curves"][label] = {
+        "config": config, "commit": commit, "seeds": n_seeds, "n": summary["n"],
+        "accuracy_mean": summary["accuracy_mean"], "accuracy_std": summary["accuracy_std"],
+        "band_mean": summary["band_mean"], "band_std": summary["band_std"],
+        "accuracy_per_seed": [r["accuracy"] for r in rows],
+        "seconds_mean": summary["seconds_mean"], "wall_seconds": time.perf_counter() - t0,
+        "platform": platform.platform(), "cpu_count": os.cpu_count(),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=float))
+    for name, c in data["curves"].items():
+        print(f"{name:10s} n={c['n']} acc={np.round(c['accuracy_mean'], 4).tolist()} "
+              f"band={np.round(c['band_mean'], 3).tolist()} ({c['seconds_mean']:.0f} s/run)")
+    return 0
+
+
+# --------------------------------------------------------------------------- switch check
+SWITCH_CHECKPOINTS = (1000, 1500, 2000, 3000, 4000)
+
+
+def _switch_job(surrogate: str, seed: int) -> dict:
+    warnings.filterwarnings("ignore")
+    res = run_active(DIAGRAMS["four_phases_4d"], DEFAULT_STRATEGY, surrogate, seed,
+                     SWITCH_CHECKPOINTS, batch=50, n_initial=500)
+    return {"surrogate": surrogate, "seed": seed, **res}
+
+
+def switch_check(n_seeds: int, n_jobs: int) -> int:
+    """The kernel against ``auto`` in the loop, 1000-4000 points of the 4-D diagram.
+
+    500 LHS points, then batches of 50 by the default strategy; ``auto`` switches from the
+    kernel to trees at 2000 points. Stored under ``switch_check`` in
+    ``results/active_learning_4d.json``.
+    """
+    from joblib import Parallel, delayed
+
+    t0 = time.perf_counter()
+    rows = Parallel(n_jobs=n_jobs)(delayed(_switch_job)(s, seed) for seed in range(n_seeds)
+                                   for s in ("kernel", "auto"))
+    path = OUT / "active_learning_4d.json"
+    data = json.loads(path.read_text()) if path.exists() else {"curves": {}}
+    out = {}
+    for s in ("kernel", "auto"):
+        rs = [r for r in rows if r["surrogate"] == s]
+        acc = np.array([r["accuracy"] for r in rs])
+        bacc = np.array([r["band_accuracy"] for r in rs])
+        out[s] = {"n": rs[0]["n"], "accuracy_mean": acc.mean(0).tolist(),
+                  "accuracy_per_seed": acc.tolist(), "band_mean": bacc.mean(0).tolist(),
+                  "seconds_mean": float(np.mean([r["seconds"] for r in rs]))}
+        print(f"{s:8s} n={out[s]['n']} acc={np.round(out[s]['accuracy_mean'], 4).tolist()} "
+              f"band={np.round(out[s]['band_mean'], 3).tolist()}")
+    data["switch_check"] = {"strategy": DEFAULT_STRATEGY, "initial": 500, "batch": 50,
+                            "seeds": n_seeds, "wall_seconds": time.perf_counter() - t0,
+                            "platform": platform.platform(), "curves": out}
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=float))
+    return 0
+
+
+# --------------------------------------------------------------------------- large n
+def labelled_points(d: Diagram, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` points as a long run has them: half uniform, half within ~0.02 of a boundary."""
+    uniform = rng.random((m - m // 2, d.n_dims))
+    near: list[np.ndarray] = []
+    have = 0
+    while have < m // 2:
+        x = rng.random((20 * m + 1000, d.n_dims))
+        x2 = np.clip(x + rng.normal(scale=0.02, size=x.shape), 0.0, 1.0)
+        x = x[d.truth(x) != d.truth(x2)]
+        near.append(x)
+        have += len(x)
+    X = np.vstack([uniform, np.vstack(near)[: m // 2]])
+    X = X[rng.permutation(m)]
+    return X, d.truth(X)
+
+
+LARGE_N_MODELS = ("auto", "kernel", "extra_trees", "knn")
+
+
+def large_n(sizes=(1000, 4000, 10_000, 100_000), diagram: str = "four_phases_4d") -> dict:
+    """Accuracy, fit and predict time of surrogates fitted on many points (one BLAS thread).
+
+    The points are :func:`labelled_points` of the 4-D diagram; accuracy is measured on its
+    evaluation grid (16^4 points), predict time on 8192 of them. BLAS runs on one thread,
+    as it should beside busy workers (several threads oversubscribe the cores: on a loaded
+    2-core machine a 600-point Cholesky factorisation then takes 50x longer).
+    """
+    from threadpoolctl import threadpool_limits
+
+    d = DIAGRAMS[diagram]
+    X_ev, y_ev, band, _ = eval_set(d)
+    out = {}
+    for m in sizes:
+        X, y = labelled_points(d, m, np.random.default_rng(1))
+        for name in LARGE_N_MODELS:
+            with threadpool_limits(1):
+                s = make_surrogate(name, random_state=0)
+                t = time.perf_counter()
+                s.fit(X, y)
+                fit_s = time.perf_counter() - t
+                t = time.perf_counter()
+                s.predict_proba(X_ev[:8192])
+                pred_s = time.perf_counter() - t
+                acc, bacc = _scores(_predict(s, X_ev), y_ev, band)
+            out[f"{name} d={d.n_dims} n={m}"] = {"fit_s": fit_s, "predict_8192_s": pred_s,
+                                                 "accuracy": acc, "band_accuracy": bacc}
+            print(f"{name:12s} n={m:6d} fit {fit_s:6.2f} s predict(8192) {pred_s:5.2f} s "
+                  f"acc {acc:.4f} band {bacc:.4f}", flush=True)
+    return out
+
+
 # --------------------------------------------------------------------------- main
 def configs(quick: bool) -> list[str]:
     default = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
@@ -484,13 +639,38 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run (< 1 min)")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per configuration")
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--diagrams", nargs="*", default=list(DIAGRAMS))
+    ap.add_argument("--diagrams", nargs="*", default=list(DEFAULT_DIAGRAMS))
     ap.add_argument("--configs", nargs="*", default=None)
     ap.add_argument("--scaling", action="store_true",
                     help="only time surrogate fit/predict for 1e2-1e4 points (1 core)")
     ap.add_argument("--from-json", action="store_true",
                     help="re-analyse the runs stored in results/active_learning.json")
+    ap.add_argument("--scale-check", action="store_true",
+                    help="only the 4-D diagram, default configuration, to 1000 points; stores "
+                         "the curve under --label in results/active_learning_4d.json")
+    ap.add_argument("--label", default="current",
+                    help="name of the --scale-check curve (e.g. the code version)")
+    ap.add_argument("--large-n", action="store_true",
+                    help="only accuracy and fit time of surrogates at 10^3-10^5 points (4-D); "
+                         "stored under 'large_n' in results/surrogate_scaling.json")
+    ap.add_argument("--switch-check", action="store_true",
+                    help="kernel vs auto in the loop, 1000-4000 points of the 4-D diagram")
     args = ap.parse_args(argv)
+    if args.switch_check:
+        return switch_check(args.seeds or 2, args.n_jobs)
+    if args.large_n:
+        warnings.filterwarnings("ignore")
+        path = OUT / "surrogate_scaling.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data["large_n"] = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                           "blas_threads": 1, "diagram": "four_phases_4d",
+                           "points": "half uniform, half within ~0.02 of a boundary",
+                           "results": large_n()}
+        OUT.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1))
+        return 0
+    if args.scale_check:
+        return scale_check(args.label, args.seeds or 3, args.n_jobs)
     if args.from_json:
         data = json.loads((OUT / "active_learning.json").read_text())
         report(data["runs"], tuple(data["meta"]["checkpoints"]), data["meta"], quick=False)

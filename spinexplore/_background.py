@@ -210,16 +210,13 @@ def fit_and_prepare(job: tuple[bytes, Any, Any, Any, int]) -> tuple[Any, int, An
     import cloudpickle
 
     from spinexplore._points import reference_metrics
-    from spinexplore.strategies import _context
+    from spinexplore.strategies import cached_context, prepare
 
     blob, U, y, w, n_dims = job
     surrogate = cloudpickle.loads(blob)
     surrogate.fit(U, y, sample_weight=w)
     labels, uncertainty = reference_metrics(surrogate, n_dims)
-    context = None
-    if _context.prepare(surrogate):
-        with _context._LOCK:
-            context = _context._CACHE.get(surrogate)
+    context = cached_context(surrogate) if prepare(surrogate) else None
     return surrogate, len(y), labels, uncertainty, context
 
 
@@ -271,16 +268,3 @@ class FitProcess:
         """Stop the fit process (a fit in progress is abandoned: the run is over)."""
         self.closed = True
         self._pool.shutdown(cancel_pending=True)
-
-
-def install_context(surrogate: Any, context: Any) -> None:
-    """Cache a proposal context built elsewhere (the fit process) for ``surrogate``."""
-    if context is None:
-        return
-    from spinexplore.strategies import _context
-
-    try:
-        with _context._LOCK:
-            _context._CACHE[surrogate] = context
-    except TypeError:  # not weakly referenceable: proposals build their own context
-        pass

@@ -31,10 +31,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from spinexplore._background import Checkpointer, FitProcess, Refitter, install_context
+from spinexplore._background import Checkpointer, FitProcess, Refitter
 from spinexplore.errors import Interrupted
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PhaseType, PointRecord, SimulationResult, coerce_result
+from spinexplore.strategies import install_context
 
 __all__ = ["Runner", "SCHEDULES", "format_round", "format_stats", "open_runner", "outcome_to_result"]
 
@@ -285,7 +286,8 @@ class Runner:
             fitted = refitter.poll()
             if fitted is not None:
                 surrogate, n_fitted, labels, uncertainty, context = fitted
-                install_context(surrogate, context)
+                if context is not None:  # the proposal cache built in the fit process
+                    install_context(surrogate, context)
                 learner.install(surrogate, n_fitted)
                 learner.record_metrics(labels, uncertainty)
 

@@ -9,26 +9,27 @@ from typing import Any
 import numpy as np
 
 from spinexplore._validation import check_int, check_real
-from spinexplore.strategies.batch import (
-    MIN_SEPARATION,
-    farthest_points,
-    greedy_spread,
-    local_candidates,
-    nearest_distance,
-    sobol_pool,
-    spacing,
+from spinexplore.strategies._context import (
+    IGNORED_LABELS,
+    context_for,
+    is_cacheable,
+    split_failed,
 )
-from spinexplore.strategies.uncertainty import UNCERTAINTY_MEASURES, margin
-from spinexplore.results import PhaseType
+from spinexplore.strategies._select import (
+    Distances,
+    fill_distance,
+    lazy_farthest,
+    lazy_spread,
+    random_points,
+)
+from spinexplore.strategies.batch import MIN_SEPARATION, greedy_spread, spacing
 
-__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "check_strategy", "select_batch"]
+__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "IGNORED_LABELS", "check_strategy", "select_batch"]
 
 STRATEGIES = ("balanced", "uncertainty", "entropy", "margin", "least_confidence", "boundary",
               "exploration", "random")
 DEFAULT_STRATEGY = "balanced"
 
-#: Labels that carry no phase (the points are avoided, not learned from).
-IGNORED_LABELS = (int(PhaseType.FAILED), int(PhaseType.TIMEOUT))
 #: Hard minimum distance of a new point to known points, in units of the mean spacing.
 R_KNOWN = 0.15
 #: Minimum distance between two points of one batch, in units of the mean spacing.
@@ -95,21 +96,9 @@ def _points(name: str, X: Any, n_dims: int) -> np.ndarray:
         return np.empty((0, n_dims))
     if arr.ndim != 2 or arr.shape[1] != n_dims:
         raise ValueError(f"{name} must have shape (n_points, {n_dims}); got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr.sum()) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
-
-
-def _predict(surrogate: Any, X: np.ndarray) -> np.ndarray | None:
-    if surrogate is None or X.shape[0] == 0:
-        return None
-    classes = getattr(surrogate, "classes_", None)
-    if classes is None or len(classes) < 2:
-        return None
-    proba = np.asarray(surrogate.predict_proba(X), dtype=float)
-    if proba.ndim != 2 or proba.shape[0] != X.shape[0] or proba.shape[1] < 2:
-        return None
-    return proba
 
 
 def select_batch(
@@ -145,11 +134,13 @@ def select_batch(
         Their phase labels (points labelled ``PhaseType.FAILED`` / ``TIMEOUT`` are treated
         as ``X_failed``).
     X_pending : ndarray of shape (p, n_dims) or None
-        Points in flight (never proposed again, and kept at a distance).
+        Points in flight: never proposed again, and counted as members of the batch (new
+        points keep the batch spacing from them, so that proposals made one at a time as
+        workers finish are as spread out as one batch).
     X_failed : ndarray of shape (f, n_dims) or None
         Failed or timed-out points (never proposed again, and kept at a distance).
     rng : numpy Generator, int or None
-        Randomness of the candidate pool.
+        Randomness of the batch (share of exploration, random points).
     explore_fraction : float or None, default=None
         Share of a ``"balanced"`` batch spent on space filling. ``None``: it follows the
         ratio of the fill distance (the largest distance from a candidate to the nearest
@@ -172,6 +163,20 @@ def select_batch(
     ValueError
         For an unknown strategy (the message lists :data:`STRATEGIES`), ``n < 1``,
         ``n_dims < 1`` or arrays of the wrong shape.
+
+    Notes
+    -----
+    The candidates (a scrambled Sobol pool of 2048 points in 1-2 D, 4096 in 3-6 D, plus
+    up to 2048 jittered midpoints of differently labelled neighbours), the surrogate's
+    probabilities on them and their distances to the labelled points form a *proposal
+    context* that is built once per fitted surrogate (see :func:`prepare`) and seeded by
+    the data, not by ``rng``. Each call then accounts only for the points the context does
+    not cover (labelled since the fit, pending, failed) and evaluates candidates lazily,
+    best bound first: at 10^5 labelled points a call for a few points costs milliseconds
+    (``benchmarks/proposal_latency.py``). The result is a function of the arguments and
+    the surrogate: the same call gives the same batch, whether or not the context was
+    cached. Pass ``X_labeled`` with the points the surrogate was fitted on in the same
+    order (new points appended or inserted near the end) for the fast path.
     """
     strategy = check_strategy(strategy)
     n = check_int("n", n, minimum=1)
@@ -189,58 +194,51 @@ def select_batch(
         )
     X_pend = _points("X_pending", X_pending, n_dims)
     X_fail = _points("X_failed", X_failed, n_dims)
-    if y_arr.dtype.kind in "iu" and y_arr.size:  # FAILED / TIMEOUT labels: no phase
-        bad = np.isin(y_arr, IGNORED_LABELS)
-        if bad.any():
-            X_fail = np.vstack([X_fail, X_lab[bad]])
-            X_lab, y_arr = X_lab[~bad], y_arr[~bad]
+    X_lab, y_arr, X_bad = split_failed(X_lab, y_arr)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
-    known = np.vstack([X_lab, X_pend, X_fail])
-    h = spacing(known.shape[0] + n, n_dims)
+    n_known = X_lab.shape[0] + X_bad.shape[0] + X_pend.shape[0] + X_fail.shape[0]
+    h = spacing(n_known + n, n_dims)
     r_known, r_batch = R_KNOWN * h, R_BATCH * h
-    pool = sobol_pool(n_dims, rng)
+    space_filling = strategy in ("random", "exploration")
+    # a cached context serves every strategy; an uncached one needs no probabilities here
+    use = None if space_filling and not is_cacheable(surrogate, n_dims) else surrogate
+    ctx = context_for(use, n_dims, X_lab, y_arr)
+    delta = [a for a in (ctx.new_labelled(X_lab), X_bad, X_pend, X_fail) if a.shape[0]]
+    dist = Distances(ctx, np.vstack(delta) if delta else np.empty((0, n_dims)), X_pend)
+    picked: list[np.ndarray] = []
 
     if strategy == "random":
-        return _random_points(n, n_dims, known, np.empty((0, n_dims)), rng)
+        return _finish([], n, dist, picked, rng, fill_pool=False)
+    if strategy == "exploration" or ctx.proba is None:  # or nothing learned yet
+        return _finish(lazy_farthest(dist, n, picked, r_known), n, dist, picked, rng)
 
-    proba_pool = None if strategy == "exploration" else _predict(surrogate, pool)
-    if proba_pool is None:  # exploration, or nothing learned yet
-        idx = farthest_points(pool, n, known, r_known)
-        return _fill(pool[idx], n, known, pool, rng, r_known)
-
-    local, lengths = local_candidates(X_lab, y_arr, rng)
-    cand = np.vstack([pool, local])
+    local = np.arange(ctx.n_pool, ctx.cand.shape[0])
     if strategy == "boundary":
-        if local.shape[0] == 0:
-            idx = farthest_points(pool, n, known, r_known)
-            return _fill(pool[idx], n, known, pool, rng, r_known)
-        tie = _tie_break(local, known, h)
-        idx = greedy_spread(local, lengths / lengths.max() + tie, n, known, r_known, r_batch)
-        return _fill(local[idx], n, known, pool, rng, r_known)
+        if local.size == 0:
+            return _finish(lazy_farthest(dist, n, picked, r_known), n, dist, picked, rng)
+        u = np.zeros(ctx.cand.shape[0])
+        u[local] = ctx.lengths / ctx.lengths.max()
+        return _finish(lazy_spread(dist, local, u, h, n, r_known, r_batch, picked), n, dist,
+                       picked, rng)
 
-    proba = np.vstack([proba_pool, _predict(surrogate, local)]) if local.shape[0] else proba_pool
     if callable(strategy):
-        return _custom(strategy, cand, proba, n, known, pool, rng, r_known, r_batch, h)
+        return _custom(strategy, n, dist, picked, rng, r_known, r_batch)
 
-    measure = UNCERTAINTY_MEASURES.get(strategy, margin)
-    if strategy == "uncertainty":
-        measure = UNCERTAINTY_MEASURES["entropy"]
-    scores = measure(proba) + _tie_break(cand, known, h)
+    name = {"uncertainty": "entropy", "balanced": "margin"}.get(strategy, strategy)
+    u = ctx.measure(name)
+    members = np.arange(ctx.cand.shape[0])
     if strategy != "balanced":
-        idx = greedy_spread(cand, scores, n, known, r_known, r_batch)
-        return _fill(cand[idx], n, known, pool, rng, r_known)
+        return _finish(lazy_spread(dist, members, u, h, n, r_known, r_batch, picked), n, dist,
+                       picked, rng)
 
     if explore_fraction is None:
-        fill = float(np.max(nearest_distance(pool, known))) if known.shape[0] else np.inf
-        ratio = fill / ball_radius(island_volume, n_dims)
+        ratio = fill_distance(dist) / ball_radius(island_volume, n_dims)
         explore_fraction = float(np.clip(0.1 + 0.4 * (ratio - 1.0), 0.1, 0.5))
     n_explore = int(np.floor(explore_fraction * n + rng.random()))
-    n_exploit = n - n_explore
-    idx = greedy_spread(cand, scores, n_exploit, known, r_known, r_batch)
-    chosen = cand[idx]
-    e_idx = farthest_points(pool, n - chosen.shape[0], np.vstack([known, chosen]), r_known)
-    return _fill(np.vstack([chosen, pool[e_idx]]), n, known, pool, rng, r_known)
+    taken = lazy_spread(dist, members, u, h, n - n_explore, r_known, r_batch, picked)
+    taken += lazy_farthest(dist, n - len(taken), picked, r_known)
+    return _finish(taken, n, dist, picked, rng)
 
 
 def ball_radius(volume: float, n_dims: int) -> float:
@@ -249,16 +247,11 @@ def ball_radius(volume: float, n_dims: int) -> float:
     return float((volume / unit) ** (1.0 / n_dims))
 
 
-def _tie_break(cand: np.ndarray, known: np.ndarray, h: float) -> np.ndarray:
-    """A small bonus (<= 0.05) for candidates far from known points: breaks ties in flat regions."""
-    d = nearest_distance(cand, known)
-    return 0.05 * np.minimum(np.nan_to_num(d / h, posinf=1.0), 1.0)
-
-
-def _custom(fn: Callable[..., Any], cand: np.ndarray, proba: np.ndarray, n: int,
-            known: np.ndarray, pool: np.ndarray, rng: np.random.Generator,
-            r_known: float, r_batch: float, h: float) -> np.ndarray:
-    out = np.asarray(fn(cand, proba, n=n, rng=rng))
+def _custom(fn: Callable[..., Any], n: int, dist: Distances, picked: list[np.ndarray],
+            rng: np.random.Generator, r_known: float, r_batch: float) -> np.ndarray:
+    ctx = dist.ctx
+    cand = ctx.cand
+    out = np.asarray(fn(cand, ctx.proba, n=n, rng=rng))
     if out.ndim != 1:
         raise ValueError(
             f"a custom strategy must return scores of shape ({cand.shape[0]},) or integer "
@@ -270,39 +263,31 @@ def _custom(fn: Callable[..., Any], cand: np.ndarray, proba: np.ndarray, n: int,
                 f"indices returned by {fn!r} must lie in [0, {cand.shape[0]}); got "
                 f"min {out.min()}, max {out.max()}"
             )
-        idx = greedy_spread(cand[out], np.linspace(1.0, 0.0, out.size), n, known,
-                            MIN_SEPARATION, MIN_SEPARATION)
-        return _fill(cand[out][idx], n, known, pool, rng, r_known)
-    if out.shape[0] != cand.shape[0] or not np.all(np.isfinite(out)):
-        raise ValueError(
-            f"a custom strategy must return finite scores of shape ({cand.shape[0]},); "
-            f"{fn!r} returned shape {out.shape}"
-        )
-    idx = greedy_spread(cand, out.astype(float), n, known, r_known, r_batch)
-    return _fill(cand[idx], n, known, pool, rng, r_known)
+        idx = greedy_spread(cand[out], np.linspace(1.0, 0.0, out.size), n, None,
+                            MIN_SEPARATION, MIN_SEPARATION, d_known=dist.of(out))
+        taken = out[idx].tolist()
+    else:
+        if out.shape[0] != cand.shape[0] or not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"a custom strategy must return finite scores of shape ({cand.shape[0]},); "
+                f"{fn!r} returned shape {out.shape}"
+            )
+        every = np.arange(cand.shape[0])
+        taken = greedy_spread(cand, out.astype(float), n, None, r_known, r_batch,
+                              d_known=dist.of(every)).tolist()
+    picked.extend(cand[taken])
+    return _finish(taken, n, dist, picked, rng)
 
 
-def _random_points(n: int, n_dims: int, known: np.ndarray, chosen: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
-    """Append uniform random points to ``chosen`` until it has ``n`` rows (never duplicates)."""
-    while chosen.shape[0] < n:
-        x = rng.random((n - chosen.shape[0], n_dims))
-        ref = np.vstack([known, chosen])
-        far = nearest_distance(x, ref) >= MIN_SEPARATION
-        for row in x[far]:
-            if chosen.shape[0] and np.min(np.linalg.norm(chosen - row, axis=1)) < MIN_SEPARATION:
-                continue
-            chosen = np.vstack([chosen, row[None]])
-    return chosen
+def _finish(taken: list[int], n: int, dist: Distances, picked: list[np.ndarray],
+            rng: np.random.Generator, fill_pool: bool = True) -> np.ndarray:
+    """The chosen candidates, completed to ``n`` points: maximin from the pool, then uniform.
 
-
-def _fill(chosen: np.ndarray, n: int, known: np.ndarray, pool: np.ndarray,
-          rng: np.random.Generator, r_known: float) -> np.ndarray:
-    """Complete ``chosen`` to ``n`` points: maximin from the pool, then uniform draws."""
-    chosen = chosen[:n]
-    if chosen.shape[0] < n:
-        idx = farthest_points(pool, n - chosen.shape[0], np.vstack([known, chosen]),
-                              MIN_SEPARATION)
-        chosen = np.vstack([chosen, pool[idx]])
-    chosen = _random_points(n, pool.shape[1], known, chosen, rng)
-    return np.clip(chosen, 0.0, 1.0)
+    ``picked`` holds the coordinates of every point chosen so far (``taken`` among them).
+    """
+    chosen = [dist.ctx.cand[c] for c in taken[:n]]
+    if len(chosen) < n and fill_pool:
+        chosen += [dist.ctx.cand[c] for c in lazy_farthest(dist, n - len(chosen), picked)]
+    if len(chosen) < n:
+        chosen += random_points(dist, n - len(chosen), picked, rng)
+    return np.clip(np.asarray(chosen, dtype=float).reshape(n, -1), 0.0, 1.0)

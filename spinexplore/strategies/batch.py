@@ -41,19 +41,30 @@ def nearest_distance(points: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.asarray(d, dtype=float)
 
 
-def discordant_pairs(X: np.ndarray, y: np.ndarray,
-                     k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def discordant_pairs(X: np.ndarray, y: np.ndarray, k: int | None = None, *,
+                     tree: cKDTree | None = None, max_queries: int | None = None,
+                     rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` of near neighbours with different labels (a boundary lies between).
 
     Each point is paired with its ``k`` nearest neighbours (default ``2 d + 2``).
     Returns the index arrays ``i``, ``j`` (each pair once).
+
+    ``tree`` is a ready ``cKDTree`` of ``X`` (built when None). With ``max_queries``, at
+    most that many points (a random subset drawn with ``rng``) look for their neighbours
+    among all of ``X``, which bounds the cost at large ``len(X)``: the pairs are then a
+    random share of all discordant pairs, plenty for a bounded candidate set.
     """
     m, d = X.shape
     if m < 2 or np.unique(y).size < 2:
         return np.empty(0, int), np.empty(0, int)
     k = min(m, (2 * d + 2) if k is None else k + 1)
-    _, nbr = cKDTree(X).query(X, k=k)
-    i = np.repeat(np.arange(m), k - 1)
+    tree = cKDTree(X) if tree is None else tree
+    queries = np.arange(m)
+    if max_queries is not None and m > max_queries:
+        rng = np.random.default_rng(0) if rng is None else rng
+        queries = np.sort(rng.choice(m, int(max_queries), replace=False))
+    _, nbr = tree.query(X[queries], k=k)
+    i = np.repeat(queries, k - 1)
     j = nbr[:, 1:].ravel()
     diff = y[i] != y[j]
     i, j = i[diff], j[diff]
@@ -63,14 +74,20 @@ def discordant_pairs(X: np.ndarray, y: np.ndarray,
 
 
 def local_candidates(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
-                     n_per_pair: int = 4, max_points: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+                     n_per_pair: int = 4, max_points: int = 2048, *,
+                     tree: cKDTree | None = None,
+                     max_queries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Midpoints of discordant pairs plus jittered copies (scale a quarter of the pair length).
 
-    Returns ``(points, pair_length)``, both clipped to the unit cube.
+    Returns ``(points, pair_length)``, both clipped to the unit cube. ``tree`` and
+    ``max_queries`` are passed to :func:`discordant_pairs`.
     """
-    i, j = discordant_pairs(X, y)
+    i, j = discordant_pairs(X, y, tree=tree, max_queries=max_queries, rng=rng)
     if i.size == 0:
         return np.empty((0, X.shape[1])), np.empty(0)
+    if i.size > max_points:  # more pairs than candidates: a random share of them
+        keep = np.sort(rng.choice(i.size, max_points, replace=False))
+        i, j = i[keep], j[keep]
     mid = 0.5 * (X[i] + X[j])
     length = np.linalg.norm(X[i] - X[j], axis=1)
     reps = max(1, min(n_per_pair, max_points // max(1, mid.shape[0]) - 1))
@@ -89,14 +106,16 @@ def local_candidates(X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
 
 
 def greedy_spread(candidates: np.ndarray, scores: np.ndarray, n: int, known: np.ndarray,
-                  r_known: float, r_batch: float, chosen: np.ndarray | None = None) -> np.ndarray:
+                  r_known: float, r_batch: float, chosen: np.ndarray | None = None,
+                  d_known: np.ndarray | None = None) -> np.ndarray:
     """Pick up to ``n`` candidates by decreasing score, keeping the batch spread out.
 
     A candidate is taken only if it lies at least ``r_known`` from every ``known`` point and
     at least ``r_batch`` from every point already taken (including ``chosen``). Returns the
-    indices taken, in order.
+    indices taken, in order. ``d_known``: the candidates' distances to the nearest known
+    point when already computed (``known`` is then not used).
     """
-    d_known = nearest_distance(candidates, known)
+    d_known = nearest_distance(candidates, known) if d_known is None else d_known
     ok = np.flatnonzero(d_known >= max(r_known, MIN_SEPARATION))
     order = ok[np.argsort(-scores[ok], kind="stable")]
     taken: list[int] = []

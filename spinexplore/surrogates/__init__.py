@@ -6,6 +6,9 @@
 ============== ==========================================================================
 name           model
 ============== ==========================================================================
+auto           :class:`ScaledPhaseClassifier` (the default): ``kernel`` up to 1000 labelled
+               points, then 50 extra trees on at most 10^4 of them (boundary points first),
+               so that fits stay bounded and accuracy keeps improving at 10^4-10^6 points
 kernel         :class:`KernelPhaseClassifier` (GP regression on one-hot labels, length
                scale by leave-one-out; uncertain far from data)
 gp             ``GaussianProcessClassifier`` (fixed RBF kernel, length 0.1; fitted on <= 200
@@ -16,7 +19,9 @@ knn            ``KNeighborsClassifier(n_neighbors=5, weights="distance")``
 label_spreading :class:`PoolLabelSpreading` (label spreading over a Sobol pool, PDC method)
 ============== ==========================================================================
 
-The default (:data:`DEFAULT_SURROGATE`) was chosen by ``benchmarks/active_learning.py``.
+The default (:data:`DEFAULT_SURROGATE`) was chosen by ``benchmarks/active_learning.py`` (the
+kernel, best up to 400 points) and, for large runs, by ``--switch-check`` and ``--large-n``
+(``benchmarks/results/active_learning_4d.json``, ``surrogate_scaling.json``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 from spinexplore.surrogates._kernel import KernelPhaseClassifier
 from spinexplore.surrogates._label_spreading import PoolLabelSpreading
+from spinexplore.surrogates._scaled import ScaledPhaseClassifier
 from spinexplore.surrogates._sklearn import SklearnSurrogate, boundary_subsample, check_classifier
 from spinexplore.surrogates.base import Surrogate
 
@@ -33,6 +39,7 @@ __all__ = [
     "KernelPhaseClassifier",
     "SURROGATES",
     "PoolLabelSpreading",
+    "ScaledPhaseClassifier",
     "SklearnSurrogate",
     "Surrogate",
     "boundary_subsample",
@@ -40,8 +47,8 @@ __all__ = [
     "make_surrogate",
 ]
 
-SURROGATES = ("kernel", "gp", "random_forest", "extra_trees", "knn", "label_spreading")
-DEFAULT_SURROGATE = "kernel"
+SURROGATES = ("kernel", "gp", "random_forest", "extra_trees", "knn", "label_spreading", "auto")
+DEFAULT_SURROGATE = "auto"
 
 #: Per-name defaults for the SklearnSurrogate wrapper.
 _WRAPPER_OPTIONS: dict[str, dict[str, Any]] = {"gp": {"max_samples": 200}}
@@ -71,6 +78,8 @@ def make_estimator(name: str) -> Any:
         return KNeighborsClassifier(n_neighbors=5, weights="distance")
     if name == "kernel":
         return KernelPhaseClassifier()
+    if name == "auto":
+        return ScaledPhaseClassifier()
     if name == "label_spreading":
         return PoolLabelSpreading()
     raise ValueError(f"surrogate must be one of {list(SURROGATES)}; got {name!r}")

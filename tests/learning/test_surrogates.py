@@ -12,6 +12,7 @@ from spinexplore.surrogates import (
     DEFAULT_SURROGATE,
     SURROGATES,
     KernelPhaseClassifier,
+    ScaledPhaseClassifier,
     SklearnSurrogate,
     Surrogate,
     boundary_subsample,
@@ -32,7 +33,7 @@ def _expected_failures(estimator):
     # repetition counts, so fitting with weight 2 is by design not the same as a duplicate.
     # Models without sample_weight (GP, label spreading) get confidences by leaving out
     # low-weight points, which is not equivalent to repetition either.
-    if isinstance(estimator, KernelPhaseClassifier) or (
+    if isinstance(estimator, (KernelPhaseClassifier, ScaledPhaseClassifier)) or (
         isinstance(estimator, SklearnSurrogate)
         and (estimator.estimator is None or isinstance(estimator.estimator, str))
     ):
@@ -51,7 +52,8 @@ def test_sklearn_conformance(estimator, check):
 
 @pytest.mark.slow
 @parametrize_with_checks(
-    [KernelPhaseClassifier(), SklearnSurrogate("label_spreading"), SklearnSurrogate("gp")],
+    [KernelPhaseClassifier(), ScaledPhaseClassifier(switch_at=20, max_samples=200),
+     SklearnSurrogate("label_spreading"), SklearnSurrogate("gp")],
     expected_failed_checks=_expected_failures,
 )
 def test_sklearn_conformance_of_other_models(estimator, check):
@@ -190,3 +192,34 @@ def test_all_zero_weights_are_rejected():
 def test_kernel_bad_parameters(kw, msg):
     with pytest.raises(ValueError, match=msg):
         KernelPhaseClassifier(**kw).fit([[0.0], [1.0]], [0, 1])
+
+
+def test_auto_is_the_kernel_for_small_runs_and_trees_beyond():
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    X, y = _halves(300, d=3)
+    s = make_surrogate("auto", random_state=0).fit(X, y)
+    assert DEFAULT_SURROGATE == "auto"
+    assert isinstance(s.estimator_.estimator_, KernelPhaseClassifier)
+    small = ScaledPhaseClassifier(switch_at=100, max_samples=150, random_state=0).fit(X, y)
+    assert isinstance(small.estimator_, ExtraTreesClassifier)
+    assert small.estimator_.n_estimators == 50
+    Xt, yt = _halves(400, seed=1, d=3)
+    assert np.mean(small.predict(Xt) == yt) > 0.93
+
+
+def test_auto_keeps_a_class_the_subsample_lost():
+    X, y = _halves(400)
+    y = y.copy()
+    y[0] = SK  # one lone point of a third phase, likely left out of a subsample of 20
+    s = ScaledPhaseClassifier(switch_at=10, max_samples=20, random_state=1).fit(X, y)
+    proba = s.predict_proba(X[:5])
+    assert list(s.classes_) == sorted([FM, SQ, SK]) and proba.shape == (5, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("kw,msg", [({"switch_at": 1}, "switch_at must be an integer >= 2"),
+                                    ({"max_samples": 2.5}, "max_samples must be an integer")])
+def test_auto_bad_parameters(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        ScaledPhaseClassifier(**kw).fit([[0.0], [1.0]], [0, 1])
