@@ -265,6 +265,19 @@ class FitProcess:
         return outcome.value
 
     def close(self) -> None:
-        """Stop the fit process (a fit in progress is abandoned: the run is over)."""
+        """Stop the fit process (a fit in progress is abandoned: the run is over).
+
+        The thread of a fit in progress owns the pool's map: its worker is killed from here
+        (signals only), that thread sees it die and lets go, and only then is the pool shut
+        down, so that two threads never close the same pipe.
+        """
         self.closed = True
-        self._pool.shutdown(cancel_pending=True)
+        locked = self._lock.acquire(timeout=0.05)
+        if not locked:
+            self._pool._kill_busy_nowait()
+            locked = self._lock.acquire(timeout=30.0)
+        try:
+            self._pool.shutdown(cancel_pending=True)
+        finally:
+            if locked:
+                self._lock.release()

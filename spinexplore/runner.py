@@ -160,8 +160,8 @@ class Runner:
         if self._warm or not needed or not callable(getattr(self.simulation, "warmup", None)):
             return
         self._warm = True
-        timeout = max(self.timeout or 0.0, 300.0)
-        for _ in self.executor.map_unordered(_WarmUp(self.simulation), range(self.n_workers), timeout=timeout):
+        # the run's own timeout: a loky map with a timeout would warm its fallback pool instead
+        for _ in self.executor.map_unordered(_WarmUp(self.simulation), range(self.n_workers), timeout=self.timeout):
             pass
 
     def close(self) -> None:

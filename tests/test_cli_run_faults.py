@@ -89,11 +89,17 @@ def test_stale_temp_dirs_of_dead_workers_are_removed_at_the_next_start(tmp_path,
 
 @pytest.mark.slow
 def test_a_run_killed_with_sigkill_leaves_no_temp_dir_after_the_next_start(tmp_path):
+    # the worker is inside a long simulation when its parent is killed: PR_SET_PDEATHSIG kills it
+    # at once, so it cannot remove its temp dir itself (an idle worker would, on EOF)
     script = textwrap.dedent(f"""
-        import os, signal
+        import glob, os, signal, threading, time
         from spinexplore.execution import ProcessExecutor
         ex = ProcessExecutor(1, tmp_root={str(tmp_path)!r})
-        list(ex.map_unordered(abs, [1]))
+        threading.Thread(target=lambda: list(ex.map_unordered(time.sleep, [60])), daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not glob.glob(os.path.join({str(tmp_path)!r}, "spinexplore_pid*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the item reaches the worker
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     subprocess.run([sys.executable, "-c", script], timeout=120)

@@ -190,7 +190,7 @@ def test_params_must_be_a_mapping(tmp_path):
 
 
 def test_explorer_records_failures_and_timeouts_of_an_external_solver(tmp_path):
-    explorer_mod = pytest.importorskip("spinexplore.explorer")
+    import spinexplore.explorer as explorer_mod
     from spinexplore import ParameterSpace, PointStatus
 
     space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)})

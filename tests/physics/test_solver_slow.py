@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def classify_phase(gs):
-    classify = pytest.importorskip("spinexplore.physics.classify").classify
+    from spinexplore.physics.classify import classify
     return classify(gs.spins, gs.lattice, energy_gap=gs.gap)
 
 

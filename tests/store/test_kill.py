@@ -138,8 +138,8 @@ def test_kill_during_checkpoints_then_resume(tmp_path):
 
 @pytest.mark.slow
 def test_kills_in_a_long_series_of_small_checkpoints(tmp_path):
-    """Batches of 10 written as fast as the disk allows, killed every 0-0.4 s, 60 times."""
-    _kill_cycles(tmp_path, ["random"] * 60, spins=False, seed=11)
+    """Batches of 10 written as fast as the disk allows, killed every 0-0.4 s, 30 times."""
+    _kill_cycles(tmp_path, ["random"] * 30, spins=False, seed=11)
 
 
 @pytest.mark.slow
@@ -176,7 +176,6 @@ def _calls(log: Path) -> set[tuple[float, float]]:
 
 @pytest.mark.slow
 def test_kill_real_exploration_then_resume(tmp_path):
-    pytest.importorskip("spinexplore.explorer")
     from spinexplore.explorer import ActiveLearningExplorer
 
     child = runpy.run_path(str(EXPLORER_CHILD))
