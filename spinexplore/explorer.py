@@ -18,8 +18,9 @@ import numpy as np
 
 from spinexplore._validation import check_choice, check_int, check_n_jobs, check_n_points, check_real
 from spinexplore.learner import PhaseLearner, describe
-from spinexplore.runner import format_round, format_stats
-from spinexplore.results import PhaseType, PointRecord, PointStatus
+from spinexplore._explorer_views import ExplorerViews
+from spinexplore.runner import format_round
+from spinexplore.results import PhaseType, PointRecord, PointStatus  # noqa: F401 - the docstring example
 from spinexplore.space import ParameterSpace
 
 __all__ = ["ActiveLearningExplorer"]
@@ -28,7 +29,7 @@ __all__ = ["ActiveLearningExplorer"]
 STATE_VERSION = 2
 
 
-class ActiveLearningExplorer:
+class ActiveLearningExplorer(ExplorerViews):
     """Map a phase diagram by parallel active learning.
 
     Parameters
@@ -60,10 +61,10 @@ class ActiveLearningExplorer:
     Examples
     --------
     >>> space = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
-    >>> ex = ActiveLearningExplorer(space, seed=1)
+    >>> ex = ActiveLearningExplorer(space, seed=1, verbose=False)
     >>> def sim(p):
     ...     return PhaseType.FERROMAGNET if p["x"] > p["y"] else PhaseType.SINGLE_Q
-    >>> ex.run(n_iterations=2, n_per_iteration=5, simulation=sim, n_initial=10, progress=False)
+    >>> _ = ex.run(n_iterations=2, n_per_iteration=5, simulation=sim, n_initial=10, progress=False)
     >>> int((ex.status == PointStatus.DONE).sum())
     20
     """
@@ -120,43 +121,6 @@ class ActiveLearningExplorer:
                 raise TypeError(f"store must be a path, None or an object with write() and read(); got {store!r}")
         return store
 
-    # ------------------------------------------------------------------ read access
-    records = property(lambda self: self._learner.records, doc="Every point, in index order (a copy).")
-    n_points = property(lambda self: self._learner.n_points, doc="Number of points.")
-    iteration = property(lambda self: self._learner.iteration)
-    n_completed_iterations = property(lambda self: self._learner.n_completed_iterations)
-    history = property(lambda self: self._learner.history,
-                       doc="Convergence metrics per iteration: changed_fraction, mean_uncertainty...")
-
-    @property
-    def simulation_description(self) -> Any:
-        """What the last simulation run on this exploration said of itself (``describe()``)."""
-        return self._simulation_description
-
-    X = property(lambda self: self._learner.points(range(self.n_points)),
-                 doc="ndarray of shape (n_points, n_dims): physical coordinates of every point.")
-    status = property(lambda self: self._learner.column("status"),
-                      doc="ndarray of shape (n_points,): the ``PointStatus`` value of every point.")
-    phases = property(lambda self: self._learner.column("phase"),
-                      doc="ndarray of shape (n_points,): ``PhaseType`` value per point, -1 without a result.")
-    confidences = property(lambda self: self._learner.column("confidence"), doc="Confidence per point (NaN: none).")
-    energies = property(lambda self: self._learner.column("energy"), doc="Energy per spin per point (NaN: none).")
-    iterations = property(lambda self: self._learner.column("iteration"), doc="Round of each point.")
-
-    @property
-    def classes_(self) -> np.ndarray:
-        """``PhaseType`` values of the surrogate's probability columns (after a fit)."""
-        return self._learner.classes_
-
-    def counts(self) -> dict[str, int]:
-        """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12, ...}``."""
-        return self._learner.counts()
-
-    def __repr__(self) -> str:
-        c = self.counts()
-        return (f"ActiveLearningExplorer({self.space!r}, n_points={self.n_points}, done={c.get('DONE', 0)}, "
-                f"pending={c.get('PENDING', 0) + c.get('CANCELLED', 0)}, iteration={self.iteration})")
-
     # ------------------------------------------------------------------ points and results
     def add_points(self, points: Any) -> np.ndarray:
         """Queue user-chosen physical points (shape (n, n_dims)) as pending; return them."""
@@ -202,34 +166,6 @@ class ActiveLearningExplorer:
             Probabilities; columns follow :attr:`classes_`.
         """
         return self._learner.predict(points)
-
-    # ------------------------------------------------------------------ analysis (spinexplore.analysis)
-    def to_dataframe(self) -> Any:
-        """One row per point (parameters, status, phase, confidence, energy, ...); needs pandas."""
-        from spinexplore.analysis import to_dataframe
-
-        return to_dataframe(self)
-
-    def to_xarray(self, **kwargs: Any) -> Any:
-        """The predicted diagram on a grid plus the sampled points, as an xarray Dataset
-        (:func:`spinexplore.analysis.to_xarray`: ``resolution=``, ``x=``, ``y=``, ``at=``)."""
-        from spinexplore.analysis import to_xarray
-
-        return to_xarray(self, **kwargs)
-
-    def texture(self, index: int, *, simulation: Any = None, lattice: str | None = None) -> Any:
-        """The spin texture of point ``index``: saved spins, or a bit-identical rerun of the point
-        (:func:`spinexplore.analysis.texture`)."""
-        from spinexplore.analysis import texture
-
-        return texture(self, index, simulation=simulation, lattice=lattice)
-
-    def boundaries(self, **kwargs: Any) -> list[Any]:
-        """Phase boundaries of a 2-D slice with uncertainty bands
-        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``)."""
-        from spinexplore.analysis import phase_boundaries
-
-        return phase_boundaries(self, **kwargs)
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, Any]:
@@ -462,23 +398,6 @@ class ActiveLearningExplorer:
 
         return open_runner(self._learner, simulation, store=self.store, state=self._state, total=total,
                            executor=executor, backend=backend, progress=progress, verbose=self.verbose, **opts)
-
-    def summary(self) -> str:
-        """A few lines: counts by status and phase, the last metrics, the run's efficiency."""
-        c = self.counts()
-        lines = [repr(self)]
-        phases = {k: v for k, v in c.items() if k in PhaseType.__members__}
-        statuses = {k: v for k, v in c.items() if k in PointStatus.__members__}
-        lines.append("status: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
-        if phases:
-            lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in sorted(phases.items())))
-        for h in self.history[-5:]:
-            lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
-                         f"uncertainty={h['mean_uncertainty']:.3f}")
-        if self.run_stats:
-            lines.append(format_stats(self.run_stats))
-        return "\n".join(lines)
-
 
 def _check_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     if settings is None:

@@ -265,3 +265,14 @@ def test_async_runner_under_mpiexec(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "RESULT 12 12 2 async" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_docstring_examples_of_the_facade_and_the_goals():
+    import doctest
+
+    import spinexplore.explorer
+    import spinexplore.goals
+
+    for module in (spinexplore.explorer, spinexplore.goals):
+        failed, tried = doctest.testmod(module)
+        assert tried > 0 and failed == 0, module.__name__

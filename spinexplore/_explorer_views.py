@@ -1,0 +1,105 @@
+"""Read access of ``ActiveLearningExplorer``: points, counts, summary, and the analysis shortcuts.
+
+A mixin over ``self._learner`` (a :class:`~spinexplore.learner.PhaseLearner`) and
+``self.run_stats``; kept apart so that ``explorer.py`` holds what the facade does, not what it shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from spinexplore.results import PhaseType, PointStatus
+from spinexplore.runner import format_stats
+
+__all__ = ["ExplorerViews"]
+
+
+class ExplorerViews:
+    """Read-only views of an explorer's points (mixed into ``ActiveLearningExplorer``)."""
+
+    _learner: Any
+    run_stats: dict[str, Any] | None
+    _simulation_description: Any
+
+    # ------------------------------------------------------------------ read access
+    records = property(lambda self: self._learner.records, doc="Every point, in index order (a copy).")
+    n_points = property(lambda self: self._learner.n_points, doc="Number of points.")
+    iteration = property(lambda self: self._learner.iteration)
+    n_completed_iterations = property(lambda self: self._learner.n_completed_iterations)
+    history = property(lambda self: self._learner.history,
+                       doc="Convergence metrics per iteration: changed_fraction, mean_uncertainty...")
+
+    @property
+    def simulation_description(self) -> Any:
+        """What the last simulation run on this exploration said of itself (``describe()``)."""
+        return self._simulation_description
+
+    X = property(lambda self: self._learner.points(range(self.n_points)),
+                 doc="ndarray of shape (n_points, n_dims): physical coordinates of every point.")
+    status = property(lambda self: self._learner.column("status"),
+                      doc="ndarray of shape (n_points,): the ``PointStatus`` value of every point.")
+    phases = property(lambda self: self._learner.column("phase"),
+                      doc="ndarray of shape (n_points,): ``PhaseType`` value per point, -1 without a result.")
+    confidences = property(lambda self: self._learner.column("confidence"), doc="Confidence per point (NaN: none).")
+    energies = property(lambda self: self._learner.column("energy"), doc="Energy per spin per point (NaN: none).")
+    iterations = property(lambda self: self._learner.column("iteration"), doc="Round of each point.")
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """``PhaseType`` values of the surrogate's probability columns (after a fit)."""
+        return self._learner.classes_
+
+    def counts(self) -> dict[str, int]:
+        """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12, ...}``."""
+        return self._learner.counts()
+
+    def __repr__(self) -> str:
+        c = self.counts()
+        return (f"ActiveLearningExplorer({self.space!r}, n_points={self.n_points}, done={c.get('DONE', 0)}, "
+                f"pending={c.get('PENDING', 0) + c.get('CANCELLED', 0)}, iteration={self.iteration})")
+
+    # ------------------------------------------------------------------ analysis (spinexplore.analysis)
+    def to_dataframe(self) -> Any:
+        """One row per point (parameters, status, phase, confidence, energy, ...); needs pandas."""
+        from spinexplore.analysis import to_dataframe
+
+        return to_dataframe(self)
+
+    def to_xarray(self, **kwargs: Any) -> Any:
+        """The predicted diagram on a grid plus the sampled points, as an xarray Dataset
+        (:func:`spinexplore.analysis.to_xarray`: ``resolution=``, ``x=``, ``y=``, ``at=``)."""
+        from spinexplore.analysis import to_xarray
+
+        return to_xarray(self, **kwargs)
+
+    def texture(self, index: int, *, simulation: Any = None, lattice: str | None = None) -> Any:
+        """The spin texture of point ``index``: saved spins, or a bit-identical rerun of the point
+        (:func:`spinexplore.analysis.texture`)."""
+        from spinexplore.analysis import texture
+
+        return texture(self, index, simulation=simulation, lattice=lattice)
+
+    def boundaries(self, **kwargs: Any) -> list[Any]:
+        """Phase boundaries of a 2-D slice with uncertainty bands
+        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``)."""
+        from spinexplore.analysis import phase_boundaries
+
+        return phase_boundaries(self, **kwargs)
+
+    def summary(self) -> str:
+        """A few lines: counts by status and phase, the last metrics, the run's efficiency."""
+        c = self.counts()
+        lines = [repr(self)]
+        phases = {k: v for k, v in c.items() if k in PhaseType.__members__}
+        statuses = {k: v for k, v in c.items() if k in PointStatus.__members__}
+        lines.append("status: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
+        if phases:
+            lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in sorted(phases.items())))
+        for h in self.history[-5:]:
+            lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
+                         f"uncertainty={h['mean_uncertainty']:.3f}")
+        if self.run_stats:
+            lines.append(format_stats(self.run_stats))
+        return "\n".join(lines)
