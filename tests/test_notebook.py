@@ -74,3 +74,20 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     (builtin,) = _pngs(tagged["builtin-diagram"])
     shown = [p for p in PhaseType if p.is_physical and _present(builtin, p) > 0.005]
     assert len(shown) >= 2, shown  # the default model has several phases in this box
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_quickstart_h_t_cell_finds_the_paramagnet(tmp_path, monkeypatch):
+    """The h-T example: at T = 2.5 J the order has melted, at low T it has not."""
+    from nbclient import NotebookClient
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cells = [c for c in nb.cells if "h-T" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    setup = [c for c in nb.cells if c.cell_type == "code"][0]  # the imports
+    nb.cells = [setup, cells[0]]
+    NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert "PARAMAGNET" in text and ("SKYRMION" in text or "SINGLE_Q" in text or "FERROMAGNET" in text), text
