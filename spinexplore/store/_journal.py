@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from spinexplore.store._table import NUMERIC_COLUMNS, Batch
+from spinexplore.store._writer import fsync_dir
 
 __all__ = ["Frame", "JournalDamaged", "JournalRead", "JournalWriter", "encode_frame", "read_journal"]
 
@@ -240,7 +241,7 @@ class JournalWriter:
                 view, pos = view[written:], pos + written
             _datasync(self._fd)
             if start == 0:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
         except BaseException:
             try:
                 os.ftruncate(self._fd, start)
@@ -267,14 +268,3 @@ class JournalWriter:
 
 def _datasync(fd: int) -> None:
     (getattr(os, "fdatasync", None) or os.fsync)(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
