@@ -365,7 +365,7 @@ class ActiveLearningExplorer(ExplorerViews):
                                      f"{n_per_iteration}")
         if self.n_points == 0:
             self.add_initial_samples(n0, method=initial_method)
-        to_run = max(0, budget - sum(r.status.is_finished for r in self._learner.records))
+        to_run = max(0, budget - self._learner.n_finished)
         with self._open_runner(simulation, to_run, opts, executor, backend, progress) as runner:
             chosen = schedule or ("async" if runner.n_workers > 1 else "batch")
             try:

@@ -123,6 +123,11 @@ class PhaseLearner:
                 out[r.result.phase.name] = out.get(r.result.phase.name, 0) + 1
         return out
 
+    @property
+    def n_finished(self) -> int:
+        """Points with an outcome that is never recomputed (DONE, FAILED, TIMEOUT)."""
+        return len(self._cols.where(*(s for s in PointStatus if s.is_finished)))
+
     def pending_indices(self) -> list[int]:
         return self._cols.where(PointStatus.PENDING, PointStatus.CANCELLED).tolist()
 

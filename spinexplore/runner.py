@@ -189,7 +189,7 @@ class Runner:
             signum = getattr(exc, "signum", int(signal.SIGINT))
             with _deferred_signals():
                 self.checkpointer.flush()
-            n_fin = sum(r.status.is_finished for r in self.learner.records)
+            n_fin = self.learner.n_finished
             self.progress.message(
                 f"Interrupted ({signal.Signals(signum).name}): {n_fin}/{self.learner.n_points} points finished "
                 f"and saved; {len(self.learner.pending_indices())} pending points will rerun on resume")
@@ -216,7 +216,7 @@ class Runner:
             reason = (result.error or "no result").strip().splitlines()[0][:120]
             self.progress.record(index, f"{result.phase.name} ({reason})", ok=False)
         if self.checkpointer.note() and self._on_disk:
-            n_fin = sum(r.status.is_finished for r in self.learner.records)
+            n_fin = self.learner.n_finished
             self.progress.message(f"Checkpoint saved ({n_fin}/{self.learner.n_points} completed)")
         return record
 
@@ -242,7 +242,8 @@ class Runner:
             self.checkpointer.write()  # `spinexplore status` shows the queued points from the start
             self.warm_up(bool(learner.pending_indices()) or learner.iteration < n_iterations)
             if learner.pending_indices() or learner.n_completed_iterations <= learner.iteration:
-                self._end_round(self.run_points(learner.pending_indices()), on_round)
+                self.run_points(learner.pending_indices())
+                self._end_round(on_round)
             while learner.iteration < n_iterations:
                 if goal is not None and goal(self):
                     self.stopped_by = repr(goal)
@@ -250,9 +251,10 @@ class Runner:
                 learner.iteration += 1
                 learner.propose(n_per_iteration, strategy)
                 self.checkpointer.flush()
-                self._end_round(self.run_points(learner.pending_indices()), on_round)
+                self.run_points(learner.pending_indices())
+                self._end_round(on_round)
 
-    def _end_round(self, finished: list[PointRecord], on_round: Callable[[dict[str, Any]], None] | None) -> None:
+    def _end_round(self, on_round: Callable[[dict[str, Any]], None] | None) -> None:
         self.learner.fit()
         entry = self.learner.update_metrics(end_iteration=True)
         self.checkpointer.flush()
