@@ -101,8 +101,8 @@ class PhaseLearner:
         """One value per point: ``status``, ``phase`` (-1 without a result), ``confidence``,
         ``energy`` (NaN without a result) or ``iteration``."""
         rs = self._records
-        if name == "status":
-            return np.array([int(r.status) for r in rs], dtype=int)
+        if name == "status":  # kept as a column already
+            return self._cols.status[: self._cols.n].astype(int)
         if name == "iteration":
             return np.array([r.iteration for r in rs], dtype=int)
         if name == "phase":
@@ -110,9 +110,6 @@ class PhaseLearner:
         if name in ("confidence", "energy"):
             return np.array([np.nan if r.result is None else getattr(r.result, name) for r in rs], dtype=float)
         raise ValueError(f"name must be one of ['confidence', 'energy', 'iteration', 'phase', 'status']; got {name!r}")
-
-    def record(self, index: int) -> PointRecord:
-        return self._records[index]
 
     def counts(self) -> dict[str, int]:
         """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12}``."""
