@@ -136,8 +136,7 @@ class FuturesExecutor(_ContextMixin):
             while not feed.exhausted or in_flight:
                 broken = None
                 while not feed.exhausted and len(in_flight) < self._slots(feed):
-                    n_known = feed.n_queued if not feed.lazy else feed.n_queued + 2 * self.n_workers
-                    batch = feed.take(self._batch_size(n_known))
+                    batch = feed.take(self._batch_size(feed.n_to_share(self.n_workers)))
                     if not batch:
                         break
                     try:

@@ -136,6 +136,11 @@ class ItemFeed:
         """Items known and not handed out (for batch sizing; lazy items are not counted)."""
         return len(self._queue)
 
+    def n_to_share(self, n_workers: int) -> int:
+        """Items to spread over ``n_workers`` when sizing a batch: the queued ones, plus, for a
+        lazy iterable whose length is unknown, two per worker."""
+        return self.n_queued + (2 * n_workers if self.lazy else 0)
+
     @property
     def exhausted(self) -> bool:
         """No item queued and none to come."""

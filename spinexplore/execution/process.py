@@ -276,7 +276,7 @@ class ProcessExecutor(_ContextMixin):
         while not feed.exhausted or any(w.batch for w in self._workers):
             outcomes: list[Outcome] = []
             for w in self._workers:
-                size = self._batch_size(feed.n_queued if not feed.lazy else feed.n_queued + 2 * self.n_workers)
+                size = self._batch_size(feed.n_to_share(self.n_workers))
                 if w.ready and not feed.exhausted and self._wants_work(w, size):
                     batch = self._encode(feed, feed.take(size), encoded, outcomes)
                     if batch:
