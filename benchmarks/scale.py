@@ -2,9 +2,9 @@
 
 A synthetic 4-D diagram (``four_phases_4d`` of ``benchmarks/active_learning.py``: a ball, a wavy
 sheet and a thin slab) with instantaneous simulated labels, so that only the machinery is
-measured: the explorer runs rounds of ``--batch`` points (batch schedule, in-process executor by
-default) into an HDF5 store checkpointed every 10 results, and at each milestone the script
-reports
+measured: after 1000 initial points the explorer runs rounds of ``--batch`` points (by default 50
+rounds, at least 100 points each, ending at the target exactly; batch schedule, in-process executor)
+into an HDF5 store checkpointed every 10 results, and at each milestone the script reports
 
 - the wall time of one checkpoint (median of the last 50 writes; 10 records each),
 - the proposal latency per proposed point (the last round's ``propose``),
@@ -14,11 +14,14 @@ reports
 
 Usage::
 
-    python benchmarks/scale.py            # to 10^5 points (about 15 min on 2 cores)
-    python benchmarks/scale.py --full     # to 10^6 points
+    python benchmarks/scale.py            # to 10^5 points (3-4 min on 2 cores)
+    python benchmarks/scale.py --full     # to 10^6 points (25-30 min; results/scale_full.json)
     python benchmarks/scale.py --quick    # to 3 x 10^3 points (the slow test)
 
-Writes ``benchmarks/results/scale.json`` (``--out``).
+Writes ``benchmarks/results/scale.json`` (``scale_full.json`` with ``--full``; ``--out``) after
+every milestone, with ``"complete": false`` until the last one, so that an interrupted run still
+records the milestones it reached. ``--workdir DIR`` keeps the store there (a new, empty
+directory); the script then also times ``spinexplore status DIR`` on the finished store.
 """
 
 from __future__ import annotations
@@ -70,6 +73,17 @@ def _timed(obj, name: str, sink: list) -> None:
     setattr(obj, name, wrapper)
 
 
+def _rss_mb() -> float:
+    """Current resident set size of this process in MB (nan where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
 
@@ -83,7 +97,10 @@ def _accuracy(explorer: ActiveLearningExplorer) -> float:
     return float(np.mean(phases == truth))
 
 
-def run(milestones: list[int], batch: int, n_initial: int, backend: str, n_jobs: int, workdir: Path) -> list[dict]:
+def run(milestones: list[int], batch: int, n_initial: int, backend: str, n_jobs: int, workdir: Path,
+        on_row=None) -> list[dict]:
+    """Run to each milestone in turn (the last one is the budget); one row per milestone reached."""
+    max_rounds = (milestones[-1] - n_initial) // batch  # never ask for more points than the last milestone
     space = ParameterSpace({f"x{i}": (0.0, 1.0) for i in range(4)})
     store = workdir / "exploration.h5"
     explorer = ActiveLearningExplorer(space, seed=0, store=store, verbose=False)
@@ -107,7 +124,9 @@ def run(milestones: list[int], batch: int, n_initial: int, backend: str, n_jobs:
     t_start = time.perf_counter()
     try:
         for target in milestones:
-            rounds = max(0, (target - n_initial) // batch)
+            rounds = min(max_rounds, max(0, -(-(target - n_initial) // batch)))  # enough to reach the target
+            if rows and n_initial + rounds * batch <= rows[-1]["n_points"]:
+                continue  # this milestone adds no round: no new row
             fits_before = len(fits)
             explorer.run(rounds, batch, Synthetic4D(), n_initial=n_initial, executor=executor, progress=False,
                          schedule="batch", checkpoint_interval=10)
@@ -121,6 +140,8 @@ def run(milestones: list[int], batch: int, n_initial: int, backend: str, n_jobs:
                 "proposal_batch": n_prop,
                 "fit_s": last_fit,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_mb": _rss_mb(),
+                "n_checkpoints": len(writes),
                 "store_mb": _size(store) / 1e6,
                 "accuracy": _accuracy(explorer),
                 "elapsed_s": time.perf_counter() - t_start,
@@ -130,6 +151,8 @@ def run(milestones: list[int], batch: int, n_initial: int, backend: str, n_jobs:
                   f"proposal {row['proposal_ms_per_point']:.2f} ms/point, fit {row['fit_s']:.2f} s, "
                   f"RSS {row['peak_rss_mb']:.0f} MB, store {row['store_mb']:.1f} MB, "
                   f"accuracy {row['accuracy']:.4f} ({row['elapsed_s']:.0f} s)", flush=True)
+            if on_row is not None:
+                on_row(rows)
     finally:
         explorer.close()
         executor.shutdown()
@@ -143,22 +166,81 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=None, help="points per round (default: 2 %% of the target, >= 100)")
     p.add_argument("--backend", default="in-process", help="in-process (default), process, loky...")
     p.add_argument("--n-jobs", type=int, default=1)
-    p.add_argument("--out", default=str(HERE / "results" / "scale.json"))
+    p.add_argument("--out", default=None, help="JSON output (default results/scale.json, scale_full.json with --full)")
+    p.add_argument("--workdir", default=None, help="keep the store in this new or empty directory (default: a "
+                                                   "temporary one, removed at the end)")
     args = p.parse_args(argv)
+    if args.batch is not None and args.batch < 1:
+        p.error(f"--batch must be a positive integer; got {args.batch}")
+    if args.n_jobs < 1:
+        p.error(f"--n-jobs must be a positive integer; got {args.n_jobs}")
     top = 3_000 if args.quick else 1_000_000 if args.full else 100_000
-    milestones = [m for m in (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000) if m <= top]
-    batch = args.batch or max(100, top // 50)
-    with tempfile.TemporaryDirectory(prefix="spinexplore_scale_") as tmp:
-        rows = run(milestones, batch, n_initial=min(1_000, milestones[0]), backend=args.backend,
-                   n_jobs=args.n_jobs, workdir=Path(tmp))
-    result = {"meta": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-                       "date": time.strftime("%Y-%m-%d"), "batch": batch, "backend": args.backend,
-                       "argv": sys.argv[1:]}, "rows": rows}
-    out = Path(args.out)
+    steps = (1_000, 3_000, 10_000, 30_000, 100_000) + tuple(range(200_000, 1_000_001, 100_000))
+    milestones = [m for m in steps if m <= top]
+    n_initial = min(1_000, milestones[0])
+    batch = args.batch or max(100, (top - n_initial) // 50)  # 50 rounds that end at the target exactly
+    out = Path(args.out or HERE / "results" / ("scale_full.json" if args.full else "scale.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    meta = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
+            "batch": batch, "backend": args.backend, "n_jobs": args.n_jobs, "target": top, "argv": sys.argv[1:]}
+
+    saved: list[dict] = []
+
+    def save(rows: list[dict], complete: bool, **extra) -> None:
+        saved[:] = rows
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"meta": meta, "complete": complete, **extra, "rows": rows}, indent=1))
+        os.replace(tmp, out)
+
+    if args.workdir is not None:
+        workdir = Path(args.workdir)
+        if workdir.exists() and any(workdir.iterdir()):
+            p.error(f"--workdir must be a new or empty directory; {str(workdir)!r} is not empty")
+        workdir.mkdir(parents=True, exist_ok=True)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))  # close the store, keep the rows
+    try:
+        _run_and_save(args, milestones, batch, n_initial, save)
+    except BaseException as exc:  # keep the milestones reached, and say why the run stopped
+        save(saved, False, stopped_by=f"{type(exc).__name__}: {exc}")
+        raise
     print(f"wrote {out}")
     return 0
+
+
+def _run_and_save(args, milestones: list[int], batch: int, n_initial: int, save) -> None:
+    if args.workdir is not None:
+        workdir = Path(args.workdir)
+        rows = run(milestones, batch, n_initial=n_initial, backend=args.backend,
+                   n_jobs=args.n_jobs, workdir=workdir, on_row=lambda r: save(r, False))
+        save(rows, True, status=_time_status(workdir))
+    else:
+        with tempfile.TemporaryDirectory(prefix="spinexplore_scale_") as tmp:
+            rows = run(milestones, batch, n_initial=n_initial, backend=args.backend,
+                       n_jobs=args.n_jobs, workdir=Path(tmp), on_row=lambda r: save(r, False))
+        save(rows, True)
+
+
+def _time_status(workdir: Path, repeats: int = 3) -> dict:
+    """Wall time of ``spinexplore status DIR`` on the finished store (a fresh process each time)."""
+    import subprocess
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "spinexplore", "status", str(workdir)],
+                              capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        if done.returncode != 0:
+            return {"error": (done.stderr or done.stdout).strip()[-500:], "returncode": done.returncode}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import spinexplore.cli"], check=True)
+    startup = time.perf_counter() - t0
+    print(f"spinexplore status: {min(times):.2f} s (best of {repeats}; Python + import alone {startup:.2f} s)")
+    return {"wall_s": times, "best_s": min(times), "import_only_s": startup,
+            "store_mb": _size(workdir / "exploration.h5") / 1e6,
+            "first_line": done.stdout.splitlines()[0] if done.stdout else ""}
 
 
 if __name__ == "__main__":

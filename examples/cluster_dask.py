@@ -14,6 +14,7 @@ The same executor goes to the explorer: ``explorer.run(..., executor=executor)``
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from spinexplore.execution import get_executor, make_progress
@@ -55,7 +56,7 @@ def main(argv=None):
     points = [{"h": 0.05 * (i % 6), "K": 0.1 * (i // 6) - 0.1} for i in range(args.n_points)]
     t0 = time.perf_counter()
     executor = get_executor(backend="dask", client=client)
-    progress = make_progress(len(points), desc="dask")
+    progress = make_progress(len(points), desc="dask", file=sys.stderr)
     n_ok = 0
     try:
         for outcome in executor.map_unordered(simulation, points, timeout=args.timeout):

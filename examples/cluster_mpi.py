@@ -12,6 +12,7 @@ executor goes to the explorer: ``explorer.run(..., executor=executor)``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from spinexplore.execution import get_executor, make_progress
@@ -44,7 +45,7 @@ def main(argv=None):
         fn = hangs_at_h_one(simulation)
     t0 = time.perf_counter()
     with get_executor(backend="mpi") as executor:
-        progress = make_progress(len(points), desc="mpi")
+        progress = make_progress(len(points), desc="mpi", file=sys.stderr)
         counts = {}
         for outcome in executor.map_unordered(fn, points, timeout=args.timeout):
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1

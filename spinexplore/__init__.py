@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from spinexplore.explorer import ActiveLearningExplorer
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
 from spinexplore.space import Dimension, ParameterSpace
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ActiveLearningExplorer": "spinexplore.explorer",  # lazily: workers need no scikit-learn
     "SpinSimulation": "spinexplore.simulation",
     "ExternalSimulation": "spinexplore.simulation",
     "SpinModel": "spinexplore.physics.model",

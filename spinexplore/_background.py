@@ -274,7 +274,7 @@ class FitProcess:
         self.closed = True
         locked = self._lock.acquire(timeout=0.05)
         if not locked:
-            self._pool._kill_busy_nowait()
+            self._pool.kill_busy()
             locked = self._lock.acquire(timeout=30.0)
         try:
             self._pool.shutdown(cancel_pending=True)

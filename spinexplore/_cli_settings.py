@@ -24,12 +24,12 @@ from spinexplore._validation import (
     check_n_points,
     check_real,
 )
+from spinexplore.store.hdf5 import DEFAULT_FILENAME as STORE_NAME
 
 __all__ = ["CLIError", "DEFAULTS", "SAFE_ON_RESUME", "load_toml", "write_toml", "parse_axes",
            "check_settings", "check_budget", "build", "check_execution", "check_output_dir", "collect",
            "stored_settings"]
 
-STORE_NAME = "exploration.h5"
 CONFIG_NAME = "config.toml"
 
 # run settings and their defaults; the TOML config uses the same keys (underscores)

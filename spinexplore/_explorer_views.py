@@ -22,6 +22,9 @@ class ExplorerViews:
     _learner: Any
     run_stats: dict[str, Any] | None
     _simulation_description: Any
+    _boundaries: dict[str, Any] | None
+    store: Any
+    checkpoint: Any  # the explorer's: write the state to the store
 
     # ------------------------------------------------------------------ read access
     records = property(lambda self: self._learner.records, doc="Every point, in index order (a copy).")
@@ -81,12 +84,49 @@ class ExplorerViews:
 
         return texture(self, index, simulation=simulation, lattice=lattice)
 
-    def boundaries(self, **kwargs: Any) -> list[Any]:
+    def boundaries(self, *, save: bool = False, **kwargs: Any) -> list[Any]:
         """Phase boundaries of a 2-D slice with uncertainty bands
-        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``)."""
+        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``).
+
+        ``save=True`` also writes them into the run's store (the explorer state, checkpointed at
+        once), where :meth:`stored_boundaries` finds them after ``load()``; one set is kept,
+        the last one saved. It needs a writable store (not ``read_only=True``).
+        """
         from spinexplore.analysis import phase_boundaries
 
-        return phase_boundaries(self, **kwargs)
+        if save and getattr(self.store, "read_only", False):
+            from spinexplore.errors import InputError
+
+            raise InputError("boundaries(save=True) needs a writable store; this explorer was loaded "
+                             "with read_only=True (save_boundaries(b, 'file.json') writes a file instead)")
+        found = phase_boundaries(self, **kwargs)
+        if save:
+            from spinexplore._analysis_boundaries import DEFINITION
+
+            self._boundaries = {"n_finished": int(self._learner.n_finished), "n_points": int(self.n_points),
+                                "options": {k: v for k, v in kwargs.items() if k != "at"},
+                                "at": {k: float(v) for k, v in (kwargs.get("at") or {}).items()},
+                                "definition": DEFINITION, "boundaries": [b.to_dict() for b in found]}
+            self.checkpoint()
+        return found
+
+    def stored_boundaries(self) -> tuple[list[Any], dict[str, Any]]:
+        """The boundaries last saved with ``boundaries(save=True)``, and how they were made.
+
+        Returns
+        -------
+        boundaries : list of Boundary
+            Empty when none were saved.
+        info : dict
+            ``n_finished`` and ``n_points`` when they were computed (compare with the run's
+            counts to see whether they are stale), the options and ``at`` values passed, and
+            the definition of the uncertainty band.
+        """
+        from spinexplore.analysis import Boundary
+
+        data = self._boundaries or {}
+        info = {k: v for k, v in data.items() if k != "boundaries"}
+        return [Boundary.from_dict(b) for b in data.get("boundaries", [])], info
 
     def summary(self) -> str:
         """A few lines: counts by status and phase, the last metrics, the run's efficiency."""

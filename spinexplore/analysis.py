@@ -248,7 +248,7 @@ class Texture:
 
     def plot(self, **kwargs: Any) -> Any:
         """Three panels (:func:`spinexplore.plotting.plot_texture`) on this texture's own lattice."""
-        from spinexplore.plotting import plot_texture
+        from spinexplore.plotting._texture import plot_texture
 
         return plot_texture(self, **kwargs)
 

@@ -236,8 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     debug = bool(os.environ.get("SPINEXPLORE_DEBUG"))
     prefix = f"spinexplore {args.command}: error:"
+    from spinexplore._log import cli_logging
+
     try:
-        code = _COMMANDS[args.command](args)
+        with cli_logging():  # the library logs; only the command shows its messages
+            code = _COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except CLIError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from spinexplore._log import get_logger
 from spinexplore._validation import check_choice, check_int, check_n_jobs, check_n_points, check_real
 from spinexplore.learner import PhaseLearner, describe
 from spinexplore._explorer_views import ExplorerViews
@@ -24,6 +25,8 @@ from spinexplore.results import PhaseType, PointRecord, PointStatus  # noqa: F40
 from spinexplore.space import ParameterSpace
 
 __all__ = ["ActiveLearningExplorer"]
+
+_LOG = get_logger("explorer")
 
 #: Version of the explorer state in the store; load() refuses newer ones.
 STATE_VERSION = 2
@@ -53,7 +56,11 @@ class ActiveLearningExplorer(ExplorerViews):
     save_spins : bool
         Ask the HDF5 store to keep the spin configurations that simulations return.
     verbose : bool
-        Print a one-line summary after each round and at the end of a run.
+        Log a line per finished point (when no progress bar shows), per checkpoint and per
+        round, at INFO level on the ``spinexplore`` logger. Nothing is printed unless logging
+        is configured (``logging.basicConfig(level=logging.INFO)``; the ``spinexplore``
+        command does it); ``logging.getLogger("spinexplore").setLevel(logging.CRITICAL)``
+        silences every message. The progress bar is controlled by ``progress=``.
     settings : dict, optional
         JSON-able settings of the run (the command line records model, lattice size, mode,
         budget...); written to the store and restored by :meth:`load` as :attr:`settings`.
@@ -88,6 +95,7 @@ class ActiveLearningExplorer(ExplorerViews):
         self.run_stats: dict[str, Any] | None = None
         self._n_initial: int | None = None
         self._simulation_description: Any = None
+        self._boundaries: dict[str, Any] | None = None  # the last boundaries(save=True)
         new_store = store is None or isinstance(store, (str, os.PathLike))
         self.store = self._open_store(store, overwrite=overwrite, save_spins=save_spins)
         if new_store:  # the seed and settings are on disk before the first simulation
@@ -173,6 +181,8 @@ class ActiveLearningExplorer(ExplorerViews):
         state.update(state_version=STATE_VERSION, simulation=self._simulation_description,
                      config=self._config(), settings=self.settings, run_stats=self.run_stats,
                      n_initial=self._n_initial)
+        if self._boundaries is not None:
+            state["boundaries"] = self._boundaries
         return state
 
     def checkpoint(self) -> None:
@@ -217,12 +227,12 @@ class ActiveLearningExplorer(ExplorerViews):
         read_only : bool
             Open without taking the write lock (for plotting or inspection).
         """
-        from spinexplore.store import ExplorationStore
+        from spinexplore.store import DEFAULT_FILENAME, ExplorationStore
         from spinexplore.strategies import STRATEGIES
 
         p = Path(path)
         if p.is_dir():
-            p = p / "exploration.h5"
+            p = p / DEFAULT_FILENAME
         store = ExplorationStore.open(p, mode="r" if read_only else "a")
         try:
             if space is not None and store.space != space:
@@ -247,6 +257,7 @@ class ActiveLearningExplorer(ExplorerViews):
             ex._simulation_description = state.get("simulation")
             ex.run_stats = state.get("run_stats")
             ex._n_initial = state.get("n_initial")
+            ex._boundaries = state.get("boundaries")
             return ex
         except BaseException:
             store.close()
@@ -371,7 +382,7 @@ class ActiveLearningExplorer(ExplorerViews):
             try:
                 if chosen == "batch":
                     runner.run_rounds(n_iterations, n_per_iteration, strategy=strategy, goal=stop,
-                                      on_round=(lambda e: print(format_round(e))) if self.verbose else None)
+                                      on_round=(lambda e: _LOG.info(format_round(e))) if self.verbose else None)
                 else:
                     runner.run_async(budget, n0, n_per_iteration, strategy=strategy, goal=stop)
             finally:

@@ -215,6 +215,21 @@ class PhaseLearner:
         self._dirty.add(index)
         return record
 
+    def cancel(self, indices: Sequence[int]) -> list[int]:
+        """Mark the PENDING points among ``indices`` CANCELLED: their simulation was started and
+        stopped by an interrupt. They stay in :meth:`pending_indices` and rerun on resume."""
+        cancelled = []
+        for i in indices:
+            old = self._records[i]
+            if old.status == PointStatus.PENDING:
+                record = PointRecord(index=i, params=old.params, status=PointStatus.CANCELLED,
+                                     iteration=old.iteration)
+                self._records[i] = record
+                self._cols.set(record)
+                self._dirty.add(i)
+                cancelled.append(i)
+        return cancelled
+
     def tell(self, params: Mapping[str, float] | Sequence[float], result: Any) -> PointRecord:
         """Record a result computed elsewhere; a matching pending point is completed, else added.
 

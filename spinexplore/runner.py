@@ -32,12 +32,15 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from spinexplore._background import Checkpointer, FitProcess, Refitter
+from spinexplore._log import get_logger
 from spinexplore.errors import Interrupted
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PhaseType, PointRecord, SimulationResult, coerce_result
 from spinexplore.strategies import install_context
 
 __all__ = ["Runner", "SCHEDULES", "format_round", "format_stats", "open_runner", "outcome_to_result"]
+
+_LOG = get_logger("runner")
 
 SCHEDULES = ("async", "batch")
 #: Seconds between checkpoints at most (besides every ``checkpoint_interval`` results).
@@ -55,11 +58,13 @@ def outcome_to_result(outcome: Any) -> SimulationResult | None:
         except (TypeError, ValueError) as exc:
             return SimulationResult(phase=PhaseType.FAILED, confidence=0.0, duration=duration,
                                     error=f"invalid return value: {exc}")
-    status = getattr(outcome.status, "value", outcome.status)
-    if status in ("timeout", "failed"):
-        phase = PhaseType.TIMEOUT if status == "timeout" else PhaseType.FAILED
-        return SimulationResult(phase=phase, confidence=0.0, duration=duration,
-                                error=outcome.error or ("timed out" if status == "timeout" else "failed"))
+    from spinexplore.execution import OutcomeStatus
+
+    status = OutcomeStatus(getattr(outcome.status, "value", outcome.status))
+    if status in (OutcomeStatus.TIMEOUT, OutcomeStatus.FAILED):
+        timed_out = status is OutcomeStatus.TIMEOUT
+        return SimulationResult(phase=PhaseType.TIMEOUT if timed_out else PhaseType.FAILED, confidence=0.0,
+                                duration=duration, error=outcome.error or ("timed out" if timed_out else "failed"))
     return None
 
 
@@ -85,7 +90,7 @@ def _deferred_signals() -> Iterator[list[int]]:
 
     def note(signum: int, frame: Any) -> None:
         received.append(signum)
-        print("\nStill saving the finished results; the run stops right after.", file=sys.stderr)
+        _LOG.warning("Still saving the finished results; the run stops right after.")
 
     old = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -112,17 +117,18 @@ class Runner:
         Hard per-simulation limit in seconds.
     checkpoint_interval : int
         Checkpoint every this many results, and at least every :data:`CHECKPOINT_SECONDS`.
-    progress : Progress-like or None
-        ``record(...)``, ``message(text)``, ``close()``.
-    log : callable
-        ``log(text)`` for one-line messages.
+    progress : Progress-like
+        ``record(...)`` and ``close()``: the per-point display.
+    verbose : bool, default=True
+        Log ``Checkpoint saved (n/N completed)`` at INFO level (logger ``spinexplore.runner``).
+        Warnings (an interrupted run, a broken fit process) are logged either way.
     """
 
     def __init__(self, learner: PhaseLearner, simulation: Callable[[dict[str, float]], Any], *, store: Any,
                  state: Callable[[], dict[str, Any]], executor: Any, own_executor: bool,
-                 timeout: float | None, checkpoint_interval: int, progress: Any, log: Callable[[str], None]) -> None:
+                 timeout: float | None, checkpoint_interval: int, progress: Any, verbose: bool = True) -> None:
         self.learner, self.simulation, self.executor = learner, simulation, executor
-        self.own_executor, self.timeout, self.progress, self.log = own_executor, timeout, progress, log
+        self.own_executor, self.timeout, self.progress, self.verbose = own_executor, timeout, progress, verbose
         self.n_workers = int(executor.n_workers)
         self.checkpointer = Checkpointer(
             store, lambda: (learner.pop_dirty(), state()), learner.mark_dirty,
@@ -132,6 +138,7 @@ class Runner:
         self.simulation_time = 0.0
         self.n_finished = 0
         self.stopped_by: str | None = None
+        self._launched: list[int] = []  # points handed to a worker in the current map
         self._warm = False
         self._fit_process: FitProcess | None = None
         self._finished: list[PointRecord] = []
@@ -187,10 +194,11 @@ class Runner:
             if getattr(exc, "saved", False):  # an inner block already saved and reported
                 raise
             signum = getattr(exc, "signum", int(signal.SIGINT))
+            self.learner.cancel(self._launched)  # started, stopped: CANCELLED, rerun on resume
             with _deferred_signals():
                 self.checkpointer.flush()
             n_fin = self.learner.n_finished
-            self.progress.message(
+            _LOG.warning(
                 f"Interrupted ({signal.Signals(signum).name}): {n_fin}/{self.learner.n_points} points finished "
                 f"and saved; {len(self.learner.pending_indices())} pending points will rerun on resume")
             error = Interrupted(signum)
@@ -215,9 +223,8 @@ class Runner:
         else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
             reason = (result.error or "no result").strip().splitlines()[0][:120]
             self.progress.record(index, f"{result.phase.name} ({reason})", ok=False)
-        if self.checkpointer.note() and self._on_disk:
-            n_fin = self.learner.n_finished
-            self.progress.message(f"Checkpoint saved ({n_fin}/{self.learner.n_points} completed)")
+        if self.checkpointer.note() and self._on_disk and self.verbose:
+            _LOG.info("Checkpoint saved (%d/%d completed)", self.learner.n_finished, self.learner.n_points)
         return record
 
     # ------------------------------------------------------------------ batch schedule
@@ -227,8 +234,15 @@ class Runner:
         if not indices:
             return []
         items = self.learner.space.to_dicts(self.learner.points(indices))
+        self._launched = []
+
+        def feed() -> Iterator[dict[str, float]]:  # notes which points reached a worker
+            for index, item in zip(indices, items):
+                self._launched.append(index)
+                yield item
+
         with self._handling_signals():
-            for outcome in self.executor.map_unordered(self.simulation, items, timeout=self.timeout):
+            for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
                 self._record(indices[outcome.index], outcome)
             self.checkpointer.flush()
         return list(self._finished)
@@ -282,7 +296,7 @@ class Runner:
         self._fit_process = FitProcess() if self.n_workers > 1 else None
         refitter = Refitter(self._fit_job, lambda n: max(1, math.ceil(0.02 * n)))
         ready: deque[int] = deque(learner.pending_indices())  # the initial design, or what was in flight
-        launched: list[int] = []
+        launched = self._launched = []
 
         def install() -> None:
             fitted = refitter.poll()
@@ -350,7 +364,7 @@ class Runner:
                     if process.closed:  # the run ended during this fit: nothing to report
                         raise
                     process.broken = str(exc)
-                    self.log(f"spinexplore: surrogate fits continue in this process ({exc.args[0][:200]})")
+                    _LOG.warning("surrogate fits continue in this process (%s)", exc.args[0][:200])
             from spinexplore.strategies import prepare
 
             surrogate.fit(U, y, sample_weight=w)
@@ -372,13 +386,14 @@ def open_runner(learner: PhaseLearner, simulation: Any, *, store: Any, state: Ca
 
     own = executor is None or isinstance(executor, str)
     ex = get_executor(n_jobs, backend if executor is None else executor)
-    if progress or not verbose:  # a bar, or plain lines, or silence
+    if progress or not verbose:  # a bar (or log lines where no bar can show), or silence
         bar = make_progress(total, enabled=progress, desc="Classifying")
-    else:  # progress=False, verbose: the old tool's plain log, on stdout
-        bar = Progress(total, "plain", "Classifying", sys.stdout)
-        print(f"Classifying {total} points using {ex.n_workers} worker(s)...")
+    else:  # progress=False, verbose: the old tool's line per point, through logging
+        bar = Progress(total, "log", "Classifying", sys.stderr)
+    if verbose:
+        _LOG.info("Classifying %d points using %d worker(s)...", total, ex.n_workers)
     runner = Runner(learner, simulation, store=store, state=state, executor=ex, own_executor=own,
-                    timeout=timeout, checkpoint_interval=checkpoint_interval, progress=bar, log=print)
+                    timeout=timeout, checkpoint_interval=checkpoint_interval, progress=bar, verbose=verbose)
     try:
         yield runner
     finally:

@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
 
-from spinexplore._validation import check_choice, check_int
+from spinexplore._registry import Registry
+from spinexplore._validation import InputError, check_int
 from spinexplore.space import ParameterSpace
 
-__all__ = ["SAMPLERS", "sample", "lhs", "sobol", "grid", "random_uniform", "unit_sample"]
+__all__ = ["SAMPLERS", "register_sampler", "sample", "lhs", "sobol", "grid", "random_uniform",
+           "unit_sample"]
 
-SAMPLERS = ("lhs", "sobol", "grid", "random")
+#: What a ``seed`` may be: an int, a numpy Generator (used as it is) or None (fresh entropy).
+Seed = int | np.random.Generator | None
 
 
 def _check_space(space: Any) -> ParameterSpace:
@@ -37,7 +41,7 @@ def _check_space(space: Any) -> ParameterSpace:
     return space
 
 
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+def _rng(seed: Seed) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.Generator):
         return np.random.default_rng(seed)
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -47,14 +51,68 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
 
 
-def unit_sample(
-    n_dims: int,
-    n: int,
-    method: str = "lhs",
-    seed: int | np.random.Generator | None = None,
-    *,
-    scramble: bool = True,
-) -> np.ndarray:
+def _lhs(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) -> np.ndarray:
+    return qmc.LatinHypercube(d=n_dims, scramble=scramble, rng=rng).random(n)
+
+
+def _sobol(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) -> np.ndarray:
+    # draw the next power of two and keep the first n points (a prefix of a Sobol sequence is
+    # still low-discrepancy; scipy only warns about the balance property)
+    engine = qmc.Sobol(d=n_dims, scramble=scramble, rng=rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        pts = engine.random_base2(max(0, math.ceil(math.log2(n))))[:n]
+    return np.clip(pts, 0.0, 1.0)
+
+
+def _grid(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) -> np.ndarray:
+    return _unit_grid(n_dims, n)  # deterministic: no randomness to use
+
+
+def _random(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) -> np.ndarray:
+    return rng.random((n, n_dims))
+
+
+#: Design names and their functions ``design(n_dims, n, rng, *, scramble)`` in the unit cube.
+SAMPLERS = Registry("method", {"lhs": _lhs, "sobol": _sobol, "grid": _grid, "random": _random})
+
+
+def register_sampler(name: str, design: Callable[..., Any]) -> None:
+    """Make ``name`` an initial design, as good as a built-in one.
+
+    The name is then accepted by :func:`sample` and :func:`unit_sample`, by the explorer's
+    ``initial_method`` and the command line's ``--initial-method``, and listed by
+    :data:`SAMPLERS`. Registering an existing name replaces it.
+
+    Parameters
+    ----------
+    name : str
+        The design's name.
+    design : callable
+        ``design(n_dims, n, rng, *, scramble)`` returns ``n`` points of the unit cube, an
+        array of shape ``(n, n_dims)`` with values in ``[0, 1]``; ``rng`` is a numpy
+        Generator (the same seed gives the same ``rng``, so the design must draw all its
+        randomness from it), ``scramble`` a bool the design may ignore.
+
+    Raises
+    ------
+    InputError
+        For a name that is not a non-empty string, or a design that is not callable.
+
+    Examples
+    --------
+    >>> def halton(n_dims, n, rng, *, scramble):
+    ...     return qmc.Halton(d=n_dims, scramble=scramble, rng=rng).random(n)
+    >>> register_sampler("halton", halton)
+    >>> unit_sample(2, 4, "halton", seed=0).shape
+    (4, 2)
+    >>> del SAMPLERS["halton"]
+    """
+    SAMPLERS.register(name, design)
+
+
+def unit_sample(n_dims: int, n: int, method: str = "lhs", seed: Seed = None, *,
+                scramble: bool = True) -> np.ndarray:
     """A design of ``n`` points in the unit cube ``[0, 1]^n_dims``.
 
     Parameters
@@ -63,8 +121,10 @@ def unit_sample(
         Number of dimensions, 1 to 6 (more are accepted).
     n : int
         Number of points, ``n >= 1``.
-    method : {"lhs", "sobol", "grid", "random"}
-        The design; see :func:`lhs`, :func:`sobol`, :func:`grid`, :func:`random_uniform`.
+    method : str, default="lhs"
+        A name from :data:`SAMPLERS`: ``"lhs"``, ``"sobol"``, ``"grid"``, ``"random"`` (see
+        :func:`lhs`, :func:`sobol`, :func:`grid`, :func:`random_uniform`) or one added with
+        :func:`register_sampler`.
     seed : int, numpy Generator or None
         Seed of the design (``grid`` ignores it).
     scramble : bool, default=True
@@ -74,25 +134,25 @@ def unit_sample(
     Returns
     -------
     ndarray of shape (n, n_dims)
+
+    Raises
+    ------
+    InputError
+        For an unknown ``method`` (a ``ValueError``; the message lists :data:`SAMPLERS`),
+        ``n < 1`` or ``n_dims < 1``, or a registered design that returns anything but
+        ``(n, n_dims)`` points of the unit cube.
     """
     n_dims = check_int("n_dims", n_dims, minimum=1)
     n = check_int("n", n, minimum=1)
-    check_choice("method", method, SAMPLERS)
-    if method == "grid":
-        return _unit_grid(n_dims, n)
-    rng = _rng(seed)
-    if method == "random":
-        return rng.random((n, n_dims))
-    if method == "lhs":
-        return qmc.LatinHypercube(d=n_dims, scramble=bool(scramble), rng=rng).random(n)
-    # sobol: draw the next power of two and keep the first n points (a prefix of a Sobol
-    # sequence is still low-discrepancy; scipy only warns about the balance property).
-    engine = qmc.Sobol(d=n_dims, scramble=bool(scramble), rng=rng)
-    m = max(0, math.ceil(math.log2(n)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        pts = engine.random_base2(m)[:n]
-    return np.clip(pts, 0.0, 1.0)
+    design = SAMPLERS[SAMPLERS.check(method)]
+    pts = np.asarray(design(n_dims, n, _rng(seed), scramble=bool(scramble)), dtype=float)
+    if pts.shape != (n, n_dims):
+        raise InputError(f"sampler {method!r} must return an array of shape ({n}, {n_dims}) "
+                         f"(n, n_dims); got shape {pts.shape}")
+    if not np.all((pts >= 0.0) & (pts <= 1.0)):
+        raise InputError(f"sampler {method!r} must return points of the unit cube [0, 1]^{n_dims}; "
+                         f"got values from {np.nanmin(pts):g} to {np.nanmax(pts):g}")
+    return pts
 
 
 def _grid_shape(n_dims: int, n: int) -> list[int]:
@@ -116,28 +176,18 @@ def _unit_grid(n_dims: int, n: int) -> np.ndarray:
     return full[keep]
 
 
-def sample(
-    space: ParameterSpace,
-    n: int,
-    method: str = "lhs",
-    seed: int | np.random.Generator | None = None,
-    *,
-    scramble: bool = True,
-) -> np.ndarray:
+def sample(space: ParameterSpace, n: int, method: str = "lhs", seed: Seed = None, *,
+           scramble: bool = True) -> np.ndarray:
     """``n`` points of an initial design over ``space``, in physical units.
+
+    ``n``, ``method``, ``seed`` and ``scramble`` are those of :func:`unit_sample`: the design
+    is built in the unit cube and mapped with :meth:`ParameterSpace.from_unit`. The same
+    ``seed`` gives the same points; ``grid`` is deterministic and ignores it.
 
     Parameters
     ----------
     space : ParameterSpace
         The box to sample.
-    n : int
-        Number of points, ``n >= 1``.
-    method : {"lhs", "sobol", "grid", "random"}, default="lhs"
-        The design (names listed in :data:`SAMPLERS`).
-    seed : int, numpy Generator or None
-        Same seed, same points. ``grid`` is deterministic and ignores it.
-    scramble : bool, default=True
-        Randomise the ``lhs`` / ``sobol`` design (see :func:`unit_sample`).
 
     Returns
     -------
@@ -146,17 +196,17 @@ def sample(
 
     Raises
     ------
-    ValueError
-        For an unknown ``method`` (the message lists :data:`SAMPLERS`) or ``n < 1``.
+    InputError
+        For an unknown ``method`` (a ``ValueError``; the message lists :data:`SAMPLERS`) or
+        ``n < 1``.
     """
     space = _check_space(space)
-    check_choice("method", method, SAMPLERS)
+    SAMPLERS.check(method)
     n = check_int("n", n, minimum=1)
     return space.from_unit(unit_sample(space.n_dims, n, method, seed, scramble=scramble))
 
 
-def lhs(space: ParameterSpace, n: int, seed: int | np.random.Generator | None = None, *,
-        scramble: bool = True) -> np.ndarray:
+def lhs(space: ParameterSpace, n: int, seed: Seed = None, *, scramble: bool = True) -> np.ndarray:
     """Latin hypercube design: each axis split in ``n`` strata, one point per stratum.
 
     See :func:`sample` for the parameters; ``scramble=False`` puts points at stratum centres.
@@ -164,8 +214,7 @@ def lhs(space: ParameterSpace, n: int, seed: int | np.random.Generator | None = 
     return sample(space, n, "lhs", seed, scramble=scramble)
 
 
-def sobol(space: ParameterSpace, n: int, seed: int | np.random.Generator | None = None, *,
-          scramble: bool = True) -> np.ndarray:
+def sobol(space: ParameterSpace, n: int, seed: Seed = None, *, scramble: bool = True) -> np.ndarray:
     """Sobol low-discrepancy design (Owen-scrambled by default).
 
     Any ``n`` is allowed: the first ``n`` points of a ``2**ceil(log2 n)`` sequence are
@@ -186,7 +235,6 @@ def grid(space: ParameterSpace, n: int) -> np.ndarray:
     return sample(space, n, "grid")
 
 
-def random_uniform(space: ParameterSpace, n: int,
-                   seed: int | np.random.Generator | None = None) -> np.ndarray:
+def random_uniform(space: ParameterSpace, n: int, seed: Seed = None) -> np.ndarray:
     """``n`` independent uniform points (uniform in ``log`` on log-scaled axes)."""
     return sample(space, n, "random", seed)

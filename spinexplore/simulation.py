@@ -30,7 +30,6 @@ from spinexplore._external import ExternalSimulation  # a user's solver command
 
 __all__ = ["ExternalSimulation", "SpinSimulation", "format_point", "point_seed"]
 
-_MODES = ("screening", "fast", "accurate")
 _N_LISTED_PEAKS = 3
 #: Largest linear lattice size ``L`` (a million spins; one point then needs about 2 GB).
 MAX_LATTICE_SIZE = 1024
@@ -145,6 +144,7 @@ class SpinSimulation:
         """Check every setting and resolve the model; raises before any simulation runs."""
         from spinexplore.physics.lattice import make_lattice
         from spinexplore.physics.model import PRESETS, SpinModel
+        from spinexplore.physics.solver import MODES
 
         if isinstance(self.model, str):
             if self.model not in PRESETS:
@@ -167,7 +167,7 @@ class SpinSimulation:
                 f"lattice_size={self.lattice_size} needs about {self.memory_estimate / 1e9:.1f} GB per "
                 f"simulation but only {free / 1e9:.1f} GB of memory is available; choose a smaller lattice"
             )
-        check_choice("mode", self.mode, _MODES)
+        check_choice("mode", self.mode, MODES)
         if not isinstance(self.keep_spins, (bool, np.bool_)):
             raise InputTypeError(f"keep_spins must be True or False; got {self.keep_spins!r}")
         if self.seed is not None:

@@ -82,6 +82,36 @@ def test_boundaries_round_trip_through_json_and_csv(circle, tmp_path):
         analysis.save_boundaries(bs, tmp_path / "b.txt")
 
 
+def test_boundaries_saved_in_the_store_survive_load(tmp_path):
+    space = ParameterSpace({"h": (-1.0, 1.0), "K": (-1.0, 1.0)})
+    path = tmp_path / "b.h5"
+    ex = ActiveLearningExplorer(space, seed=0, verbose=False, store=path)
+    assert ex.stored_boundaries() == ([], {})
+    for a in np.linspace(-0.95, 0.95, 8):
+        for b in np.linspace(-0.95, 0.95, 8):
+            ex.tell({"h": a, "K": b}, {"phase": FM if a * a + b * b < R * R else SQ})
+    found = ex.boundaries(resolution=40, level=0.3, save=True)
+    ex.close()
+    for read_only in (True, False):
+        back = ActiveLearningExplorer.load(path, read_only=read_only, verbose=False)
+        stored, info = back.stored_boundaries()
+        assert info["n_finished"] == 64 and info["options"] == {"resolution": 40, "level": 0.3}
+        assert "p_a - p_b" in info["definition"]
+        assert [b.phases for b in stored] == [b.phases for b in found]
+        for b, c in zip(stored, found):
+            np.testing.assert_array_equal(b.points, c.points)
+            np.testing.assert_array_equal(b.halfwidth, c.halfwidth)
+        if read_only:
+            with pytest.raises(ValueError, match="needs a writable store"):
+                back.boundaries(save=True)
+        back.close()
+    # the saved set is kept through later checkpoints of a resumed run
+    again = ActiveLearningExplorer.load(path, verbose=False)
+    again.tell({"h": 0.0, "K": 0.0}, {"phase": FM})
+    again.close()
+    assert len(ActiveLearningExplorer.load(path, read_only=True, verbose=False).stored_boundaries()[0]) == len(found)
+
+
 def test_boundaries_of_a_slice_and_bad_input(circle):
     space = ParameterSpace({"h": (-1.0, 1.0), "K": (-1.0, 1.0), "J3": (0.0, 1.0)})
     ex = ActiveLearningExplorer(space, seed=0, verbose=False)

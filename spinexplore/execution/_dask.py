@@ -1,7 +1,7 @@
 """The ``dask`` backend: batches of simulations on a dask.distributed cluster.
 
 Dask has no per-task timeout and cannot stop a running task, so each batch runs every item in
-a child process of the dask worker (:func:`~spinexplore.execution._worker.remote_batch`),
+a child process of the dask worker (:func:`~spinexplore.execution._remote.remote_batch`),
 killed at the timeout; a crash fails that item only and the dask worker lives on.
 """
 
@@ -11,7 +11,7 @@ import concurrent.futures as cf
 import logging
 from typing import Any
 
-from spinexplore.execution import _worker
+from spinexplore.execution import _remote
 from spinexplore.execution._futures import FuturesExecutor
 from spinexplore.execution.base import resolve_n_jobs
 
@@ -68,7 +68,7 @@ class DaskExecutor(FuturesExecutor):
 
     def _submit(self, payload: bytes, batch: list[tuple[int, Any]], timeout: float | None) -> cf.Future:
         dask_future = self.client.submit(
-            _worker.remote_batch, payload, batch, timeout, self.isolate, *self.options, pure=False
+            _remote.remote_batch, payload, batch, timeout, self.isolate, *self.options, pure=False
         )
         future: cf.Future = cf.Future()
 
@@ -87,14 +87,14 @@ class DaskExecutor(FuturesExecutor):
         dask_futures = [self._dask_futures.pop(f) for f in futures if f in self._dask_futures]
         self.client.cancel(dask_futures, force=True)
         if self.isolate:  # cancel does not stop a running task: kill its child process
-            self.client.run(_worker.cancel_local_tasks)
+            self.client.run(_remote.cancel_local_tasks)
 
     def shutdown(self, *, cancel_pending: bool = True) -> None:
         """Stop the child processes on every dask worker; close the client/cluster we made."""
         if self.client is None:
             return
         try:
-            self.client.run(_worker.shutdown_local_pools)
+            self.client.run(_remote.shutdown_local_pools)
         except Exception:  # pragma: no cover - a cluster already gone
             pass
         super().shutdown(cancel_pending=cancel_pending)

@@ -2,7 +2,7 @@
 
 The shared engine of the ``dask`` and ``mpi`` backends and of a wrapped
 ``concurrent.futures.Executor``. Items travel in batches (fewer, larger tasks for short
-simulations); each batch runs :func:`spinexplore.execution._worker.remote_batch` in a worker,
+simulations); each batch runs :func:`spinexplore.execution._remote.remote_batch` in a worker,
 which by default runs every item in a child process of that worker, killed at the timeout.
 """
 
@@ -12,28 +12,17 @@ import concurrent.futures as cf
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-
 from spinexplore._validation import check_int
-from spinexplore.execution import _worker
-from spinexplore.execution.base import (
-    ItemFeed,
-    Outcome,
-    OutcomeStatus,
-    _ContextMixin,
-    auto_batch_size,
-    dump_fn,
-    running_mean,
-    check_timeout,
-)
+from spinexplore.execution import _remote
+from spinexplore.execution.base import BatchedMap, ContextManagerMixin, ItemFeed, Outcome, OutcomeStatus
 
 __all__ = ["FuturesExecutor"]
 
 
-
-class FuturesExecutor(_ContextMixin):
+class FuturesExecutor(ContextManagerMixin, BatchedMap):
     """Adapter from a ``concurrent.futures.Executor`` to the :class:`Executor` protocol.
 
     Parameters
@@ -54,7 +43,7 @@ class FuturesExecutor(_ContextMixin):
         As for :class:`~spinexplore.execution.process.ProcessExecutor`.
     """
 
-    _batch_seconds = 0.2  # auto batching: about this much work per task (a dask task costs ~6 ms)
+    batch_seconds = 0.2  # auto batching: about this much work per task (a dask task costs ~6 ms)
 
     def __init__(
         self,
@@ -73,70 +62,52 @@ class FuturesExecutor(_ContextMixin):
             n_workers = getattr(executor, "num_workers", None) or getattr(executor, "_max_workers", None)
             n_workers = n_workers or os.cpu_count() or 1
         self.n_workers = check_int("n_workers", n_workers, minimum=1)
-        if chunksize != "auto":
-            check_int("chunksize", chunksize, minimum=1)
+        self.init_batching(chunksize)
         self.executor = executor
         self.isolate = bool(isolate)
-        self.chunksize = chunksize
         self.options = (bool(pin_threads), bool(keep_tmpdirs), None if tmp_root is None else os.fspath(tmp_root))
         self._tmpdirs: set[str] = set()
-        self._mean_duration: float | None = None
         self._warned = False
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _submit(self, payload: bytes, batch: list[tuple[int, Any]], timeout: float | None) -> cf.Future:
-        return self.executor.submit(_worker.remote_batch, payload, batch, timeout, self.isolate, *self.options)
+        return self.executor.submit(_remote.remote_batch, payload, batch, timeout, self.isolate, *self.options)
 
     def _cancel_running(self, futures: list[cf.Future]) -> None:
         for future in futures:
             future.cancel()
 
     # ------------------------------------------------------------------ mapping
-    def map_unordered(
-        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
-    ) -> Iterator[Outcome]:
-        """Run ``fn`` on every item; yield one :class:`Outcome` per item as batches finish.
+    def map_payload(self, payload: bytes, items: Iterable[Any], timeout: float | None, *,
+                    chunksize: int | str | None = None) -> Iterator[Outcome]:
+        """:meth:`map_unordered` for a simulation already pickled; outcomes come as tasks finish.
 
-        Parameters
-        ----------
-        fn : callable
-            Called as ``fn(item)``; sent with cloudpickle.
-        items : iterable
-            The items; an iterable that is not a sequence is pulled lazily, only when a
-            task slot is free (:class:`~.base.ItemFeed`).
-        timeout : float or None, default=None
-            Seconds one item may run (enforced when ``isolate``; otherwise a warning says it
-            is not).
+        ``timeout`` is enforced when ``isolate`` (a warning says once that it is not
+        otherwise); ``chunksize`` overrides :attr:`chunksize` for this map (None keeps it).
         """
-        payload = dump_fn(fn)
-        timeout = check_timeout(timeout)
         if timeout is not None and not self.isolate and not self._warned:
             self._warned = True
             warnings.warn(
                 f"{type(self).__name__}(isolate=False) cannot stop a running simulation: timeout={timeout} "
                 "is not enforced and a crash may take the worker down; use isolate=True",
-                RuntimeWarning, stacklevel=2,
+                RuntimeWarning, stacklevel=3,
             )
-        return self._map(payload, ItemFeed(items), timeout)
-
-    def _batch_size(self, n_pending: int) -> int:
-        if self.chunksize != "auto":
-            return int(self.chunksize)
-        return auto_batch_size(self._mean_duration, n_pending, self.n_workers, self._batch_seconds)
+        return self._map(payload, ItemFeed(items), timeout, chunksize)
 
     def _slots(self, feed: ItemFeed) -> int:
         """Tasks kept in flight: two per worker for a known list (hides the round trip);
         one per worker for a lazy feed, so that each item is chosen as late as possible."""
         return self.n_workers if feed.lazy else 2 * self.n_workers
 
-    def _map(self, payload: bytes, feed: ItemFeed, timeout: float | None) -> Iterator[Outcome]:
+    def _map(self, payload: bytes, feed: ItemFeed, timeout: float | None,
+             chunksize: int | str | None) -> Iterator[Outcome]:
         in_flight: dict[cf.Future, list[int]] = {}
         finished = False
         try:
             while not feed.exhausted or in_flight:
                 broken = None
                 while not feed.exhausted and len(in_flight) < self._slots(feed):
-                    batch = feed.take(self._batch_size(feed.n_to_share(self.n_workers)))
+                    batch = feed.take(self.batch_size(feed.n_to_share(self.n_workers), chunksize))
                     if not batch:
                         break
                     try:
@@ -193,7 +164,7 @@ class FuturesExecutor(_ContextMixin):
             seen.add(index)
             if tmpdir:
                 self._tmpdirs.add(tmpdir)
-            self._mean_duration = running_mean(self._mean_duration, duration)
+            self.record_duration(duration)
             out.append(Outcome(index, OutcomeStatus(status), value, error, duration, worker))
         for index in batch:  # a batch stopped by cancel_local_tasks
             if index not in seen:
@@ -206,7 +177,7 @@ class FuturesExecutor(_ContextMixin):
         The wrapped executor itself belongs to the caller and stays open.
         """
         if self.isolate and isinstance(self.executor, cf.ThreadPoolExecutor):
-            _worker.shutdown_local_pools()  # its threads started child workers in this process
+            _remote.shutdown_local_pools()  # its threads started child workers in this process
         if not self.options[1]:
             for path in self._tmpdirs:
                 shutil.rmtree(path, ignore_errors=True)

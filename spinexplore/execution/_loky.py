@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from spinexplore._validation import check_int
-from spinexplore.execution import _worker
+from spinexplore.execution import _remote, _worker
 from spinexplore.execution._futures import FuturesExecutor
 from spinexplore.execution.base import ItemFeed, Outcome
 from spinexplore.execution.process import ProcessExecutor
@@ -46,7 +46,7 @@ class LokyExecutor(FuturesExecutor):
         Items per loky task; ``"auto"`` aims at about 20 ms of work per task.
     """
 
-    _batch_seconds = 0.02
+    batch_seconds = 0.02
 
     def __init__(self, n_workers: int, *, pin_threads: bool = True, keep_tmpdirs: bool = False,
                  tmp_root: str | None = None, chunksize: int | str = "auto") -> None:
@@ -72,7 +72,7 @@ class LokyExecutor(FuturesExecutor):
 
     def _submit(self, payload: bytes, batch: list[tuple[int, Any]], timeout: float | None) -> cf.Future:
         executor = self.executor if self.executor is not None else self._loky()
-        return executor.submit(_worker.remote_batch, payload, batch, None, False, *self.options)
+        return executor.submit(_remote.remote_batch, payload, batch, None, False, *self.options)
 
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
@@ -100,13 +100,8 @@ class LokyExecutor(FuturesExecutor):
             indices.extend(batch)
         in_flight.clear()
         indices.sort()
-        fallback = self._get_fallback()
-        saved, fallback.chunksize = fallback.chunksize, 1
-        try:
-            outcomes = [Outcome(indices[o.index], o.status, o.value, o.error, o.duration, o.worker)
-                        for o in fallback._map_payload(payload, [feed[i] for i in indices], None)]
-        finally:
-            fallback.chunksize = saved
+        rerun = self._get_fallback().map_payload(payload, [feed[i] for i in indices], None, chunksize=1)
+        outcomes = [Outcome(indices[o.index], o.status, o.value, o.error, o.duration, o.worker) for o in rerun]
         self._loky()
         return outcomes
 

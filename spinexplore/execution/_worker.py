@@ -1,10 +1,10 @@
-"""Code that runs inside worker processes.
+"""Code that runs inside worker processes: the lowest runtime layer of :mod:`spinexplore.execution`.
 
-Thread pinning, the per-worker temp dir, running one item with its error captured, the serve
-loop of the ``process`` backend's workers, and the batch runner that remote backends (dask,
-MPI, a wrapped ``concurrent.futures.Executor``) call. A ``process`` worker is a fresh
-interpreter started with ``python -c`` that imports this module (and so the light top of the
-package: numpy, no numba, no scikit-learn) before its first task: about 0.1-0.2 s.
+Thread pinning, the per-worker temp dir, running one item with its error captured, and the
+serve loop of the ``process`` backend's workers. It imports only :mod:`~.base` (for
+:class:`~.base.OutcomeStatus`); the batch runner of remote workers, which needs a ``process``
+pool, lives above it in :mod:`~._remote`. A ``process`` worker is a fresh interpreter started
+with ``python -c`` that imports this module before its first task.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from spinexplore.execution.base import OutcomeStatus
+
 __all__ = ["worker_tmpdir", "pinned_env", "PIN_VARS"]
 
 #: Environment variables that size the thread pools of BLAS, OpenMP, numexpr and numba.
@@ -36,7 +38,6 @@ PIN_VARS = (
     "NUMBA_NUM_THREADS",
 )
 TMP_PREFIX = "spinexplore_"
-OK, FAILED, TIMEOUT, CANCELLED = "ok", "failed", "timeout", "cancelled"
 _MAX_ERROR_CHARS = 2000
 HOST = socket.gethostname()
 
@@ -219,8 +220,8 @@ def _is_stop_request(exc: KeyboardInterrupt, watch: _StopSignalWatch) -> bool:
     return watch.fired or (errors is not None and isinstance(exc, errors.Interrupted))
 
 
-def run_item(fn: Any, item: Any) -> tuple[str, Any, str | None, float]:
-    """Call ``fn(item)``; return ``(status, value, error, duration)``.
+def run_item(fn: Any, item: Any) -> tuple[OutcomeStatus, Any, str | None, float]:
+    """Call ``fn(item)``; return ``(status, value, error, duration)``, ``status`` OK or FAILED.
 
     An exception, ``SystemExit`` or a ``KeyboardInterrupt`` raised by the simulation's own code
     makes the item FAILED with its text. A ``KeyboardInterrupt`` caused by SIGINT or SIGTERM to
@@ -235,12 +236,13 @@ def run_item(fn: Any, item: Any) -> tuple[str, Any, str | None, float]:
             raise
         first, _, rest = format_error(exc).partition("\n")
         error = f"{first} (raised by the simulation itself; no stop signal reached spinexplore)"
-        return FAILED, None, (error + ("\n" + rest if rest else ""))[:_MAX_ERROR_CHARS], time.perf_counter() - t0
+        error = (error + ("\n" + rest if rest else ""))[:_MAX_ERROR_CHARS]
+        return OutcomeStatus.FAILED, None, error, time.perf_counter() - t0
     except (Exception, SystemExit) as exc:
-        return FAILED, None, format_error(exc), time.perf_counter() - t0
+        return OutcomeStatus.FAILED, None, format_error(exc), time.perf_counter() - t0
     finally:
         watch.restore()
-    return OK, value, None, time.perf_counter() - t0
+    return OutcomeStatus.OK, value, None, time.perf_counter() - t0
 
 
 class _Unloadable:
@@ -254,6 +256,7 @@ class _Unloadable:
 
 
 def load_fn(payload: bytes) -> Any:
+    """Unpickle a simulation; one that cannot be loaded becomes a callable that fails with why."""
     try:
         return pickle.loads(payload)
     except Exception as exc:
@@ -305,19 +308,19 @@ def serve(fd: int, ppid: int, keep_tmpdir: bool, tmp_root: str | None) -> None:
                 try:
                     item = pickle.loads(item_payload)
                 except Exception as exc:
-                    status, value, dur = FAILED, None, 0.0
+                    status, value, dur = OutcomeStatus.FAILED, None, 0.0
                     error = f"the item could not be unpickled in the worker: {type(exc).__name__}: {exc}"
                 else:
                     status, value, error, dur = run_item(fn, item)
                 payload = None
-                if status == OK:
+                if status is OutcomeStatus.OK:
                     try:
                         payload = cloudpickle.dumps(value)
                     except Exception as exc:
-                        status = FAILED
+                        status = OutcomeStatus.FAILED
                         error = (f"the simulation returned a value that cannot be pickled "
                                  f"({type(value).__name__}): {type(exc).__name__}: {exc}")
-                conn.send_bytes(pickle.dumps(("done", index, status, payload, error, dur, time.monotonic())))
+                conn.send_bytes(pickle.dumps(("done", index, status.value, payload, error, dur, time.monotonic())))
     finally:
         if not keep_tmpdir:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -327,92 +330,3 @@ def main(argv: list[str]) -> None:
     """Entry point: ``python -c '...main(sys.argv[1:])' FD PPID KEEP TMP_ROOT``."""
     fd, ppid, keep, root = int(argv[0]), int(argv[1]), argv[2] == "1", argv[3] or None
     serve(fd, ppid, keep, root)
-
-
-# ----------------------------------------------------------------------------- remote batches
-
-_local = threading.local()
-_local_pools: list[Any] = []
-_local_lock = threading.Lock()
-_cancel_epoch = 0
-_fn_cache: dict[bytes, Any] = {}
-_pinned = False
-
-
-def _local_pool(pin_threads: bool, keep_tmpdirs: bool, tmp_root: str | None) -> Any:
-    pool = getattr(_local, "pool", None)
-    if pool is None:
-        from spinexplore.execution.process import ProcessExecutor
-
-        pool = ProcessExecutor(1, pin_threads=pin_threads, keep_tmpdirs=keep_tmpdirs, tmp_root=tmp_root)
-        _local.pool = pool
-        with _local_lock:
-            _local_pools.append(pool)
-    return pool
-
-
-def remote_batch(
-    payload: bytes,
-    batch: list[tuple[int, Any]],
-    timeout: float | None,
-    isolate: bool,
-    pin_threads: bool = True,
-    keep_tmpdirs: bool = False,
-    tmp_root: str | None = None,
-) -> list[tuple[int, str, Any, str | None, float, str, str | None]]:
-    """Run a batch of ``(index, item)`` in this (remote) worker and return one tuple per item.
-
-    With ``isolate`` each item runs in a child process of this worker (one per thread, reused),
-    killed at ``timeout``; a crash of the child fails only that item. Without it the items run
-    here, the timeout is not enforced and a crash takes this worker down.
-    Tuples: ``(index, status, value, error, duration, worker, tmpdir)``.
-    """
-    out = []
-    if isolate:
-        pool = _local_pool(pin_threads, keep_tmpdirs, tmp_root)
-        epoch = _cancel_epoch
-        gen = pool._map_payload(payload, [item for _, item in batch], timeout)
-        try:
-            for o in gen:
-                out.append((batch[o.index][0], o.status.value, o.value, o.error, o.duration,
-                            f"{o.worker}@{HOST}", pool._tmpdir_of(o.worker)))
-                if _cancel_epoch != epoch:
-                    break
-        finally:
-            gen.close()
-        return out
-    global _pinned
-    if pin_threads and not _pinned:
-        _pinned = True
-        pin_threads_now()
-    fn = _fn_cache.get(payload)
-    if fn is None:
-        _fn_cache.clear()
-        fn = _fn_cache[payload] = load_fn(payload)
-    tmp = str(worker_tmpdir())
-    for index, item in batch:
-        status, value, error, dur = run_item(fn, item)
-        out.append((index, status, value, error, dur, f"pid{os.getpid()}@{HOST}", tmp))
-    return out
-
-
-def cancel_local_tasks() -> int:
-    """Stop the batches running in this process: kill their child workers. Returns how many."""
-    global _cancel_epoch
-    _cancel_epoch += 1
-    with _local_lock:
-        pools = list(_local_pools)
-    return sum(pool._kill_busy_nowait() for pool in pools)
-
-
-def shutdown_local_pools() -> int:
-    """Shut down the child workers this process started for remote batches. Returns how many."""
-    with _local_lock:
-        pools = list(_local_pools)
-        _local_pools.clear()
-    for pool in pools:
-        pool.shutdown()
-    return len(pools)
-
-
-atexit.register(shutdown_local_pools)

@@ -1,36 +1,49 @@
-"""The Executor protocol, task outcomes, the backend registry and the sequential executor."""
+"""The floor of the execution layer: the Executor protocol, task outcomes and small helpers.
+
+Everything else in :mod:`spinexplore.execution` imports from here and nothing here imports
+from the rest of the package beyond :mod:`spinexplore._validation`, so worker processes and
+every backend can use it. The layers, bottom to top: ``base`` (this module), ``_worker`` (code
+that runs in worker processes), ``process`` (the local pool), ``sequential``, ``_remote`` (the
+batch runner of remote workers), ``_futures`` and the backends built on it (``_loky``,
+``_dask``, ``_mpi``), and ``registry`` (``BACKENDS``, ``get_executor``) on top.
+"""
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import os
-import shutil
-import signal
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from spinexplore._validation import check_n_jobs, check_real
-from spinexplore.execution import _worker
+from spinexplore._validation import check_int, check_n_jobs, check_real
 
 __all__ = [
-    "BACKENDS",
+    "BatchedMap",
+    "ContextManagerMixin",
     "Executor",
     "ItemFeed",
     "Outcome",
     "OutcomeStatus",
-    "SequentialExecutor",
-    "get_executor",
-    "register_executor",
+    "auto_batch_size",
+    "check_fn",
+    "check_timeout",
+    "dump_fn",
     "resolve_n_jobs",
+    "running_mean",
+    "timeout_error",
 ]
 
 
 class OutcomeStatus(str, enum.Enum):
-    """How one task ended."""
+    """How one task ended.
+
+    The one definition of the status names: worker processes send ``status.value`` (a plain
+    string) over their pipes and the parent turns it back with ``OutcomeStatus(value)``.
+    ``CANCELLED`` is what :class:`~spinexplore.execution._futures.FuturesExecutor` reports for
+    the items of a batch stopped before they ran.
+    """
 
     OK = "ok"
     FAILED = "failed"
@@ -199,6 +212,7 @@ def check_timeout(timeout: Any) -> float | None:
 
 
 def check_fn(fn: Any) -> None:
+    """Raise ``TypeError`` unless ``fn`` is callable."""
     if not callable(fn):
         raise TypeError(f"fn must be a callable that takes one item; got {fn!r} ({type(fn).__name__})")
 
@@ -232,10 +246,13 @@ def auto_batch_size(mean_duration: float | None, n_pending: int, n_workers: int,
 
 
 def timeout_error(timeout: float) -> str:
+    """The error text of an item stopped at its timeout: ``"timed out after 2.0 s"``."""
     return f"timed out after {float(timeout)} s"
 
 
-class _ContextMixin:
+class ContextManagerMixin:
+    """``with executor:`` calls ``executor.shutdown()`` on the way out."""
+
     def __enter__(self):
         return self
 
@@ -243,193 +260,86 @@ class _ContextMixin:
         self.shutdown()
 
 
-class _InProcessTimeout(BaseException):
-    """Raised by SIGALRM inside an in-process task that ran past its timeout."""
+class BatchedMap:
+    """What the ``process`` backend and the ``concurrent.futures`` adapter share.
 
+    Both pickle the simulation once per map and hand items out in batches (one message to a
+    worker, one submitted task) sized from the durations measured so far.
+    :class:`~spinexplore.execution.process.ProcessExecutor` and
+    :class:`~spinexplore.execution._futures.FuturesExecutor` set :attr:`batch_seconds`, call
+    :meth:`init_batching` in their constructor, :meth:`record_duration` for every finished item
+    and :meth:`batch_size` before they hand out a batch, and implement :meth:`map_payload`;
+    this class supplies :meth:`map_unordered`. They must have an ``n_workers`` attribute.
 
-class SequentialExecutor(_ContextMixin):
-    """Runs tasks one after another.
-
-    By default each task runs in one worker process of the ``process`` backend, so that a
-    timeout stops it even inside compiled code and a crash (``os._exit``, segfault) fails only
-    that task. ``isolate=False`` runs tasks in this process instead, for debugging (``pdb``,
-    shared state): then a timeout is enforced with ``SIGALRM`` only for Python code in the main
-    thread, and a crash of a task ends the whole run.
-
-    Parameters
+    Attributes
     ----------
-    isolate : bool, default=True
-        Run tasks in a separate worker process.
-    **options
-        Passed to :class:`~spinexplore.execution.process.ProcessExecutor` when isolated
-        (``keep_tmpdirs``, ``pin_threads``, ``tmp_root``).
+    chunksize : int or "auto"
+        Items per batch, or ``"auto"``.
+    mean_duration : float or None
+        Running mean of the items' durations in seconds (:func:`running_mean`); None until
+        the first item has finished.
     """
 
-    n_workers = 1
+    #: Seconds of work one batch should carry when ``chunksize="auto"``.
+    batch_seconds: float = 0.02
+    n_workers: int
 
-    def __init__(self, *, isolate: bool = True, **options: Any) -> None:
-        self.isolate = isolate
-        self.options = options
-        self._pool = None
-        self._tmpdir = None
-        if isolate:
-            from spinexplore.execution.process import ProcessExecutor
+    def init_batching(self, chunksize: int | str) -> None:
+        """Check and store ``chunksize`` (a positive int or ``"auto"``); forget past durations."""
+        if chunksize != "auto":
+            check_int("chunksize", chunksize, minimum=1)
+        self.chunksize = chunksize
+        self.mean_duration: float | None = None
 
-            self._pool = ProcessExecutor(1, **options)
-        elif options:
-            raise TypeError(f"SequentialExecutor(isolate=False) takes no other options; got {sorted(options)}")
+    def record_duration(self, duration: float) -> None:
+        """Fold the duration of one finished item into :attr:`mean_duration`."""
+        self.mean_duration = running_mean(self.mean_duration, duration)
+
+    def batch_size(self, n_pending: int, chunksize: int | str | None = None) -> int:
+        """Items to put in the next batch, ``n_pending`` being those left to share out.
+
+        ``chunksize`` overrides :attr:`chunksize` for this call (``1`` reruns items one by
+        one); ``"auto"`` sizes the batch with :func:`auto_batch_size`.
+        """
+        chunksize = self.chunksize if chunksize is None else chunksize
+        if chunksize == "auto":
+            return auto_batch_size(self.mean_duration, n_pending, self.n_workers, self.batch_seconds)
+        return int(chunksize)
 
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
     ) -> Iterator[Outcome]:
-        """Yield one :class:`Outcome` per item, in order (a lazy iterable is pulled one by one)."""
-        if self._pool is not None:
-            return self._pool.map_unordered(fn, items, timeout=timeout)
-        check_fn(fn)
-        return self._run_here(fn, items, check_timeout(timeout))
+        """Run ``fn`` on every item; yield one :class:`Outcome` per item as each finishes.
 
-    def _run_here(self, fn: Callable[[Any], Any], items: Iterable[Any], timeout: float | None) -> Iterator[Outcome]:
-        if self._tmpdir is None:
-            self._tmpdir = _worker.make_tmpdir()
-        use_alarm = timeout is not None and threading.current_thread() is threading.main_thread()
-        label = f"pid{os.getpid()}"
-        for index, item in enumerate(items):
-            previous_dir = _worker.set_tmpdir(self._tmpdir)
-            if use_alarm:
-                old = signal.signal(signal.SIGALRM, _raise_in_process_timeout)
-                signal.setitimer(signal.ITIMER_REAL, timeout)
-            try:
-                status, value, error, dur = _worker.run_item(fn, item)
-            except _InProcessTimeout:
-                status, value, error, dur = "timeout", None, timeout_error(timeout), timeout
-            finally:
-                if use_alarm:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                    signal.signal(signal.SIGALRM, old)
-                _worker.set_tmpdir(previous_dir)
-            yield Outcome(index, OutcomeStatus(status), value, error, dur, label)
+        Parameters
+        ----------
+        fn : callable
+            Called as ``fn(item)`` in a worker; sent with cloudpickle (notebook functions and
+            lambdas work).
+        items : iterable
+            The items (pickled too); an iterable that is not a sequence is pulled lazily, only
+            when a worker is free (:class:`ItemFeed`).
+        timeout : float or None, default=None
+            Seconds one item may run; then the item becomes ``timeout`` (see the class for
+            how each backend stops it).
 
-    def shutdown(self, *, cancel_pending: bool = True) -> None:
-        """Stop the worker process (isolated) or remove the temp dir (in-process)."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_pending=cancel_pending)
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
+        Raises
+        ------
+        TypeError
+            If ``fn`` is not callable or cannot be pickled, or ``timeout`` is not a number
+            (before any work).
+        ValueError
+            If ``timeout`` is not positive (before any work).
+        KeyboardInterrupt
+            Re-raised after the work in flight was stopped (workers killed, tasks cancelled).
+        """
+        return self.map_payload(dump_fn(fn), items, check_timeout(timeout))
 
+    def map_payload(self, payload: bytes, items: Iterable[Any], timeout: float | None, *,
+                    chunksize: int | str | None = None) -> Iterator[Outcome]:
+        """:meth:`map_unordered` for a simulation already pickled (:func:`dump_fn`).
 
-def _raise_in_process_timeout(signum: int, frame: Any) -> None:
-    raise _InProcessTimeout()
-
-
-# ----------------------------------------------------------------------------- registry
-
-def _sequential(n_jobs: int = 1, **options: Any) -> Executor:
-    return SequentialExecutor(**options)
-
-
-def _process(n_jobs: int = -1, **options: Any) -> Executor:
-    from spinexplore.execution.process import ProcessExecutor
-
-    return ProcessExecutor(resolve_n_jobs(n_jobs), **options)
-
-
-def _loky(n_jobs: int = -1, **options: Any) -> Executor:
-    from spinexplore.execution._loky import LokyExecutor
-
-    return LokyExecutor(resolve_n_jobs(n_jobs), **options)
-
-
-def _dask(n_jobs: int = -1, **options: Any) -> Executor:
-    from spinexplore.execution._dask import DaskExecutor
-
-    return DaskExecutor(n_jobs, **options)
-
-
-def _mpi(n_jobs: int = -1, **options: Any) -> Executor:
-    from spinexplore.execution._mpi import MPIExecutor
-
-    return MPIExecutor(n_jobs, **options)
-
-
-#: Backend name -> factory ``factory(n_jobs, **options) -> Executor``.
-BACKENDS: dict[str, Callable[..., Executor]] = {
-    "sequential": _sequential,
-    "process": _process,
-    "loky": _loky,
-    "dask": _dask,
-    "mpi": _mpi,
-}
-
-
-def register_executor(name: str, factory: Callable[..., Executor]) -> None:
-    """Make ``get_executor(n_jobs, backend=name, **options)`` call ``factory(n_jobs, **options)``.
-
-    Parameters
-    ----------
-    name : str
-        Backend name; an existing name is replaced.
-    factory : callable
-        ``factory(n_jobs, **options)`` returning an object that follows :class:`Executor`.
-    """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string; got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory must be callable; got {factory!r} ({type(factory).__name__})")
-    BACKENDS[name] = factory
-
-
-def get_executor(
-    n_jobs: int = 1,
-    backend: str | concurrent.futures.Executor | Executor | None = None,
-    **options: Any,
-) -> Executor:
-    """Return an executor for ``n_jobs`` workers.
-
-    Parameters
-    ----------
-    n_jobs : int, default=1
-        Number of workers, as in joblib: -1 means all cores, -2 all but one; 0 is an error.
-    backend : str, Executor, concurrent.futures.Executor or None, default=None
-        A name from :data:`BACKENDS`; an object that already follows :class:`Executor`
-        (returned unchanged); or a ``concurrent.futures.Executor`` (a thread or process pool,
-        ``Client.get_executor()``, an ``MPIPoolExecutor``), wrapped so that each task runs in
-        a child process of its worker with a hard timeout (``isolate=False`` to run as is).
-        None means ``"sequential"`` when ``n_jobs == 1`` and ``"process"`` otherwise.
-    **options
-        Passed to the backend: ``keep_tmpdirs``, ``pin_threads``, ``tmp_root``, ``chunksize``
-        (``process``, ``loky``, ``dask``, ``mpi``); ``isolate`` (``sequential``, ``dask``,
-        ``mpi``, wrapped executors); ``client`` or ``address`` (``dask``).
-
-    Returns
-    -------
-    Executor
-
-    Raises
-    ------
-    ValueError
-        For ``n_jobs == 0`` or an unknown backend name (the message lists the known ones).
-    TypeError
-        For a wrong type of ``n_jobs`` or ``backend``.
-    ImportError
-        When the backend's optional dependency is missing (the message names the extra).
-    """
-    check_n_jobs(n_jobs)
-    if backend is None:
-        backend = "sequential" if n_jobs == 1 else "process"
-    if isinstance(backend, str):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {sorted(BACKENDS)}; got {backend!r}")
-        return BACKENDS[backend](n_jobs, **options)
-    if isinstance(backend, Executor):
-        if options:
-            raise TypeError(f"options {sorted(options)} cannot be applied to an Executor instance {backend!r}")
-        return backend
-    if isinstance(backend, concurrent.futures.Executor):
-        from spinexplore.execution._futures import FuturesExecutor
-
-        return FuturesExecutor(backend, n_workers=None if n_jobs == 1 else resolve_n_jobs(n_jobs), **options)
-    raise TypeError(
-        f"backend must be a name from {sorted(BACKENDS)}, an Executor or a concurrent.futures.Executor; "
-        f"got {backend!r} ({type(backend).__name__})"
-    )
+        Nothing is checked: ``timeout`` comes from :func:`check_timeout`. ``chunksize``
+        overrides :attr:`chunksize` for this map only (None keeps it).
+        """
+        raise NotImplementedError

@@ -6,6 +6,11 @@ with cloudpickle, so notebook functions and lambdas work) and batches of items; 
 answers one message per item. At a task's deadline the parent SIGKILLs that worker's process
 group and starts a replacement; the other workers carry on. Workers ignore SIGINT, so Ctrl+C
 reaches only the parent, which kills the busy workers and re-raises.
+
+Besides the :class:`~.base.Executor` protocol, :class:`ProcessExecutor` offers the layers
+above it (:mod:`~._remote`, :mod:`~._loky`, the runner's fit process) a small internal API:
+:meth:`~ProcessExecutor.map_payload` (a map of an already pickled simulation, with an
+optional chunk size), :meth:`~ProcessExecutor.tmpdir_of` and :meth:`~ProcessExecutor.kill_busy`.
 """
 
 from __future__ import annotations
@@ -13,140 +18,27 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.connection import Connection, wait
+from collections.abc import Iterable, Iterator
+from multiprocessing.connection import wait
 from typing import Any
 
 import cloudpickle
 
 from spinexplore._validation import check_int
-from spinexplore.execution import _worker
-from spinexplore.execution.base import (
-    ItemFeed,
-    Outcome,
-    OutcomeStatus,
-    _ContextMixin,
-    auto_batch_size,
-    dump_fn,
-    running_mean,
-    check_timeout,
-    timeout_error,
-)
+from spinexplore.execution._spawn import WorkerHandle, death_reason, kill, start_worker, stop_all
+from spinexplore.execution.base import BatchedMap, ContextManagerMixin, ItemFeed, Outcome, OutcomeStatus, timeout_error
 
 __all__ = ["ProcessExecutor"]
 
 _TOKENS = itertools.count(1)
-_BOOT = "import sys; from spinexplore.execution._worker import main; main(sys.argv[1:])"
-_BATCH_SECONDS = 0.02  # auto batching aims at this much work per message
 _PREFETCH_BELOW = 0.05  # tasks shorter than this get a second batch queued in the worker
 _MAX_START_FAILURES = 3
 
 
-class _Spawner:
-    """Starts worker processes from one long-lived thread.
-
-    Linux's parent-death signal fires when the *thread* that forked a child ends; starting
-    every worker from the main thread or from this daemon thread ties the workers' lives to
-    the parent process rather than to a short-lived thread (dask runs tasks in such threads).
-    """
-
-    _lock = threading.Lock()
-    _queue = None
-
-    @classmethod
-    def popen(cls, *args: Any, **kwargs: Any) -> subprocess.Popen:
-        if threading.current_thread() is threading.main_thread():
-            return subprocess.Popen(*args, **kwargs)
-        import queue
-
-        with cls._lock:
-            if cls._queue is None:
-                cls._queue = queue.SimpleQueue()
-                threading.Thread(target=cls._loop, name="spinexplore-spawner", daemon=True).start()
-        reply: queue.SimpleQueue = queue.SimpleQueue()
-        cls._queue.put((args, kwargs, reply))
-        ok, result = reply.get()
-        if not ok:
-            raise result
-        return result
-
-    @classmethod
-    def _loop(cls) -> None:
-        while True:
-            args, kwargs, reply = cls._queue.get()
-            try:
-                reply.put((True, subprocess.Popen(*args, **kwargs)))
-            except BaseException as exc:  # pragma: no cover - e.g. out of file descriptors
-                reply.put((False, exc))
-
-
-class _Worker:
-    __slots__ = ("popen", "conn", "pid", "tmpdir", "fn_token", "batch", "started", "label")
-
-    def __init__(self, popen: subprocess.Popen, conn: Connection) -> None:
-        self.popen, self.conn = popen, conn
-        self.pid = popen.pid
-        self.tmpdir: str | None = None  # set by the worker's "ready" message
-        self.fn_token = 0
-        self.batch: deque[int] = deque()
-        self.started = 0.0
-        self.label = f"pid{popen.pid}"
-
-    @property
-    def ready(self) -> bool:
-        return self.tmpdir is not None
-
-
-def _kill(worker: _Worker, keep_tmpdirs: bool) -> int:
-    """SIGKILL the worker's process group, reap it, remove its temp dir; return its exit code."""
-    try:
-        os.killpg(worker.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    code = worker.popen.wait()
-    worker.conn.close()
-    if worker.tmpdir and not keep_tmpdirs:
-        shutil.rmtree(worker.tmpdir, ignore_errors=True)
-    return code
-
-
-def _stop_all(workers: list[_Worker], keep_tmpdirs: bool, grace: float) -> None:
-    for w in workers:
-        if not w.batch:
-            try:
-                w.conn.send_bytes(pickle.dumps(("stop",)))
-            except OSError:
-                pass
-    deadline = time.monotonic() + grace
-    for w in workers:
-        if not w.batch:
-            try:
-                w.popen.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        _kill(w, keep_tmpdirs)
-    workers.clear()
-
-
-def _death_reason(code: int) -> str:
-    if code < 0:
-        try:
-            return f"worker died (signal {signal.Signals(-code).name})"
-        except ValueError:
-            return f"worker died (signal {-code})"
-    return f"worker died (exit code {code})"
-
-
-class ProcessExecutor(_ContextMixin):
+class ProcessExecutor(ContextManagerMixin, BatchedMap):
     """Local pool with hard per-task timeouts and crash isolation.
 
     Parameters
@@ -169,6 +61,8 @@ class ProcessExecutor(_ContextMixin):
     replaced only when it is killed at a timeout or dies. Start-up costs about 0.1-0.2 s.
     """
 
+    batch_seconds = 0.02  # auto batching aims at this much work per message
+
     def __init__(
         self,
         n_workers: int,
@@ -179,33 +73,18 @@ class ProcessExecutor(_ContextMixin):
         tmp_root: str | None = None,
     ) -> None:
         self.n_workers = check_int("n_workers", n_workers, minimum=1)
-        if chunksize != "auto":
-            check_int("chunksize", chunksize, minimum=1)
-        self.chunksize = chunksize
+        self.init_batching(chunksize)
         self.pin_threads = bool(pin_threads)
         self.keep_tmpdirs = bool(keep_tmpdirs)
         self.tmp_root = None if tmp_root is None else os.fspath(tmp_root)
-        self._workers: list[_Worker] = []
-        self._tmpdirs: dict[str, str] = {}  # label -> tmpdir, for remote_batch
-        self._mean_duration: float | None = None
+        self._workers: list[WorkerHandle] = []
+        self._tmpdirs: dict[str, str] = {}  # label -> tmpdir, for tmpdir_of
         self._last_payload, self._last_token = b"", 0
-        self._finalizer = weakref.finalize(self, _stop_all, self._workers, self.keep_tmpdirs, 0.0)
+        self._finalizer = weakref.finalize(self, stop_all, self._workers, self.keep_tmpdirs, 0.0)
 
     # ------------------------------------------------------------------ workers
-    def _start_worker(self) -> _Worker:
-        parent_sock, child_sock = socket.socketpair()
-        env = _worker.pinned_env() if self.pin_threads else dict(os.environ)
-        paths = [p for p in sys.path if p]
-        env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        fd = child_sock.fileno()
-        args = [sys.executable, "-c", _BOOT, str(fd), str(os.getpid()),
-                "1" if self.keep_tmpdirs else "0", self.tmp_root or ""]
-        try:
-            popen = _Spawner.popen(args, pass_fds=(fd,), env=env, start_new_session=True, stdin=subprocess.DEVNULL)
-        finally:
-            child_sock.close()
-        conn = Connection(parent_sock.detach())
-        worker = _Worker(popen, conn)
+    def _start_worker(self) -> WorkerHandle:
+        worker = start_worker(self.pin_threads, self.keep_tmpdirs, self.tmp_root)
         self._workers.append(worker)
         return worker
 
@@ -213,11 +92,23 @@ class ProcessExecutor(_ContextMixin):
         while len(self._workers) < self.n_workers:
             self._start_worker()
 
-    def _tmpdir_of(self, label: str) -> str | None:
+    # ------------------------------------------------------------------ internal API
+    def tmpdir_of(self, label: str) -> str | None:
+        """The temp dir of the worker that :attr:`Outcome.worker` names (``"pid<pid>"``).
+
+        Known once the worker has started; None for an unknown label. Used by
+        :func:`~spinexplore.execution._remote.remote_batch` to report where items ran.
+        """
         return self._tmpdirs.get(label)
 
-    def _kill_busy_nowait(self) -> int:
-        """Kill busy workers from another thread; the map that owns them sees them die."""
+    def kill_busy(self) -> int:
+        """SIGKILL every busy worker without waiting; return how many were killed.
+
+        Safe to call from another thread than the one iterating a map (signals only, no pipe
+        is touched): that map sees its workers die, reports their items as failed and starts
+        replacements. Used to stop remote batches (:func:`~._remote.cancel_local_tasks`) and
+        the runner's fit process at the end of a run.
+        """
         busy = [w for w in list(self._workers) if w.batch]
         for w in busy:
             try:
@@ -227,56 +118,55 @@ class ProcessExecutor(_ContextMixin):
         return len(busy)
 
     # ------------------------------------------------------------------ mapping
-    def map_unordered(
-        self, fn: Callable[[Any], Any], items: Iterable[Any], *, timeout: float | None = None
-    ) -> Iterator[Outcome]:
-        """Run ``fn`` on every item; yield one :class:`Outcome` per item as each finishes.
+    def map_payload(self, payload: bytes, items: Iterable[Any], timeout: float | None, *,
+                    chunksize: int | str | None = None) -> Iterator[Outcome]:
+        """:meth:`map_unordered` for a simulation already pickled with cloudpickle.
+
+        Nothing is checked: ``payload`` comes from :func:`~.base.dump_fn` and ``timeout`` from
+        :func:`~.base.check_timeout`. A new ``payload`` is sent to each worker once; the same
+        bytes again reuse the workers' copy. At ``timeout`` an item's worker is killed and
+        replaced; a worker that dies fails its current item and its other items are requeued.
 
         Parameters
         ----------
-        fn : callable
-            Called as ``fn(item)`` in a worker; sent with cloudpickle.
+        payload : bytes
+            The pickled simulation.
         items : iterable
-            The items (each pickled with cloudpickle); an iterable that is not a sequence is
-            pulled lazily, only when a worker is free (:class:`~.base.ItemFeed`).
-        timeout : float or None, default=None
-            Seconds one item may run; then its worker is killed and replaced, and the item
-            becomes ``timeout``.
+            As for :meth:`map_unordered`.
+        timeout : float or None
+            Seconds one item may run.
+        chunksize : int, "auto" or None, default=None
+            Items per message for this map only; None uses :attr:`chunksize` (``1`` reruns
+            items one by one, as the ``loky`` backend does after a crash).
 
-        Raises
+        Yields
         ------
-        TypeError
-            If ``fn`` is not callable or cannot be pickled.
-        KeyboardInterrupt
-            Re-raised after the busy workers were killed.
+        Outcome
+            One per item, in completion order.
         """
-        payload = dump_fn(fn)
-        timeout = check_timeout(timeout)
-        return self._map_payload(payload, items, timeout)
-
-    def _map_payload(self, payload: bytes, items: Iterable[Any], timeout: float | None) -> Iterator[Outcome]:
         if payload != self._last_payload:  # the same simulation again: workers keep their copy
             self._last_payload, self._last_token = payload, next(_TOKENS)
         token = self._last_token
         feed = ItemFeed(items)
         finished = False
         try:
-            yield from self._run(payload, token, feed, timeout)
+            yield from self._run(payload, token, feed, timeout, chunksize)
             finished = True
         finally:
             if not finished:  # Ctrl+C, an error, or the consumer stopped early
                 for w in [w for w in self._workers if w.batch]:
                     self._workers.remove(w)
-                    _kill(w, self.keep_tmpdirs)
+                    kill(w, self.keep_tmpdirs)
 
-    def _run(self, payload: bytes, token: int, feed: ItemFeed, timeout: float | None) -> Iterator[Outcome]:
+    def _run(self, payload: bytes, token: int, feed: ItemFeed, timeout: float | None,
+             chunksize: int | str | None) -> Iterator[Outcome]:
         self._ensure_workers()
         start_failures = 0
         encoded: dict[int, bytes] = {}
         while not feed.exhausted or any(w.batch for w in self._workers):
             outcomes: list[Outcome] = []
             for w in self._workers:
-                size = self._batch_size(feed.n_to_share(self.n_workers))
+                size = self.batch_size(feed.n_to_share(self.n_workers), chunksize)
                 if w.ready and not feed.exhausted and self._wants_work(w, size):
                     batch = self._encode(feed, feed.take(size), encoded, outcomes)
                     if batch:
@@ -300,7 +190,7 @@ class ProcessExecutor(_ContextMixin):
                     if not w.ready:
                         start_failures += 1
                         if start_failures >= _MAX_START_FAILURES:
-                            code = _kill(w, self.keep_tmpdirs)
+                            code = kill(w, self.keep_tmpdirs)
                             self._workers.remove(w)
                             raise RuntimeError(
                                 f"process backend: a worker failed to start {start_failures} times "
@@ -328,19 +218,14 @@ class ProcessExecutor(_ContextMixin):
             batch.append(i)
         return batch
 
-    def _batch_size(self, n_pending: int) -> int:
-        if self.chunksize == "auto":
-            return auto_batch_size(self._mean_duration, n_pending, self.n_workers, _BATCH_SECONDS)
-        return int(self.chunksize)
-
-    def _wants_work(self, w: _Worker, size: int) -> bool:
+    def _wants_work(self, w: WorkerHandle, size: int) -> bool:
         """Idle, or (for short tasks) down to its last batch: a queued batch hides the round trip."""
         if not w.batch:
             return True
-        short = self._mean_duration is not None and self._mean_duration < _PREFETCH_BELOW
+        short = self.mean_duration is not None and self.mean_duration < _PREFETCH_BELOW
         return short and len(w.batch) <= size
 
-    def _dispatch(self, w: _Worker, payload: bytes, token: int, encoded: dict[int, bytes], batch: list[int]) -> None:
+    def _dispatch(self, w: WorkerHandle, payload: bytes, token: int, encoded: dict[int, bytes], batch: list[int]) -> None:
         try:
             if w.fn_token != token:
                 w.conn.send_bytes(pickle.dumps(("fn", token, payload)))
@@ -352,7 +237,7 @@ class ProcessExecutor(_ContextMixin):
             w.started = time.monotonic()
         w.batch.extend(batch)
 
-    def _drain(self, w: _Worker, outcomes: list[Outcome]) -> bool:
+    def _drain(self, w: WorkerHandle, outcomes: list[Outcome]) -> bool:
         """Read every message ``w`` has sent; return False if the worker has died."""
         try:
             while w.conn.poll():
@@ -365,31 +250,31 @@ class ProcessExecutor(_ContextMixin):
                 if w.batch and w.batch[0] == index:
                     w.batch.popleft()
                 w.started = t_end  # the next item of the batch started when this one ended
-                value = None
-                if status == "ok":
+                status, value = OutcomeStatus(status), None
+                if status is OutcomeStatus.OK:
                     try:
                         value = pickle.loads(value_payload)
                     except Exception as exc:
-                        status = "failed"
+                        status = OutcomeStatus.FAILED
                         error = f"the simulation's return value could not be unpickled: {type(exc).__name__}: {exc}"
-                self._mean_duration = running_mean(self._mean_duration, duration)
-                outcomes.append(Outcome(index, OutcomeStatus(status), value, error, duration, w.label))
+                self.record_duration(duration)
+                outcomes.append(Outcome(index, status, value, error, duration, w.label))
         except (EOFError, OSError):
             return False
         return w.popen.poll() is None
 
-    def _replace(self, w: _Worker, feed: ItemFeed, status: OutcomeStatus, error: str | None,
+    def _replace(self, w: WorkerHandle, feed: ItemFeed, status: OutcomeStatus, error: str | None,
                  duration: float | None) -> Outcome | None:
         """Kill ``w``, start a replacement, requeue its unfinished items; outcome for the current one."""
         self._workers.remove(w)
-        code = _kill(w, self.keep_tmpdirs)
+        code = kill(w, self.keep_tmpdirs)
         self._start_worker()
         if not w.batch:
             return None
         index = w.batch.popleft()
         feed.requeue(w.batch)
         if error is None:
-            error = _death_reason(code)
+            error = death_reason(code)
         if duration is None:
             duration = max(0.0, time.monotonic() - w.started)
         return Outcome(index, status, None, error, duration, w.label)
@@ -407,5 +292,5 @@ class ProcessExecutor(_ContextMixin):
             True kills the workers at once; False asks idle workers to exit and waits up to
             5 s for them first. Either way no worker process is left.
         """
-        _stop_all(self._workers, self.keep_tmpdirs, 0.0 if cancel_pending else 5.0)
+        stop_all(self._workers, self.keep_tmpdirs, 0.0 if cancel_pending else 5.0)
         self._tmpdirs.clear()

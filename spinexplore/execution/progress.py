@@ -8,7 +8,10 @@ The rule (:func:`make_progress`):
   ``completed``, ``failed`` and ``success_rate``;
 - otherwise (a log file, a pipe, CI, no tqdm) one plain line per point,
   ``Point 23: SKYRMION (conf=0.95, E=-3.2617)``, and messages such as
-  ``Checkpoint saved (100/500 completed)`` as lines of their own.
+  ``Checkpoint saved (100/500 completed)`` as lines of their own: written to ``file`` when
+  one is given (mode ``"plain"``), otherwise sent at INFO level to the logger
+  ``spinexplore.progress`` (mode ``"log"``; see :mod:`spinexplore._log`), which shows them
+  only where a handler is configured (the ``spinexplore`` command installs one).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from __future__ import annotations
 import sys
 from typing import IO, Any
 
+from spinexplore._log import get_logger
 from spinexplore._validation import check_int
 
 __all__ = ["Progress", "make_progress", "format_point"]
+
+_LOG = get_logger("progress")
 
 
 def format_point(index: int, label: str, *, confidence: float | None = None, energy: float | None = None) -> str:
@@ -60,7 +66,8 @@ def _isatty(file: Any) -> bool:
 class Progress:
     """Counts finished points and reports them as a bar, as lines, or not at all.
 
-    Use :func:`make_progress` to build one. ``mode`` is ``"bar"``, ``"plain"`` or ``"off"``.
+    Use :func:`make_progress` to build one. ``mode`` is ``"bar"``, ``"plain"`` (lines to
+    ``file``), ``"log"`` (lines to the ``spinexplore.progress`` logger) or ``"off"``.
 
     Attributes
     ----------
@@ -112,14 +119,20 @@ class Progress:
             self._bar.set_postfix(completed=self.completed, failed=self.failed,
                                   success_rate=f"{100 * self.success_rate:.1f}%", refresh=False)
             self._bar.update(1)
-        elif self.mode == "plain":
-            print(format_point(index, label, confidence=confidence, energy=energy), file=self.file, flush=True)
+        elif self.mode in ("plain", "log"):
+            self._line(format_point(index, label, confidence=confidence, energy=energy))
 
     def message(self, text: str) -> None:
         """Show a line such as ``Checkpoint saved (100/500 completed)`` without breaking the bar."""
         if self._bar is not None:
             self._bar.write(text, file=self.file)
-        elif self.mode == "plain":
+        elif self.mode in ("plain", "log"):
+            self._line(text)
+
+    def _line(self, text: str) -> None:
+        if self.mode == "log":
+            _LOG.info(text)
+        else:
             print(text, file=self.file, flush=True)
 
     def close(self) -> None:
@@ -147,14 +160,16 @@ def make_progress(total: int, *, enabled: bool = True, desc: str = "Classifying"
     desc : str, default="Classifying"
         The bar's label.
     file : file-like or None, default=None
-        Where to write; None means ``sys.stderr``. Whether it is a terminal decides bar or
-        plain lines (see the module docstring).
+        Where to draw the bar; None means ``sys.stderr``. Whether it is a terminal (or the code
+        runs in Jupyter) decides between a bar and lines; the lines go to ``file`` when it is
+        given and to the ``spinexplore.progress`` logger when it is None.
 
     Returns
     -------
     Progress
     """
     total = check_int("total", total, minimum=0)
+    to_log = file is None
     file = sys.stderr if file is None else file
     if not enabled:
         mode = "off"
@@ -165,5 +180,8 @@ def make_progress(total: int, *, enabled: bool = True, desc: str = "Classifying"
             has_tqdm = True
         except ImportError:  # pragma: no cover - tqdm is a dependency
             has_tqdm = False
-        mode = "bar" if has_tqdm and (_isatty(file) or _in_jupyter()) else "plain"
+        if has_tqdm and (_isatty(file) or _in_jupyter()):
+            mode = "bar"
+        else:
+            mode = "log" if to_log else "plain"
     return Progress(total, mode, desc, file)

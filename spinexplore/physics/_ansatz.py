@@ -1,4 +1,9 @@
-"""Coupling tables and ansatz states for the ground-state search (helpers of ``solver.py``).
+"""Ansatz states for the ground-state search (helpers of ``solver.py``).
+
+The states are built with :mod:`spinexplore.physics.textures` (helices, the cones' rotation
+planes, triple-Q and double-Q superpositions, uniform states) and the chirality that the DMI
+favours is chosen with :mod:`spinexplore.physics.energy`; this module imports neither the
+solver nor anything above it.
 
 Every wavevector used here is an allowed wavevector of the torus (``Lattice.q_integers``), so
 each ansatz is exactly periodic. Sets of wavevectors are deduplicated under the lattice's
@@ -15,57 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spinexplore.physics.lattice import Lattice, make_lattice
+from spinexplore.physics import textures
+from spinexplore.physics._ansatz_single import general_single_q, single_q_orbits
+from spinexplore.physics._spins import normalize
+from spinexplore.physics.energy import couplings  # noqa: F401  (benchmarks/solver.py imports it here)
+from spinexplore.physics.energy import energy_per_spin
+from spinexplore.physics.lattice import Lattice, make_lattice, orbit_key
 from spinexplore.physics.model import SpinModel
 
-__all__ = ["couplings", "helix_energy", "Candidate", "make_candidates"]
+__all__ = ["helix_energy", "continuum_q0", "AnsatzBudget", "Candidate", "make_candidates"]
 
-
-def _cross_matrix(c: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, -c[2], c[1]], [c[2], 0.0, -c[0]], [-c[1], c[0], 0.0]])
-
-
-def _dmi_vectors(lattice: Lattice, dmi: str) -> np.ndarray:
-    """DMI unit vectors of the forward nearest-neighbour bonds, shape (z_b, 3)."""
-    delta = lattice.bond_vectors(1)
-    delta = delta / np.linalg.norm(delta, axis=1)[:, None]
-    if dmi == "interfacial":
-        return np.stack([-delta[:, 1], delta[:, 0], np.zeros(len(delta))], axis=1)
-    return np.stack([delta[:, 0], delta[:, 1], np.zeros(len(delta))], axis=1)
-
-
-def couplings(model: SpinModel, L: int) -> tuple[np.ndarray, np.ndarray]:
-    """Neighbour table ``nbr`` (N, M) and slot matrices ``mats`` (M, 3, 3) of the kernels.
-
-    For a forward bond ``i -> j = i + delta`` with DMI vector ``d`` the field on ``i`` from ``j`` is
-    ``J S_j - D S_j x d`` and the field on ``j`` from ``i`` is ``J S_i + D S_i x d``; both are
-    ``(J I - [c]_x) S`` with ``c = -D d`` or ``c = +D d``. Shells with zero coupling are skipped.
-    The tables do not depend on ``K``, ``h`` or ``T`` and are cached (read-only).
-    """
-    return _couplings(model.lattice, L, model.J1, model.J2, model.J3, model.D, model.dmi)
-
-
-@functools.lru_cache(maxsize=32)
-def _couplings(kind: str, L: int, J1: float, J2: float, J3: float, D1: float, dmi: str):
-    lattice = make_lattice(kind, L)
-    eye = np.eye(3)
-    nbrs, mats = [], []
-    for shell, J in ((1, J1), (2, J2), (3, J3)):
-        D = D1 if shell == 1 else 0.0
-        if J == 0.0 and D == 0.0:
-            continue
-        table = lattice.all_neighbors(shell)
-        zb = table.shape[1] // 2
-        dvec = _dmi_vectors(lattice, dmi) if shell == 1 else np.zeros((zb, 3))
-        for b in range(2 * zb):
-            c = -D * dvec[b] if b < zb else D * dvec[b - zb]
-            nbrs.append(table[:, b])
-            mats.append(J * eye - _cross_matrix(c))
-    nbr = np.ascontiguousarray(np.stack(nbrs, axis=1), dtype=np.int64)
-    mat = np.ascontiguousarray(np.stack(mats), dtype=np.float64)
-    nbr.setflags(write=False)
-    mat.setflags(write=False)
-    return nbr, mat
+#: The rotation plane (:data:`spinexplore.physics.textures.PLANES`) each DMI type favours.
+_PLANE = {"interfacial": "neel", "bulk": "bloch"}
 
 
 def helix_energy(model: SpinModel, lattice: Lattice, q: np.ndarray) -> np.ndarray:
@@ -102,31 +68,6 @@ def continuum_q0(model: SpinModel, lattice: Lattice) -> float:
                    options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 2000})
     best = res.x if res.fun <= e[k] else q[k]
     return float(np.linalg.norm(best))
-
-
-# --------------------------------------------------------------------------- symmetry ------
-
-
-def _rotations(kind: str) -> list[np.ndarray]:
-    n = 6 if kind == "triangular" else 4
-    out = []
-    for k in range(n):
-        t = 2 * math.pi * k / n
-        out.append(np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]]))
-    return out
-
-
-def _set_key(kind: str, qs: np.ndarray) -> tuple:
-    """Canonical key of a set of wavevectors (each up to sign) under the rotation group."""
-    keys = []
-    for R in _rotations(kind):
-        rows = []
-        for q in qs @ R.T:
-            t = tuple(np.round(q, 6) + 0.0)
-            tm = tuple(np.round(-q, 6) + 0.0)
-            rows.append(max(t, tm))
-        keys.append(tuple(sorted(rows)))
-    return min(keys)
 
 
 # --------------------------------------------------------------------------- candidates ----
@@ -166,28 +107,12 @@ class AnsatzBudget:
     general_solitons: tuple[float, ...] = (0.0,)
 
 
-def _normalize(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=1, keepdims=True)
-    n[n < 1e-12] = 1.0
-    out = v / n
-    bad = np.linalg.norm(v, axis=1) < 1e-12
-    out[bad] = (0.0, 0.0, 1.0)
-    return out
-
-
-def _e_vec(dmi: str, q: np.ndarray) -> np.ndarray:
-    """In-plane unit vector that rotates with z in the DMI-favoured plane of wavevector ``q``."""
-    qh = np.array([q[0], q[1], 0.0]) / np.linalg.norm(q)
-    if dmi == "interfacial":
-        return qh
-    return np.array([-qh[1], qh[0], 0.0])
-
-
-def _term(pos: np.ndarray, q: np.ndarray, e: np.ndarray, chi: float) -> np.ndarray:
-    phase = pos @ q
-    z = np.zeros((len(pos), 3))
-    z[:, 2] = np.cos(phase)
-    return z + chi * np.sin(phase)[:, None] * e[None, :]
+def _helix(lattice: Lattice, i: int, dmi: str, chi: float, offset: float = 0.0,
+           normalized: bool = True) -> np.ndarray:
+    """``offset e_z + cos(Q.r) e_z + chi sin(Q.r) e`` for the wavevector row ``i`` of the grid,
+    ``e`` in the rotation plane the DMI favours (``chi = +-1``)."""
+    return textures.multi_q(lattice, [lattice.q_integers[i]], plane=_PLANE[dmi],
+                            chirality=-int(chi), offset=offset, normalized=normalized)
 
 
 def _diverse(items: list[tuple[float, tuple, tuple]]) -> list[tuple]:
@@ -231,7 +156,7 @@ def _plan(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str
     idx = np.flatnonzero(window | best_allowed)
     orbits: dict[tuple, int] = {}
     for i in idx[np.argsort(e_q[idx], kind="stable")]:
-        orbits.setdefault(_set_key(kind, qv[i : i + 1]), int(i))
+        orbits.setdefault(orbit_key(kind, qv[i : i + 1]), int(i))
     single = tuple(orbits.values())
 
     w = [int(i) for i in np.flatnonzero(window)]
@@ -245,7 +170,7 @@ def _plan(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str
             la, lb = lengths[a], lengths[b]
             cab = float(qv[a] @ qv[b]) / (la * lb)
             if abs(la - lb) <= 1e-9 * la and abs(cab) < 1e-9:
-                key = _set_key(kind, qv[[a, b]])
+                key = orbit_key(kind, qv[[a, b]])
                 score = float(e_q[a] + e_q[b]) / 2
                 if key not in doubles or score < doubles[key][0]:
                     doubles[key] = (score, (round(float(la), 6),), (a, b))
@@ -264,17 +189,13 @@ def _plan(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str
             cac = float(qv[a] @ qv[c]) / (lengths[a] * lengths[c])
             if not (cos_lo <= cbc <= cos_hi and cos_lo <= cac <= cos_hi):
                 continue
-            key = _set_key(kind, qv[[a, b, c]])
+            key = orbit_key(kind, qv[[a, b, c]])
             score = float(e_q[[a, b, c]].mean())
             if key not in triples or score < triples[key][0]:
                 triples[key] = (score, tuple(sorted(np.round(ls, 3))), (a, b, c))
 
-    pos = lattice.positions
-    q_best = qv[single[0]]
-    e_best = _e_vec(dmi, q_best)
-    from spinexplore.physics.solver import energy_per_spin  # local import: no cycle at load
-
-    chi_e = [energy_per_spin(_term(pos, q_best, e_best, chi), model, lattice) for chi in (1.0, -1.0)]
+    chi_e = [energy_per_spin(_helix(lattice, single[0], dmi, chi, normalized=False), model, lattice)
+             for chi in (1.0, -1.0)]
     return _Plan(
         single=single,
         triples=tuple(_diverse(list(triples.values()))),
@@ -285,85 +206,88 @@ def _plan(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str
 
 
 def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) -> list[Candidate]:
-    """All ansatz states for ``model`` on ``lattice`` within ``budget`` (physics.md 1.5)."""
-    pos = lattice.positions
-    N = lattice.N
-    zhat = np.array([0.0, 0.0, 1.0])
+    """All ansatz states for ``model`` on ``lattice`` within ``budget`` (physics.md 1.5).
+
+    States along ``-z`` replace those along ``+z`` when ``h < 0`` (every spin reversed, which
+    maps the energy at ``h`` onto the energy at ``-h``).
+    """
     p = -1.0 if model.h < 0 else 1.0
-    out: list[Candidate] = []
-
-    def uniform(v):
-        v = np.asarray(v, dtype=float)
-        return np.tile(v / np.linalg.norm(v), (N, 1))
-
-    out.append(Candidate("fm_z", f"{'+' if p > 0 else '-'}z", uniform(p * zhat)))
-    out.append(Candidate("fm_inplane", "x", uniform((1.0, 0.0, 0.0))))
+    out = [Candidate("fm_z", f"{'+' if p > 0 else '-'}z", textures.fm(lattice, (0.0, 0.0, p))),
+           Candidate("fm_inplane", "x", textures.fm(lattice, (1.0, 0.0, 0.0)))]
     if model.K > 0 and abs(model.h) < 2 * model.K:
         c = model.h / (2 * model.K)
-        out.append(Candidate("fm_canted", f"cos={c:.4f}", uniform((math.sqrt(1 - c * c), 0.0, c))))
+        out.append(Candidate("fm_canted", f"cos={c:.4f}", textures.canted_fm(lattice, c)))
     else:
-        out.append(Candidate("fm_canted", "cos=0.7071", uniform((1.0, 0.0, p))))
+        out.append(Candidate("fm_canted", "cos=0.7071", textures.fm(lattice, (1.0, 0.0, p))))
 
     plan = _plan(model.lattice, lattice.L, model.J1, model.J2, model.J3, model.D, model.dmi)
     if plan is None:
         return out
     qn = lattice.q_integers
-    qv = lattice.q_vectors
     chi0 = plan.chi0
+    plane = _PLANE[model.dmi]
 
     def label(i):
         return f"({qn[i][0]},{qn[i][1]})"
 
     for i in plan.single[: budget.n_single]:
-        q = qv[i]
-        e = _e_vec(model.dmi, q)
         for chi in ((chi0, -chi0) if budget.both_chiralities else (chi0,)):
-            base = _term(pos, q, e, chi)
             for off in budget.offsets:
-                s = _normalize(base + p * off * zhat)
-                out.append(Candidate("helix", f"{label(i)},chi={chi:+.0f},off={off:g}", s))
+                out.append(Candidate("helix", f"{label(i)},chi={chi:+.0f},off={off:g}",
+                                     _helix(lattice, i, model.dmi, chi, p * off)))
 
     for i in plan.single[: budget.n_cone]:
-        q = qv[i]
-        e = _e_vec(model.dmi, q)
-        if model.dmi == "interfacial":
-            nrm = np.cross(e, zhat)
-        else:
-            nrm = np.array([q[0], q[1], 0.0])
-        nrm = nrm / np.linalg.norm(nrm)
-        c = min(abs(model.h) / (2 * model.K), 0.95) if model.K > 0 else 0.5
-        phase = pos @ q
-        for sgn in (1.0, -1.0):
-            m = sgn * math.sqrt(1 - c * c) * nrm + p * c * zhat
-            e2 = np.cross(m, e)
-            e2 /= np.linalg.norm(e2)
-            for amp in budget.cone_amplitudes:
-                s = m[None, :] + amp * (np.cos(phase)[:, None] * e2 + chi0 * np.sin(phase)[:, None] * e)
-                out.append(Candidate("cone", f"{label(i)},axis={sgn:+.0f},A={amp:g}", _normalize(s)))
+        for detail, s in _cones(model, lattice, i, p, chi0, budget.cone_amplitudes):
+            out.append(Candidate("cone", f"{label(i)},{detail}", s))
 
     for trio in plan.triples[: budget.n_triple]:
-        terms = sum(_term(pos, qv[t], _e_vec(model.dmi, qv[t]), chi0) for t in trio)
         name = "+".join(label(t) for t in trio)
         for m in budget.triple_offsets:
-            s = p * (m * zhat[None, :] - terms)
-            out.append(Candidate("triple_q", f"{name},m={m:g}", _normalize(s)))
+            s = textures.triple_q_skx(lattice, [qn[t] for t in trio], plane=plane,
+                                      chirality=-int(chi0), offset=m)
+            out.append(Candidate("triple_q", f"{name},m={m:g}", p * s))
 
     for pair in plan.doubles[: budget.n_double]:
-        t1 = _term(pos, qv[pair[0]], _e_vec(model.dmi, qv[pair[0]]), chi0)
-        t2 = _term(pos, qv[pair[1]], _e_vec(model.dmi, qv[pair[1]]), chi0)
         name = "+".join(label(t) for t in pair)
         for m, alpha in budget.double_variants:
-            s = -(t1 + t2)
+            s = textures.multi_q(lattice, [qn[t] for t in pair], amplitude_z=-1.0,
+                                 amplitude_e=-1.0, plane=plane, chirality=-int(chi0),
+                                 normalized=False)
             s[:, 2] *= alpha
-            s = p * (s + m * zhat[None, :])
-            out.append(Candidate("double_q", f"{name},m={m:g},a={alpha:g}", _normalize(s)))
+            s[:, 2] += m
+            out.append(Candidate("double_q", f"{name},m={m:g},a={alpha:g}", normalize(p * s)))
 
     if budget.general_qmax > 0 and budget.general_orbits > 0:
-        from spinexplore.physics._ansatz_single import general_single_q, single_q_orbits
-
         orbits = single_q_orbits(model.lattice, lattice.L, round(budget.general_qmax * plan.q0, 9))
         for detail, s in general_single_q(lattice, p, orbits[: budget.general_orbits],
                                           budget.general_axes, budget.general_offsets,
                                           budget.general_solitons):
             out.append(Candidate("single_q", detail, s))
     return out
+
+
+def _cones(model: SpinModel, lattice: Lattice, i: int, p: float, chi0: float,
+           amplitudes: tuple[float, ...]):
+    """Yield ``(detail, spins)`` of the cones about an in-plane axis for wavevector row ``i``.
+
+    The cone axis ``m`` is in-plane perpendicular to the DMI rotation plane, tilted towards the
+    field by ``cos = h / 2K`` (0.5 without easy-plane ``K``); the spins rotate about it in the
+    DMI-favoured sense with amplitude ``A`` before normalising.
+    """
+    q = lattice.q_vectors[i]
+    zhat = np.array([0.0, 0.0, 1.0])
+    e = textures.rotation_plane(q, _PLANE[model.dmi])[1]
+    if model.dmi == "interfacial":
+        nrm = np.cross(e, zhat)
+    else:
+        nrm = np.array([q[0], q[1], 0.0])
+    nrm = nrm / np.linalg.norm(nrm)
+    c = min(abs(model.h) / (2 * model.K), 0.95) if model.K > 0 else 0.5
+    phase = lattice.positions @ q
+    for sgn in (1.0, -1.0):
+        m = sgn * math.sqrt(1 - c * c) * nrm + p * c * zhat
+        e2 = np.cross(m, e)
+        e2 /= np.linalg.norm(e2)
+        for amp in amplitudes:
+            s = m[None, :] + amp * (np.cos(phase)[:, None] * e2 + chi0 * np.sin(phase)[:, None] * e)
+            yield f"axis={sgn:+.0f},A={amp:g}", normalize(s)

@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from spinexplore.physics.lattice import Lattice, make_lattice
+from spinexplore.physics._spins import normalize
+from spinexplore.physics.lattice import Lattice, make_lattice, orbit_key
 
 __all__ = ["AXES", "single_q_orbits", "general_single_q"]
 
@@ -40,8 +41,6 @@ def single_q_orbits(kind: str, L: int, q_max: float) -> tuple[int, ...]:
     Orbits are taken under the lattice rotations (C6 or C4) and ``Q -> -Q``; the result is ordered
     by ``|Q|`` (longest period first), then by the grid label, so a shorter list is a prefix.
     """
-    from spinexplore.physics._ansatz import _set_key
-
     lattice = make_lattice(kind, L)
     qv = lattice.q_vectors
     lengths = np.linalg.norm(qv, axis=1)
@@ -49,7 +48,7 @@ def single_q_orbits(kind: str, L: int, q_max: float) -> tuple[int, ...]:
     order = sorted(idx, key=lambda i: (round(float(lengths[i]), 9), tuple(lattice.q_integers[i])))
     seen: dict[tuple, int] = {}
     for i in order:
-        seen.setdefault(_set_key(kind, qv[i : i + 1]), int(i))
+        seen.setdefault(orbit_key(kind, qv[i : i + 1]), int(i))
     return tuple(seen.values())
 
 
@@ -100,8 +99,7 @@ def general_single_q(lattice: Lattice, p: float, orbits: tuple[int, ...], axes: 
                 for chi in (1.0, -1.0):
                     rot = c[:, None] * e1[None, :] + chi * sn[:, None] * e2[None, :]
                     for off in offsets:
-                        v = off * a[None, :] + rot
-                        v /= np.linalg.norm(v, axis=1, keepdims=True)
+                        v = normalize(off * a[None, :] + rot)
                         detail = (f"({qn[i][0]},{qn[i][1]}),axis={ax_name},chi={chi:+.0f},"
                                   f"c={off:g},s={s:g}")
                         yield detail, v

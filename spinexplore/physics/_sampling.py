@@ -1,48 +1,89 @@
-"""Finite-temperature branch of :func:`spinexplore.physics.solver.simulate` (``T > 0``)."""
+"""Monte Carlo stages of :func:`spinexplore.physics.solver.simulate`: the annealing of a random
+state (``T == 0`` search) and the equilibrium sampling at ``T > 0``.
+
+Both run the numba sweeps of :mod:`._kernels` (Metropolis with an adaptive Gaussian step, plus
+over-relaxation when ``K == 0``) on the coupling tables of :mod:`.energy`; they know nothing of
+the solver's result type, so the solver imports this module and not the other way round.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
 from spinexplore.physics import _kernels, _thermal_kernels
+from spinexplore.physics.energy import energy_scale
+from spinexplore.physics.lattice import Lattice
+from spinexplore.physics.model import SpinModel
+from spinexplore.physics.textures import random_spins
+
+__all__ = ["rng_state", "anneal", "sample"]
 
 
-def sample(model, lattice, preset, mode, seed_used, child, nbr, mats, clock, start=None):
+def rng_state(ss: np.random.SeedSequence) -> np.ndarray:
+    """The 256-bit state of the kernels' xoshiro generator drawn from ``ss`` (never all zero)."""
+    state = ss.generate_state(4, np.uint64)
+    if not state.any():
+        state[0] = np.uint64(1)
+    return state
+
+
+def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, temps: np.ndarray,
+           n_over: int, state: np.ndarray, clock: Any, chunk: int = 200) -> float:
+    """Metropolis sweeps of ``s`` (in place) through the temperatures ``temps``, the step adapted
+    to 45 % acceptance; ``clock.check`` runs every ``chunk`` sweeps. Returns the final step."""
+    sigma = 0.5
+    for start in range(0, len(temps), chunk):
+        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps[start:start + chunk],
+                                      sigma, state, n_over, 0.45)
+        clock.check("annealing")
+    return sigma
+
+
+def sample(model: SpinModel, lattice: Lattice, preset: Any, child: np.random.SeedSequence,
+           nbr: np.ndarray, mats: np.ndarray, clock: Any,
+           start: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
     """Equilibrium sampling at ``model.T``: from ``start`` (or a random state annealed to T),
     equilibrate at T and take decorrelated snapshots.
 
     With an easy axis (``K < 0``) every Metropolis sweep is followed by a sweep of
     ``S_z -> -S_z`` reflections (:func:`~spinexplore.physics._thermal_kernels.reflect_sweep`),
     without which a strong easy axis freezes the sign of each spin.
-    """
-    from spinexplore.physics.solver import GroundState, _energy_scale, _random_spins, _rng_state
 
+    Returns
+    -------
+    samples : ndarray of shape (preset.n_samples, N, 3)
+        Read-only snapshots.
+    energy : float
+        Mean energy per spin of the snapshots.
+    torque : float
+        Max torque of the last snapshot.
+    """
     N = lattice.N
     T = model.T
     if start is None:
-        s = _random_spins(np.random.default_rng(child), N)
+        s = random_spins(lattice, child)
     else:
         s = np.array(start, dtype=np.float64, order="C")
-    rng_state = _rng_state(child)
+    state = rng_state(child)
     reflect = model.K < 0
     sigma = 0.5
 
     def sweeps(temps, target, stage):
         nonlocal sigma
         chunk = 1 if reflect else 200
-        for start in range(0, len(temps), chunk):
-            part = temps[start:start + chunk]
-            sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, part, sigma, rng_state,
+        for first in range(0, len(temps), chunk):
+            part = temps[first:first + chunk]
+            sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, part, sigma, state,
                                           preset.n_over, target)
             if reflect:
-                _thermal_kernels.reflect_sweep(s, nbr, mats, model.h, 1.0 / part[0], rng_state)
-            if start % 200 == 0:
+                _thermal_kernels.reflect_sweep(s, nbr, mats, model.h, 1.0 / part[0], state)
+            if first % 200 == 0:
                 clock.check(stage)
 
     if start is None:
-        t_start = max(T, _energy_scale(model))
+        t_start = max(T, energy_scale(model))
         sweeps(np.geomspace(t_start, T, max(preset.t_sweeps, 1)), 0.45, "annealing")
     else:
         sweeps(np.full(max(preset.t_sweeps, 1), T), 0.45, "heating the ground state")
@@ -58,10 +99,4 @@ def sample(model, lattice, preset, mode, seed_used, child, nbr, mats, clock, sta
         clock.check("sampling")
     torque = float(np.max(np.linalg.norm(np.cross(s, fields), axis=1)))
     samples.setflags(write=False)
-    energy = float(energies.mean())
-    return GroundState(
-        spins=samples[-1], lattice=lattice, model=model, energy=energy,
-        candidates=((f"thermal:T={T:g}", energy),), best="thermal", gap=math.inf,
-        max_torque=torque, mode=mode, seed=seed_used, duration=clock.elapsed, samples=samples,
-        T=T,
-    )
+    return samples, float(energies.mean()), torque

@@ -6,7 +6,14 @@ import math
 
 import numpy as np
 
+from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import Lattice
+from spinexplore.physics.observables import (
+    ambiguous_triangles,
+    magnetization,
+    structure_factor,
+    topological_charge_density,
+)
 
 __all__ = ["fingerprint", "same_texture", "label_gap"]
 
@@ -14,27 +21,25 @@ __all__ = ["fingerprint", "same_texture", "label_gap"]
 def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
     """A coarse texture signature: (sorted |Q| of the main S(q) peaks, |m|, m_z, charge).
 
-    The charge is None when a coplanar triangle has a solid angle of +-2 pi (Berg-Luscher
-    ambiguous, e.g. antiferromagnets).
+    The peaks are the wavevectors with ``S(q) >= S_max / 4`` (``q != 0``;
+    :func:`~spinexplore.physics.observables.structure_factor`), the charge the rounded sum of
+    :func:`~spinexplore.physics.observables.topological_charge_density`; it is None when a
+    coplanar triangle has a solid angle of +-2 pi
+    (:func:`~spinexplore.physics.observables.ambiguous_triangles`; e.g. antiferromagnets).
     """
-    L = lattice.L
-    f = np.fft.fft2(spins.reshape(L, L, 3), axes=(0, 1)) / lattice.N
-    sq = (np.abs(f) ** 2).sum(axis=2).ravel()
+    sq_in, sq_z = structure_factor(spins, lattice)
+    sq = sq_in + sq_z
     sq[0] = 0.0
-    m = spins.mean(axis=0)
+    m = magnetization(spins)
     peaks: tuple = ()
     if sq.max() > 1e-4:
         lens = np.linalg.norm(lattice.q_vectors, axis=1)
         sel = np.flatnonzero(sq >= 0.25 * sq.max())
         peaks = tuple(sorted(np.round(lens[sel], 4)))
-    tri = lattice.triangles
-    a, b, c = spins[tri[:, 0]], spins[tri[:, 1]], spins[tri[:, 2]]
-    num = np.einsum("ij,ij->i", a, np.cross(b, c))
-    den = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
-    if np.any((np.abs(num) < 1e-6) & (den < 1e-6)):  # solid angle +-2 pi ambiguous: undefined
+    if np.any(ambiguous_triangles(spins, lattice)):
         charge = None
     else:
-        charge = int(round(float(np.sum(2 * np.arctan2(num, den)) / (4 * np.pi))))
+        charge = int(round(float(topological_charge_density(spins, lattice).sum())))
     return peaks, float(np.linalg.norm(m)), float(m[2]), charge
 
 
@@ -58,8 +63,6 @@ def label_gap(spins: np.ndarray, others: list[tuple[np.ndarray, float]], energy:
     reuses its label, so the cost is a few ``classify`` calls. The gap is ``inf`` when every
     candidate has the winner's label.
     """
-    from spinexplore.physics.classify import classify  # local: classify does not need the solver
-
     label = classify(spins, lattice).phase.name
     seen = [(fingerprint(spins, lattice), label)]
     for s, e in sorted(others, key=lambda x: x[1]):

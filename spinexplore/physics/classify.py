@@ -40,8 +40,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from spinexplore.physics._peaks import reduce_q
 from spinexplore.physics.lattice import Lattice
-from spinexplore.physics.observables import measure, reduce_q
+from spinexplore.physics.observables import measure
 from spinexplore.results import PhaseType
 
 __all__ = ["Classification", "Thresholds", "classify"]

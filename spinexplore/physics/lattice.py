@@ -13,12 +13,14 @@ square {x, y}; triangular {a1, a2, a2 - a1}.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Lattice", "make_lattice", "LATTICE_KINDS"]
+__all__ = ["Lattice", "make_lattice", "lattice_for_spins", "rotations", "orbit_key", "LATTICE_KINDS"]
 
 LATTICE_KINDS = ("triangular", "square")
 
@@ -195,3 +197,63 @@ def make_lattice(kind: str, L: int) -> Lattice:
     if L < _MIN_L or L % 2:
         raise ValueError(f"lattice_size must be an even integer >= {_MIN_L}; got {L!r}")
     return Lattice(kind=kind, L=int(L), a=_A[kind].copy())
+
+
+def lattice_for_spins(spins: Any, lattice: Lattice | str) -> Lattice:
+    """The lattice that a spin array of shape (N, 3) lives on.
+
+    Parameters
+    ----------
+    spins : array_like of shape (N, 3)
+    lattice : Lattice or {"triangular", "square"}
+        A lattice (it must have N sites) or a kind (then ``L = sqrt(N)``).
+
+    Returns
+    -------
+    Lattice
+
+    Raises
+    ------
+    ValueError
+        When ``spins`` is not (N, 3), when N is not a square for a kind, or when a lattice
+        has another number of sites.
+    """
+    shape = np.shape(spins)
+    if len(shape) != 2 or shape[1] != 3:
+        raise ValueError(f"spins must have shape (N, 3); got {shape}")
+    n = shape[0]
+    if isinstance(lattice, str):
+        size = math.isqrt(n)
+        if size * size != n:
+            raise ValueError(f"spins of an L x L lattice must have L*L rows; got {n} rows")
+        return make_lattice(lattice, size)
+    if not isinstance(lattice, Lattice) or lattice.N != n:
+        raise ValueError(
+            f"lattice must be a Lattice with N={n} sites matching the spins, or a kind "
+            f"{list(LATTICE_KINDS)}; got {lattice!r}"
+        )
+    return lattice
+
+
+def rotations(kind: str) -> list[np.ndarray]:
+    """The rotation matrices (2, 2) of the lattice's point group: C6 triangular, C4 square."""
+    n = 6 if kind == "triangular" else 4
+    out = []
+    for k in range(n):
+        t = 2 * math.pi * k / n
+        out.append(np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]]))
+    return out
+
+
+def orbit_key(kind: str, qs: np.ndarray) -> tuple:
+    """Canonical key of a set of wavevectors (rows of ``qs``, each up to sign) under
+    :func:`rotations`: two sets have equal keys when a lattice rotation maps one onto the other."""
+    keys = []
+    for R in rotations(kind):
+        rows = []
+        for q in qs @ R.T:
+            t = tuple(np.round(q, 6) + 0.0)
+            tm = tuple(np.round(-q, 6) + 0.0)
+            rows.append(max(t, tm))
+        keys.append(tuple(sorted(rows)))
+    return min(keys)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from spinexplore.physics._peaks import find_peaks, reduce_q
 from spinexplore.physics.lattice import Lattice
 
 _PI_TIE = 1e-6
@@ -33,6 +34,7 @@ __all__ = [
     "magnetization",
     "structure_factor",
     "topological_charge_density",
+    "ambiguous_triangles",
     "topological_charge",
     "inplane_winding",
     "find_peaks",
@@ -122,12 +124,33 @@ def topological_charge_density(spins: np.ndarray, lattice: Lattice) -> np.ndarra
     ndarray of shape (2N,)
         In the order of ``lattice.triangles``; each value lies in ``(-1/2, 1/2]``.
     """
-    s = _check_spins(spins, lattice)
+    num, den = _solid_angle_terms(_check_spins(spins, lattice), lattice)
+    return 2.0 * np.arctan2(num, den) / (4.0 * np.pi)
+
+
+def ambiguous_triangles(spins: np.ndarray, lattice: Lattice, tol: float = _PI_TIE) -> np.ndarray:
+    """Triangles on which the Berg-Luscher solid angle is not defined.
+
+    Coplanar spins (``|a.(b x c)| < tol``) with ``1 + a.b + b.c + c.a < tol`` enclose a solid
+    angle of ``+-2 pi`` (or ``0/0``), e.g. the 120 degree state of an antiferromagnet: the sign,
+    and so the total charge, is then fixed by rounding alone.
+
+    Returns
+    -------
+    ndarray of bool, shape (2N,)
+        In the order of ``lattice.triangles``.
+    """
+    num, den = _solid_angle_terms(_check_spins(spins, lattice), lattice)
+    return (np.abs(num) < tol) & (den < tol)
+
+
+def _solid_angle_terms(s: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
+    """``a.(b x c)`` and ``1 + a.b + b.c + c.a`` of every triangle: ``Omega = 2 atan2(num, den)``."""
     tri = lattice.triangles
     a, b, c = s[tri[:, 0]], s[tri[:, 1]], s[tri[:, 2]]
     num = np.einsum("ij,ij->i", a, np.cross(b, c))
     den = 1.0 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) + np.einsum("ij,ij->i", c, a)
-    return 2.0 * np.arctan2(num, den) / (4.0 * np.pi)
+    return num, den
 
 
 def topological_charge(spins: np.ndarray, lattice: Lattice) -> float:
@@ -196,147 +219,6 @@ def _merge_ties(wind: np.ndarray, lo: np.ndarray, hi: np.ndarray, tie: np.ndarra
     out = np.zeros_like(wind)
     out[first] = np.rint(total).astype(np.int64)
     return out
-
-
-def _plaquette_centers(lattice: Lattice) -> np.ndarray:
-    if lattice.kind == "triangular":
-        return lattice.triangle_centers
-    return (lattice.coords + 0.5) @ lattice.a
-
-
-def _fold_pairs(sq: np.ndarray, lattice: Lattice) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of one representative per +-q pair (q != 0) and the pair partner indices."""
-    L = lattice.L
-    n = lattice.q_integers
-    # row of (n1, n2) in FFT order is (n1 mod L) + L (n2 mod L); q = 0 is row 0
-    partner = ((-n[:, 0]) % L) + L * ((-n[:, 1]) % L)
-    idx = np.arange(lattice.N)
-    keep = (idx <= partner) & (idx != 0)
-    return idx[keep], partner[keep]
-
-
-def find_peaks(
-    sq_inplane: np.ndarray,
-    sq_z: np.ndarray,
-    lattice: Lattice,
-    *,
-    relative: float = 0.25,
-    harmonic_ratio: float = 1.25,
-    min_weight: float = 1e-4,
-    max_peaks: int = 16,
-) -> list[dict[str, Any]]:
-    """Primary Bragg peaks of ``S(q)``, folded over ``+-q``.
-
-    A pair counts when its weight is at least ``relative`` times the strongest pair and at
-    least ``min_weight`` (rounding noise of a uniform state is not a peak); the search stops
-    after ``max_peaks`` primaries (a disordered state has hundreds). A pair
-    that sits one grid step from a stronger primary peak is merged into it; a pair that is a
-    small integer combination of stronger primaries and longer than ``harmonic_ratio`` times
-    them is a harmonic and is skipped.
-
-    Returns
-    -------
-    list of dict
-        Strongest first, each with ``n`` (integer grid label), ``q`` (Cartesian), ``norm``,
-        ``weight`` (``S(q) + S(-q)``, merged neighbours included), ``weight_inplane`` and
-        ``weight_z``.
-    """
-    sq = sq_inplane + sq_z
-    rep, partner = _fold_pairs(sq, lattice)
-    w = sq[rep] + np.where(rep == partner, 0.0, sq[partner])
-    w_in = sq_inplane[rep] + np.where(rep == partner, 0.0, sq_inplane[partner])
-    w_z = sq_z[rep] + np.where(rep == partner, 0.0, sq_z[partner])
-    order = np.argsort(-w, kind="stable")
-    if w.size == 0 or w[order[0]] <= 0.0:
-        return []
-    top = w[order[0]]
-    L = lattice.L
-    ints = lattice.q_integers
-    step = float(np.max(np.linalg.norm(lattice.b, axis=1))) / L * 1.01
-    peaks: list[dict[str, Any]] = []
-    for k in order:
-        if w[k] < relative * top * 0.999 or w[k] < min_weight:
-            break
-        n, q, norm = reduce_q(ints[rep[k]], lattice)
-        merged = False
-        for p in peaks:
-            for sgn in (1, -1):
-                _, _, dist = reduce_q(n - sgn * np.asarray(p["n"]), lattice)
-                if dist <= step and dist < 0.5 * p["norm"]:
-                    p["weight"] += float(w[k])
-                    p["weight_inplane"] += float(w_in[k])
-                    p["weight_z"] += float(w_z[k])
-                    merged = True
-                    break
-            if merged:
-                break
-        if merged or _is_harmonic(n, norm, peaks, L, harmonic_ratio):
-            continue
-        peaks.append(
-            {
-                "n": [int(n[0]), int(n[1])],
-                "q": q,
-                "norm": norm,
-                "weight": float(w[k]),
-                "weight_inplane": float(w_in[k]),
-                "weight_z": float(w_z[k]),
-            }
-        )
-        if len(peaks) >= max_peaks:
-            break
-    return peaks
-
-
-def reduce_q(n: Any, lattice: Lattice) -> tuple[np.ndarray, np.ndarray, float]:
-    """Shortest representative of the grid wavevector ``n`` modulo the reciprocal lattice.
-
-    Parameters
-    ----------
-    n : sequence of 2 ints
-        Grid label ``(n1, n2)``, ``q = (n1 b1 + n2 b2) / L``.
-    lattice : Lattice
-
-    Returns
-    -------
-    n_short : ndarray of int, shape (2,)
-    q : ndarray of shape (2,)
-        Cartesian wavevector of ``n_short``.
-    norm : float
-    """
-    L = lattice.L
-    base = (np.asarray(n, dtype=np.int64) + L // 2) % L - L // 2
-    best = None
-    for k1 in (-1, 0, 1):
-        for k2 in (-1, 0, 1):
-            cand = base + L * np.array([k1, k2])
-            q = cand @ lattice.b / L
-            nrm = float(np.hypot(q[0], q[1]))
-            if best is None or nrm < best[2] - 1e-12:
-                best = (cand, q, nrm)
-    return best
-
-
-def _is_harmonic(n: np.ndarray, norm: float, peaks: list[dict[str, Any]], L: int, ratio: float) -> bool:
-    if not peaks:
-        return False
-    longest = max(p["norm"] for p in peaks)
-    if norm <= ratio * longest:
-        return False
-    base = [np.asarray(p["n"]) for p in peaks[:3]]
-    coeffs = range(-3, 4)
-    for i, bi in enumerate(base):
-        for a in coeffs:
-            if a == 0:
-                continue
-            if np.all((a * bi - n) % L == 0):
-                return True
-            for bj in base[i + 1 :]:
-                for c in coeffs:
-                    if c == 0:
-                        continue
-                    if np.all((a * bi + c * bj - n) % L == 0):
-                        return True
-    return False
 
 
 def measure(

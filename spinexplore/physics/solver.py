@@ -37,21 +37,32 @@ import numpy as np
 
 from spinexplore._validation import check_choice, check_real
 from spinexplore.physics import _kernels
-from spinexplore.physics._ansatz import AnsatzBudget, couplings, make_candidates
-from spinexplore.physics._texture_id import fingerprint, label_gap, same_texture
+from spinexplore.physics._ansatz import AnsatzBudget, make_candidates
 from spinexplore.physics._ansatz_single import AXES
+from spinexplore.physics._sampling import anneal, rng_state, sample
+from spinexplore.physics._texture_id import fingerprint, label_gap, same_texture
+from spinexplore.physics.energy import (  # re-exported: the energy API of the solver
+    TORQUE_TOL,
+    couplings,
+    energy_per_spin,
+    energy_scale,
+    local_fields,
+    max_torque,
+    relax,
+)
 from spinexplore.physics.lattice import Lattice, make_lattice
 from spinexplore.physics.model import SpinModel
+from spinexplore.physics.textures import random_spins
 
-__all__ = ["simulate", "GroundState", "MODES", "Preset", "PRESET_BUDGETS", "energy_per_spin",
-           "local_fields", "max_torque", "relax"]
+__all__ = ["simulate", "GroundState", "MODES", "Preset", "PRESET_BUDGETS", "TORQUE_TOL",
+           "couplings", "energy_per_spin", "local_fields", "max_torque", "relax"]
 
+#: The budget presets of :func:`simulate` (keys of :data:`PRESET_BUDGETS`), cheapest first.
 MODES = ("screening", "fast", "accurate")
 _FAMILY_ORDER = {name: k for k, name in enumerate(
     ("fm_z", "fm_canted", "fm_inplane", "helix", "cone", "single_q", "double_q", "triple_q",
      "anneal"))}
 _GENERAL_COARSE_ITER = 3000  # iteration cap of the coarse pass for the many general single-Q states
-TORQUE_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -165,67 +176,6 @@ class GroundState:
     label_gap: float = math.inf
 
 
-# --------------------------------------------------------------------- numpy wrappers ------
-
-
-def _lattice_for(spins: np.ndarray, model: SpinModel, lattice: Lattice | None) -> Lattice:
-    spins = np.asarray(spins)
-    if spins.ndim != 2 or spins.shape[1] != 3:
-        raise ValueError(f"spins must have shape (N, 3); got {spins.shape}")
-    if lattice is None:
-        L = int(round(math.sqrt(spins.shape[0])))
-        if L * L != spins.shape[0]:
-            raise ValueError(f"spins must hold L*L sites; got N={spins.shape[0]}")
-        lattice = make_lattice(model.lattice, L)
-    if lattice.N != spins.shape[0] or lattice.kind != model.lattice:
-        raise ValueError(
-            f"spins (N={spins.shape[0]}) and lattice ({lattice.kind}, N={lattice.N}) do not match "
-            f"the model's {model.lattice!r} lattice"
-        )
-    return lattice
-
-
-def _prepare(spins, model, lattice):
-    lattice = _lattice_for(spins, model, lattice)
-    s = np.array(spins, dtype=np.float64, order="C")  # a writable copy (one numba signature)
-    nbr, mats = couplings(model, lattice.L)
-    return lattice, s, nbr, mats
-
-
-def energy_per_spin(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None) -> float:
-    """Energy per spin (units of J1) of ``spins`` (N, 3); ``lattice`` defaults to L = sqrt(N)."""
-    lattice, s, nbr, mats = _prepare(spins, model, lattice)
-    fields = np.empty_like(s)
-    return _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields) / lattice.N
-
-
-def local_fields(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None) -> np.ndarray:
-    """Local fields ``-dE/dS_i``, shape (N, 3)."""
-    _, s, nbr, mats = _prepare(spins, model, lattice)
-    fields = np.empty_like(s)
-    _kernels.energy_and_fields(s, nbr, mats, model.K, model.h, fields)
-    return fields
-
-
-def max_torque(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None) -> float:
-    """Max over sites of ``|S_i x dE/dS_i|`` for unit spins."""
-    f = local_fields(spins, model, lattice)
-    return float(np.max(np.linalg.norm(np.cross(np.asarray(spins, dtype=float), f), axis=1)))
-
-
-def relax(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None, *,
-          tol: float = TORQUE_TOL, max_iter: int = 50000) -> tuple[np.ndarray, float, float]:
-    """Relax ``spins`` to max torque ``<= tol`` (L-BFGS); returns (spins, energy per spin, torque)."""
-    lattice, s, nbr, mats = _prepare(spins, model, lattice)
-    s = _unit(s)
-    e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, 0.5 * tol, max_iter, 10)
-    return s, e / lattice.N, float(t)
-
-
-def _unit(s: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(s / np.linalg.norm(s, axis=1, keepdims=True))
-
-
 # --------------------------------------------------------------------- simulate ------------
 
 
@@ -244,17 +194,6 @@ def _resolve_seed(seed) -> int:
     return int(seed)
 
 
-def _rng_state(ss: np.random.SeedSequence) -> np.ndarray:
-    state = ss.generate_state(4, np.uint64)
-    if not state.any():
-        state[0] = np.uint64(1)
-    return state
-
-
-def _random_spins(rng: np.random.Generator, n: int) -> np.ndarray:
-    return _unit(rng.normal(size=(n, 3)))
-
-
 class _Clock:
     def __init__(self, timeout: float | None):
         self.t0 = time.perf_counter()
@@ -270,19 +209,6 @@ class _Clock:
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
-
-
-def _energy_scale(model: SpinModel) -> float:
-    return max(abs(model.J1), abs(model.J2), abs(model.J3), abs(model.D), 1e-3)
-
-
-def _anneal(s, nbr, mats, model, temps, n_over, rng_state, clock, chunk=200):
-    sigma = 0.5
-    for start in range(0, len(temps), chunk):
-        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps[start:start + chunk],
-                                      sigma, rng_state, n_over, 0.45)
-        clock.check("annealing")
-    return sigma
 
 
 def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
@@ -326,18 +252,22 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
     ss = np.random.SeedSequence(seed_used)
     children = ss.spawn(max(preset.n_anneal, 1) + 1)
     if model.T > 0:
-        from spinexplore.physics._sampling import sample  # local: _sampling builds a GroundState
-
         # the T = 0 ground state of the same budget is the start: no defects frozen in by a
         # quick anneal at low T, and the order melts on its own above the ordering scale
         remaining = None if timeout is None else max(timeout - clock.elapsed, 1e-9)
         ground = simulate(model.with_params({"T": 0.0}), lattice.L, mode, seed=seed_used,
                           timeout=remaining)
-        return sample(model, lattice, preset, mode, seed_used, children[0], nbr, mats, clock,
-                      start=ground.spins)
+        samples, energy, torque = sample(model, lattice, preset, children[0], nbr, mats, clock,
+                                         start=ground.spins)
+        return GroundState(
+            spins=samples[-1], lattice=lattice, model=model, energy=energy,
+            candidates=((f"thermal:T={model.T:g}", energy),), best="thermal", gap=math.inf,
+            max_torque=torque, mode=mode, seed=seed_used, duration=clock.elapsed,
+            samples=samples, T=model.T,
+        )
 
     N = lattice.N
-    scale = _energy_scale(model)
+    scale = energy_scale(model)
     results: list[tuple[str, str, np.ndarray, float, float]] = []  # family, name, spins, E, torque
 
     def relax_to(s, tol, max_iter=preset.max_iter):
@@ -346,9 +276,9 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
 
     for r in range(preset.n_anneal):
         child = children[r]
-        s = _random_spins(np.random.default_rng(child), N)
+        s = random_spins(lattice, child)
         temps = np.geomspace(1.0 * scale, 0.01 * scale, preset.anneal_sweeps)
-        _anneal(s, nbr, mats, model, temps, preset.n_over, _rng_state(child), clock)
+        anneal(s, nbr, mats, model, temps, preset.n_over, rng_state(child), clock)
         e, t = relax_to(s, preset.coarse_tol)
         results.append(("anneal", f"anneal:{r}", s, e, t))
         clock.check("relaxing the annealed state")

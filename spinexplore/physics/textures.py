@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from spinexplore.physics._spins import normalize
 from spinexplore.physics.lattice import Lattice
 
 __all__ = [
     "PLANES",
     "wavevector",
+    "rotation_plane",
     "helix",
     "soliton_lattice",
     "multi_q",
@@ -53,15 +55,29 @@ def wavevector(lattice: Lattice, n: Sequence[int]) -> np.ndarray:
     if arr.shape != (2,) or not np.all(np.equal(np.mod(arr, 1), 0)):
         raise ValueError(f"Q must be a pair of integers (n1, n2) on the {lattice.L}x{lattice.L} grid; got {n!r}")
     arr = arr.astype(np.int64)
-    if np.all(arr % lattice.L == 0):
-        raise ValueError(f"Q must be nonzero modulo L={lattice.L}; got {n!r} (use fm() for a uniform state)")
-    return arr.astype(float) @ lattice.b / lattice.L
+    L = lattice.L
+    if np.all(arr % L == 0):
+        raise ValueError(f"Q must be nonzero modulo L={L}; got {n!r} (use fm() for a uniform state)")
+    row = int(arr[0] % L + L * (arr[1] % L))  # the label's row of the grid (FFT order)
+    if np.array_equal(lattice.q_integers[row], arr):
+        return lattice.q_vectors[row].copy()  # bit-identical to the grid the solver uses
+    return arr.astype(float) @ lattice.b / L
 
 
-def _frame(q: np.ndarray, plane: str) -> tuple[np.ndarray, np.ndarray]:
+def rotation_plane(q: np.ndarray, plane: str) -> tuple[np.ndarray, np.ndarray]:
+    """The unit vectors ``(e1, e2)`` that a modulation of Cartesian wavevector ``q`` rotates in.
+
+    ``neel``: ``(e_z, Q_hat)``; ``bloch``: ``(e_z, z x Q_hat)``; ``inplane``:
+    ``(Q_hat, z x Q_hat)`` (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``plane``.
+    """
     if plane not in PLANES:
         raise ValueError(f"plane must be one of {list(PLANES)}; got {plane!r}")
-    qhat = np.array([q[0], q[1], 0.0]) / np.hypot(q[0], q[1])
+    qhat = np.array([q[0], q[1], 0.0]) / np.linalg.norm(q[:2])
     zxq = np.array([-qhat[1], qhat[0], 0.0])
     ez = np.array([0.0, 0.0, 1.0])
     if plane == "neel":
@@ -69,16 +85,6 @@ def _frame(q: np.ndarray, plane: str) -> tuple[np.ndarray, np.ndarray]:
     if plane == "bloch":
         return ez, zxq
     return qhat, zxq
-
-
-def _normalize(v: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
-    bad = norm[:, 0] < 1e-12
-    if np.any(bad):
-        v = v.copy()
-        v[bad] = np.array([0.0, 0.0, 1.0])
-        norm[bad] = 1.0
-    return v / norm
 
 
 def _check_chirality(chirality: int) -> int:
@@ -98,6 +104,7 @@ def multi_q(
     offset: float = 0.0,
     phases: Sequence[float] | None = None,
     origin: Sequence[float] = (0.0, 0.0),
+    normalized: bool = True,
 ) -> np.ndarray:
     """Normalised superposition ``offset e_z + sum_nu [a_z cos(phi_nu) e1 - chirality a_e sin(phi_nu) e2]``.
 
@@ -120,6 +127,9 @@ def multi_q(
         ``phi_nu = Q_nu . (r - origin) + phases[nu]``; zero by default.
     origin : (x, y)
         Cartesian point where every phase is zero (the centre of a texture).
+    normalized : bool, default True
+        False returns the superposition before normalising (the solver's double-Q ansatz
+        rescales its ``z`` part first).
 
     Returns
     -------
@@ -136,13 +146,13 @@ def multi_q(
         raise ValueError(f"phases must have one entry per wavevector ({n_q}); got {phases!r}")
     r = lattice.positions - np.asarray(origin, dtype=float)
     v = np.zeros((lattice.N, 3))
-    v[:, 2] = offset
     for nu, n in enumerate(Qs):
         q = wavevector(lattice, n)
-        e1, e2 = _frame(q, plane)
+        e1, e2 = rotation_plane(q, plane)
         phi = r @ q + ph[nu]
         v += a_z[nu] * np.cos(phi)[:, None] * e1 - chir * a_e[nu] * np.sin(phi)[:, None] * e2
-    return _normalize(v)
+    v[:, 2] += offset  # after the modulations: the solver's ansatz states add it last
+    return normalize(v) if normalized else v
 
 
 def helix(
@@ -199,13 +209,13 @@ def soliton_lattice(
     if not (0.0 <= k < 1.0):
         raise ValueError(f"modulus must be a real number in [0, 1); got {modulus!r}")
     q = wavevector(lattice, Q)
-    e1, e2 = _frame(q, plane)
+    e1, e2 = rotation_plane(q, plane)
     m = k * k
     x = (lattice.positions @ q) / (2 * np.pi)  # position along Q in periods
     _, _, _, amp = ellipj(2 * ellipk(m) * x, m)
     phi = 2 * amp + (np.pi if k > 0 else 0.0)
     v = np.cos(phi)[:, None] * e1 - chir * np.sin(phi)[:, None] * e2
-    return _normalize(v)
+    return normalize(v)
 
 
 def hexagonal_triplet(lattice: Lattice, n: int = 1) -> list[tuple[int, int]]:
@@ -308,7 +318,7 @@ def canted_fm(lattice: Lattice, m_z: float = 0.5, azimuth: float = 0.0) -> np.nd
 def random_spins(lattice: Lattice, seed: Any = None) -> np.ndarray:
     """Independent spins uniform on the sphere (an infinite-temperature state)."""
     rng = np.random.default_rng(seed)
-    return _normalize(rng.normal(size=(lattice.N, 3)))
+    return normalize(rng.normal(size=(lattice.N, 3)))
 
 
 random = random_spins

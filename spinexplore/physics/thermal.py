@@ -20,7 +20,9 @@ import numpy as np
 
 from spinexplore._validation import check_int, check_real
 from spinexplore.physics import _kernels, _thermal_kernels
-from spinexplore.physics._ansatz import couplings
+from spinexplore.physics._sampling import rng_state
+from spinexplore.physics._spins import normalize
+from spinexplore.physics.energy import couplings
 from spinexplore.physics.lattice import make_lattice
 from spinexplore.physics.model import SpinModel
 
@@ -170,8 +172,8 @@ def thermal_run(model: SpinModel, lattice_size: int = 24, T: float | None = None
     ss = np.random.SeedSequence(seed)
     rng = np.random.default_rng(ss)
     s = rng.normal(size=(lattice.N, 3)) if start is None else start.copy()
-    s = np.ascontiguousarray(s / np.linalg.norm(s, axis=1, keepdims=True))
-    state = ss.generate_state(4, np.uint64)
+    s = normalize(s)
+    state = rng_state(ss)
     n_over = 2
     sigma = 0.5
     temps = np.concatenate([np.geomspace(max(T, 2.0 * abs(model.J1)), T, n_anneal), np.full(n_equilibrate, T)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ def _texture_inputs(spins: Any, lattice: Any) -> tuple[np.ndarray, Any]:
     A :class:`~spinexplore.analysis.Texture` carries its lattice kind and L; a ``lattice``
     given as well must agree with them (a square-lattice texture is never drawn as triangular).
     """
-    from spinexplore.physics.lattice import make_lattice
+    from spinexplore.physics.lattice import lattice_for_spins, make_lattice
 
     kind = getattr(spins, "lattice", None) if not isinstance(spins, np.ndarray) else None
     size = getattr(spins, "L", None) if not isinstance(spins, np.ndarray) else None
@@ -36,8 +35,6 @@ def _texture_inputs(spins: Any, lattice: Any) -> tuple[np.ndarray, Any]:
                 )
         if lattice is None or isinstance(lattice, str):
             lattice = make_lattice(kind, int(size))
-    if lattice is None:
-        lattice = "triangular"
     if hasattr(spins, "spins") and not isinstance(spins, np.ndarray):
         if spins.spins is None:
             raise ValueError("this SimulationResult holds no spins; run the simulation with keep_spins=True")
@@ -45,17 +42,7 @@ def _texture_inputs(spins: Any, lattice: Any) -> tuple[np.ndarray, Any]:
     S = np.asarray(spins, dtype=float)
     if S.ndim != 2 or S.shape[1] != 3 or not np.all(np.isfinite(S)):
         raise ValueError(f"spins must be a finite array of shape (N, 3); got shape {np.shape(spins)}")
-    N = S.shape[0]
-    if isinstance(lattice, str):
-        L = math.isqrt(N)
-        if L * L != N:
-            raise ValueError(f"spins of an L x L lattice must have L*L rows; got {N} rows")
-        lattice = make_lattice(lattice, L)
-    if not hasattr(lattice, "positions") or lattice.N != N:
-        raise ValueError(
-            f"lattice must be a Lattice with N={N} sites matching the spins, or a kind "
-            f"('triangular', 'square'); got {lattice!r}"
-        )
+    lattice = lattice_for_spins(S, "triangular" if lattice is None else lattice)
     return S, lattice
 
 

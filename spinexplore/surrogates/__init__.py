@@ -1,7 +1,9 @@
 """Surrogate models: phase probabilities over the unit cube.
 
 ``make_surrogate(spec)`` turns a name, a scikit-learn classifier or a ready
-:class:`Surrogate` into a surrogate. Built-in names (:data:`SURROGATES`):
+:class:`Surrogate` into a surrogate. Names are looked up in :data:`SURROGATES`, a registry of
+factories (:class:`spinexplore._registry.Registry`) that :func:`register_surrogate` extends;
+the built-in names:
 
 ============== ==========================================================================
 name           model
@@ -26,12 +28,22 @@ kernel, best up to 400 points) and, for large runs, by ``--switch-check`` and ``
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
+from spinexplore._validation import InputTypeError
 from spinexplore.surrogates._kernel import KernelPhaseClassifier
 from spinexplore.surrogates._label_spreading import PoolLabelSpreading
+from spinexplore.surrogates._registry import (
+    DEFAULT_SURROGATE,
+    SURROGATES,
+    ClassifierFactory,
+    make_estimator,
+)
 from spinexplore.surrogates._scaled import ScaledPhaseClassifier
-from spinexplore.surrogates._sklearn import SklearnSurrogate, boundary_subsample, check_classifier
+from spinexplore.surrogates._sklearn import SklearnSurrogate, check_classifier
+from spinexplore.surrogates._subsample import boundary_subsample
 from spinexplore.surrogates.base import Surrogate
 
 __all__ = [
@@ -45,44 +57,57 @@ __all__ = [
     "boundary_subsample",
     "make_estimator",
     "make_surrogate",
+    "register_surrogate",
 ]
 
-SURROGATES = ("kernel", "gp", "random_forest", "extra_trees", "knn", "label_spreading", "auto")
-DEFAULT_SURROGATE = "auto"
-
-#: Per-name defaults for the SklearnSurrogate wrapper.
-_WRAPPER_OPTIONS: dict[str, dict[str, Any]] = {"gp": {"max_samples": 200}}
+#: What a name may stand for besides a registered surrogate (the end of the error message).
+_OTHER_SPECS = ", a scikit-learn classifier with predict_proba, or a Surrogate"
 
 
-def make_estimator(name: str) -> Any:
-    """A fresh, unfitted scikit-learn classifier for a built-in surrogate ``name``."""
-    if name == "gp":
-        from sklearn.gaussian_process import GaussianProcessClassifier
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel
+def register_surrogate(name: str, factory: Callable[[], Any], **wrapper_options: Any) -> None:
+    """Make ``name`` a surrogate, as good as a built-in one.
 
-        # Fixed hyper-parameters: optimising them costs ~20x more (17 s for 300 points in
-        # 2-D), and in the unit cube a length scale of 0.1 suits phase boundaries.
-        kernel = ConstantKernel(10.0) * RBF(0.1)
-        return GaussianProcessClassifier(kernel, optimizer=None)
-    if name == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier
+    The name is then accepted by :func:`make_surrogate`, by ``ActiveLearningExplorer(...,
+    surrogate=name)`` and in a stored run's configuration, and listed by :data:`SURROGATES`.
+    Registering an existing name replaces its factory. Register in every process that
+    resumes the run (e.g. at the top of the script, or in a module it imports).
 
-        return RandomForestClassifier(n_estimators=100)
-    if name == "extra_trees":
-        from sklearn.ensemble import ExtraTreesClassifier
+    Parameters
+    ----------
+    name : str
+        The surrogate's name.
+    factory : callable
+        ``factory()`` returns a fresh, unfitted model each time it is called: a scikit-learn
+        classifier with ``predict_proba`` (wrapped in a :class:`SklearnSurrogate` seeded by
+        the run, which copes with one observed phase and failed points), or an object that
+        already follows :class:`Surrogate` (used as it is).
+    **wrapper_options
+        Keyword arguments of :class:`SklearnSurrogate` for the wrapper of the classifier
+        (``max_samples``, ``min_weight``, ``ignore_labels``).
 
-        return ExtraTreesClassifier(n_estimators=100)
-    if name == "knn":
-        from sklearn.neighbors import KNeighborsClassifier
+    Raises
+    ------
+    InputError
+        For a wrapper option :class:`SklearnSurrogate` does not take (a ``TypeError`` too), a
+        name that is not a non-empty string or a factory that is not callable.
 
-        return KNeighborsClassifier(n_neighbors=5, weights="distance")
-    if name == "kernel":
-        return KernelPhaseClassifier()
-    if name == "auto":
-        return ScaledPhaseClassifier()
-    if name == "label_spreading":
-        return PoolLabelSpreading()
-    raise ValueError(f"surrogate must be one of {list(SURROGATES)}; got {name!r}")
+    Examples
+    --------
+    >>> from sklearn.svm import SVC
+    >>> register_surrogate("svm", lambda: SVC(probability=True), max_samples=2000)
+    >>> make_surrogate("svm").max_samples
+    2000
+    >>> del SURROGATES["svm"]
+    """
+    allowed = [p for p in inspect.signature(SklearnSurrogate).parameters
+               if p not in ("estimator", "random_state")]
+    unknown = sorted(set(wrapper_options) - set(allowed))
+    if unknown:
+        raise InputTypeError(
+            f"wrapper_options of surrogate {name!r} must be among {allowed}; got {unknown}"
+        )
+    SURROGATES.register(name, ClassifierFactory(factory, dict(wrapper_options))
+                        if wrapper_options else factory)
 
 
 def make_surrogate(spec: Any = None, random_state: int | None = None) -> Surrogate:
@@ -91,11 +116,12 @@ def make_surrogate(spec: Any = None, random_state: int | None = None) -> Surroga
     Parameters
     ----------
     spec : None, str, scikit-learn classifier or Surrogate
-        ``None``: the default (:data:`DEFAULT_SURROGATE`). A name from :data:`SURROGATES`.
-        An unfitted classifier with ``predict_proba`` (wrapped in :class:`SklearnSurrogate`,
-        which handles one observed phase and failed points). An object that already has
-        ``fit``, ``predict_proba`` and ``classes_`` handling (a :class:`SklearnSurrogate`,
-        your own class) is returned unchanged.
+        ``None``: the default (:data:`DEFAULT_SURROGATE`). A name from :data:`SURROGATES`
+        (the built-ins, and any added with :func:`register_surrogate`). An unfitted
+        classifier with ``predict_proba`` (wrapped in :class:`SklearnSurrogate`, which
+        handles one observed phase and failed points). An object that already has ``fit``,
+        ``predict_proba`` and ``classes_`` handling (a :class:`SklearnSurrogate`, your own
+        class) is returned unchanged.
     random_state : int or None
         Seed for the built-in or wrapped model.
 
@@ -105,10 +131,10 @@ def make_surrogate(spec: Any = None, random_state: int | None = None) -> Surroga
 
     Raises
     ------
-    ValueError
-        For an unknown name (the message lists :data:`SURROGATES`).
-    TypeError
-        For an object without ``fit`` and ``predict_proba``.
+    InputError
+        For an unknown name (a ``ValueError``; the message lists :data:`SURROGATES`), or an
+        object without ``fit`` and ``predict_proba`` (an ``InputTypeError``, also a
+        ``TypeError``).
 
     Examples
     --------
@@ -120,19 +146,25 @@ def make_surrogate(spec: Any = None, random_state: int | None = None) -> Surroga
     """
     if spec is None:
         spec = DEFAULT_SURROGATE
-    if isinstance(spec, str):
-        if spec not in SURROGATES:
-            raise ValueError(
-                f"surrogate must be one of {list(SURROGATES)}, a scikit-learn classifier with "
-                f"predict_proba, or a Surrogate; got {spec!r}"
-            )
-        return SklearnSurrogate(make_estimator(spec), random_state=random_state,
-                                **_WRAPPER_OPTIONS.get(spec, {}))
-    if isinstance(spec, SklearnSurrogate):
-        return spec
-    check_classifier(spec, "surrogate")
-    from sklearn.base import is_classifier
+    if not isinstance(spec, str):
+        return _adopt(spec, random_state, {}, fresh=False, what="surrogate")
+    factory = SURROGATES[SURROGATES.check(spec, extra=_OTHER_SPECS)]
+    return _adopt(factory(), random_state, getattr(factory, "wrapper_options", {}), fresh=True,
+                  what=f"what the factory of surrogate {spec!r} returned")
 
-    if is_classifier(spec) or hasattr(spec, "get_params"):
-        return SklearnSurrogate(spec, random_state=random_state)
-    return spec  # a user's own Surrogate
+
+def _adopt(model: Any, random_state: int | None, options: Any, *, fresh: bool,
+           what: str) -> Surrogate:
+    """``model`` as a surrogate: classifiers wrapped, surrogates as they are.
+
+    ``fresh``: the model was just made by a factory, so a :class:`SklearnSurrogate` without a
+    seed takes ``random_state`` (a user's own object is never changed).
+    """
+    if isinstance(model, SklearnSurrogate):
+        if fresh and model.random_state is None:
+            model.set_params(random_state=random_state)
+        return model
+    check_classifier(model, what)
+    if hasattr(model, "get_params"):  # a scikit-learn estimator
+        return SklearnSurrogate(model, random_state=random_state, **options)
+    return model  # a user's own Surrogate

@@ -11,6 +11,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from spinexplore.surrogates._subsample import boundary_subsample
+
 __all__ = ["KernelPhaseClassifier"]
 
 #: Length scales (unit-cube units) tried by ``length_scale="auto"``.
@@ -114,8 +116,6 @@ class KernelPhaseClassifier(ClassifierMixin, BaseEstimator):
         if keep.sum() >= 1:
             X, yi, w = X[keep], yi[keep], w[keep]
         if X.shape[0] > self.max_samples:
-            from spinexplore.surrogates._sklearn import boundary_subsample
-
             idx = boundary_subsample(X, yi, int(self.max_samples),
                                      np.random.default_rng(self.random_state))
             X, yi, w = X[idx], yi[idx], w[idx]

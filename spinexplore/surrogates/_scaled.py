@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from spinexplore.surrogates._kernel import KernelPhaseClassifier
+from spinexplore.surrogates._subsample import boundary_subsample
 
 __all__ = ["ScaledPhaseClassifier"]
 
@@ -84,8 +85,6 @@ class ScaledPhaseClassifier(ClassifierMixin, BaseEstimator):
         if X.shape[0] <= self.switch_at:
             est = clone(self.small) if self.small is not None else KernelPhaseClassifier()
         else:
-            from spinexplore.surrogates._sklearn import boundary_subsample
-
             est = clone(self.large) if self.large is not None else _default_large(None)
             idx = boundary_subsample(X, y, int(self.max_samples),
                                      np.random.default_rng(self.random_state))

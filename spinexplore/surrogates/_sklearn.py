@@ -7,12 +7,14 @@ import uuid
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from spinexplore._validation import InputTypeError
 from spinexplore.results import PhaseType
+from spinexplore.surrogates._registry import DEFAULT_SURROGATE, SURROGATES, make_estimator
+from spinexplore.surrogates._subsample import boundary_subsample
 
 __all__ = ["SklearnSurrogate", "check_classifier"]
 
@@ -21,12 +23,11 @@ IGNORED_LABELS = (int(PhaseType.FAILED), int(PhaseType.TIMEOUT))
 
 
 def check_classifier(estimator: Any, name: str = "estimator") -> Any:
-    """Raise ``TypeError`` unless ``estimator`` looks like an unfitted sklearn classifier."""
+    """Raise :class:`~spinexplore.errors.InputTypeError` (a ``TypeError``) unless ``estimator``
+    has ``fit`` and ``predict_proba``; return it."""
     missing = [m for m in ("fit", "predict_proba") if not callable(getattr(estimator, m, None))]
     if missing:
-        from spinexplore.surrogates import SURROGATES
-
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a classifier with fit and predict_proba (e.g. "
             f"RandomForestClassifier(), CalibratedClassifierCV(SVC())) or one of the names "
             f"{list(SURROGATES)}; {estimator!r} lacks {' and '.join(missing)}"
@@ -39,48 +40,6 @@ def _accepts_sample_weight(est: Any) -> bool:
         return "sample_weight" in inspect.signature(est.fit).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without signature
         return False
-
-
-def boundary_subsample(X: np.ndarray, y: np.ndarray, max_samples: int,
-                       rng: np.random.Generator, max_queries: int | None = None) -> np.ndarray:
-    """Indices of at most ``max_samples`` points, favouring points near a phase boundary.
-
-    A point is "near a boundary" when one of its ``2 d + 1`` nearest labelled neighbours has
-    another label. Up to three quarters of the budget goes to such points (chosen at
-    random among them), the rest to a uniform random pick of the others, so that every
-    phase region stays represented.
-
-    Only ``max_queries`` points (default ``max(16384, 4 * max_samples)``; a uniform
-    random subset) are tested for being near a boundary, against all of ``X``: the cost
-    stays O(n log n) for the KD-tree plus a bounded neighbour search, about 0.1 s at 10^5
-    points in 4-D, instead of a neighbour search for every point.
-    """
-    n = X.shape[0]
-    if n <= max_samples:
-        return np.arange(n)
-    if max_queries is not None and (isinstance(max_queries, bool) or
-                                    not isinstance(max_queries, (int, np.integer)) or
-                                    max_queries < 1):
-        raise ValueError(f"max_queries must be an integer >= 1 or None; got {max_queries!r}")
-    max_queries = max(16_384, 4 * max_samples) if max_queries is None else int(max_queries)
-    queries = np.arange(n) if n <= max_queries else \
-        np.sort(rng.choice(n, max_queries, replace=False))
-    k = min(n, 2 * X.shape[1] + 2)
-    _, nbr = cKDTree(X).query(X[queries], k=k)
-    near = np.any(y[nbr] != y[queries][:, None], axis=1)
-    b_idx = queries[near]
-    n_b = min(b_idx.size, (3 * max_samples) // 4)
-    chosen_b = rng.choice(b_idx, n_b, replace=False) if n_b else b_idx[:0]
-    others = np.ones(n, bool)
-    others[b_idx] = False  # tested and near a boundary
-    i_idx = np.flatnonzero(others)
-    n_r = max_samples - n_b
-    if i_idx.size < n_r:
-        others[b_idx] = True
-        others[chosen_b] = False
-        i_idx = np.flatnonzero(others)
-    chosen_r = rng.choice(i_idx, min(n_r, i_idx.size), replace=False)
-    return np.sort(np.concatenate([chosen_b, chosen_r]))
 
 
 class SklearnSurrogate(ClassifierMixin, BaseEstimator):
@@ -149,8 +108,6 @@ class SklearnSurrogate(ClassifierMixin, BaseEstimator):
         self.ignore_labels = ignore_labels
 
     def _base_estimator(self) -> Any:
-        from spinexplore.surrogates import DEFAULT_SURROGATE, make_estimator
-
         spec = DEFAULT_SURROGATE if self.estimator is None else self.estimator
         if isinstance(spec, str):
             return make_estimator(spec)

@@ -21,7 +21,7 @@ from spinexplore.strategies import (
     reference_points,
     select_batch,
 )
-from spinexplore.strategies.base import ball_radius
+from spinexplore.strategies.balanced import ball_radius
 from spinexplore.surrogates import make_surrogate
 
 FM, SQ = int(PhaseType.FERROMAGNET), int(PhaseType.SINGLE_Q)

@@ -1,52 +1,104 @@
-"""Acquisition strategies and batch selection: where to simulate next."""
+"""The strategy registry (``STRATEGIES``, ``register_strategy``) and ``select_batch``.
+
+``select_batch`` validates its arguments, builds what every strategy shares (the proposal
+context of the surrogate, the distances to every known point) into a
+:class:`~spinexplore.strategies._proposal.Proposal`, and calls the strategy registered under
+the requested name; a function passed instead of a name is a scoring function
+(:class:`~spinexplore.strategies._builtin.ScoringStrategy`).
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from spinexplore._validation import check_int, check_real
-from spinexplore.strategies._context import (
-    IGNORED_LABELS,
-    context_for,
-    is_cacheable,
-    split_failed,
+from spinexplore._registry import Registry
+from spinexplore._validation import InputTypeError, check_int, check_real
+from spinexplore.strategies._builtin import (
+    ScoringStrategy,
+    UncertaintySampling,
+    boundary,
+    exploration,
+    uniform,
 )
-from spinexplore.strategies._select import (
-    Distances,
-    fill_distance,
-    lazy_farthest,
-    lazy_spread,
-    random_points,
-)
-from spinexplore.strategies.batch import MIN_SEPARATION, greedy_spread, spacing
+from spinexplore.strategies._context import context_for, is_cacheable, split_failed
+from spinexplore.strategies._proposal import Proposal
+from spinexplore.strategies._select import Distances
+from spinexplore.strategies.balanced import balanced
+from spinexplore.strategies.batch import spacing
 
-__all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "IGNORED_LABELS", "check_strategy", "select_batch"]
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "check_strategy", "register_strategy",
+           "select_batch"]
 
-STRATEGIES = ("balanced", "uncertainty", "entropy", "margin", "least_confidence", "boundary",
-              "exploration", "random")
+#: Strategy names and the strategies they run, ``strategy(proposal) -> batch``.
+STRATEGIES = Registry("strategy", {
+    "balanced": balanced,
+    "uncertainty": UncertaintySampling("entropy"),
+    "entropy": UncertaintySampling("entropy"),
+    "margin": UncertaintySampling("margin"),
+    "least_confidence": UncertaintySampling("least_confidence"),
+    "boundary": boundary,
+    "exploration": exploration,
+    "random": uniform,
+})
 DEFAULT_STRATEGY = "balanced"
 
-#: Hard minimum distance of a new point to known points, in units of the mean spacing.
-R_KNOWN = 0.15
-#: Minimum distance between two points of one batch, in units of the mean spacing.
-R_BATCH = 0.5
+#: The end of the error message for a bad strategy: what else is accepted.
+_OR_FUNCTION = " or a function fn(candidates, proba, *, n, rng) -> scores or indices"
+
+
+def register_strategy(name: str, function: Callable[..., Any]) -> None:
+    """Make ``name`` a strategy, as good as a built-in one.
+
+    The name is then accepted by :func:`select_batch`, by ``ActiveLearningExplorer(...,
+    strategy=name)``, by ``propose`` and ``run``, by the command line's ``--strategy`` and
+    in a stored run's configuration, and listed by :data:`STRATEGIES`. Registering an
+    existing name replaces it. Register in every process that resumes the run.
+
+    Parameters
+    ----------
+    name : str
+        The strategy's name.
+    function : callable
+        A scoring function ``fn(candidates, proba, *, n, rng)``, as a custom strategy passed
+        by value (see :func:`check_strategy`).
+
+    Raises
+    ------
+    InputError
+        For a name that is not a non-empty string or a function that is not callable.
+
+    Examples
+    --------
+    >>> def least_sure(candidates, proba, *, n, rng):
+    ...     return 1.0 - proba.max(axis=1)
+    >>> register_strategy("least_sure", least_sure)
+    >>> check_strategy("least_sure")
+    'least_sure'
+    >>> del STRATEGIES["least_sure"]
+    """
+    if not callable(function):
+        raise InputTypeError(
+            f"function of strategy {name!r} must be callable, fn(candidates, proba, *, n, rng) "
+            f"-> scores or indices; got {function!r} ({type(function).__name__})"
+        )
+    STRATEGIES.register(name, ScoringStrategy(function))
 
 
 def check_strategy(strategy: Any) -> str | Callable[..., Any]:
-    """Return ``strategy`` if it is a known name or a callable, else raise ``ValueError``.
+    """Return ``strategy`` if it is a registered name or a callable, else raise ``InputError``.
 
-    Names (:data:`STRATEGIES`):
+    Names (:data:`STRATEGIES`; :func:`register_strategy` adds more):
 
     ``"balanced"`` (default)
         Most of the batch goes where the surrogate is least sure (margin between the two
         most probable phases), among random candidates and points between differently
         labelled neighbours; a share (``explore_fraction``, 30 %) goes to the places
-        farthest from every known point, so that small phase islands are found.
-    ``"uncertainty"`` (alias ``"entropy"``), ``"margin"``, ``"least_confidence"``
+        farthest from every known point, so that small phase islands are found
+        (:mod:`.balanced`).
+    ``"uncertainty"`` (the same as ``"entropy"``), ``"margin"``, ``"least_confidence"``
         Pure uncertainty sampling with that measure (:mod:`.uncertainty`).
     ``"boundary"``
         Midpoints (and jittered copies) of neighbouring labelled points with different
@@ -66,8 +118,13 @@ def check_strategy(strategy: Any) -> str | Callable[..., Any]:
 
     Scores go through the same spread-out batch selection as the built-in strategies;
     returned indices are taken as they are (too-close points dropped, gaps filled by
-    exploration). Before the first surrogate exists, every strategy but ``"random"``
-    explores.
+    exploration). Before the first surrogate exists, every strategy but ``"random"`` and
+    ``"exploration"`` explores.
+
+    Raises
+    ------
+    InputError
+        A ``ValueError`` whose message lists :data:`STRATEGIES`.
 
     Examples
     --------
@@ -80,12 +137,7 @@ def check_strategy(strategy: Any) -> str | Callable[..., Any]:
     """
     if callable(strategy):
         return strategy
-    if isinstance(strategy, str) and strategy in STRATEGIES:
-        return strategy
-    raise ValueError(
-        f"strategy must be one of {list(STRATEGIES)} or a function "
-        f"fn(candidates, proba, *, n, rng) -> scores or indices; got {strategy!r}"
-    )
+    return STRATEGIES.check(strategy, extra=_OR_FUNCTION)
 
 
 def _points(name: str, X: Any, n_dims: int) -> np.ndarray:
@@ -127,7 +179,7 @@ def select_batch(
         Dimension of the unit cube.
     surrogate : Surrogate or None
         Fitted on the finished points; ``None`` before any label (then every strategy
-        except ``"random"`` explores).
+        except ``"random"`` and ``"exploration"`` explores).
     X_labeled : ndarray of shape (m, n_dims) or None
         Finished points with a phase, in the unit cube.
     y : ndarray of shape (m,) or None
@@ -160,9 +212,9 @@ def select_batch(
 
     Raises
     ------
-    ValueError
-        For an unknown strategy (the message lists :data:`STRATEGIES`), ``n < 1``,
-        ``n_dims < 1`` or arrays of the wrong shape.
+    InputError
+        A ``ValueError``, for an unknown strategy (the message lists :data:`STRATEGIES`),
+        ``n < 1``, ``n_dims < 1`` or arrays of the wrong shape.
 
     Notes
     -----
@@ -179,6 +231,7 @@ def select_batch(
     order (new points appended or inserted near the end) for the fast path.
     """
     strategy = check_strategy(strategy)
+    run = ScoringStrategy(strategy) if callable(strategy) else STRATEGIES[strategy]
     n = check_int("n", n, minimum=1)
     n_dims = check_int("n_dims", n_dims, minimum=1)
     if explore_fraction is not None:
@@ -198,96 +251,14 @@ def select_batch(
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
     n_known = X_lab.shape[0] + X_bad.shape[0] + X_pend.shape[0] + X_fail.shape[0]
-    h = spacing(n_known + n, n_dims)
-    r_known, r_batch = R_KNOWN * h, R_BATCH * h
-    space_filling = strategy in ("random", "exploration")
+    space_filling = getattr(run, "space_filling", False)
     # a cached context serves every strategy; an uncached one needs no probabilities here
     use = None if space_filling and not is_cacheable(surrogate, n_dims) else surrogate
     ctx = context_for(use, n_dims, X_lab, y_arr)
     delta = [a for a in (ctx.new_labelled(X_lab), X_bad, X_pend, X_fail) if a.shape[0]]
     dist = Distances(ctx, np.vstack(delta) if delta else np.empty((0, n_dims)), X_pend)
-    picked: list[np.ndarray] = []
-
-    if strategy == "random":
-        return _finish([], n, dist, picked, rng, fill_pool=False)
-    if strategy == "exploration" or ctx.proba is None:  # or nothing learned yet
-        return _finish(lazy_farthest(dist, n, picked, r_known), n, dist, picked, rng)
-
-    local = np.arange(ctx.n_pool, ctx.cand.shape[0])
-    if strategy == "boundary":
-        if local.size == 0:
-            return _finish(lazy_farthest(dist, n, picked, r_known), n, dist, picked, rng)
-        u = np.zeros(ctx.cand.shape[0])
-        u[local] = ctx.lengths / ctx.lengths.max()
-        return _finish(lazy_spread(dist, local, u, h, n, r_known, r_batch, picked), n, dist,
-                       picked, rng)
-
-    if callable(strategy):
-        return _custom(strategy, n, dist, picked, rng, r_known, r_batch)
-
-    name = {"uncertainty": "entropy", "balanced": "margin"}.get(strategy, strategy)
-    u = ctx.measure(name)
-    members = np.arange(ctx.cand.shape[0])
-    if strategy != "balanced":
-        return _finish(lazy_spread(dist, members, u, h, n, r_known, r_batch, picked), n, dist,
-                       picked, rng)
-
-    if explore_fraction is None:
-        ratio = fill_distance(dist) / ball_radius(island_volume, n_dims)
-        explore_fraction = float(np.clip(0.1 + 0.4 * (ratio - 1.0), 0.1, 0.5))
-    n_explore = int(np.floor(explore_fraction * n + rng.random()))
-    taken = lazy_spread(dist, members, u, h, n - n_explore, r_known, r_batch, picked)
-    taken += lazy_farthest(dist, n - len(taken), picked, r_known)
-    return _finish(taken, n, dist, picked, rng)
-
-
-def ball_radius(volume: float, n_dims: int) -> float:
-    """Radius of the ``n_dims``-ball with the given volume."""
-    unit = math.pi ** (n_dims / 2) / math.gamma(n_dims / 2 + 1)
-    return float((volume / unit) ** (1.0 / n_dims))
-
-
-def _custom(fn: Callable[..., Any], n: int, dist: Distances, picked: list[np.ndarray],
-            rng: np.random.Generator, r_known: float, r_batch: float) -> np.ndarray:
-    ctx = dist.ctx
-    cand = ctx.cand
-    out = np.asarray(fn(cand, ctx.proba, n=n, rng=rng))
-    if out.ndim != 1:
-        raise ValueError(
-            f"a custom strategy must return scores of shape ({cand.shape[0]},) or integer "
-            f"indices; {fn!r} returned shape {out.shape}"
-        )
-    if out.dtype.kind in "iu":
-        if out.size and (out.min() < 0 or out.max() >= cand.shape[0]):
-            raise ValueError(
-                f"indices returned by {fn!r} must lie in [0, {cand.shape[0]}); got "
-                f"min {out.min()}, max {out.max()}"
-            )
-        idx = greedy_spread(cand[out], np.linspace(1.0, 0.0, out.size), n, None,
-                            MIN_SEPARATION, MIN_SEPARATION, d_known=dist.of(out))
-        taken = out[idx].tolist()
-    else:
-        if out.shape[0] != cand.shape[0] or not np.all(np.isfinite(out)):
-            raise ValueError(
-                f"a custom strategy must return finite scores of shape ({cand.shape[0]},); "
-                f"{fn!r} returned shape {out.shape}"
-            )
-        every = np.arange(cand.shape[0])
-        taken = greedy_spread(cand, out.astype(float), n, None, r_known, r_batch,
-                              d_known=dist.of(every)).tolist()
-    picked.extend(cand[taken])
-    return _finish(taken, n, dist, picked, rng)
-
-
-def _finish(taken: list[int], n: int, dist: Distances, picked: list[np.ndarray],
-            rng: np.random.Generator, fill_pool: bool = True) -> np.ndarray:
-    """The chosen candidates, completed to ``n`` points: maximin from the pool, then uniform.
-
-    ``picked`` holds the coordinates of every point chosen so far (``taken`` among them).
-    """
-    chosen = [dist.ctx.cand[c] for c in taken[:n]]
-    if len(chosen) < n and fill_pool:
-        chosen += [dist.ctx.cand[c] for c in lazy_farthest(dist, n - len(chosen), picked)]
-    if len(chosen) < n:
-        chosen += random_points(dist, n - len(chosen), picked, rng)
-    return np.clip(np.asarray(chosen, dtype=float).reshape(n, -1), 0.0, 1.0)
+    proposal = Proposal(dist, n, spacing(n_known + n, n_dims), rng, explore_fraction,
+                        island_volume)
+    if ctx.proba is None and not space_filling:  # nothing learned yet
+        return proposal.explore()
+    return run(proposal)

@@ -1,0 +1,88 @@
+"""Which lattice sizes L suit each model preset: the finite-size (commensurability) cost.
+
+An L x L torus only holds wavevectors Q = (n1 b1 + n2 b2) / L. A spiral, a skyrmion crystal or
+a meron-antimeron crystal whose natural wavevector is not among them is squeezed or stretched,
+which raises its energy and can change which phase wins. This script runs the built-in solver
+(``SpinSimulation``, ``--mode``, default ``fast``) on a list of L at a few points of each
+preset and reports, per L:
+
+* at h = K = 0, the helix energy per spin minus the exact infinite-lattice optimum
+  (physics.md section 2: along a bond on the triangular lattice,
+  E(q) = -J[cos q + 2 cos(q/2)] - D[sin q + sin(q/2)] minimised over q; along the diagonal on
+  the square lattice, E = -2 sqrt(J^2 + D^2/2)), which is zero only when the optimal spiral
+  fits the torus;
+* the phase label and energy at a skyrmion-crystal point and (square preset) at a
+  meron-antimeron point of the preset's box, so that one sees at which L the phase survives.
+
+Usage: ``python benchmarks/commensurability.py [--sizes 12 16 ...] [--mode fast]``.
+Writes ``benchmarks/results/commensurability.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+from scipy.optimize import minimize_scalar
+
+from spinexplore import SpinSimulation
+from spinexplore.physics.model import SpinModel
+
+SIZES = (12, 16, 18, 20, 24, 30, 32, 36, 48)
+#: (preset, point name, parameters in units of J1). The SkX and MAX points lie inside the
+#: regions the README reads off each preset's phase diagram.
+POINTS = (
+    ("triangular-chiral", "helix", {"h": 0.0, "K": 0.0}),
+    ("triangular-chiral", "skyrmion", {"h": 0.25, "K": 0.0}),
+    ("square-chiral", "helix", {"h": 0.0, "K": 0.0}),
+    ("square-chiral", "skyrmion", {"h": 0.3, "K": 0.0}),
+    ("square-chiral", "meron_antimeron", {"h": 0.2, "K": 0.6}),
+)
+
+
+def helix_optimum(preset: str) -> float:
+    """Exact energy per spin (units of J1) of the best infinite-lattice spiral at h = K = 0."""
+    model = SpinModel.preset(preset)
+    J, D = float(model.J1), float(model.D)
+    if model.lattice == "triangular":
+        res = minimize_scalar(lambda q: -J * (math.cos(q) + 2 * math.cos(q / 2)) - D * (math.sin(q) + math.sin(q / 2)),
+                              bounds=(0.0, math.pi), method="bounded", options={"xatol": 1e-12})
+        return float(res.fun)
+    return -2.0 * math.sqrt(J * J + D * D / 2.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--mode", default="fast")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "commensurability.json"))
+    args = parser.parse_args()
+    rows = []
+    for preset, name, params in POINTS:
+        exact = helix_optimum(preset) if name == "helix" else None
+        for L in args.sizes:
+            sim = SpinSimulation(preset, lattice_size=L, mode=args.mode, seed=0)
+            t0 = time.perf_counter()
+            r = sim(params)
+            row = {"preset": preset, "point": name, "params": params, "L": L, "phase": r.phase.name,
+                   "confidence": round(float(r.confidence), 3), "energy": float(r.energy),
+                   "seconds": round(time.perf_counter() - t0, 2)}
+            if exact is not None:
+                row["exact_infinite"] = exact
+                row["excess"] = float(r.energy) - exact
+            rows.append(row)
+            extra = f" excess {row['excess']:+.2e}" if exact is not None else ""
+            print(f"{preset:18s} {name:16s} L={L:3d} {r.phase.name:16s} E={r.energy:.6f}{extra}", flush=True)
+    out = {"mode": args.mode, "sizes": args.sizes, "rows": rows,
+           "machine": {"python": platform.python_version(), "platform": platform.platform()}}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

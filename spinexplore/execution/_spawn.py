@@ -1,0 +1,176 @@
+"""The parent's side of a ``process`` worker: start it, stop it, kill it.
+
+A worker is a fresh interpreter (``python -c`` running :func:`~._worker.main`, no fork of the
+parent) in its own session, talking to the parent over one socket. This module holds the
+parent's handle on one worker and the functions that start, stop and kill workers; the
+scheduling of items over them is :class:`~.process.ProcessExecutor`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import Connection
+from typing import Any
+
+from spinexplore.execution import _worker
+
+__all__ = ["Spawner", "WorkerHandle", "death_reason", "kill", "start_worker", "stop_all"]
+
+#: What a worker interpreter runs: ``python -c BOOT FD PPID KEEP TMP_ROOT``.
+BOOT = "import sys; from spinexplore.execution._worker import main; main(sys.argv[1:])"
+
+
+class Spawner:
+    """Starts worker processes from one long-lived thread.
+
+    Linux's parent-death signal fires when the *thread* that forked a child ends; starting
+    every worker from the main thread or from this daemon thread ties the workers' lives to
+    the parent process rather than to a short-lived thread (dask runs tasks in such threads).
+    """
+
+    _lock = threading.Lock()
+    _queue = None
+
+    @classmethod
+    def popen(cls, *args: Any, **kwargs: Any) -> subprocess.Popen:
+        """``subprocess.Popen(*args, **kwargs)``, run in the main thread or the spawner thread."""
+        if threading.current_thread() is threading.main_thread():
+            return subprocess.Popen(*args, **kwargs)
+        import queue
+
+        with cls._lock:
+            if cls._queue is None:
+                cls._queue = queue.SimpleQueue()
+                threading.Thread(target=cls._loop, name="spinexplore-spawner", daemon=True).start()
+        reply: queue.SimpleQueue = queue.SimpleQueue()
+        cls._queue.put((args, kwargs, reply))
+        ok, result = reply.get()
+        if not ok:
+            raise result
+        return result
+
+    @classmethod
+    def _loop(cls) -> None:
+        while True:
+            args, kwargs, reply = cls._queue.get()
+            try:
+                reply.put((True, subprocess.Popen(*args, **kwargs)))
+            except BaseException as exc:  # pragma: no cover - e.g. out of file descriptors
+                reply.put((False, exc))
+
+
+class WorkerHandle:
+    """The parent's view of one worker.
+
+    Attributes
+    ----------
+    popen, conn
+        The process and the parent's end of its socket.
+    pid : int
+        Its process id (also its process group: it runs in its own session).
+    tmpdir : str or None
+        Its temp dir, from its ``ready`` message; None until then.
+    fn_token : int
+        Which simulation it holds (0: none yet).
+    batch : deque of int
+        The item indices sent to it and not answered yet, oldest first.
+    started : float
+        ``time.monotonic()`` when its current item started.
+    label : str
+        ``"pid<pid>"``, the ``worker`` of its outcomes.
+    """
+
+    __slots__ = ("popen", "conn", "pid", "tmpdir", "fn_token", "batch", "started", "label")
+
+    def __init__(self, popen: subprocess.Popen, conn: Connection) -> None:
+        self.popen, self.conn = popen, conn
+        self.pid = popen.pid
+        self.tmpdir: str | None = None  # set by the worker's "ready" message
+        self.fn_token = 0
+        self.batch: deque[int] = deque()
+        self.started = 0.0
+        self.label = f"pid{popen.pid}"
+
+    @property
+    def ready(self) -> bool:
+        """True once the worker has reported its temp dir (it then takes work)."""
+        return self.tmpdir is not None
+
+
+def kill(worker: WorkerHandle, keep_tmpdirs: bool) -> int:
+    """SIGKILL the worker's process group, reap it, remove its temp dir; return its exit code."""
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    code = worker.popen.wait()
+    worker.conn.close()
+    if worker.tmpdir and not keep_tmpdirs:
+        shutil.rmtree(worker.tmpdir, ignore_errors=True)
+    return code
+
+
+def stop_all(workers: list[WorkerHandle], keep_tmpdirs: bool, grace: float) -> None:
+    """Ask the idle workers to exit, wait up to ``grace`` seconds, then kill every one.
+
+    ``workers`` is emptied; no worker process is left.
+    """
+    for w in workers:
+        if not w.batch:
+            try:
+                w.conn.send_bytes(pickle.dumps(("stop",)))
+            except OSError:
+                pass
+    deadline = time.monotonic() + grace
+    for w in workers:
+        if not w.batch:
+            try:
+                w.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        kill(w, keep_tmpdirs)
+    workers.clear()
+
+
+def death_reason(code: int) -> str:
+    """The error text of a worker that died: ``"worker died (signal SIGSEGV)"``."""
+    if code < 0:
+        try:
+            return f"worker died (signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"worker died (signal {-code})"
+    return f"worker died (exit code {code})"
+
+
+def start_worker(pin_threads: bool, keep_tmpdirs: bool, tmp_root: str | None) -> WorkerHandle:
+    """Start one worker interpreter and return its handle (ready once it says so).
+
+    Parameters
+    ----------
+    pin_threads : bool
+        Start it with numba/BLAS/OpenMP thread counts set to 1.
+    keep_tmpdirs : bool
+        The worker keeps its temp dir when it stops.
+    tmp_root : str or None
+        Where the worker makes its temp dir (None: the system temp dir).
+    """
+    parent_sock, child_sock = socket.socketpair()
+    env = _worker.pinned_env() if pin_threads else dict(os.environ)
+    paths = [p for p in sys.path if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    fd = child_sock.fileno()
+    args = [sys.executable, "-c", BOOT, str(fd), str(os.getpid()), "1" if keep_tmpdirs else "0", tmp_root or ""]
+    try:
+        popen = Spawner.popen(args, pass_fds=(fd,), env=env, start_new_session=True, stdin=subprocess.DEVNULL)
+    finally:
+        child_sock.close()
+    return WorkerHandle(popen, Connection(parent_sock.detach()))
