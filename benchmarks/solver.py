@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from spinexplore.physics import _kernels
-from spinexplore.physics._ansatz import couplings
+from spinexplore.physics.energy import couplings
 from spinexplore.physics.model import SpinModel
 from spinexplore.physics.solver import MODES, simulate
 

@@ -23,7 +23,6 @@ import numpy as np
 from spinexplore.physics import textures
 from spinexplore.physics._ansatz_single import general_single_q, single_q_orbits
 from spinexplore.physics._spins import normalize
-from spinexplore.physics.energy import couplings  # noqa: F401  (benchmarks/solver.py imports it here)
 from spinexplore.physics.energy import energy_per_spin
 from spinexplore.physics.lattice import Lattice, make_lattice, orbit_key
 from spinexplore.physics.model import SpinModel
