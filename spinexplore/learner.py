@@ -230,6 +230,20 @@ class PhaseLearner:
                 cancelled.append(i)
         return cancelled
 
+    def retry(self, indices: Sequence[int]) -> list[int]:
+        """Make the TIMEOUT points among ``indices`` PENDING again, their result dropped (a run
+        with a larger timeout reruns them). Returns their indices."""
+        retried = []
+        for i in indices:
+            old = self._records[i]
+            if old.status == PointStatus.TIMEOUT:
+                record = PointRecord(index=i, params=old.params, status=PointStatus.PENDING, iteration=old.iteration)
+                self._records[i] = record
+                self._cols.set(record)
+                self._dirty.add(i)
+                retried.append(i)
+        return retried
+
     def tell(self, params: Mapping[str, float] | Sequence[float], result: Any) -> PointRecord:
         """Record a result computed elsewhere; a matching pending point is completed, else added.
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import signal
 import sys
 import threading
@@ -35,7 +36,7 @@ from spinexplore._background import Checkpointer, FitProcess, Refitter
 from spinexplore._log import get_logger
 from spinexplore.errors import Interrupted
 from spinexplore.learner import PhaseLearner, reference_metrics
-from spinexplore.results import PhaseType, PointRecord, SimulationResult, coerce_result
+from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
 from spinexplore.strategies import install_context
 
 __all__ = ["Runner", "SCHEDULES", "format_round", "format_stats", "open_runner", "outcome_to_result"]
@@ -47,6 +48,23 @@ SCHEDULES = ("async", "batch")
 CHECKPOINT_SECONDS = 5.0
 #: A warm-up task lasts at least this long, so that every worker gets one.
 _WARMUP_SECONDS = 0.3
+#: Seconds a worker's ``simulation.warmup()`` may take (the run's timeout never applies to it).
+WARMUP_SECONDS = 300.0
+
+
+_TIMED_OUT = re.compile(r"timed out after ([0-9][0-9.eE+-]*) s")
+
+
+def timeout_of(error: str | None) -> float | None:
+    """The timeout that stopped a point, read from its error (``"timed out after 1.0 s"``, the
+    executor's :func:`~spinexplore.execution.timeout_error`); None for any other error."""
+    match = _TIMED_OUT.match(error or "")
+    if match is None:
+        return None
+    try:
+        return float(match.group(1))
+    except ValueError:
+        return None
 
 
 def outcome_to_result(outcome: Any) -> SimulationResult | None:
@@ -137,6 +155,10 @@ class Runner:
         self._t0 = time.monotonic()
         self.simulation_time = 0.0
         self.n_finished = 0
+        self.n_by_phase: dict[str, int] = {}  # "DONE", "FAILED", "TIMEOUT" of this run's results
+        self.cancelled: list[tuple[int, str]] = []  # (point, why): a signal stopped its worker
+        self.n_retried = 0
+        self.first_error: str | None = None
         self.stopped_by: str | None = None
         self._launched: list[int] = []  # points handed to a worker in the current map
         self._warm = False
@@ -150,12 +172,16 @@ class Runner:
         return time.monotonic() - self._t0
 
     def stats(self, schedule: str) -> dict[str, Any]:
-        """End-to-end figures of this run: efficiency = simulation time / (workers x wall time)."""
+        """End-to-end figures of this run: efficiency = simulation time / (workers x wall time);
+        None when simulations ran and none succeeded (time spent on timeouts is no efficiency)."""
         wall = self.elapsed
+        n_ok = self.n_by_phase.get("DONE", 0)
+        efficiency = self.simulation_time / (self.n_workers * wall) if wall > 0 else math.nan
         return {
             "schedule": schedule, "n_workers": self.n_workers, "n_simulations": self.n_finished,
+            "n_ok": n_ok, "n_timeout": self.n_by_phase.get("TIMEOUT", 0), "n_failed": self.n_by_phase.get("FAILED", 0),
             "wall_time": wall, "simulation_time": self.simulation_time,
-            "efficiency": self.simulation_time / (self.n_workers * wall) if wall > 0 else math.nan,
+            "efficiency": None if self.n_finished and not n_ok else efficiency,
             "n_checkpoints": self.checkpointer.n_written, "checkpoint_time": self.checkpointer.write_time,
             "stopped_by": self.stopped_by,
         }
@@ -167,8 +193,11 @@ class Runner:
         if self._warm or not needed or not callable(getattr(self.simulation, "warmup", None)):
             return
         self._warm = True
-        # the run's own timeout: a loky map with a timeout would warm its fallback pool instead
-        for _ in self.executor.map_unordered(_WarmUp(self.simulation), range(self.n_workers), timeout=self.timeout):
+        # never the run's timeout: that is for one simulation, and a warm-up killed there leaves
+        # a cold replacement worker. A timeout all the same: a loky map without one would warm
+        # loky's workers, and the run's map (with a timeout) goes to its fallback pool.
+        limit = None if self.timeout is None else max(self.timeout, WARMUP_SECONDS)
+        for _ in self.executor.map_unordered(_WarmUp(self.simulation), range(self.n_workers), timeout=limit):
             pass
 
     def close(self) -> None:
@@ -211,11 +240,17 @@ class Runner:
     # ------------------------------------------------------------------ one outcome
     def _record(self, index: int, outcome: Any) -> PointRecord | None:
         result = outcome_to_result(outcome)
-        if result is None:  # cancelled: the point stays pending
+        if result is None:  # cancelled (its worker was stopped by SIGTERM...): rerun on resume
+            self.learner.cancel([index])
+            self.cancelled.append((index, str(outcome.error or "cancelled")))
             return None
         record = self.learner.tell_index(index, result, worker=str(outcome.worker or ""))
         self.simulation_time += result.duration
         self.n_finished += 1
+        key = record.status.name
+        self.n_by_phase[key] = self.n_by_phase.get(key, 0) + 1
+        if self.first_error is None and key == "FAILED":
+            self.first_error = result.error
         self._finished.append(record)
         if result.ok:
             self.progress.record(index, result.phase.name, ok=True, confidence=result.confidence,
@@ -226,6 +261,62 @@ class Runner:
         if self.checkpointer.note() and self._on_disk and self.verbose:
             _LOG.info("Checkpoint saved (%d/%d completed)", self.learner.n_finished, self.learner.n_points)
         return record
+
+    # ------------------------------------------------------------------ before and after a schedule
+    def retry_timed_out(self) -> list[int]:
+        """Make the points that this run's timeout would give more time PENDING again.
+
+        A point the executor stopped at an earlier run's timeout (its error reads ``"timed out
+        after 1.0 s"``) reruns when this run has no timeout or a larger one: ``spinexplore
+        resume DIR --timeout 30`` retries the points that timed out at 1 s. A TIMEOUT that the
+        simulation reported itself (``None``, or an external solver's own limit) stays.
+        """
+        failed = self.learner.failed_indices()
+        if not failed:
+            return []
+        records = self.learner.records
+        retry = []
+        for i in failed:
+            record = records[i]
+            if record.status is not PointStatus.TIMEOUT or record.result is None:
+                continue
+            limit = timeout_of(record.result.error)
+            if limit is not None and (self.timeout is None or self.timeout > limit * (1 + 1e-9)):
+                retry.append(i)
+        retried = self.learner.retry(retry)
+        if retried:
+            self.n_retried += len(retried)
+            add_total = getattr(self.progress, "add_total", None)
+            if callable(add_total):
+                add_total(len(retried))
+            _LOG.warning("%d point(s) that timed out at an earlier, shorter timeout rerun now (timeout=%s)",
+                         len(retried), "none" if self.timeout is None else f"{self.timeout:g} s")
+        return retried
+
+    def report_outcomes(self) -> None:
+        """Warn at the end of a run when none of its simulations succeeded, and about the points
+        a signal to their worker stopped (they stay pending and rerun on resume)."""
+        if self.cancelled:
+            whys = sorted({why for _, why in self.cancelled})
+            _LOG.warning("%d point(s) stopped when a signal reached their worker (%s); they stay pending and "
+                         "rerun on resume", len(self.cancelled), "; ".join(whys)[:200])
+        n_ok = self.n_by_phase.get("DONE", 0)
+        if self.n_finished == 0 or n_ok:
+            return
+        n_to, n_fail = self.n_by_phase.get("TIMEOUT", 0), self.n_by_phase.get("FAILED", 0)
+        if n_to == self.n_finished:
+            limit = "the timeout" if self.timeout is None else f"timeout={self.timeout:g} s"
+            _LOG.warning(
+                "No result: all %d simulations of this run timed out (%s), so nothing was learned. Give "
+                "each simulation more time (--timeout, or timeout= in the Python API); a resume with a "
+                "larger timeout reruns the points that timed out.", self.n_finished, limit)
+        elif n_fail == self.n_finished:
+            first = (self.first_error or "no error text").strip().splitlines()[0][:300]
+            _LOG.warning("No result: all %d simulations of this run failed; the first error: %s",
+                         self.n_finished, first)
+        else:
+            _LOG.warning("No result: none of the %d simulations of this run succeeded (%d timed out, %d failed)",
+                         self.n_finished, n_to, n_fail)
 
     # ------------------------------------------------------------------ batch schedule
     def run_points(self, indices: Sequence[int]) -> list[PointRecord]:
@@ -253,6 +344,7 @@ class Runner:
         """The batch schedule: finish the open round, then propose-run-refit rounds."""
         learner = self.learner
         with self._handling_signals():
+            self.retry_timed_out()
             self.checkpointer.write()  # `spinexplore status` shows the queued points from the start
             self.warm_up(bool(learner.pending_indices()) or learner.iteration < n_iterations)
             if learner.pending_indices() or learner.n_completed_iterations <= learner.iteration:
@@ -267,6 +359,7 @@ class Runner:
                 self.checkpointer.flush()
                 self.run_points(learner.pending_indices())
                 self._end_round(on_round)
+        self.report_outcomes()
 
     def _end_round(self, on_round: Callable[[dict[str, Any]], None] | None) -> None:
         self.learner.fit()
@@ -292,6 +385,8 @@ class Runner:
             workers, at least 2).
         """
         learner = self.learner
+        with self._handling_signals():
+            self.retry_timed_out()
         queue_size = queue_size or max(2, self.n_workers // 4)
         self._fit_process = FitProcess() if self.n_workers > 1 else None
         refitter = Refitter(self._fit_job, lambda n: max(1, math.ceil(0.02 * n)))
@@ -338,6 +433,7 @@ class Runner:
                 # surrogate missed the last points; the history keeps the background fits
                 learner.n_completed_iterations = learner.iteration + 1
                 self.checkpointer.flush()
+            self.report_outcomes()
         finally:
             refitter.close()
             if self._fit_process is not None:
@@ -418,7 +514,13 @@ def format_stats(stats: dict[str, Any] | None) -> str:
         return "no run yet"
     eff = stats.get("efficiency")
     eff_text = "n/a" if eff is None or math.isnan(eff) else f"{100 * eff:.0f}%"
-    text = (f"Run ({stats['schedule']}, {stats['n_workers']} worker(s)): {stats['n_simulations']} simulations "
+    n_sim, n_ok = stats["n_simulations"], stats.get("n_ok")
+    what = f"{n_sim} simulations"
+    if n_ok is not None and n_ok < n_sim:  # "32 simulations (none succeeded: 32 TIMEOUT)"
+        bad = ", ".join(f"{stats.get(k, 0)} {name}" for k, name in (("n_timeout", "TIMEOUT"), ("n_failed", "FAILED"))
+                        if stats.get(k))
+        what += f" ({'none' if n_ok == 0 else n_ok} succeeded: {bad})" if bad else f" ({n_ok} succeeded)"
+    text = (f"Run ({stats['schedule']}, {stats['n_workers']} worker(s)): {what} "
             f"in {stats['wall_time']:.1f} s wall, {stats['simulation_time']:.1f} s of simulation; "
             f"efficiency {eff_text} (simulation time / (workers x wall time))")
     return text + (f"; stopped by {stats['stopped_by']}" if stats.get("stopped_by") else "")

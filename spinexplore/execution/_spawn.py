@@ -23,7 +23,8 @@ from typing import Any
 
 from spinexplore.execution import _worker
 
-__all__ = ["Spawner", "WorkerHandle", "death_reason", "kill", "start_worker", "stop_all"]
+__all__ = ["STOP_SIGNALS", "Spawner", "WorkerHandle", "death_reason", "kill", "settle", "start_worker", "stop_all",
+           "stopped_by_signal"]
 
 #: What a worker interpreter runs: ``python -c BOOT FD PPID KEEP TMP_ROOT``.
 BOOT = "import sys; from spinexplore.execution._worker import main; main(sys.argv[1:])"
@@ -84,20 +85,26 @@ class WorkerHandle:
     batch : deque of int
         The item indices sent to it and not answered yet, oldest first.
     started : float
-        ``time.monotonic()`` when its current item started.
+        ``time.monotonic()`` when its current item started (or, while ``loading``, when the
+        simulation was sent).
+    loading : bool
+        True from sending it a simulation until it says it has loaded and warmed it up; the
+        timeout of its items counts from then on.
     label : str
         ``"pid<pid>"``, the ``worker`` of its outcomes.
     """
 
-    __slots__ = ("popen", "conn", "pid", "tmpdir", "fn_token", "batch", "started", "label")
+    __slots__ = ("popen", "conn", "pid", "tmpdir", "fn_token", "batch", "started", "loading", "label", "root")
 
-    def __init__(self, popen: subprocess.Popen, conn: Connection) -> None:
+    def __init__(self, popen: subprocess.Popen, conn: Connection, root: str | None = None) -> None:
         self.popen, self.conn = popen, conn
+        self.root = root  # where it makes its temp dir (None: the system temp dir)
         self.pid = popen.pid
         self.tmpdir: str | None = None  # set by the worker's "ready" message
         self.fn_token = 0
         self.batch: deque[int] = deque()
         self.started = 0.0
+        self.loading = False
         self.label = f"pid{popen.pid}"
 
     @property
@@ -114,8 +121,11 @@ def kill(worker: WorkerHandle, keep_tmpdirs: bool) -> int:
         pass
     code = worker.popen.wait()
     worker.conn.close()
-    if worker.tmpdir and not keep_tmpdirs:
-        shutil.rmtree(worker.tmpdir, ignore_errors=True)
+    if not keep_tmpdirs:
+        if worker.tmpdir:
+            shutil.rmtree(worker.tmpdir, ignore_errors=True)
+        else:  # stopped before it said where: its dir (if any) carries its pid in the name
+            _worker.remove_tmpdirs_of(worker.pid, worker.root)
     return code
 
 
@@ -141,8 +151,30 @@ def stop_all(workers: list[WorkerHandle], keep_tmpdirs: bool, grace: float) -> N
     workers.clear()
 
 
+#: Signals that stop rather than crash: SIGTERM/SIGINT (a batch scheduler's wall time, Ctrl+C
+#: to a process group, ``kill``) and SIGHUP. A worker that dies of one was stopped from
+#: outside: its point is CANCELLED (rerun on resume), not FAILED.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def stopped_by_signal(code: int | None) -> bool:
+    """True for the exit code of a process that one of :data:`STOP_SIGNALS` ended."""
+    return code is not None and code < 0 and -code in {int(s) for s in STOP_SIGNALS}
+
+
+def settle(worker: WorkerHandle, seconds: float = 0.5) -> None:
+    """Give a worker whose socket closed up to ``seconds`` to finish exiting, so that
+    :func:`kill` reports how it really ended (its exit code or signal), not our SIGKILL."""
+    try:
+        worker.popen.wait(seconds)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def death_reason(code: int) -> str:
     """The error text of a worker that died: ``"worker died (signal SIGSEGV)"``."""
+    if stopped_by_signal(code):
+        return f"worker stopped by signal {signal.Signals(-code).name}; the point reruns on resume"
     if code < 0:
         try:
             return f"worker died (signal {signal.Signals(-code).name})"
@@ -173,4 +205,4 @@ def start_worker(pin_threads: bool, keep_tmpdirs: bool, tmp_root: str | None) ->
         popen = Spawner.popen(args, pass_fds=(fd,), env=env, start_new_session=True, stdin=subprocess.DEVNULL)
     finally:
         child_sock.close()
-    return WorkerHandle(popen, Connection(parent_sock.detach()))
+    return WorkerHandle(popen, Connection(parent_sock.detach()), tmp_root)

@@ -117,6 +117,40 @@ def remove_stale_tmpdirs(root: str) -> list[str]:
     return removed
 
 
+def remove_tmpdirs_of(pid: int, root: str | None) -> list[str]:
+    """Remove the temp dirs that the worker ``pid`` (dead and reaped by the caller) made under
+    ``root`` before it could report them (a worker stopped during its start-up); return them.
+
+    A dir kept on purpose (``keep = 1`` in its owner file) stays; one without an owner file
+    (the worker died between making it and writing the file) goes: its name holds the pid.
+    """
+    if os.environ.get("SPINEXPLORE_KEEP_TMPDIRS") == "1":
+        return []
+    removed = []
+    try:
+        entries = list(os.scandir(root or tempfile.gettempdir()))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(f"{TMP_PREFIX}pid{pid}_"):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
+                continue
+            try:
+                with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as fh:
+                    host, owner, keep = fh.read().split("\n")[:3]
+                if host != HOST or int(owner) != pid or keep != "0":
+                    continue
+            except FileNotFoundError:
+                pass
+        except (OSError, ValueError):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
+
+
 def set_tmpdir(path: Path | None) -> Path | None:
     """Make ``path`` the dir :func:`worker_tmpdir` returns; return the previous one."""
     global _tmpdir
@@ -220,11 +254,18 @@ def _is_stop_request(exc: KeyboardInterrupt, watch: _StopSignalWatch) -> bool:
     return watch.fired or (errors is not None and isinstance(exc, errors.Interrupted))
 
 
+class ExecutorSignal(BaseException):
+    """Base of what an executor raises into a running item to stop it (the in-process
+    timeout's ``SIGALRM``): :func:`run_item` lets it through, unlike the simulation's own
+    exceptions."""
+
+
 def run_item(fn: Any, item: Any) -> tuple[OutcomeStatus, Any, str | None, float]:
     """Call ``fn(item)``; return ``(status, value, error, duration)``, ``status`` OK or FAILED.
 
-    An exception, ``SystemExit`` or a ``KeyboardInterrupt`` raised by the simulation's own code
-    makes the item FAILED with its text. A ``KeyboardInterrupt`` caused by SIGINT or SIGTERM to
+    Any exception the simulation's own code raises (``SystemExit``, ``GeneratorExit``, a
+    ``BaseException`` of its own, a ``KeyboardInterrupt`` it raised itself) makes the item
+    FAILED with its text. A ``KeyboardInterrupt`` caused by SIGINT or SIGTERM to
     this process (the user's Ctrl+C with the in-process executor) escapes: that means stop.
     """
     t0 = time.perf_counter()
@@ -238,7 +279,9 @@ def run_item(fn: Any, item: Any) -> tuple[OutcomeStatus, Any, str | None, float]
         error = f"{first} (raised by the simulation itself; no stop signal reached spinexplore)"
         error = (error + ("\n" + rest if rest else ""))[:_MAX_ERROR_CHARS]
         return OutcomeStatus.FAILED, None, error, time.perf_counter() - t0
-    except (Exception, SystemExit) as exc:
+    except ExecutorSignal:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, GeneratorExit, the user's own kinds
         return OutcomeStatus.FAILED, None, format_error(exc), time.perf_counter() - t0
     finally:
         watch.restore()
@@ -261,6 +304,23 @@ def load_fn(payload: bytes) -> Any:
         return pickle.loads(payload)
     except Exception as exc:
         return _Unloadable(exc)
+
+
+def warm_up(fn: Any) -> Any:
+    """Call ``fn.warmup()`` once, if the simulation has one (compiled kernels load there); return ``fn``.
+
+    The ``process`` backend's worker calls it when it loads a simulation, before its first
+    item and outside the timeout, so that a replacement worker (started after a timeout or a
+    crash) is warm before its first timed item. A warm-up that fails is ignored: the items
+    then fail with the reason themselves.
+    """
+    warm = getattr(fn, "warmup", None)
+    if callable(warm):
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - the items report what is wrong
+            pass
+    return fn
 
 
 # ----------------------------------------------------------------------------- process-pool worker
@@ -299,8 +359,9 @@ def serve(fd: int, ppid: int, keep_tmpdir: bool, tmp_root: str | None) -> None:
                 break
             if msg[0] == "stop":
                 break
-            if msg[0] == "fn":
-                fns = {msg[1]: load_fn(msg[2])}
+            if msg[0] == "fn":  # load and warm up outside any timeout, then say so
+                fns = {msg[1]: warm_up(load_fn(msg[2]))}
+                conn.send_bytes(pickle.dumps(("loaded", msg[1], time.monotonic())))
                 continue
             _, token, batch = msg
             fn = fns[token]

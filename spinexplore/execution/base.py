@@ -42,7 +42,9 @@ class OutcomeStatus(str, enum.Enum):
     The one definition of the status names: worker processes send ``status.value`` (a plain
     string) over their pipes and the parent turns it back with ``OutcomeStatus(value)``.
     ``CANCELLED`` is what :class:`~spinexplore.execution._futures.FuturesExecutor` reports for
-    the items of a batch stopped before they ran.
+    the items of a batch stopped before they ran, and what the ``process`` backend reports for
+    an item whose worker was stopped by SIGTERM, SIGINT or SIGHUP (a batch scheduler signals
+    the whole job): the item did nothing wrong, and the runner leaves it to be rerun.
     """
 
     OK = "ok"

@@ -3,8 +3,12 @@
 Each worker is a fresh interpreter (``subprocess``, no fork of the parent) in its own session,
 talking to the parent over one socket. The parent sends the simulation once per map (pickled
 with cloudpickle, so notebook functions and lambdas work) and batches of items; the worker
-answers one message per item. At a task's deadline the parent SIGKILLs that worker's process
-group and starts a replacement; the other workers carry on. Workers ignore SIGINT, so Ctrl+C
+answers one message per item. A worker that gets a new simulation loads it and calls its
+``warmup()`` (if it has one) before its first item, and only then does the timeout of an item
+count: a worker's start-up (a fresh interpreter, unpickling the simulation, loading compiled
+kernels) is never charged to a point, also not for a replacement worker. At a task's
+deadline the parent SIGKILLs that worker's process group and starts a replacement; the other
+workers carry on. Workers ignore SIGINT, so Ctrl+C
 reaches only the parent, which kills the busy workers and re-raises.
 
 Besides the :class:`~.base.Executor` protocol, :class:`ProcessExecutor` offers the layers
@@ -28,7 +32,15 @@ from typing import Any
 import cloudpickle
 
 from spinexplore._validation import check_int
-from spinexplore.execution._spawn import WorkerHandle, death_reason, kill, start_worker, stop_all
+from spinexplore.execution._spawn import (
+    WorkerHandle,
+    death_reason,
+    kill,
+    settle,
+    start_worker,
+    stop_all,
+    stopped_by_signal,
+)
 from spinexplore.execution.base import BatchedMap, ContextManagerMixin, ItemFeed, Outcome, OutcomeStatus, timeout_error
 
 __all__ = ["ProcessExecutor"]
@@ -36,6 +48,15 @@ __all__ = ["ProcessExecutor"]
 _TOKENS = itertools.count(1)
 _PREFETCH_BELOW = 0.05  # tasks shorter than this get a second batch queued in the worker
 _MAX_START_FAILURES = 3
+#: Seconds a worker may take to load a simulation and run its ``warmup()`` when a map has a
+#: timeout (not counted in the timeout of any item); past that its items fail.
+LOAD_SECONDS = 300.0
+
+
+def _deadline(w: WorkerHandle, timeout: float) -> float:
+    """When the busy worker ``w`` is killed: ``timeout`` after its current item started, or
+    :data:`LOAD_SECONDS` after it was sent a simulation it has not finished loading."""
+    return w.started + (max(timeout, LOAD_SECONDS) if w.loading else timeout)
 
 
 class ProcessExecutor(ContextManagerMixin, BatchedMap):
@@ -177,16 +198,23 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
             now = time.monotonic()
             wait_for = 1.0
             if timeout is not None:
-                deadlines = [w.started + timeout for w in self._workers if w.batch]
+                deadlines = [_deadline(w, timeout) for w in self._workers if w.batch]
                 if deadlines:
                     wait_for = min(wait_for, max(0.0, min(deadlines) - now))
             wait([w.conn for w in self._workers], wait_for)
             for w in list(self._workers):
                 alive = self._drain(w, outcomes)
-                if alive and timeout is not None and w.batch and time.monotonic() > w.started + timeout:
-                    outcomes.append(self._replace(w, feed, OutcomeStatus.TIMEOUT, timeout_error(timeout),
-                                                  time.monotonic() - w.started))
+                if alive and timeout is not None and w.batch and time.monotonic() > _deadline(w, timeout):
+                    if w.loading:  # a warm-up that hangs: the simulation's fault, not the item's
+                        outcomes.append(self._replace(
+                            w, feed, OutcomeStatus.FAILED,
+                            f"the worker did not load the simulation within {LOAD_SECONDS:g} s "
+                            "(unpickling it and its warmup())", time.monotonic() - w.started))
+                    else:
+                        outcomes.append(self._replace(w, feed, OutcomeStatus.TIMEOUT, timeout_error(timeout),
+                                                      time.monotonic() - w.started))
                 elif not alive:
+                    settle(w)
                     if not w.ready:
                         start_failures += 1
                         if start_failures >= _MAX_START_FAILURES:
@@ -226,15 +254,16 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
         return short and len(w.batch) <= size
 
     def _dispatch(self, w: WorkerHandle, payload: bytes, token: int, encoded: dict[int, bytes], batch: list[int]) -> None:
+        if not w.batch:
+            w.started = time.monotonic()
         try:
-            if w.fn_token != token:
+            if w.fn_token != token:  # the worker loads it and warms it up, then says "loaded"
+                w.loading, w.started = True, time.monotonic()
                 w.conn.send_bytes(pickle.dumps(("fn", token, payload)))
                 w.fn_token = token
             w.conn.send_bytes(pickle.dumps(("run", token, [(i, encoded[i]) for i in batch])))
         except OSError:
             pass  # the worker is dead; the next drain notices it and requeues the batch
-        if not w.batch:
-            w.started = time.monotonic()
         w.batch.extend(batch)
 
     def _drain(self, w: WorkerHandle, outcomes: list[Outcome]) -> bool:
@@ -245,6 +274,9 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
                 if msg[0] == "ready":
                     w.tmpdir = msg[2]
                     self._tmpdirs[w.label] = msg[2]
+                    continue
+                if msg[0] == "loaded":  # the first item's timeout counts from here
+                    w.loading, w.started = False, msg[2]
                     continue
                 _, index, status, value_payload, error, duration, t_end = msg
                 if w.batch and w.batch[0] == index:
@@ -275,6 +307,9 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
         feed.requeue(w.batch)
         if error is None:
             error = death_reason(code)
+            if status is OutcomeStatus.FAILED and stopped_by_signal(code):
+                # a batch scheduler signals the whole job: the point did nothing wrong
+                status = OutcomeStatus.CANCELLED
         if duration is None:
             duration = max(0.0, time.monotonic() - w.started)
         return Outcome(index, status, None, error, duration, w.label)

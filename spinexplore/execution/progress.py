@@ -122,6 +122,13 @@ class Progress:
         elif self.mode in ("plain", "log"):
             self._line(format_point(index, label, confidence=confidence, energy=energy))
 
+    def add_total(self, n: int) -> None:
+        """``n`` more points to run than announced (a resume reruns points that timed out)."""
+        self.total += int(n)
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.refresh()
+
     def message(self, text: str) -> None:
         """Show a line such as ``Checkpoint saved (100/500 completed)`` without breaking the bar."""
         if self._bar is not None:

@@ -23,7 +23,7 @@ from spinexplore.execution.process import ProcessExecutor
 __all__ = ["SequentialExecutor"]
 
 
-class _InProcessTimeout(BaseException):
+class _InProcessTimeout(_worker.ExecutorSignal):
     """Raised by SIGALRM inside an in-process task that ran past its timeout."""
 
 
