@@ -35,6 +35,7 @@ from typing import Any
 from spinexplore._background import Checkpointer, FitProcess, Refitter
 from spinexplore._log import get_logger
 from spinexplore.errors import Interrupted
+from spinexplore.execution._worker import WarmUp
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
 from spinexplore.strategies import install_context
@@ -46,8 +47,6 @@ _LOG = get_logger("runner")
 SCHEDULES = ("async", "batch")
 #: Seconds between checkpoints at most (besides every ``checkpoint_interval`` results).
 CHECKPOINT_SECONDS = 5.0
-#: A warm-up task lasts at least this long, so that every worker gets one.
-_WARMUP_SECONDS = 0.3
 #: Seconds a worker's ``simulation.warmup()`` may take (the run's timeout never applies to it).
 WARMUP_SECONDS = 300.0
 
@@ -84,18 +83,6 @@ def outcome_to_result(outcome: Any) -> SimulationResult | None:
         return SimulationResult(phase=PhaseType.TIMEOUT if timed_out else PhaseType.FAILED, confidence=0.0,
                                 duration=duration, error=outcome.error or ("timed out" if timed_out else "failed"))
     return None
-
-
-class _WarmUp:
-    """Calls ``simulation.warmup()`` in a worker (loads compiled kernels) and lasts >= 0.3 s."""
-
-    def __init__(self, simulation: Any) -> None:
-        self.simulation = simulation
-
-    def __call__(self, _: int) -> None:
-        t0 = time.perf_counter()
-        self.simulation.warmup()
-        time.sleep(max(0.0, _WARMUP_SECONDS - (time.perf_counter() - t0)))
 
 
 @contextlib.contextmanager
@@ -197,7 +184,7 @@ class Runner:
         # a cold replacement worker. A timeout all the same: a loky map without one would warm
         # loky's workers, and the run's map (with a timeout) goes to its fallback pool.
         limit = None if self.timeout is None else max(self.timeout, WARMUP_SECONDS)
-        for _ in self.executor.map_unordered(_WarmUp(self.simulation), range(self.n_workers), timeout=limit):
+        for _ in self.executor.map_unordered(WarmUp(self.simulation), range(self.n_workers), timeout=limit):
             pass
 
     def close(self) -> None:

@@ -277,3 +277,150 @@ def test_docstring_examples_of_the_facade_and_the_goals():
     for module in (spinexplore.explorer, spinexplore.goals):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__
+
+
+# ---------------------------------------------------------------------------- issue 24: timeouts, signals
+
+class ColdStart:
+    """The built-in simulation's cold start, in small: unpickling costs ``load`` s (numba's
+    import) and the first call ``warm`` s more (compiled kernels) unless ``warmup()`` ran.
+    Points with x < ``slow_below`` take 0.6 s."""
+
+    def __init__(self, load, warm, slow_below=-1.0):
+        self.load, self.warm, self.slow_below, self.warmed = load, warm, slow_below, False
+
+    def __getstate__(self):
+        return {"load": self.load, "warm": self.warm, "slow_below": self.slow_below}
+
+    def __setstate__(self, state):
+        time.sleep(state["load"])
+        self.__dict__.update(state)
+        self.warmed = False
+
+    def warmup(self):
+        if not self.warmed:
+            time.sleep(self.warm)
+            self.warmed = True
+
+    def __call__(self, p):
+        self.warmup()
+        if p["x"] < self.slow_below:
+            time.sleep(0.6)
+        return disc(p)
+
+
+@pytest.mark.parametrize("schedule", ["async", pytest.param("batch", marks=pytest.mark.slow)])
+def test_a_timeout_shorter_than_a_cold_start_finishes_every_point(schedule):
+    """The probe of issue 24: ``--timeout 1`` with a 1.2 s worker warm-up turned every point
+    into TIMEOUT. A timeout is for the simulation: warm-up and start-up are never timed."""
+    explorer = ActiveLearningExplorer(SPACE, seed=5, verbose=False)
+    explorer.run(1, 4, ColdStart(0.15, 0.15), n_initial=6, n_jobs=2, timeout=0.25, progress=False, schedule=schedule)
+    assert explorer.counts().get("DONE") == 10, explorer.counts()
+    assert explorer.run_stats["n_ok"] == 10
+
+
+@pytest.mark.slow
+def test_resume_with_a_larger_timeout_reruns_the_points_that_timed_out(tmp_path, caplog):
+    sim = ColdStart(0.0, 0.0, slow_below=0.3)
+    explorer = ActiveLearningExplorer(SPACE, seed=6, store=tmp_path / "e.h5", verbose=False)
+    explorer.add_points([[0.1, 0.1], [0.2, 0.8]])  # slow: 0.6 s
+    explorer.run(0, 2, sim, n_initial=2, n_jobs=1, timeout=0.3, progress=False)
+    assert explorer.counts()["TIMEOUT"] == 2
+    timed_out = {i for i, r in enumerate(explorer.records) if r.status == PointStatus.TIMEOUT}
+    explorer.close()
+    explorer = ActiveLearningExplorer.load(tmp_path / "e.h5", verbose=False)
+    explorer.run(0, 2, sim, n_jobs=1, timeout=0.3, progress=False)  # the same timeout: nothing reruns
+    assert {i for i, r in enumerate(explorer.records) if r.status == PointStatus.TIMEOUT} == timed_out
+    with caplog.at_level("WARNING", logger="spinexplore"):
+        explorer.run(0, 2, sim, n_jobs=2, timeout=5.0, progress=False)
+    assert "2 point(s) that timed out at an earlier, shorter timeout rerun now (timeout=5 s)" in caplog.text
+    assert all(explorer.records[i].status == PointStatus.DONE for i in timed_out)
+    explorer.close()
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    assert all(back.records[i].status == PointStatus.DONE for i in timed_out)
+    back.store.close()
+
+
+def _always_slow(p):
+    time.sleep(5)
+
+
+def test_a_run_where_every_point_timed_out_says_so(caplog):
+    explorer = ActiveLearningExplorer(SPACE, seed=7, verbose=False)
+    with caplog.at_level("WARNING", logger="spinexplore"):
+        explorer.run(0, 2, _always_slow, n_initial=3, n_jobs=1, timeout=0.2, progress=False)
+    assert "No result: all 3 simulations of this run timed out (timeout=0.2 s)" in caplog.text
+    assert explorer.run_stats["efficiency"] is None
+    from spinexplore.runner import format_stats
+
+    assert "none succeeded: 3 TIMEOUT" in format_stats(explorer.run_stats)
+    assert "efficiency n/a" in format_stats(explorer.run_stats)
+
+
+_JOB_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
+    from spinexplore.errors import Interrupted
+
+    CALLS, SLEEP = sys.argv[2], float(sys.argv[4])
+
+    def slow(p):
+        with open(CALLS, "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        time.sleep(SLEEP)
+        return PhaseType.FERROMAGNET if p["x"] > 0.5 else PhaseType.SINGLE_Q
+
+    space = ParameterSpace({"x": (0.0, 1.0), "y": (0.0, 1.0)})
+    if sys.argv[3] == "new":
+        ex = ActiveLearningExplorer(space, seed=0, store=sys.argv[1], verbose=False)
+    else:
+        ex = ActiveLearningExplorer.load(sys.argv[1], verbose=False)
+    try:
+        ex.run(1, 2, slow, n_initial=6, n_jobs=2, checkpoint_interval=1, progress=False, schedule="async")
+    except Interrupted as exc:
+        ex.close()
+        print("INTERRUPTED", exc.signum, flush=True)
+        sys.exit(exc.exit_code)
+    ex.close()
+    print("DONE", ex.n_points, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_job_cancels_the_points_of_the_workers_it_reached_first(tmp_path):
+    """A batch scheduler's wall-time signal goes to every process of the job, the workers
+    first here: their points must be CANCELLED (rerun on resume), never FAILED."""
+    script = tmp_path / "job.py"
+    script.write_text(_JOB_SCRIPT)
+    calls = tmp_path / "calls.txt"
+
+    def started():
+        return [int(x) for x in calls.read_text().split()] if calls.exists() else []
+
+    args = [sys.executable, str(script), str(tmp_path / "e.h5"), str(calls)]
+    proc = subprocess.Popen(args + ["new", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(set(started())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    workers = sorted(set(started()))
+    assert len(workers) == 2, proc.communicate(timeout=60)
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+    # the main process notices the deaths and hands the next points to replacement workers
+    while len(set(started()) - set(workers)) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "INTERRUPTED 15" in out
+    before = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    assert before.counts().get("FAILED", 0) == 0, [r.result.error for r in before.records if r.result]
+    assert before.counts().get("CANCELLED", 0) >= 2
+    before.store.close()
+    proc = subprocess.run(args + ["resume", "0.05"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
+    assert (back.status == PointStatus.DONE).sum() == 8, back.counts()
+    back.store.close()

@@ -323,6 +323,25 @@ def warm_up(fn: Any) -> Any:
     return fn
 
 
+class WarmUp:
+    """Calls ``simulation.warmup()`` in a worker (loads compiled kernels) and lasts >= 0.3 s,
+    so that each worker of a pool gets one: the runner maps it over its workers once.
+
+    It lives here, not in the runner, so that a worker unpickling it imports no more than the
+    execution layer (the runner's module imports scikit-learn: seconds per worker).
+    """
+
+    seconds = 0.3
+
+    def __init__(self, simulation: Any) -> None:
+        self.simulation = simulation
+
+    def __call__(self, _: int) -> None:
+        t0 = time.perf_counter()
+        self.simulation.warmup()
+        time.sleep(max(0.0, self.seconds - (time.perf_counter() - t0)))
+
+
 # ----------------------------------------------------------------------------- process-pool worker
 
 def _set_parent_death_signal(ppid: int) -> None:
