@@ -1,7 +1,12 @@
 """Run a user's solver command as a simulation: :class:`ExternalSimulation`.
 
 The command runs in a fresh directory inside the worker's own temp dir, in its own process
-group (a new session), so that a timeout kills the solver *and everything it started*. The
+group, so that a timeout kills the solver *and everything it started*. The group stays in the
+worker's session: when the executor kills a worker (at its timeout, or at Ctrl+C) it kills that
+whole session from the parent's side, so that even the children of a wrapper script (``bash
+solver.sh`` running ``sleep``) never outlive it. The solver's stdout goes to a file that is
+read in a streaming way (a log of hundreds of MB costs no memory); only its tail and the JSON
+result are kept. The
 parameters reach it as a JSON file, as ``--name value`` arguments or as environment variables,
 and the solver answers with a JSON object (in a file or on stdout) that
 :func:`spinexplore.results.coerce_result` understands.
@@ -36,6 +41,10 @@ __all__ = ["ExternalSimulation"]
 _PASS_MODES = ("json", "args", "env")
 _RESERVED = ("params_file", "result_file", "workdir")
 _STDERR_LINES = 20
+_TAIL_BYTES = 65536
+#: A solver's stdout up to this size is also parsed as a whole (pretty-printed JSON); a longer
+#: one (a log) is read line by line for its last JSON line, so it costs no memory.
+WHOLE_STDOUT_BYTES = 16 * 2**20
 
 
 def _placeholders(arg: str) -> list[str]:
@@ -56,13 +65,47 @@ def _base_tmpdir() -> Path:
     return Path(worker_tmpdir())
 
 
-def _tail(path: Path, n: int = _STDERR_LINES) -> str:
+def _read_end(path: Path, n_bytes: int) -> str:
+    """The last ``n_bytes`` of a file as text ("" when it cannot be read)."""
     try:
-        text = path.read_text(errors="replace")
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - n_bytes))
+            return fh.read().decode(errors="replace")
     except OSError:
         return ""
-    lines = text.rstrip().splitlines()
+
+
+def _tail(path: Path, n: int = _STDERR_LINES) -> str:
+    """The last ``n`` lines of a file (read from its last 64 kB only)."""
+    lines = _read_end(path, _TAIL_BYTES).rstrip().splitlines()
     return "\n".join(lines[-n:])
+
+
+def _last_json_line(path: Path) -> str | None:
+    """The last line of a file that looks like a JSON object, read 1 MB at a time: memory stays
+    bounded whatever the size of the file (a line longer than :data:`WHOLE_STDOUT_BYTES`, such
+    as progress bars joined by carriage returns, is skipped)."""
+    last, carry = None, b""
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                chunk = fh.read(2**20)
+                if not chunk:
+                    break
+                lines = (carry + chunk).split(b"\n")
+                carry = lines.pop()
+                if len(carry) > WHOLE_STDOUT_BYTES:
+                    carry = b"\0"  # the rest of this line cannot be a result either
+                for line in lines:
+                    if line.lstrip().startswith(b"{"):
+                        last = line
+    except OSError:
+        return None
+    if carry.lstrip().startswith(b"{"):
+        last = carry
+    return None if last is None else last.decode(errors="replace")
 
 
 def _kill_group(pgid: int, proc: subprocess.Popen, grace: float) -> None:
@@ -331,11 +374,16 @@ class ExternalSimulation:
         path = run_dir / self.result_file if self.result_file is not None else None
         if path is not None and path.is_file():
             where, texts = repr(self.result_file), [path.read_text(errors="replace")]
+            shown = texts[0]
         else:
-            text = stdout.read_text(errors="replace") if stdout.is_file() else ""
-            lines = [ln for ln in text.splitlines() if ln.strip().startswith("{")]
-            # the whole of stdout (pretty-printed JSON), else the last JSON-looking line
-            where, texts = "stdout", [text] + lines[-1:]
+            # the whole of a short stdout (pretty-printed JSON), else the last JSON-looking
+            # line, read line by line: a solver's log can be hundreds of MB
+            size = stdout.stat().st_size if stdout.is_file() else 0
+            whole = stdout.read_text(errors="replace") if 0 < size <= WHOLE_STDOUT_BYTES else None
+            line = _last_json_line(stdout) if size else None
+            where = "stdout"
+            texts = [t for t in (whole, line) if t is not None]
+            shown = whole if whole is not None else _read_end(stdout, 300)
         for text in texts:
             try:
                 data = json.loads(text)
@@ -347,7 +395,7 @@ class ExternalSimulation:
         raise ValueError(
             f"external solver {self.command!r} gave no JSON object: expected {expected}a JSON "
             f"object such as {{\"phase\": \"SKYRMION\"}} on stdout; {where} held "
-            f"{texts[0].strip()[-300:]!r}"
+            f"{shown.strip()[-300:]!r}"
         )
 
     def __call__(self, params: Mapping[str, Any]) -> SimulationResult:
@@ -382,10 +430,10 @@ class ExternalSimulation:
             with open(stdout, "wb") as out, open(stderr, "wb") as err:
                 proc = subprocess.Popen(
                     argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                    start_new_session=True,
+                    process_group=0,  # its own group, in the worker's session (see the module)
                     preexec_fn=_die_with_parent_fn(),
                 )
-            pgid = proc.pid  # leader of its own session and process group
+            pgid = proc.pid  # leader of its own process group
             timed_out = False
             try:
                 proc.wait(timeout=self.timeout)

@@ -250,3 +250,112 @@ def test_solver_dies_with_a_killed_worker(tmp_path):
             orphan = int(pidfile.read_text().split()[1])  # the solver's own child: not covered
             if _alive(orphan):
                 os.kill(orphan, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------------- issue 24: no orphans, no big reads
+
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose command line contains ``marker``."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as fh:
+                    if marker.encode() in fh.read() and _alive(int(name)):
+                        out.append(int(name))
+            except OSError:
+                pass
+    return out
+
+
+def _wrapper(tmp_path: Path, seconds: str) -> Path:
+    """``bash solver.sh`` that runs ``sleep`` (a child the worker's parent-death signal misses)."""
+    script = tmp_path / "solver.sh"
+    script.write_text(f"#!/bin/bash\nsleep {seconds}\necho '{{\"phase\": \"FERROMAGNET\"}}'\n")
+    return script
+
+
+def _wait_until(predicate, seconds: float = 20.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_wrapper_scripts_children_die_with_a_worker_killed_at_the_run_timeout(tmp_path):
+    """The probe: ``bash solver.sh`` running ``sleep``, run(timeout=...) SIGKILLs the worker;
+    the ``sleep`` must not be left orphaned."""
+    from spinexplore.execution import OutcomeStatus, ProcessExecutor
+
+    marker = f"903.{os.getpid()}1"  # a unique sleep duration to find the processes by
+    sim = ExternalSimulation(["bash", str(_wrapper(tmp_path, marker))])
+    with ProcessExecutor(2, chunksize=1) as ex:
+        outcomes = list(ex.map_unordered(sim, [{"h": 0.1}] * 3, timeout=0.7))
+        assert [o.status for o in outcomes] == [OutcomeStatus.TIMEOUT] * 3
+        assert _wait_until(lambda: not _processes_with(marker), 5.0), _processes_with(marker)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_wrapper_scripts_children_die_when_the_worker_is_killed_or_the_map_stops(tmp_path):
+    """kill -9 of a worker (it cleans nothing up), then a map stopped early (what Ctrl+C and
+    SIGTERM do): no ``sleep`` of the wrapper is left."""
+    import signal
+    import threading
+
+    from spinexplore.execution import OutcomeStatus, ProcessExecutor
+
+    marker = f"904.{os.getpid()}1"
+    sim = ExternalSimulation(["bash", str(_wrapper(tmp_path, marker))])
+    with ProcessExecutor(2, chunksize=1) as ex:
+        gen = ex.map_unordered(sim, [{"h": 0.1}] * 2)
+        killed = []
+
+        def kill_one_worker():
+            if _wait_until(lambda: len(_processes_with(marker)) == 2):
+                killed.append(ex.worker_pids()[0])
+                os.kill(killed[0], signal.SIGKILL)
+
+        threading.Thread(target=kill_one_worker, daemon=True).start()
+        first = next(gen)  # the item of the killed worker
+        assert killed and first.status is OutcomeStatus.FAILED and "SIGKILL" in first.error
+        assert _wait_until(lambda: len(_processes_with(marker)) == 1, 5.0), _processes_with(marker)
+        gen.close()  # stop early: the busy worker is killed, and its session with it
+        assert _wait_until(lambda: not _processes_with(marker), 5.0), _processes_with(marker)
+
+
+def test_a_huge_solver_log_on_stdout_is_streamed_not_read_into_memory(tmp_path):
+    """300 MB of log lines raised the peak memory by 770 MB; the result is the last JSON line."""
+    script = tmp_path / "chatty.py"
+    script.write_text(
+        "import sys\n"
+        "line = 'iteration 123456: energy -1.2345678901234 residual 1e-12 ' * 2 + '\\n'\n"
+        "sys.stdout.write(line * 400_000)\n"  # ~90 MB
+        "print('{\"phase\": \"SKYRMION\", \"energy\": -2.5}')\n"
+        "sys.stdout.write(line * 10)\n"
+    )
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import resource, sys\n"
+        "from spinexplore._external import ExternalSimulation\n"
+        f"sim = ExternalSimulation([sys.executable, {str(script)!r}], result_file=None, workdir={str(tmp_path)!r})\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "res = sim({'h': 0.1})\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(res.phase.name, res.energy, (after - before) // 1024)\n"
+    )
+    import subprocess
+
+    out = subprocess.run([PY, str(probe)], capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out[:2] == ["SKYRMION", "-2.5"]
+    assert int(out[2]) < 20, f"peak memory grew by {out[2]} MB while parsing a 90 MB log"
+
+
+def test_a_long_stdout_without_a_result_names_its_end(tmp_path):
+    script = tmp_path / "nojson.py"
+    script.write_text("import sys\nsys.stdout.write(('log ' * 20 + '\\n') * 220_000)\nprint('the end of the log')\n")
+    sim = ExternalSimulation([PY, str(script)], result_file=None, workdir=tmp_path)
+    with pytest.raises(ValueError, match="the end of the log"):
+        sim({"h": 0.1})

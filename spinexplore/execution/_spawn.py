@@ -23,8 +23,8 @@ from typing import Any
 
 from spinexplore.execution import _worker
 
-__all__ = ["STOP_SIGNALS", "Spawner", "WorkerHandle", "death_reason", "kill", "settle", "start_worker", "stop_all",
-           "stopped_by_signal"]
+__all__ = ["STOP_SIGNALS", "Spawner", "WorkerHandle", "death_reason", "kill", "kill_sessions", "settle",
+           "start_worker", "stop_all", "stopped_by_signal"]
 
 #: What a worker interpreter runs: ``python -c BOOT FD PPID KEEP TMP_ROOT``.
 BOOT = "import sys; from spinexplore.execution._worker import main; main(sys.argv[1:])"
@@ -113,13 +113,60 @@ class WorkerHandle:
         return self.tmpdir is not None
 
 
-def kill(worker: WorkerHandle, keep_tmpdirs: bool) -> int:
-    """SIGKILL the worker's process group, reap it, remove its temp dir; return its exit code."""
+def session_members(sids: set[int]) -> list[int]:
+    """Process ids of every process whose session is in ``sids`` (Linux ``/proc``; [] elsewhere)."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name.isdigit():
+            try:
+                if os.getsid(int(name)) in sids:
+                    found.append(int(name))
+            except OSError:  # gone, or not ours to ask about
+                pass
+    return found
+
+
+def kill_sessions(sids: set[int]) -> int:
+    """SIGKILL every process left in the sessions ``sids``; return how many were signalled.
+
+    A worker is the leader of its own session, and what it starts stays there even in a process
+    group of its own: an external solver, and the children of a wrapper script around it (the
+    ``sleep`` of ``bash solver.sh``), which Linux's parent-death signal does not reach. Killing
+    the session from the parent's side leaves none of them behind, also when the worker itself
+    was SIGKILLed at a timeout and could not clean up. A few rounds, for processes forked
+    between a scan and the kill.
+    """
+    if not sids:
+        return 0
+    signalled: set[int] = set()
+    for _ in range(5):
+        new = [pid for pid in session_members(sids) if pid not in signalled and pid != os.getpid()]
+        if not new:
+            break
+        for pid in new:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            signalled.add(pid)
+    return len(signalled)
+
+
+def kill(worker: WorkerHandle, keep_tmpdirs: bool, *, sessions: bool = True) -> int:
+    """SIGKILL the worker's process group, reap it, kill what it left in its session (unless
+    ``sessions=False``: the caller does it for many workers at once), remove its temp dir;
+    return its exit code."""
     try:
         os.killpg(worker.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     code = worker.popen.wait()
+    if sessions:
+        kill_sessions({worker.pid})
     worker.conn.close()
     if not keep_tmpdirs:
         if worker.tmpdir:
@@ -147,7 +194,8 @@ def stop_all(workers: list[WorkerHandle], keep_tmpdirs: bool, grace: float) -> N
                 w.popen.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        kill(w, keep_tmpdirs)
+        kill(w, keep_tmpdirs, sessions=False)
+    kill_sessions({w.pid for w in workers})
     workers.clear()
 
 
