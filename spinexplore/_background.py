@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Checkpointer", "FitProcess", "Refitter", "fit_and_prepare"]
+__all__ = ["Checkpointer", "FitProcess", "FitProcessStarting", "Refitter", "fit_and_prepare"]
 
 
 class Checkpointer:
@@ -228,6 +228,20 @@ def _import_learning_stack(_: Any) -> bool:
     return True
 
 
+class FitProcessStarting(Exception):
+    """The fit process has not said "ready" yet: fit this one surrogate in this process."""
+
+
+def _process_state(pid: int) -> str | None:
+    """The state letter of a process in Linux's ``/proc`` (``"R"``, ``"S"``, ``"T"`` for
+    stopped...); None when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 class FitProcess:
     """One worker process that fits surrogates, so that a fit never holds this process's GIL.
 
@@ -236,48 +250,131 @@ class FitProcess:
     let go (Python's "convoy effect", ~5 ms a time), which costs whole seconds per minute on 64
     workers. The fit process is a fresh interpreter of the ``process`` backend (it does not
     import ``__main__``); it starts in the background when the run starts.
+
+    It never holds the run up: until it is ready, :meth:`fit` raises
+    :class:`FitProcessStarting` (the caller fits that surrogate itself); when it is stuck
+    (stopped by SIGSTOP, not started within :attr:`START_SECONDS`, or a fit running past
+    :meth:`fit_limit`) it is killed and :meth:`fit` raises ``RuntimeError`` with why, and
+    :attr:`broken` says so from then on (the runner warns and fits in its own process).
+    :meth:`close` returns within about a second in every state.
     """
+
+    #: Seconds the fit process may take to start (import scikit-learn) before it is given up.
+    START_SECONDS = 120.0
+    #: A fit may take this many times the longest one so far, and at least :attr:`MIN_FIT_SECONDS`.
+    FIT_FACTOR = 20.0
+    MIN_FIT_SECONDS = 600.0
+    #: A fit process seen stopped (SIGSTOP) this long is stuck.
+    STOPPED_SECONDS = 1.0
 
     def __init__(self) -> None:
         from spinexplore.execution.process import ProcessExecutor
 
         self._pool = ProcessExecutor(1, pin_threads=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one map of the pool at a time
+        self._ready = threading.Event()
+        self._t0 = time.monotonic()
+        self._longest = 0.0
         self.broken: str | None = None
         self.closed = False
         threading.Thread(target=self._start, name="spinexplore-fit-start", daemon=True).start()
 
     def _start(self) -> None:
         with self._lock:
-            for outcome in self._pool.map_unordered(_import_learning_stack, [0], timeout=300):
-                if not outcome.ok:
-                    self.broken = outcome.error
+            try:
+                for outcome in self._pool.map_unordered(_import_learning_stack, [0]):
+                    if not outcome.ok and not self.closed:
+                        self.broken = f"the fit process failed to start: {outcome.error}"
+            except Exception as exc:  # noqa: BLE001 - aborted while starting, out of processes...
+                if not self.closed:
+                    self.broken = f"the fit process failed to start: {exc}"
+            finally:
+                self._ready.set()
+
+    def _stopped(self) -> bool:
+        """True when the fit process is stopped (SIGSTOP, a debugger) right now."""
+        return any(_process_state(pid) in ("T", "t") for pid in self._pool.worker_pids())
+
+    def _give_up(self, why: str) -> None:
+        self.broken = why
+        self._pool.abort()
+        raise RuntimeError(why)
+
+    def fit_limit(self) -> float:
+        """Seconds a fit may take before the fit process counts as stuck."""
+        return max(self.MIN_FIT_SECONDS, self.FIT_FACTOR * self._longest)
 
     def fit(self, job: tuple) -> tuple:
-        """Run :func:`fit_and_prepare` there; raise RuntimeError if it could not."""
+        """Run :func:`fit_and_prepare` there.
+
+        Raises
+        ------
+        FitProcessStarting
+            While it is starting (fit this one in the caller's process).
+        RuntimeError
+            When it failed, or was stuck and has been killed (:attr:`broken` says why).
+        """
+        if self.broken:
+            raise RuntimeError(self.broken)
+        if not self._ready.is_set():
+            if self._stopped():
+                self._give_up("the fit process was stopped (SIGSTOP?) before it was ready; it was killed")
+            if time.monotonic() - self._t0 > self.START_SECONDS:
+                self._give_up(f"the fit process did not start within {self.START_SECONDS:g} s; it was killed")
+            raise FitProcessStarting()
+        if self._stopped():
+            self._give_up("the fit process was stopped (SIGSTOP?); it was killed")
+        done = threading.Event()
+        stuck: list[str] = []
+        watch = threading.Thread(target=self._watch, args=(done, stuck, self.fit_limit()),
+                                 name="spinexplore-fit-watch", daemon=True)
+        t0 = time.monotonic()
         with self._lock:
             if self.broken:
                 raise RuntimeError(self.broken)
-            outcomes = list(self._pool.map_unordered(fit_and_prepare, [job]))
-        outcome = outcomes[0]
-        if not outcome.ok:
-            raise RuntimeError(outcome.error or "the fit process failed")
-        return outcome.value
+            watch.start()
+            try:
+                outcomes = list(self._pool.map_unordered(fit_and_prepare, [job]))
+            except Exception as exc:  # noqa: BLE001 - aborted by close() or by the watch
+                outcomes, error = [], str(exc)
+            else:
+                error = None
+            finally:
+                done.set()
+        if stuck:
+            self.broken = stuck[0]
+            raise RuntimeError(stuck[0])
+        if not outcomes or not outcomes[0].ok:
+            raise RuntimeError((outcomes[0].error if outcomes else error) or "the fit process failed")
+        self._longest = max(self._longest, time.monotonic() - t0)
+        return outcomes[0].value
+
+    def _watch(self, done: threading.Event, stuck: list[str], limit: float) -> None:
+        """While a fit runs: kill the fit process when it is stopped or past ``limit`` seconds."""
+        t0 = time.monotonic()
+        stopped_since = None
+        while not done.wait(0.2):
+            now = time.monotonic()
+            if self._stopped():
+                stopped_since = stopped_since or now
+                if now - stopped_since >= self.STOPPED_SECONDS:
+                    stuck.append("the fit process was stopped (SIGSTOP?) during a fit; it was killed")
+            else:
+                stopped_since = None
+            if now - t0 > limit:
+                stuck.append(f"a fit took longer than {limit:g} s in the fit process; it was killed")
+            if stuck:
+                self._pool.abort()
+                return
 
     def close(self) -> None:
-        """Stop the fit process (a fit in progress is abandoned: the run is over).
-
-        The thread of a fit in progress owns the pool's map: its worker is killed from here
-        (signals only), that thread sees it die and lets go, and only then is the pool shut
-        down, so that two threads never close the same pipe.
-        """
+        """Stop the fit process within about a second, whatever it does (a fit in progress,
+        starting, stopped by SIGSTOP): SIGKILL, then reap it if the thread of a fit in
+        progress has let go of the pool (it does at once: its worker is dead)."""
         self.closed = True
-        locked = self._lock.acquire(timeout=0.05)
-        if not locked:
-            self._pool.kill_busy()
-            locked = self._lock.acquire(timeout=30.0)
-        try:
-            self._pool.shutdown(cancel_pending=True)
-        finally:
-            if locked:
+        self._pool.abort()
+        if self._lock.acquire(timeout=1.0):
+            try:
+                self._pool.shutdown(cancel_pending=True)
+            finally:
                 self._lock.release()

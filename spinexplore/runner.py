@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import signal
 import sys
@@ -32,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from spinexplore._background import Checkpointer, FitProcess, Refitter
+from spinexplore._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
 from spinexplore._log import get_logger
 from spinexplore.errors import Interrupted
 from spinexplore.execution._worker import WarmUp
@@ -199,14 +200,34 @@ class Runner:
     def _handling_signals(self) -> Iterator[None]:
         """SIGTERM behaves as Ctrl+C: stop, save every finished result, raise Interrupted."""
         main = threading.current_thread() is threading.main_thread()
+        # A signal's exception can be swallowed where it is raised (C code that ignores
+        # exceptions: scipy's Sobol tables print "Exception ignored in ..."): the signal is
+        # then noted here, sent again every 0.5 s until the stop has begun, and raised at the
+        # end of the block at the latest. Never lost, never acted on twice.
+        state: dict[str, Any] = {"signum": None, "stopping": False}
 
-        def on_term(signum: int, frame: Any) -> None:
+        def redeliver(signum: int) -> None:
+            for _ in range(20):
+                time.sleep(0.5)
+                if state["stopping"]:
+                    return
+                os.kill(os.getpid(), signum)
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if state["stopping"]:
+                return  # already stopping (a second signal, or a redelivered one)
+            if state["signum"] is None:
+                state["signum"] = signum
+                threading.Thread(target=redeliver, args=(signum,), name="spinexplore-signal", daemon=True).start()
             raise Interrupted(signum)
 
-        old = signal.signal(signal.SIGTERM, on_term) if main else None
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
         try:
             yield
+            if state["signum"] is not None:  # raised and swallowed somewhere in the block
+                raise Interrupted(state["signum"])
         except KeyboardInterrupt as exc:
+            state["stopping"] = True
             if getattr(exc, "saved", False):  # an inner block already saved and reported
                 raise
             signum = getattr(exc, "signum", int(signal.SIGINT))
@@ -221,8 +242,9 @@ class Runner:
             error.saved = True
             raise error from None
         finally:
-            if main:
-                signal.signal(signal.SIGTERM, old)
+            state["stopping"] = True
+            for s, handler in old.items():
+                signal.signal(s, handler)
 
     # ------------------------------------------------------------------ one outcome
     def _record(self, index: int, outcome: Any) -> PointRecord | None:
@@ -443,11 +465,14 @@ class Runner:
             if job is not None and process is not None and process.broken is None:
                 try:
                     return process.fit(job)
+                except FitProcessStarting:
+                    pass  # not ready yet: this one fit runs here
                 except RuntimeError as exc:
                     if process.closed:  # the run ended during this fit: nothing to report
                         raise
                     process.broken = str(exc)
-                    _LOG.warning("surrogate fits continue in this process (%s)", exc.args[0][:200])
+                    _LOG.warning("The background fit process is given up (%s); surrogate fits continue in "
+                                 "this process", str(exc)[:200])
             from spinexplore.strategies import prepare
 
             surrogate.fit(U, y, sample_weight=w)

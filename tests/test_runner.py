@@ -424,3 +424,104 @@ def test_sigterm_to_the_whole_job_cancels_the_points_of_the_workers_it_reached_f
     back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)
     assert (back.status == PointStatus.DONE).sum() == 8, back.counts()
     back.store.close()
+
+
+# ---------------------------------------------------------------------------- issue 24: a stuck fit process
+
+def _stop_the_fit_process_when_it_starts(monkeypatch):
+    import threading
+
+    from spinexplore._background import FitProcess
+
+    start = FitProcess.__init__
+
+    def init(self):
+        start(self)
+
+        def stop():
+            while not self._pool.worker_pids():
+                time.sleep(0.002)
+            os.kill(self._pool.worker_pids()[0], signal.SIGSTOP)
+
+        threading.Thread(target=stop, daemon=True).start()
+
+    monkeypatch.setattr(FitProcess, "__init__", init)
+
+
+def test_a_stopped_fit_process_is_given_up_with_a_warning_and_learning_goes_on(monkeypatch, caplog):
+    """A fit process SIGSTOPped at its start held every fit forever: the run finished with no
+    fit and no word, and stopping it took 30 s."""
+    _stop_the_fit_process_when_it_starts(monkeypatch)
+    explorer = ActiveLearningExplorer(SPACE, seed=8, verbose=False)
+    with caplog.at_level("WARNING", logger="spinexplore"):
+        explorer.run(2, 6, disc, n_initial=8, n_jobs=2, progress=False, schedule="async")
+    assert "The background fit process is given up (the fit process was stopped" in caplog.text
+    assert explorer.n_points == 20 and explorer.learner.history  # fits ran, in this process
+
+
+class _SlowSurrogate:
+    """Fits for 30 s (long enough to be stopped in the middle)."""
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(30)
+        return self
+
+
+@pytest.mark.slow
+def test_a_fit_process_stopped_during_a_fit_is_killed_and_the_fit_fails_with_why():
+    import threading
+
+    from spinexplore._background import FitProcess
+
+    fp = FitProcess()
+    try:
+        assert fp._ready.wait(120) and fp.broken is None
+        errors = []
+        job = (cloudpickle.dumps(_SlowSurrogate()), np.zeros((3, 2)), np.zeros(3, int), np.ones(3), 2)
+        thread = threading.Thread(target=lambda: errors.append(pytest.raises(RuntimeError, fp.fit, job)))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not fp._lock.locked() and time.monotonic() < deadline:  # the fit was sent
+            time.sleep(0.002)
+        os.kill(fp._pool.worker_pids()[0], signal.SIGSTOP)
+        thread.join(30)
+        assert not thread.is_alive()
+        assert "stopped (SIGSTOP?) during a fit" in str(errors[0].value)
+        assert fp.broken and "stopped" in fp.broken
+    finally:
+        fp.close()
+        assert not fp._pool.worker_pids()
+
+
+class _SignalInDel:
+    """SIGTERM to this process from inside ``__del__``: its exception is printed as "Exception
+    ignored in" and swallowed, as in C code that ignores exceptions (scipy's Sobol tables)."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs here, and its exception is swallowed
+            pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("schedule", ["async", "batch"])
+def test_a_sigterm_whose_exception_is_swallowed_still_stops_the_run(tmp_path, schedule):
+    """The stop-time probe of issue 24: a SIGTERM that landed in scipy's Sobol initialisation
+    was swallowed and the run went on to exit 0."""
+    from spinexplore.errors import Interrupted
+
+    calls = []
+
+    def goal(runner):
+        calls.append(1)
+        if len(calls) == 2:
+            _SignalInDel()  # created and dropped at once
+        return False
+
+    explorer = ActiveLearningExplorer(SPACE, seed=9, store=tmp_path / "e.h5", verbose=False)
+    with pytest.raises(Interrupted) as info:
+        explorer.run(50, 2, disc, n_initial=4, n_jobs=2 if schedule == "async" else 1, progress=False,
+                     schedule=schedule, goal=goal)
+    assert info.value.signum == signal.SIGTERM and getattr(info.value, "saved", False)
+    assert explorer.n_points < 4 + 50 * 2
+    explorer.close()

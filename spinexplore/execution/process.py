@@ -14,7 +14,8 @@ reaches only the parent, which kills the busy workers and re-raises.
 Besides the :class:`~.base.Executor` protocol, :class:`ProcessExecutor` offers the layers
 above it (:mod:`~._remote`, :mod:`~._loky`, the runner's fit process) a small internal API:
 :meth:`~ProcessExecutor.map_payload` (a map of an already pickled simulation, with an
-optional chunk size), :meth:`~ProcessExecutor.tmpdir_of` and :meth:`~ProcessExecutor.kill_busy`.
+optional chunk size), :meth:`~ProcessExecutor.tmpdir_of`, :meth:`~ProcessExecutor.kill_busy` and
+:meth:`~ProcessExecutor.abort`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import itertools
 import os
 import pickle
 import signal
+import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
@@ -101,13 +103,37 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
         self._workers: list[WorkerHandle] = []
         self._tmpdirs: dict[str, str] = {}  # label -> tmpdir, for tmpdir_of
         self._last_payload, self._last_token = b"", 0
+        self._abort_lock = threading.Lock()
+        self._aborted = False
         self._finalizer = weakref.finalize(self, stop_all, self._workers, self.keep_tmpdirs, 0.0)
 
     # ------------------------------------------------------------------ workers
     def _start_worker(self) -> WorkerHandle:
-        worker = start_worker(self.pin_threads, self.keep_tmpdirs, self.tmp_root)
-        self._workers.append(worker)
+        with self._abort_lock:  # a worker is either seen by abort() or never started
+            if self._aborted:
+                raise RuntimeError("process backend: this pool was aborted; it starts no worker")
+            worker = start_worker(self.pin_threads, self.keep_tmpdirs, self.tmp_root)
+            self._workers.append(worker)
         return worker
+
+    def abort(self) -> int:
+        """SIGKILL every worker now, busy or not, started or starting; start no more. Returns
+        how many were signalled.
+
+        Safe from another thread than the one iterating a map (signals only): that map ends at
+        once, its unfinished items CANCELLED. :meth:`shutdown` then reaps the workers. For the
+        owner of a pool that must stop within a second whatever its workers do (the runner's
+        fit process, even SIGSTOPped or still starting).
+        """
+        with self._abort_lock:
+            self._aborted = True
+            pids = [w.pid for w in list(self._workers)]
+        for pid in pids:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return len(pids)
 
     def _ensure_workers(self) -> None:
         while len(self._workers) < self.n_workers:
@@ -202,6 +228,9 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
                 if deadlines:
                     wait_for = min(wait_for, max(0.0, min(deadlines) - now))
             wait([w.conn for w in self._workers], wait_for)
+            if self._aborted:
+                yield from self._end_aborted(feed)
+                return
             for w in list(self._workers):
                 alive = self._drain(w, outcomes)
                 if alive and timeout is not None and w.batch and time.monotonic() > _deadline(w, timeout):
@@ -230,6 +259,17 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
             for o in outcomes:
                 encoded.pop(o.index, None)
             yield from outcomes
+
+    def _end_aborted(self, feed: ItemFeed) -> list[Outcome]:
+        """After :meth:`abort`: reap the workers, CANCEL every item they held and every queued one."""
+        out = []
+        for w in list(self._workers):
+            self._workers.remove(w)
+            kill(w, self.keep_tmpdirs)
+            out += [Outcome(i, OutcomeStatus.CANCELLED, None, "the pool was aborted", 0.0, w.label) for i in w.batch]
+        feed.close()
+        out += [Outcome(i, OutcomeStatus.CANCELLED, None, "the pool was aborted", 0.0, "") for i in feed.drop_queued()]
+        return out
 
     @staticmethod
     def _encode(feed: ItemFeed, indices: list[int], encoded: dict[int, bytes], failed: list[Outcome]) -> list[int]:
