@@ -28,6 +28,7 @@ __all__ = [
     "check_int",
     "check_n_jobs",
     "check_n_points",
+    "check_new_points",
     "check_real",
 ]
 
@@ -125,6 +126,28 @@ def available_memory() -> int | None:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def check_new_points(name: str, n: Any, n_held: int, *, call: str) -> int:
+    """Check the number ``n`` of points one call adds to an exploration that holds ``n_held``.
+
+    At least 1; at most what keeps the exploration within :data:`MAX_POINTS` and within the
+    memory available (about 5 kB a point). Raised before any work, naming the parameter
+    ``name``, its value and the allowed range; ``call`` names the call (``"propose"``).
+    """
+    n = check_int(name, n, minimum=1)
+    room = MAX_POINTS - n_held
+    free = available_memory()
+    why = f"at most {MAX_POINTS:,} points per exploration"
+    if free is not None and free // _BYTES_PER_POINT - n_held < room:
+        room = int(free // _BYTES_PER_POINT) - n_held
+        why = f"the {free / 1e9:.1f} GB of memory available, at about 5 kB a point"
+    if n > room:
+        held = f", {n_held:,} of them held already" if n_held else ""
+        raise InputError(
+            f"{call}: {name} must be between 1 and {max(room, 0):,} ({why}{held}); got {n!r}"
+        )
+    return n
 
 
 def check_n_points(n_points: int, *, what: str = "the exploration") -> int:

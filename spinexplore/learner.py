@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._validation import check_choice, check_int
+from spinexplore._validation import check_choice, check_new_points
 from spinexplore.errors import NotFittedError
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
 from spinexplore._points import Columns, describe, reference_metrics, seeds
@@ -153,14 +153,25 @@ class PhaseLearner:
         return list(range(start, start + len(X)))
 
     def add_points(self, points: Any) -> list[int]:
-        """Queue user-chosen physical points (shape (n, n_dims)); return their indices."""
-        return self._append(self.space.validate_points(points))
+        """Queue user-chosen physical points (shape (n, n_dims)); return their indices.
+
+        At most :data:`~spinexplore._validation.MAX_POINTS` points per exploration, and no more
+        than the memory holds (about 5 kB a point): checked before any is added.
+        """
+        X = self.space.validate_points(points)
+        check_new_points("points", len(X), self.n_points, call="add_points")
+        return self._append(X)
 
     def add_initial_samples(self, n: int, method: str = "lhs") -> list[int]:
-        """Queue a space-filling design of ``n`` points (``lhs``, ``sobol``, ``grid``, ``random``)."""
+        """Queue a space-filling design of ``n`` points (``lhs``, ``sobol``, ``grid``, ``random``).
+
+        ``n`` is checked before any work: at least 1, and at most what keeps the exploration
+        within :data:`~spinexplore._validation.MAX_POINTS` (1,000,000) points and within the
+        available memory (about 5 kB a point); ``InputError`` names the allowed range.
+        """
         from spinexplore.samplers import SAMPLERS, sample
 
-        n = check_int("n", n, minimum=1)
+        n = check_new_points("n", n, self.n_points, call="add_initial_samples")
         check_choice("method", method, SAMPLERS)
         seed = int(self._rng.integers(2**63 - 1))
         return self._append(np.asarray(sample(self.space, n, method=method, seed=seed), dtype=float))
@@ -171,10 +182,11 @@ class PhaseLearner:
         Every pending point (in flight or queued) and every failed point is kept out of the
         batch. ``refit=False`` uses the surrogate as last installed (the asynchronous runner
         refits in the background); before any fit the strategy falls back to space filling.
+        ``n`` is checked before any work, as for :meth:`add_initial_samples`.
         """
         from spinexplore.strategies import check_strategy, select_batch
 
-        n = check_int("n", n, minimum=1)
+        n = check_new_points("n", n, self.n_points, call="propose")
         strategy = self.strategy if strategy is None else check_strategy(strategy)
         surrogate = self.fit() if refit else (self._surrogate if self._fitted_on else None)
         X_lab, y, _ = self.labeled()

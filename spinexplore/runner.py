@@ -394,12 +394,9 @@ class Runner:
             workers, at least 2).
         """
         learner = self.learner
-        with self._handling_signals():
-            self.retry_timed_out()
         queue_size = queue_size or max(2, self.n_workers // 4)
-        self._fit_process = FitProcess() if self.n_workers > 1 else None
         refitter = Refitter(self._fit_job, lambda n: max(1, math.ceil(0.02 * n)))
-        ready: deque[int] = deque(learner.pending_indices())  # the initial design, or what was in flight
+        ready: deque[int] = deque()  # the initial design, or what was in flight: filled below
         launched = self._launched = []
 
         def install() -> None:
@@ -430,6 +427,9 @@ class Runner:
         self._finished = []
         try:
             with self._handling_signals():
+                self.retry_timed_out()
+                ready.extend(learner.pending_indices())
+                self._fit_process = FitProcess() if self.n_workers > 1 else None
                 self.checkpointer.write()  # `spinexplore status` shows the queued points from the start
                 self.warm_up(bool(ready) or learner.n_points < budget)
                 for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):

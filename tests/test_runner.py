@@ -525,3 +525,23 @@ def test_a_sigterm_whose_exception_is_swallowed_still_stops_the_run(tmp_path, sc
     assert info.value.signum == signal.SIGTERM and getattr(info.value, "saved", False)
     assert explorer.n_points < 4 + 50 * 2
     explorer.close()
+
+
+# ---------------------------------------------------------------------------- issue 24: size limits
+
+@pytest.mark.parametrize("call, n", [("add_initial_samples", 10**9), ("add_initial_samples", 2 * 10**7),
+                                     ("propose", 5 * 10**6)])
+def test_oversized_calls_are_refused_before_any_work(call, n):
+    """``add_initial_samples(10**9)`` was killed by the kernel at 24 GB, ``2*10**7`` ran 90 s
+    before a MemoryError, ``propose(5*10**6)`` ran for minutes."""
+    from spinexplore._validation import MAX_POINTS, InputError
+
+    learner = PhaseLearner(SPACE, seed=0)
+    learner.add_initial_samples(10)
+    with pytest.raises(InputError, match=rf"{call}: n must be between 1 and [0-9,]+ .*got {n}") as info:
+        getattr(learner, call)(n)
+    assert f"{MAX_POINTS - 10:,}" in str(info.value) or "GB of memory" in str(info.value)
+    assert learner.n_points == 10  # nothing was added
+    with pytest.raises(InputError, match="add_points: points must be between 1 and"):
+        learner.add_points(np.full((MAX_POINTS, 2), 0.5))
+    assert learner.n_points == 10

@@ -368,9 +368,9 @@ def serve(fd: int, ppid: int, keep_tmpdir: bool, tmp_root: str | None) -> None:
     conn = Connection(fd)
     tmp = make_tmpdir(tmp_root, keep=keep_tmpdir)
     set_tmpdir(tmp)
-    conn.send_bytes(pickle.dumps(("ready", os.getpid(), str(tmp))))
     fns: dict[int, Any] = {}
     try:
+        conn.send_bytes(pickle.dumps(("ready", os.getpid(), str(tmp))))
         while True:
             try:
                 msg = pickle.loads(conn.recv_bytes())
@@ -401,6 +401,8 @@ def serve(fd: int, ppid: int, keep_tmpdir: bool, tmp_root: str | None) -> None:
                         error = (f"the simulation returned a value that cannot be pickled "
                                  f"({type(value).__name__}): {type(exc).__name__}: {exc}")
                 conn.send_bytes(pickle.dumps(("done", index, status.value, payload, error, dur, time.monotonic())))
+    except OSError:  # the parent closed its end (it stopped): nothing to report to anyone
+        pass
     finally:
         if not keep_tmpdir:
             shutil.rmtree(tmp, ignore_errors=True)

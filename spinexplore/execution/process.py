@@ -112,8 +112,14 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
         with self._abort_lock:  # a worker is either seen by abort() or never started
             if self._aborted:
                 raise RuntimeError("process backend: this pool was aborted; it starts no worker")
-            worker = start_worker(self.pin_threads, self.keep_tmpdirs, self.tmp_root)
-            self._workers.append(worker)
+            worker = None
+            try:
+                worker = start_worker(self.pin_threads, self.keep_tmpdirs, self.tmp_root)
+                self._workers.append(worker)
+            except BaseException:  # Ctrl+C/SIGTERM right after the start: leave no worker
+                if worker is not None and worker not in self._workers:
+                    kill(worker, self.keep_tmpdirs)
+                raise
         return worker
 
     def abort(self) -> int:
