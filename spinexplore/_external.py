@@ -223,12 +223,16 @@ class ExternalSimulation:
     -----
     The solver also finds ``$SPINEXPLORE_WORKDIR`` (its working directory) and
     ``$SPINEXPLORE_RESULT_FILE`` in its environment. When it exits, anything it left running in
-    its process group is killed; on Linux the solver is also killed if the worker that runs it
-    dies (for instance when the executor's own timeout kills the worker: set this ``timeout``
-    below the executor's so that the whole group is stopped cleanly). A non-zero exit status
-    raises ``RuntimeError`` with the exit status and the last
-    20 lines of stderr (the explorer records the point as FAILED with that text); output that
-    is not a JSON object raises ``ValueError``. The object holds only plain data and pickles.
+    its process group is killed. When the executor kills the worker that runs it (the run's
+    timeout, Ctrl+C, SIGTERM), the executor also kills every process left in that worker's
+    session, the solver's children included (the ``sleep`` of a wrapper ``bash solver.sh``);
+    on Linux the solver is also killed if its worker dies. Set this ``timeout`` below the
+    run's to get the solver's stderr tail in the TIMEOUT result. The stdout is read as a
+    stream: a log of any size costs no memory (a stdout above 16 MB is searched line by line
+    for its last JSON line). A non-zero exit status raises ``RuntimeError`` with the exit
+    status and the last 20 lines of stderr (the explorer records the point as FAILED with that
+    text); output that is not a JSON object raises ``ValueError``. The object holds only plain
+    data and pickles.
 
     Examples
     --------
