@@ -128,30 +128,33 @@ def _kill_group(pgid: int, proc: subprocess.Popen, grace: float) -> None:
 _PRCTL: Any = None
 
 
-def _die_with_parent_fn() -> Any:
-    """A ``preexec_fn`` that makes Linux SIGKILL the solver if the thread that started it dies.
+def _child_setup_fn() -> Any:
+    """The ``preexec_fn`` of the solver: a process group of its own (in the worker's session;
+    ``process_group=0`` of Python 3.11, also on 3.10) and, on Linux, SIGKILL when the thread
+    that started it dies.
 
     ``prctl`` is looked up here, in the parent, so that the child only calls a loaded C
-    function between fork and exec (no import, no lock). None off Linux or without libc.
+    function between fork and exec (no import, no lock).
     """
     global _PRCTL
-    if not sys.platform.startswith("linux"):
-        return None
     if _PRCTL is None:
-        try:
-            import ctypes
+        _PRCTL = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
 
-            _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            _PRCTL = False
-    if _PRCTL is False:
-        return None
+                _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+            except (OSError, AttributeError):
+                pass
     prctl = _PRCTL
+    setpgid = os.setpgid
 
-    def die_with_parent() -> None:  # pragma: no cover - runs in the child
-        prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    def setup() -> None:  # pragma: no cover - runs in the child
+        setpgid(0, 0)
+        if prctl:
+            prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
-    return die_with_parent
+    return setup
 
 
 def _jsonable(value: Any) -> Any:
@@ -434,8 +437,7 @@ class ExternalSimulation:
             with open(stdout, "wb") as out, open(stderr, "wb") as err:
                 proc = subprocess.Popen(
                     argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                    process_group=0,  # its own group, in the worker's session (see the module)
-                    preexec_fn=_die_with_parent_fn(),
+                    preexec_fn=_child_setup_fn(),  # its own group, in the worker's session (see the module)
                 )
             pgid = proc.pid  # leader of its own process group
             timed_out = False
