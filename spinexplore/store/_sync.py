@@ -71,9 +71,9 @@ def refresh(store: Any) -> None:
         load(store)
 
 
-def load(store: Any) -> None:
+def load(store: Any, *, writer: bool = False) -> None:
     """(Re)read the main file and its journal into ``store``."""
-    loaded = load_store(store.path)
+    loaded = load_store(store.path, writer=writer)
     store._stamp = loaded.pop("stamp")
     for key, value in loaded.items():
         setattr(store, key, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -21,6 +22,43 @@ from spinexplore.store.base import SCHEMA_VERSION
 FORMAT_NAME = "spinexplore.exploration"
 SPIN_FILE = "spins-{:06d}.h5"
 _image_counter = 0
+
+#: The user block (the first 512 bytes, which HDF5 skips) of every file spinexplore writes
+#: holds a checksum of the HDF5 bytes after it, checked before h5py parses anything: the HDF5
+#: library does not fail cleanly on every damaged file (it can spin forever or abort).
+#: ``SEAL_MAGIC | u32 version | u64 length | u32 crc32(HDF5 bytes) | u32 crc32(the 24 bytes before)``
+SEAL_MAGIC = b"SXSEAL\r\n"
+SEAL_SIZE = 512
+_SEAL = struct.Struct("<8sIQI")
+
+
+def seal(image: bytes) -> bytes:
+    """``image`` (an HDF5 file without user block) behind a 512-byte user block holding its checksum."""
+    head = _SEAL.pack(SEAL_MAGIC, 1, len(image), zlib.crc32(image))
+    head += struct.pack("<I", zlib.crc32(head))
+    return head + bytes(SEAL_SIZE - len(head)) + image
+
+
+def unseal(data: bytes) -> bytes | None:
+    """The checked HDF5 bytes of a sealed file; None for a file without seal (older spinexplore).
+
+    Raises
+    ------
+    ValueError
+        The seal or the bytes it covers are damaged (what is wrong, in words).
+    """
+    if len(data) < SEAL_SIZE or not data.startswith(SEAL_MAGIC):
+        return None
+    magic, version, length, crc = _SEAL.unpack_from(data, 0)
+    (head_crc,) = struct.unpack_from("<I", data, _SEAL.size)
+    if head_crc != zlib.crc32(data[:_SEAL.size]) or version != 1:
+        raise ValueError("its checksum block (bytes 0..28) is damaged")
+    if len(data) != SEAL_SIZE + length:
+        raise ValueError(f"it holds {len(data)} bytes, but {SEAL_SIZE + length} were written (truncated or extended)")
+    image = memoryview(data)[SEAL_SIZE:]
+    if zlib.crc32(image) != crc:
+        raise ValueError("its checksum does not match: bytes changed after spinexplore wrote it")
+    return data[SEAL_SIZE:]
 
 
 def h5py_module():
@@ -70,16 +108,17 @@ def write_durably(path: Path, data: bytes) -> None:
 
 
 def file_image(fill) -> bytes:
-    """Build an HDF5 file in memory with ``fill(h5file)`` and return its bytes."""
+    """Build an HDF5 file in memory with ``fill(h5file)``; its bytes, sealed (:func:`seal`)."""
     global _image_counter
     h5py = h5py_module()
     _image_counter += 1
     name = f"spinexplore-image-{os.getpid()}-{_image_counter}"
     # libver v110: object headers and the superblock carry checksums (readable by HDF5 >= 1.10)
-    with h5py.File(name, "w", driver="core", backing_store=False, libver=("v110", "latest")) as f:
+    with h5py.File(name, "w", driver="core", backing_store=False, libver=("v110", "latest"),
+                   userblock_size=SEAL_SIZE) as f:
         fill(f)
         f.flush()
-        return f.id.get_file_image()
+        return seal(f.id.get_file_image())
 
 
 def _column(group, name: str, data: np.ndarray, **attrs: Any) -> None:
