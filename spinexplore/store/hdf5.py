@@ -174,7 +174,9 @@ class ExplorationStore(TableViews):
             store._versions = library_versions()
             store._store_id = uuid.uuid4().hex
             store._generation = 0
+            store._creating = True
             store._compact()
+            store._creating = False
             store._clean()
         except BaseException:
             store._lock.release()
@@ -255,6 +257,11 @@ class ExplorationStore(TableViews):
     def config(self) -> dict[str, Any]:
         """The settings given at creation (a fresh copy)."""
         return decode_json(self._config_json)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`: the store can no longer be written."""
+        return self._closed
 
     @property
     def spins_dir(self) -> Path:
