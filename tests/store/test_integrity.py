@@ -200,7 +200,7 @@ _FLIP_ALL = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("unseal, step", [(False, 1), (True, 23)], ids=["checksummed", "old-file-without-checksum"])
+@pytest.mark.parametrize("unseal, step", [(False, 1), (True, 37)], ids=["checksummed", "old-file-without-checksum"])
 def test_every_flipped_byte_of_the_main_file_is_refused_without_hang_or_abort(tmp_path, unseal, step):
     """The probe of issue 24: every single-byte change of a small store's main file (metadata
     region included) gives a one-line StoreError or the exact same read: never a hang, an
