@@ -8,7 +8,10 @@ explorer state) to ``<path>.journal`` and flushes it, in O(batch) time and bytes
 :attr:`ExplorationStore.compact_frames` checkpoints, on :meth:`~ExplorationStore.close` and
 when a writer opens the store, the journal is folded into a new main file (*compaction*).
 Readers apply the journal's complete frames to the main file and drop a torn last frame, so
-whatever instant a writer dies they see its last completed checkpoint. Spin configurations
+whatever instant a writer dies they see its last completed checkpoint. Every file carries a
+checksum of its HDF5 bytes (its user block), checked before h5py parses it; a journal that does
+not continue the main file, or whose last frame was damaged after it was written, is never
+dropped silently (an error, or kept aside by a writer). Spin configurations
 go to one write-once file per checkpoint under ``<path>.spins/``, durable before the frame
 that refers to them.
 """
