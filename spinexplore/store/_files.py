@@ -100,7 +100,8 @@ def keep_aside(path: Path, others: Sequence[Path] = ()) -> list[Path]:
             target, n = p.with_name(f"{p.name}.damaged-{when}-{n}"), n + 1
         os.rename(p, target)
         moved.append(target)
-    fsync_dir(path.parent)
+    for directory in {p.parent for p in moved}:
+        fsync_dir(directory)
     return moved
 
 

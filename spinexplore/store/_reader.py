@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from spinexplore.space import ParameterSpace
 from spinexplore.store._journal import JOURNAL_FORMAT, JournalDamaged, read_journal
 from spinexplore.store._table import PointTable
-from spinexplore.store._writer import FORMAT_NAME, text_crc32, unseal
+from spinexplore.store._writer import FORMAT_NAME, check_seal, text_crc32
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
 #: Oldest schema this version reads (schema 1 is the first released layout).
@@ -35,11 +35,12 @@ def _strings(ds) -> np.ndarray:
     return np.array([x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in ds[()]], dtype=object)
 
 
-def has_hdf5_signature(data: bytes) -> bool:
+def has_hdf5_signature(fh: BinaryIO, size: int) -> bool:
     """True when the HDF5 signature sits at offset 0, 512, 1024, 2048... (user block)."""
     offset = 0
-    while offset + 8 <= len(data):
-        if data[offset:offset + 8] == _SIGNATURE:
+    while offset + 8 <= size:
+        fh.seek(offset)
+        if fh.read(8) == _SIGNATURE:
             return True
         offset = 512 if offset == 0 else 2 * offset
     return False
@@ -72,21 +73,24 @@ with h5py.File(sys.argv[1], "r", locking=False) as f:
 """
 
 
-def probe(path: Path, size: int) -> None:
-    """Parse every object of ``path`` in a separate process with a time limit.
+def probe(path: Path, size: int, fd: int | None = None) -> None:
+    """Parse every object of ``path`` (the open file ``fd`` when given) in a separate process
+    with a time limit.
 
-    For files written without a checksum (:func:`~spinexplore.store._writer.seal`, before
-    spinexplore 0.3): a damaged one can make the HDF5 library loop or abort, which must not
-    happen in this process. Raises ``ValueError`` saying what happened.
+    For files written without a checksum (:func:`~spinexplore.store._writer.seal`: by
+    spinexplore 0.1, or rewritten by another tool): a damaged one can make the HDF5 library
+    loop or abort, which must not happen in this process. Raises ``ValueError`` saying what
+    happened.
     """
     import signal
     import subprocess
     import sys
 
     limit = PROBE_SECONDS + size / 5e6
+    target, fds = _same_file(path, fd), () if fd is None else (fd,)
     try:
-        done = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, timeout=limit,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, "-c", _PROBE, str(target)], capture_output=True, timeout=limit,
+                              stdin=subprocess.DEVNULL, pass_fds=fds if target != path else ())
     except subprocess.TimeoutExpired:
         raise ValueError(f"the HDF5 library did not finish parsing it within {limit:.0f} s (it loops on "
                          "some damaged files)") from None
@@ -97,12 +101,26 @@ def probe(path: Path, size: int) -> None:
         raise ValueError(f"the HDF5 library cannot parse it ({last})")
 
 
-def open_checked(path: Path, data: bytes | None = None):
+def _same_file(path: Path, fd: int | None) -> Path:
+    """A name for the file open as ``fd`` (``/dev/fd/N``: the very bytes checked, even when
+    ``path`` was replaced since), else ``path``."""
+    if fd is not None:
+        name = Path(f"/dev/fd/{fd}")
+        try:
+            if os.path.samestat(os.stat(name), os.fstat(fd)):
+                return name
+        except OSError:
+            pass
+    return path
+
+
+def open_checked(path: Path, fh: BinaryIO | None = None):
     """An open read-only h5py file of ``path`` that is known to be intact before HDF5 parses it.
 
-    A file spinexplore sealed is checked against its checksum and opened from the checked
-    bytes (so a file replaced meanwhile cannot slip in); an older file without a seal is
-    first parsed in a separate process with a time limit (:func:`probe`).
+    A file spinexplore sealed is checked against its checksum; an older file without a seal
+    is first parsed in a separate process with a time limit (:func:`probe`). HDF5 then opens
+    the very file that was checked (through ``/dev/fd`` where there is one), so a file
+    replaced meanwhile cannot slip in.
 
     Raises
     ------
@@ -111,16 +129,17 @@ def open_checked(path: Path, data: bytes | None = None):
     OSError
         It cannot be read.
     """
-    import h5py
-
-    if data is None:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    image = unseal(data)
-    if image is None:
-        probe(path, len(data))
-        return open_h5(path)
-    return h5py.File(h5py.h5f.open_file_image(image), "r")
+    own = fh is None
+    if own:
+        fh = open(path, "rb")
+    try:
+        fd = fh.fileno()
+        if not check_seal(fh):
+            probe(path, os.fstat(fd).st_size, fd)
+        return open_h5(_same_file(path, fd))
+    finally:
+        if own:
+            fh.close()
 
 
 def stamp(path: Path) -> tuple[int, int, int] | None:
@@ -279,25 +298,25 @@ def load_file(path: Path) -> dict[str, Any]:
         Not HDF5, not a spinexplore store, a schema this version cannot read, or damaged.
     """
     try:
-        with open(path, "rb") as fh:
-            stat = os.fstat(fh.fileno())
-            data = fh.read()
+        fh = open(path, "rb")
     except PermissionError as exc:
         raise StoreError(f"{path} cannot be read ({exc.strerror}); check its permissions") from None
-    st = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    if not has_hdf5_signature(data):
-        raise StoreError(
-            f"{path} is not an HDF5 file (no HDF5 signature, {len(data)} bytes); "
-            f"pass the exploration.h5 file that spinexplore wrote"
-        )
-    try:
-        f = open_checked(path, data)
-    except (OSError, ValueError) as exc:
-        raise StoreError(
-            f"{path} is damaged and was not read: {exc}. Nothing was changed. spinexplore replaces "
-            f"this file atomically, so the damage came from outside it (disk, copy, another program). "
-            f"What can be recovered: {_recoverable(path)}"
-        ) from None
+    with fh:
+        stat = os.fstat(fh.fileno())
+        st = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if not has_hdf5_signature(fh, stat.st_size):
+            raise StoreError(
+                f"{path} is not an HDF5 file (no HDF5 signature, {stat.st_size} bytes); "
+                f"pass the exploration.h5 file that spinexplore wrote"
+            )
+        try:
+            f = open_checked(path, fh)
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"{path} is damaged and was not read: {exc}. Nothing was changed. spinexplore replaces "
+                f"this file atomically, so the damage came from outside it (disk, copy, another program). "
+                f"What can be recovered: {_recoverable(path)}"
+            ) from None
     try:
         with f:
             try:

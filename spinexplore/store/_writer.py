@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -39,26 +39,33 @@ def seal(image: bytes) -> bytes:
     return head + bytes(SEAL_SIZE - len(head)) + image
 
 
-def unseal(data: bytes) -> bytes | None:
-    """The checked HDF5 bytes of a sealed file; None for a file without seal (older spinexplore).
+def check_seal(fh: BinaryIO) -> bool:
+    """Check the seal of the open binary file ``fh`` against the bytes after it (read in chunks).
+
+    Returns False for a file without seal (spinexplore 0.1, or rewritten by another tool).
 
     Raises
     ------
     ValueError
         The seal or the bytes it covers are damaged (what is wrong, in words).
     """
-    if len(data) < SEAL_SIZE or not data.startswith(SEAL_MAGIC):
-        return None
-    magic, version, length, crc = _SEAL.unpack_from(data, 0)
-    (head_crc,) = struct.unpack_from("<I", data, _SEAL.size)
-    if head_crc != zlib.crc32(data[:_SEAL.size]) or version != 1:
-        raise ValueError("its checksum block (bytes 0..28) is damaged")
-    if len(data) != SEAL_SIZE + length:
-        raise ValueError(f"it holds {len(data)} bytes, but {SEAL_SIZE + length} were written (truncated or extended)")
-    image = memoryview(data)[SEAL_SIZE:]
-    if zlib.crc32(image) != crc:
+    fh.seek(0)
+    head = fh.read(SEAL_SIZE)
+    if len(head) < SEAL_SIZE or not head.startswith(SEAL_MAGIC):
+        return False
+    _, version, length, want = _SEAL.unpack_from(head, 0)
+    (head_crc,) = struct.unpack_from("<I", head, _SEAL.size)
+    if head_crc != zlib.crc32(head[:_SEAL.size]) or version != 1:
+        raise ValueError(f"its checksum block (bytes 0..{_SEAL.size + 4}) is damaged")
+    crc, size = 0, 0
+    while chunk := fh.read(1 << 22):
+        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+    if size != length:
+        raise ValueError(f"it holds {SEAL_SIZE + size} bytes, but {SEAL_SIZE + length} were written "
+                         "(truncated or extended)")
+    if crc != want:
         raise ValueError("its checksum does not match: bytes changed after spinexplore wrote it")
-    return data[SEAL_SIZE:]
+    return True
 
 
 def h5py_module():
