@@ -87,7 +87,7 @@ def probe(path: Path, size: int, fd: int | None = None) -> None:
     import sys
 
     limit = PROBE_SECONDS + size / 5e6
-    target, fds = _same_file(path, fd), () if fd is None else (fd,)
+    target, fds = path, ()
     try:
         done = subprocess.run([sys.executable, "-c", _PROBE, str(target)], capture_output=True, timeout=limit,
                               stdin=subprocess.DEVNULL, pass_fds=fds if target != path else ())
@@ -118,9 +118,9 @@ def open_checked(path: Path, fh: BinaryIO | None = None):
     """An open read-only h5py file of ``path`` that is known to be intact before HDF5 parses it.
 
     A file spinexplore sealed is checked against its checksum; an older file without a seal
-    is first parsed in a separate process with a time limit (:func:`probe`). HDF5 then opens
-    the very file that was checked (through ``/dev/fd`` where there is one), so a file
-    replaced meanwhile cannot slip in.
+    is first parsed in a separate process with a time limit (:func:`probe`). Files are only
+    ever replaced whole by a writer's rename, never changed in place; a replacement between the
+    check and the open changes the file's stamp, and :func:`load_store` reads it again.
 
     Raises
     ------
@@ -136,7 +136,7 @@ def open_checked(path: Path, fh: BinaryIO | None = None):
         fd = fh.fileno()
         if not check_seal(fh):
             probe(path, os.fstat(fd).st_size, fd)
-        return open_h5(_same_file(path, fd))
+        return open_h5(path)  # a file replaced meanwhile changes the stamp: load_store reads again
     finally:
         if own:
             fh.close()
