@@ -6,14 +6,21 @@ when first used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
-from spinexplore.space import Dimension, ParameterSpace
+if TYPE_CHECKING:  # lazily at run time: `import spinexplore` (the command's start) stays instant
+    from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
+    from spinexplore.space import Dimension, ParameterSpace
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "PhaseType": "spinexplore.results",
+    "PointRecord": "spinexplore.results",
+    "PointStatus": "spinexplore.results",
+    "SimulationResult": "spinexplore.results",
+    "Dimension": "spinexplore.space",
+    "ParameterSpace": "spinexplore.space",
     "ActiveLearningExplorer": "spinexplore.explorer",  # lazily: workers need no scikit-learn
     "SpinSimulation": "spinexplore.simulation",
     "ExternalSimulation": "spinexplore.simulation",

@@ -81,8 +81,29 @@ def _loaded(directory: str) -> Iterator[tuple[Path, Any]]:
         explorer.store.close()
 
 
+def _check_something_to_plot(explorer: Any, out: Path) -> None:
+    """A figure needs a point with a phase; the advice depends on why there is none."""
+    from spinexplore.results import PointStatus
+
+    if any(r.result is not None and r.result.phase.is_physical for r in explorer.records):
+        return
+    counts = explorer.counts()
+    unfinished = counts.get("PENDING", 0) + counts.get("CANCELLED", 0)
+    what = ", ".join(f"{k}={v}" for k, v in counts.items() if v) or "no points"
+    if unfinished:
+        advice = f"run it further with: spinexplore resume {out}"
+    elif counts.get(PointStatus.TIMEOUT.name, 0) or counts.get(PointStatus.FAILED.name, 0):
+        advice = ("every point ended without a phase, and resume does not rerun finished points: look at the "
+                  "errors (`spinexplore status`), then start a new run with a longer --timeout or "
+                  "smaller --lattice-size / faster --mode")
+    else:
+        advice = f"run it further with: spinexplore resume {out}"
+    raise CLIError(f"nothing to plot: no point of {out / STORE_NAME} has a phase ({what}); {advice}")
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from spinexplore import analysis, plotting
+    from spinexplore._analysis_grid import resolve_slice
 
     if args.dpi is not None and not 10 <= args.dpi <= 2400:
         raise CLIError(f"--dpi must be between 10 and 2400; got {args.dpi}")
@@ -93,13 +114,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for flag, name in (("--x", args.x), ("--y", args.y)):
             if name is not None and name not in names:
                 raise CLIError(f"{flag}: {name!r} is not a parameter of this run; parameters: {names}")
+        if args.x is not None and args.x == args.y:
+            raise CLIError(f"--x and --y must be two different parameters; got {args.x!r} twice "
+                           f"(parameters: {names})")
+        x = args.x
+        if x is None and args.y is not None:  # --y alone: the first other parameter across
+            x = next((n for n in names if n != args.y), None)
+            if x is None:
+                raise CLIError(f"--y {args.y!r}: this run has one parameter only; leave --y out")
         at = _parse_at(args.at, names)
+        try:  # the slice as the figures will cut it: --at on a plotted axis, outside the box...
+            resolve_slice(explorer, x=x, y=args.y, at=at, tol=args.slice_tol)
+        except ValueError as exc:
+            raise CLIError(f"--x/--y/--at: {exc}") from None
         dest = check_output_dir(args.out) if args.out is not None else out
-        if not any(r.result is not None and r.result.phase.is_physical for r in explorer.records):
-            raise CLIError(f"nothing to plot yet: no point of {out / STORE_NAME} has a phase; "
-                           f"run it further with: spinexplore resume {out}")
+        _check_something_to_plot(explorer, out)
         dest.mkdir(parents=True, exist_ok=True)
-        where = {"x": args.x, "y": args.y, "at": at, "slice_tol": args.slice_tol}
+        where = {"x": x, "y": args.y, "at": at, "slice_tol": args.slice_tol}
         if len(names) > 2:
             print(analysis.slice_points(explorer, **where).describe())
         else:
@@ -119,12 +150,29 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from spinexplore.results import PointStatus
+
     with _loaded(args.dir) as (out, explorer):
         if not 0 <= args.index < explorer.n_points:
             raise CLIError(f"index must be a point of this run, 0 to {explorer.n_points - 1}; got {args.index}")
         if args.dpi is not None and not 10 <= args.dpi <= 2400:
             raise CLIError(f"--dpi must be between 10 and 2400; got {args.dpi}")
-        tex = explorer.texture(args.index)
+        record = explorer.records[args.index]
+        if record.status != PointStatus.DONE or record.result is None or not record.result.phase.is_physical:
+            done = [r.index for r in explorer.records if r.status == PointStatus.DONE
+                    and r.result is not None and r.result.phase.is_physical]
+            some = (f"points with a texture: {', '.join(map(str, done[:10]))}{', ...' if len(done) > 10 else ''}"
+                    if done else "no point of this run has one yet")
+            raise CLIError(f"point {args.index} has status {record.status.name}"
+                           + (f" ({record.result.phase.name})" if record.status == PointStatus.DONE
+                              and record.result is not None else "")
+                           + f"; only a finished point with a phase has a spin texture; {some}")
+        try:
+            tex = explorer.texture(args.index)
+        except ValueError as exc:  # a user's own simulation that kept no spins, spins of another lattice
+            raise CLIError(f"point {args.index}: {exc}. The spinexplore command reruns only the built-in "
+                           "SpinSimulation; draw it in Python: explorer.texture(index, simulation=..., "
+                           "lattice=...)") from None
         print(tex)
         path = Path(args.out) if args.out else out / f"texture_{args.index}.png"
         if path.suffix.lower().lstrip(".") not in FORMATS:

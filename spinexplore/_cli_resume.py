@@ -26,6 +26,7 @@ from spinexplore._cli_settings import (
     check_execution,
     check_output_dir,
     collect,
+    stored_settings,
     write_toml,
 )
 from spinexplore._validation import InputError
@@ -133,20 +134,22 @@ def read_record(explorer: Any, store: Path) -> tuple[dict[str, Any], Any]:
                        "spinexplore command continues only runs of the built-in SpinSimulation. Continue it "
                        "in Python: ActiveLearningExplorer.load(path).run(n_iterations, n_per_iteration, "
                        "simulation=...)")
-    if not record:  # a store made with the Python API or an older spinexplore
-        per_round = [sum(r.iteration == i for r in explorer.records) for i in range(1, explorer.iteration + 1)]
-        record = {
-            "n_initial": sum(r.iteration == 0 for r in explorer.records) or DEFAULTS["n_initial"],
-            "n_iterations": explorer.iteration,
-            # the last round's size; without rounds, the API's default n_initial = 2 x n_per_iteration
-            "n_per_iteration": next((n for n in reversed(per_round) if n), None)
-            or max(1, sum(r.iteration == 0 for r in explorer.records) // 2),
-            **{k: DEFAULTS[k] for k in SAFE_ON_RESUME if k not in ("n_iterations", "n_per_iteration")},
-        }
-        if isinstance(explorer.strategy, str):
-            record["strategy"] = explorer.strategy
-        if explorer.seed is not None:
-            record["seed"] = explorer.seed
+    # A store made with the Python API or an older spinexplore records no (or, after the
+    # resume bug of issue 24, only part of the) settings: the rest comes from the run itself.
+    per_round = [sum(r.iteration == i for r in explorer.records) for i in range(1, explorer.iteration + 1)]
+    n_initial = sum(r.iteration == 0 for r in explorer.records)
+    derived = {
+        "n_initial": n_initial or DEFAULTS["n_initial"],
+        "n_iterations": explorer.iteration,
+        # the last round's size; without rounds, the API's default n_initial = 2 x n_per_iteration
+        "n_per_iteration": next((n for n in reversed(per_round) if n), None) or max(1, n_initial // 2),
+        **{k: DEFAULTS[k] for k in SAFE_ON_RESUME if k not in ("n_iterations", "n_per_iteration")},
+    }
+    if isinstance(explorer.strategy, str):
+        derived["strategy"] = explorer.strategy
+    if explorer.seed is not None:
+        derived["seed"] = explorer.seed
+    record = {**derived, **record}
     record.update(model=simulation.model_name, lattice_size=simulation.lattice_size, mode=simulation.mode,
                   axes=axes)
     return record, simulation
@@ -183,7 +186,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     explorer = ActiveLearningExplorer.load(store)
     try:
         if isinstance(getattr(explorer, "settings", None), dict):
-            explorer.settings.update({k: settings[k] for k in SAFE_ON_RESUME})
+            # the whole record, every setting: resume changed only the keys it may change
+            explorer.settings.clear()
+            explorer.settings.update(stored_settings(settings))
         write_toml(out / CONFIG_NAME, {**settings, "output_dir": str(out)})
     except BaseException:
         release(explorer)

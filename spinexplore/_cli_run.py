@@ -8,6 +8,7 @@ command and exit code ``128 + signal``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from spinexplore._cli_settings import (
     write_toml,
 )
 
-__all__ = ["RunError", "cmd_run", "drive", "os_message", "release"]
+__all__ = ["RunError", "check_targets", "cmd_run", "drive", "os_message", "release", "signal_name"]
 
 DIAGRAM_NAME = "phase_diagram.png"
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STORE, EXIT_FILESYSTEM = 0, 1, 2, 3, 4
@@ -56,24 +57,62 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = check_output_dir(settings["output_dir"])
     space, simulation = build(settings, sources)
     store = out / STORE_NAME
-    if store.exists() and not args.overwrite:
+    check_targets(out, overwrite=args.overwrite)
+    # every check passed: now create the directory, take the lock (the store), then write
+    out.mkdir(parents=True, exist_ok=True)
+    explorer = None
+    try:
+        explorer = ActiveLearningExplorer(
+            space, seed=settings["seed"], strategy=settings["strategy"], store=store,
+            overwrite=args.overwrite, settings=stored_settings(settings),
+        )
+        write_toml(out / CONFIG_NAME, {**settings, "output_dir": str(out)})
+    except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM before the first simulation
+        if explorer is not None:
+            release(explorer)
+        code = int(getattr(exc, "exit_code", 130))
+        where = (f"{store} holds the new run with nothing computed yet; start it with: spinexplore resume {out}"
+                 if explorer is not None else "no simulation had started")
+        print(f"\nInterrupted by {signal_name(code)} before the run started; {where}", file=sys.stderr)
+        return code
+    except BaseException as exc:
+        if explorer is not None:
+            release(explorer)
+        from spinexplore.store.base import StoreError, StoreLockedError
+
+        if isinstance(exc, StoreError) and not isinstance(exc, StoreLockedError):
+            raise RunError(os_message(exc), EXIT_FILESYSTEM) from None  # a new file that could not be written
+        raise
+    print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
+    return drive(explorer, simulation, settings, out, progress=not args.no_progress)
+
+
+def check_targets(out: Path, *, overwrite: bool) -> None:
+    """The files a run writes in ``out`` must be writable as files: checked before anything is
+    replaced (``--overwrite`` keeps the old run intact when one of them is in the way)."""
+    store = out / STORE_NAME
+    if store.is_dir():
+        raise CLIError(f"{str(store)!r} is a directory, not an exploration store; remove it or choose another "
+                       "--output-dir")
+    if store.is_symlink() and not store.exists():
+        target = Path(os.path.join(out, os.readlink(store)))
+        if not target.parent.is_dir():
+            raise CLIError(f"{str(store)!r} is a symbolic link to {str(target)!r}, whose directory does not exist; "
+                           "remove the link or choose another --output-dir")
+    if store.exists() and not overwrite:
         raise CLIError(
             f"{str(store)!r} already exists; use 'spinexplore resume {out}' to continue it "
             "or --overwrite to start again"
         )
-    # every check passed: now create the directory, take the lock (the store), then write
-    out.mkdir(parents=True, exist_ok=True)
-    explorer = ActiveLearningExplorer(
-        space, seed=settings["seed"], strategy=settings["strategy"], store=store,
-        overwrite=args.overwrite, settings=stored_settings(settings),
-    )
-    try:
-        write_toml(out / CONFIG_NAME, {**settings, "output_dir": str(out)})
-    except BaseException:
-        release(explorer)
-        raise
-    print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
-    return drive(explorer, simulation, settings, out, progress=not args.no_progress)
+    for name, what in ((CONFIG_NAME, "its settings"), (DIAGRAM_NAME, "the phase diagram")):
+        path = out / name
+        if path.is_dir():
+            raise CLIError(f"{str(path)!r} is a directory, but a run writes {what} there; remove it or choose "
+                           "another --output-dir")
+
+
+def signal_name(code: int) -> str:
+    return "SIGTERM" if code == 143 else "Ctrl+C" if code == 130 else f"signal {code - 128}"
 
 
 _RUN_OPTIONS = ("schedule", "max_time", "max_cpu_time", "converge", "converge_window")
@@ -100,9 +139,8 @@ def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *
     except KeyboardInterrupt as exc:  # spinexplore.errors.Interrupted carries the signal
         release(explorer)
         code = int(getattr(exc, "exit_code", 130))
-        signame = "SIGTERM" if code == 143 else "Ctrl+C" if code == 130 else f"signal {code - 128}"
         print(
-            f"\nInterrupted by {signame}. Every finished simulation is saved in {out / STORE_NAME}.\n"
+            f"\nInterrupted by {signal_name(code)}. Every finished simulation is saved in {out / STORE_NAME}.\n"
             f"Resume with: spinexplore resume {out}",
             file=sys.stderr,
         )
@@ -117,15 +155,28 @@ def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *
     except BaseException:
         release(explorer)
         raise
-    explorer.close()
-    print(explorer.summary())
+    # the run is complete: whatever happens from here on, say so
     try:
+        explorer.close()
+        print(explorer.summary())
         from spinexplore.plotting import save_phase_diagram
 
-        save_phase_diagram(explorer, out / DIAGRAM_NAME)
-        print(f"Phase diagram: {out / DIAGRAM_NAME}")
-    except RuntimeError as exc:  # nothing finished with a physical phase: no diagram to draw
-        print(f"No phase diagram drawn: {exc}", file=sys.stderr)
+        try:
+            save_phase_diagram(explorer, out / DIAGRAM_NAME)
+            print(f"Phase diagram: {out / DIAGRAM_NAME}")
+        except RuntimeError as exc:  # nothing finished with a physical phase: no diagram to draw
+            print(f"No phase diagram drawn: {exc}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        release(explorer)
+        code = int(getattr(exc, "exit_code", 130))
+        print(f"\nInterrupted by {signal_name(code)} after the run was complete: every result is saved in "
+              f"{out / STORE_NAME}; draw the figures with: spinexplore plot {out}", file=sys.stderr)
+        return code
+    except OSError as exc:
+        release(explorer)
+        raise RunError(f"{os_message(exc).rstrip('.')}. The run is complete and every result is saved in "
+                       f"{out / STORE_NAME}; draw the figures elsewhere with: spinexplore plot {out} --out DIR",
+                       EXIT_FILESYSTEM) from None
     print(f"Results: {out / STORE_NAME}")
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import warnings
 from collections.abc import Iterator
 
 __all__ = ["LOGGER_NAME", "get_logger", "cli_logging"]
@@ -61,12 +62,13 @@ class _ConsoleHandler(logging.Handler):
 
 
 @contextlib.contextmanager
-def cli_logging(level: int = logging.INFO) -> Iterator[logging.Handler]:
+def cli_logging(level: int = logging.INFO, *, command: str = "spinexplore") -> Iterator[logging.Handler]:
     """Show the package's messages on the console for the duration of one command.
 
     The handler is removed and the logger's level restored on exit, so that calling
     :func:`spinexplore.cli.main` twice in one interpreter (tests, notebooks) does not print
-    every line twice. A user's own configuration of the ``spinexplore`` logger is kept: the
+    every line twice. Python warnings (``warnings.warn``) show as one line,
+    ``<command>: warning: <message>``, without the source line. A user's own configuration of the ``spinexplore`` logger is kept: the
     level is lowered to ``level`` only if the logger had none set.
     """
     logger = logging.getLogger(LOGGER_NAME)
@@ -76,8 +78,15 @@ def cli_logging(level: int = logging.INFO) -> Iterator[logging.Handler]:
     if old_level == logging.NOTSET:
         logger.setLevel(level)
     logger.addHandler(handler)
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        # one line on stderr, like the command's errors: no source file, no line of code
+        logger.warning(f"{command}: warning: {' '.join(str(message).split())}")
+
     try:
-        yield handler
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)

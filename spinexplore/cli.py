@@ -30,41 +30,33 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
-
-from spinexplore._cli_plot import add_plot_parsers, cmd_plot, cmd_show
-from spinexplore._cli_resume import cmd_resume
-from spinexplore._cli_run import (
-    DIAGRAM_NAME,
-    EXIT_BUG,
-    EXIT_CODES,
-    EXIT_FILESYSTEM,
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_STORE,
-    cmd_run,
-    os_message,
-)
-from spinexplore._cli_settings import (
-    CONFIG_NAME,
-    DEFAULTS,
-    PATH_ERRNOS,
-    SAFE_ON_RESUME,
-    SCHEDULES,
-    STORE_NAME,
-    CLIError,
-    check_output_dir,
-)
-from spinexplore._validation import InputError
+from typing import Any
 
 __all__ = ["main", "build_parser", "CLIError", "EXIT_CODES"]
+
+# The command's modules (numpy, h5py...) are imported inside main(), where Ctrl+C and SIGTERM
+# are already handled: an interrupt during the start gives a one-line message, not a traceback.
+_LAZY = {"CLIError": "spinexplore._cli_settings", "EXIT_CODES": "spinexplore._cli_run"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'spinexplore.cli' has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------- parser
 def _add_settings(p: argparse.ArgumentParser, *, resume: bool) -> None:
     """The run settings as flags; on resume they must match the run, except the safe ones."""
+    from spinexplore._cli_settings import DEFAULTS, SCHEDULES
+
     def d(key: str) -> str:
         return "as recorded in the store" if resume else str(DEFAULTS[key])
 
@@ -113,6 +105,10 @@ def _add_settings(p: argparse.ArgumentParser, *, resume: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from spinexplore._cli_plot import add_plot_parsers
+    from spinexplore._cli_run import DIAGRAM_NAME, EXIT_CODES
+    from spinexplore._cli_settings import CONFIG_NAME, DEFAULTS, SAFE_ON_RESUME, STORE_NAME
+
     fmt = argparse.HelpFormatter  # each help text states its own default (once, and right)
     parser = argparse.ArgumentParser(
         prog="spinexplore",
@@ -168,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_status(args: argparse.Namespace) -> int:
     """Counts, settings, efficiency and convergence from the columns and the state alone: no
     PointRecord is built, so it stays instant on a 10^6-point store."""
+    from spinexplore._cli_run import EXIT_OK
+    from spinexplore._cli_settings import STORE_NAME, check_output_dir
     from spinexplore.store import ExplorationStore
 
     out = check_output_dir(args.dir, must_exist=True)
@@ -206,6 +204,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from spinexplore._bench import run_parallel_benchmark
+    from spinexplore._cli_run import EXIT_OK
 
     run_parallel_benchmark(
         n_sims=args.n_sims, n_jobs=args.n_jobs, mode=args.mode,
@@ -214,14 +213,51 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command(module: str, name: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(args)
+
+    return run
+
+
 _COMMANDS = {
-    "run": cmd_run, "resume": cmd_resume, "status": _cmd_status, "plot": cmd_plot, "show": cmd_show,
-    "bench": _cmd_bench,
+    "run": _command("spinexplore._cli_run", "cmd_run"), "resume": _command("spinexplore._cli_resume", "cmd_resume"),
+    "status": _cmd_status, "plot": _command("spinexplore._cli_plot", "cmd_plot"),
+    "show": _command("spinexplore._cli_plot", "cmd_show"), "bench": _cmd_bench,
 }
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM outside a run's own handling: stop like Ctrl+C, with exit code 143."""
+    errors = sys.modules.get("spinexplore.errors")
+    if errors is not None:
+        raise errors.Interrupted(signum)
+    exc = KeyboardInterrupt(signal.Signals(signum).name)
+    exc.signum, exc.exit_code = signum, 128 + signum  # type: ignore[attr-defined]
+    raise exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spinexplore`` command; returns the exit code (see the module doc)."""
+    handled = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _on_sigterm) if handled else None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # while starting (imports) or reporting: nothing was written
+        code = int(getattr(exc, "exit_code", 130))
+        print(f"\nInterrupted by {'SIGTERM' if code == 143 else 'Ctrl+C'}.", file=sys.stderr)
+        return code
+    finally:
+        if handled:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from spinexplore._cli_run import EXIT_FILESYSTEM, EXIT_INPUT, EXIT_OK, EXIT_STORE, os_message
+    from spinexplore._cli_settings import PATH_ERRNOS, CLIError
+    from spinexplore._validation import InputError
     from spinexplore.store.base import StoreError
 
     parser = build_parser()
@@ -239,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spinexplore._log import cli_logging
 
     try:
-        with cli_logging():  # the library logs; only the command shows its messages
+        with cli_logging(command=f"spinexplore {args.command}"):  # the library logs; only the command shows its messages
             code = _COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
@@ -263,19 +299,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} {os_message(exc)}", file=sys.stderr)
         return EXIT_STORE
     except OSError as exc:
-        if debug or exc.errno not in PATH_ERRNOS:
+        # errno set by the OS, or one of the path errors spinexplore raises itself (read-only
+        # store, missing directory, a directory where a file belongs), which carry no errno
+        if debug or not (exc.errno in PATH_ERRNOS or (exc.errno is None and isinstance(exc, _PATH_ERRORS))):
             if debug:
                 raise
             return _bug(args.command)
         print(f"{prefix} {os_message(exc)}", file=sys.stderr)
         return EXIT_FILESYSTEM
     except KeyboardInterrupt as exc:
-        print("\nInterrupted.", file=sys.stderr)
-        return int(getattr(exc, "exit_code", 130))
+        code = int(getattr(exc, "exit_code", 130))
+        print(f"\nInterrupted by {'SIGTERM' if code == 143 else 'Ctrl+C'}.", file=sys.stderr)
+        return code
     except Exception:  # noqa: BLE001 - anything else is a bug: keep its traceback
         if debug:
             raise
         return _bug(args.command)
+
+
+_PATH_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError, FileExistsError)
 
 
 def _bug(command: str) -> int:
@@ -285,7 +327,7 @@ def _bug(command: str) -> int:
         "input; please report it to the spinexplore developers with the command line and the traceback above.",
         file=sys.stderr,
     )
-    return EXIT_BUG
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -99,7 +99,13 @@ class ActiveLearningExplorer(ExplorerViews):
         new_store = store is None or isinstance(store, (str, os.PathLike))
         self.store = self._open_store(store, overwrite=overwrite, save_spins=save_spins)
         if new_store:  # the seed and settings are on disk before the first simulation
-            self.checkpoint()
+            try:
+                self.checkpoint()
+            except BaseException:  # disk full, a signal: release the new store (its lock) at once
+                close = getattr(self.store, "close", None)
+                if callable(close):
+                    close()
+                raise
 
     # ------------------------------------------------------------------ configuration
     space = property(lambda self: self._learner.space, doc="The explored ParameterSpace.")
@@ -301,6 +307,7 @@ class ActiveLearningExplorer(ExplorerViews):
             After Ctrl+C or SIGTERM (a ``KeyboardInterrupt``): every finished result is
             checkpointed first; the unfinished points stay pending and the next call reruns them.
         """
+        self._check_store_writable()
         opts = self._check_run_options(simulation_func, n_jobs, checkpoint_interval, timeout)
         indices = self._learner.pending_indices()
         if not indices:
@@ -352,6 +359,7 @@ class ActiveLearningExplorer(ExplorerViews):
         from spinexplore.samplers import SAMPLERS
         from spinexplore.strategies import check_strategy
 
+        self._check_store_writable()
         n_iterations = check_int("n_iterations", n_iterations, minimum=0)
         n_per_iteration = check_int("n_per_iteration", n_per_iteration, minimum=1)
         if n_initial is not None:
@@ -390,6 +398,19 @@ class ActiveLearningExplorer(ExplorerViews):
         return self
 
     # ------------------------------------------------------------------ helpers of the two above
+    def _check_store_writable(self) -> None:
+        """Before any simulation: the results must be storable (not after computing them)."""
+        closed, read_only = getattr(self.store, "closed", False), getattr(self.store, "read_only", False)
+        if closed or read_only:
+            from spinexplore.store import StoreError
+
+            path = str(getattr(self.store, "path", "the store"))
+            if closed:
+                raise StoreError(f"{path}: this explorer's store is closed (close() was called or its with block "
+                                 f"ended), so nothing was run; continue with ActiveLearningExplorer.load({path!r})")
+            raise StoreError(f"{path} is open read-only (loaded with read_only=True), so nothing was run; load it "
+                             f"with ActiveLearningExplorer.load({path!r}) to run it")
+
     def _check_run_options(self, simulation: Any, n_jobs: int, checkpoint_interval: int,
                            timeout: float | None) -> dict[str, Any]:
         if not callable(simulation):

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import errno
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spinexplore.store._reader import open_h5
+from spinexplore.store._reader import open_checked
 from spinexplore.store._writer import SPIN_FILE, file_image, fill_spins, fsync_dir, write_durably
 from spinexplore.store.base import StoreError
 
-__all__ = ["check_path", "clean_leftovers", "os_error_text", "spin_loader", "write_spin_file"]
+__all__ = ["check_path", "clean_leftovers", "keep_aside", "later_spin_files", "os_error_text", "spin_loader",
+           "write_spin_file"]
 
 
 def check_path(path: Any, default_name: str) -> Path:
@@ -59,7 +62,7 @@ def spin_loader(spins_dir: Path) -> Callable[[int, int], np.ndarray]:
         path = spins_dir / SPIN_FILE.format(ref)
         try:
             if cache["ref"] != ref:
-                with open_h5(path) as f:
+                with open_checked(path) as f:
                     cache["spins"] = {k: ds[()] for k, ds in f["spins"].items()}
                 cache["ref"] = ref
             return np.asarray(cache["spins"][str(index)], dtype=float)
@@ -72,6 +75,36 @@ def spin_loader(spins_dir: Path) -> Callable[[int, int], np.ndarray]:
     return load
 
 
+_SPIN_NAME = re.compile(r"spins-(\d{6})\.h5")
+
+
+def later_spin_files(spins_dir: Path, checkpoint: int) -> list[int]:
+    """Checkpoint numbers above ``checkpoint`` that have a spin file (written for a later frame)."""
+    if not spins_dir.is_dir():
+        return []
+    found = (_SPIN_NAME.fullmatch(entry.name) for entry in spins_dir.iterdir())
+    return sorted(int(m.group(1)) for m in found if m and int(m.group(1)) > checkpoint)
+
+
+def keep_aside(path: Path, others: Sequence[Path] = ()) -> list[Path]:
+    """Rename ``path`` (and ``others``) to ``<name>.damaged-<UTC time>``, never over an existing file.
+
+    Returns the new paths, ``path``'s first. Nothing a store holds is deleted because it does
+    not fit: it is moved out of the way, and the caller reports where.
+    """
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    for p in (path, *others):
+        target, n = p.with_name(f"{p.name}.damaged-{when}"), 1
+        while target.exists():
+            target, n = p.with_name(f"{p.name}.damaged-{when}-{n}"), n + 1
+        os.rename(p, target)
+        moved.append(target)
+    for directory in {p.parent for p in moved}:
+        fsync_dir(directory)
+    return moved
+
+
 def clean_leftovers(path: Path, spins_dir: Path, spin_refs: np.ndarray) -> None:
     """Remove what a killed writer left: the temporary file and unreferenced spin files.
 
@@ -82,6 +115,6 @@ def clean_leftovers(path: Path, spins_dir: Path, spin_refs: np.ndarray) -> None:
     if spins_dir.is_dir():
         used = {SPIN_FILE.format(int(r)) for r in np.unique(spin_refs) if r >= 0}
         for entry in spins_dir.iterdir():
-            if entry.name not in used and entry.name.startswith("spins-"):
+            if entry.name not in used and _SPIN_NAME.fullmatch(entry.name):
                 entry.unlink(missing_ok=True)
 

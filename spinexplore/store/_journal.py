@@ -12,9 +12,11 @@ order index (int64, k), params (float64, k x d), the ``NUMERIC_COLUMNS`` (k each
 explorer state after it.
 
 A frame that fails its checks (magic, length, CRC) ends the journal. When it is the last
-thing in the file it is a torn append (the writer died inside ``write``) and is dropped;
-when a valid frame follows it, the file was damaged afterwards and :class:`JournalDamaged`
-is raised, because dropping it would silently lose checkpoints.
+thing in the file and shorter than its own length says, it is a torn append (the writer died
+inside ``write``) and is dropped. When it is complete (or contradicts its length) it was
+damaged afterwards: ``JournalRead.damaged`` says so, and the store keeps the file aside
+instead of dropping it. When a valid frame follows it, :class:`JournalDamaged` is raised,
+because dropping it would silently lose checkpoints.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class JournalRead:
     end: int = 0  #: offset just after the last valid frame (or header)
     torn: bool = False  #: bytes after ``end`` that are not a valid frame (a torn append)
     matches: bool = True  #: the header names this store and generation
+    header: dict | None = None  #: the header's JSON, when it is intact
+    damaged: str | None = None  #: what is damaged in a complete last frame or header (not a torn append)
+    checkpoints: list[int] = field(default_factory=list)  #: numbers of the valid frames read
 
 
 # ------------------------------------------------------------------------------ encoding
@@ -117,6 +122,9 @@ def _decode_payload(payload: memoryview, n_dims: int) -> tuple[Batch, str, str]:
 
 
 # ------------------------------------------------------------------------------ reading
+_ROW_BYTES = 8 + sum(np.dtype(dt).itemsize for dt in NUMERIC_COLUMNS.values())  # index + numeric columns
+
+
 def _frame_at(data: memoryview, pos: int) -> tuple[int, memoryview, int] | None:
     """``(checkpoint, payload, end)`` of a valid frame at ``pos``, else None."""
     if pos + _FRAME_HEAD.size + 4 > len(data):
@@ -132,6 +140,36 @@ def _frame_at(data: memoryview, pos: int) -> tuple[int, memoryview, int] | None:
     return checkpoint, payload, end
 
 
+def _torn(data: memoryview, pos: int) -> bool:
+    """True when the bytes from ``pos`` (which hold no valid frame) are an interrupted append.
+
+    An append killed half-way leaves a *prefix* of a frame: fewer bytes than the frame says
+    it has, all of them right so far (or zeros: a power cut can extend a file before its data
+    reaches the disk). A frame whose length is all there but whose checksum fails, or whose
+    first bytes contradict its own length, was damaged after it was written.
+    """
+    rest = bytes(data[pos:])
+    if not rest.strip(b"\x00"):
+        return True
+    if len(rest) < _FRAME_HEAD.size:
+        return FRAME_MAGIC.startswith(rest[:4])
+    magic, _, m = _FRAME_HEAD.unpack_from(rest, 0)
+    if magic != FRAME_MAGIC or _FRAME_HEAD.size + m + 4 <= len(rest):
+        return False  # wrong magic, or the whole frame is there but fails its checksum
+    payload = rest[_FRAME_HEAD.size:]
+    if len(payload) < _PAYLOAD_HEAD.size:
+        return True
+    a, b = _PAYLOAD_HEAD.unpack_from(payload, 0)
+    if _PAYLOAD_HEAD.size + a > len(payload):
+        return _PAYLOAD_HEAD.size + a + b <= m  # the meta is cut off: only its length can be checked
+    try:  # the meta is all there: it says how long the frame must be
+        meta = json.loads(payload[_PAYLOAD_HEAD.size:_PAYLOAD_HEAD.size + a])
+        k, d, n_obs = int(meta["k"]), int(meta["d"]), len(meta["obs"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    return m == _PAYLOAD_HEAD.size + a + b + k * (_ROW_BYTES + 8 * d + 8 * n_obs)
+
+
 def _valid_frame_after(data: memoryview, pos: int) -> int | None:
     """Offset of a valid frame somewhere after ``pos`` (evidence of damage, not of a torn tail)."""
     raw = data.obj if isinstance(data.obj, bytes) else bytes(data)
@@ -143,26 +181,36 @@ def _valid_frame_after(data: memoryview, pos: int) -> int | None:
     return None
 
 
-def _header(data: memoryview) -> tuple[dict | None, int]:
-    """The header's JSON and its end, or (None, 0) when it is missing or torn."""
-    if len(data) < len(HEADER_MAGIC) + 8 or bytes(data[:len(HEADER_MAGIC)]) != HEADER_MAGIC:
-        return None, 0
+def _header(data: memoryview) -> tuple[dict | None, int, bool]:
+    """``(JSON, end, torn)`` of the header; JSON is None when it is missing, torn or damaged."""
+    size = len(HEADER_MAGIC) + 4
+    if len(data) < size:
+        head = bytes(data)
+        return None, 0, not head.strip(b"\x00") or HEADER_MAGIC.startswith(head[:len(HEADER_MAGIC)])
+    if bytes(data[:len(HEADER_MAGIC)]) != HEADER_MAGIC:
+        return None, 0, not bytes(data).strip(b"\x00")
     n = _U32.unpack_from(data, len(HEADER_MAGIC))[0]
-    end = len(HEADER_MAGIC) + 4 + n + 4
-    if end > len(data) or zlib.crc32(data[len(HEADER_MAGIC):end - 4]) != _U32.unpack_from(data, end - 4)[0]:
-        return None, 0
+    end = size + n + 4
+    if end > len(data):  # cut off, unless its length is absurd (a header is ~100 bytes)
+        return None, 0, n < 4096
+    if zlib.crc32(data[len(HEADER_MAGIC):end - 4]) != _U32.unpack_from(data, end - 4)[0]:
+        return None, 0, False
     try:
-        return json.loads(bytes(data[len(HEADER_MAGIC) + 4:end - 4])), end
+        head = json.loads(bytes(data[size:end - 4]))
     except ValueError:
-        return None, 0
+        return None, 0, False
+    return (head, end, False) if isinstance(head, dict) else (None, 0, False)
 
 
 def read_journal(path: Path, *, store_id: str, generation: int, n_dims: int, offset: int = 0,
                  data: bytes | None = None) -> JournalRead:
     """Read the frames of ``path`` from ``offset`` (0: check the header first).
 
-    Returns an empty :class:`JournalRead` when the file does not exist; ``matches`` is False
-    when it belongs to another store or generation (a leftover to ignore).
+    Returns an empty :class:`JournalRead` when the file does not exist. ``matches`` is False
+    when its header names another store or generation: then ``header`` holds that header,
+    ``frames`` is empty and ``checkpoints`` lists the checkpoint numbers of its valid frames.
+    ``torn`` marks an interrupted last append (safe to drop), ``damaged`` a last frame (or
+    header) that is complete but fails its checks (to keep aside, never to drop silently).
 
     Raises
     ------
@@ -181,21 +229,25 @@ def read_journal(path: Path, *, store_id: str, generation: int, n_dims: int, off
     view = memoryview(data)
     out = JournalRead(end=offset)
     pos = 0
+    decode = True
     if offset == 0:
         if not data:
             return out
-        head, pos = _header(view)
+        head, pos, torn = _header(view)
         if head is None:
             found = _valid_frame_after(view, -1)
             if found is not None:
                 raise JournalDamaged(f"the journal header is damaged but a valid frame sits at byte {found}")
-            out.torn = True
+            out.torn = torn
+            if not torn:
+                out.damaged = f"its header (bytes 0..{len(data)}) is damaged"
             return out
+        out.header = head
         if (head.get("format") != JOURNAL_FORMAT or head.get("store_id") != store_id
                 or head.get("generation") != generation):
             out.matches = False
-            return out
-        if head.get("version") != JOURNAL_VERSION:
+            decode = False
+        elif head.get("version") != JOURNAL_VERSION:
             raise ValueError(f"journal version {head.get('version')!r}; this spinexplore writes {JOURNAL_VERSION}")
         out.end = pos
     while pos < len(view):
@@ -205,11 +257,17 @@ def read_journal(path: Path, *, store_id: str, generation: int, n_dims: int, off
             if later is not None:
                 raise JournalDamaged(
                     f"bytes {offset + pos}..{offset + later} are damaged and a valid checkpoint follows them")
-            out.torn = True
+            if _torn(view, pos):
+                out.torn = True
+            else:
+                out.damaged = (f"its last frame (bytes {offset + pos}..{offset + len(view)}) is damaged: it is "
+                               f"complete but fails its checksum, so it is not an interrupted write")
             break
         checkpoint, payload, pos = found
-        batch, state_json, updated = _decode_payload(payload, n_dims)
-        out.frames.append(Frame(checkpoint, batch, state_json, updated))
+        out.checkpoints.append(checkpoint)
+        if decode:
+            batch, state_json, updated = _decode_payload(payload, n_dims)
+            out.frames.append(Frame(checkpoint, batch, state_json, updated))
         out.end = offset + pos
     return out
 

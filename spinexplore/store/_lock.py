@@ -82,8 +82,16 @@ class StoreLock:
                 "host": socket.gethostname(),
                 "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, json.dumps(info).encode(), 0)
+            except OSError as exc:  # disk full: leave no lock file behind, and name the file
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
+                os.close(fd)
+                raise OSError(exc.errno, exc.strerror, self.path) from None
             self._fd, self._pid = fd, os.getpid()
             _HELD[key] = id(self)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from spinexplore.space import ParameterSpace
-from spinexplore.store._journal import JournalDamaged, read_journal
+from spinexplore.store._journal import JOURNAL_FORMAT, JournalDamaged, read_journal
 from spinexplore.store._table import PointTable
-from spinexplore.store._writer import FORMAT_NAME, text_crc32
+from spinexplore.store._writer import FORMAT_NAME, check_seal, text_crc32
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
 #: Oldest schema this version reads (schema 1 is the first released layout).
@@ -35,15 +35,14 @@ def _strings(ds) -> np.ndarray:
     return np.array([x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in ds[()]], dtype=object)
 
 
-def has_hdf5_signature(path: Path, size: int) -> bool:
+def has_hdf5_signature(fh: BinaryIO, size: int) -> bool:
     """True when the HDF5 signature sits at offset 0, 512, 1024, 2048... (user block)."""
     offset = 0
-    with open(path, "rb") as fh:
-        while offset + 8 <= size:
-            fh.seek(offset)
-            if fh.read(8) == _SIGNATURE:
-                return True
-            offset = 512 if offset == 0 else 2 * offset
+    while offset + 8 <= size:
+        fh.seek(offset)
+        if fh.read(8) == _SIGNATURE:
+            return True
+        offset = 512 if offset == 0 else 2 * offset
     return False
 
 
@@ -56,6 +55,91 @@ def open_h5(path: Path):
         return h5py.File(path, "r", locking=False)
     except (TypeError, ValueError):  # pragma: no cover - HDF5 without the locking switch
         return h5py.File(path, "r")
+
+
+#: Seconds (plus one per 5 MB) a separate process may take to parse a file without checksum
+#: before it is declared damaged (the HDF5 library loops forever on some damaged files).
+PROBE_SECONDS = 30.0
+_PROBE = """
+import sys, h5py
+def visit(name, obj):
+    for key in obj.attrs:
+        obj.attrs[key]
+    if isinstance(obj, h5py.Dataset):
+        obj[()]
+with h5py.File(sys.argv[1], "r", locking=False) as f:
+    visit("/", f)
+    f.visititems(visit)
+"""
+
+
+def probe(path: Path, size: int, fd: int | None = None) -> None:
+    """Parse every object of ``path`` (the open file ``fd`` when given) in a separate process
+    with a time limit.
+
+    For files written without a checksum (:func:`~spinexplore.store._writer.seal`: by
+    spinexplore 0.1, or rewritten by another tool): a damaged one can make the HDF5 library
+    loop or abort, which must not happen in this process. Raises ``ValueError`` saying what
+    happened.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    limit = PROBE_SECONDS + size / 5e6
+    target, fds = path, ()
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, str(target)], capture_output=True, timeout=limit,
+                              stdin=subprocess.DEVNULL, pass_fds=fds if target != path else ())
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"the HDF5 library did not finish parsing it within {limit:.0f} s (it loops on "
+                         "some damaged files)") from None
+    if done.returncode < 0:
+        raise ValueError(f"parsing it crashed the HDF5 library ({signal.Signals(-done.returncode).name})")
+    if done.returncode:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        raise ValueError(f"the HDF5 library cannot parse it ({last})")
+
+
+def _same_file(path: Path, fd: int | None) -> Path:
+    """A name for the file open as ``fd`` (``/dev/fd/N``: the very bytes checked, even when
+    ``path`` was replaced since), else ``path``."""
+    if fd is not None:
+        name = Path(f"/dev/fd/{fd}")
+        try:
+            if os.path.samestat(os.stat(name), os.fstat(fd)):
+                return name
+        except OSError:
+            pass
+    return path
+
+
+def open_checked(path: Path, fh: BinaryIO | None = None):
+    """An open read-only h5py file of ``path`` that is known to be intact before HDF5 parses it.
+
+    A file spinexplore sealed is checked against its checksum; an older file without a seal
+    is first parsed in a separate process with a time limit (:func:`probe`). Files are only
+    ever replaced whole by a writer's rename, never changed in place; a replacement between the
+    check and the open changes the file's stamp, and :func:`load_store` reads it again.
+
+    Raises
+    ------
+    ValueError
+        The file is damaged (what is wrong, in words).
+    OSError
+        It cannot be read.
+    """
+    own = fh is None
+    if own:
+        fh = open(path, "rb")
+    try:
+        fd = fh.fileno()
+        if not check_seal(fh):
+            probe(path, os.fstat(fd).st_size, fd)
+        return open_h5(path)  # a file replaced meanwhile changes the stamp: load_store reads again
+    finally:
+        if own:
+            fh.close()
 
 
 def stamp(path: Path) -> tuple[int, int, int] | None:
@@ -71,11 +155,13 @@ def journal_path(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
 
 
-def load_store(path: Path) -> dict[str, Any]:
+def load_store(path: Path, *, writer: bool = False) -> dict[str, Any]:
     """The last complete checkpoint: the main file with the frames of its journal applied.
 
     A writer may compact while we read (replace the main file and delete the journal):
-    the read is retried until the main file is the same before and after.
+    the read is retried until the main file is the same before and after. With ``writer``
+    a damaged last journal frame is not an error: ``_journal_damaged`` says what is damaged
+    (the writer keeps the journal aside before it compacts).
 
     Raises
     ------
@@ -84,26 +170,48 @@ def load_store(path: Path) -> dict[str, Any]:
     """
     for _ in range(_RETRIES):
         loaded = load_file(path)
-        replay(path, loaded, 0)
+        try:
+            replay(path, loaded, 0, writer=writer)
+        except StoreError:
+            if stamp(path) != loaded["stamp"]:  # a compaction meanwhile: the journal is the next one
+                continue
+            raise
         if stamp(path) == loaded["stamp"]:
             return loaded
     raise StoreError(f"{path} kept changing while it was read (a writer compacting it); retry")  # pragma: no cover
 
 
-def replay(path: Path, loaded: dict[str, Any], offset: int, *, raw: bytes | None = None) -> None:
-    """Apply the journal's frames from ``offset`` to ``loaded`` (an ``ExplorationStore.__dict__``)."""
+def replay(path: Path, loaded: dict[str, Any], offset: int, *, raw: bytes | None = None,
+           writer: bool = False) -> None:
+    """Apply the journal's frames from ``offset`` to ``loaded`` (an ``ExplorationStore.__dict__``).
+
+    A journal of an older generation of this store whose checkpoints are all in the main file
+    (a compaction killed before it deleted it) is ignored (``_journal_stale``). Any other
+    journal that does not continue the main file, and (unless ``writer``) a damaged last
+    frame, raise :class:`StoreError` naming both files: nothing is dropped silently.
+    """
     jpath = journal_path(path)
     loaded.setdefault("_journal_end", 0)
     loaded.setdefault("_journal_frames", 0)
     loaded.setdefault("_journal_torn", False)
     loaded.setdefault("_journal_stamp", None)
+    loaded.setdefault("_journal_stale", False)
+    loaded.setdefault("_journal_damaged", None)
     if loaded["_store_id"] is None:  # schema 1: no journal belongs to it
+        if offset == 0 and jpath.exists():
+            raise StoreError(f"{jpath} sits beside {path}, which was written by spinexplore 0.1 (store schema 1) "
+                             f"and has no journal; nothing was changed. Move the journal aside "
+                             f"(it belongs to another store) to open {path.name}")
         return
     jstamp = stamp(jpath)
     try:
         found = read_journal(jpath, store_id=loaded["_store_id"], generation=loaded["_generation"],
                              n_dims=loaded["space"].n_dims, offset=offset, data=raw)
         if not found.matches:
+            _not_matching(path, jpath, loaded, found)
+            loaded["_journal_stale"] = True
+            loaded["_journal_damaged"] = found.damaged
+            loaded["_journal_stamp"] = jstamp
             return
         table = loaded["_table"]
         for frame in found.frames:
@@ -120,6 +228,17 @@ def replay(path: Path, loaded: dict[str, Any], offset: int, *, raw: bytes | None
                 frame.state_json, frame.checkpoint, frame.updated)
         table.check()
         json.loads(loaded["_state_json"])
+        if found.damaged and not writer:
+            raise StoreError(
+                f"{jpath} (the checkpoint journal of {path.name}) is damaged: {found.damaged}. The store is "
+                f"intact up to checkpoint {loaded['_checkpoint']} ({len(found.frames)} checkpoint(s) read from "
+                f"the journal); the damaged one cannot be read. Nothing was changed. Restore a copy of both "
+                f"files, or continue from checkpoint {loaded['_checkpoint']}: `spinexplore resume` (or "
+                f"ExplorationStore.open(path, 'a')) keeps the damaged journal aside and says where"
+            )
+        loaded["_journal_damaged"] = found.damaged
+    except StoreError:
+        raise
     except JournalDamaged as exc:
         raise StoreError(
             f"{jpath} (the checkpoint journal of {path.name}) is damaged: {exc}. The main file "
@@ -143,6 +262,33 @@ def replay(path: Path, loaded: dict[str, Any], offset: int, *, raw: bytes | None
     loaded["_journal_stamp"] = jstamp
 
 
+def _not_matching(path: Path, jpath: Path, loaded: dict[str, Any], found: Any) -> None:
+    """Return when the journal is a stale one of this store; else raise a StoreError naming both files."""
+    head = found.header or {}
+    jid, jgen = head.get("store_id"), head.get("generation")
+    sid, gen, k = loaded["_store_id"], loaded["_generation"], loaded["_checkpoint"]
+    if (head.get("format") == JOURNAL_FORMAT and jid == sid and isinstance(jgen, int) and jgen < gen
+            and max(found.checkpoints, default=0) <= k):
+        return  # a compaction folded it into the main file and was killed before deleting it
+    newest = max(found.checkpoints, default=None)
+    holds = (f"checkpoints {min(found.checkpoints)}..{newest}" if found.checkpoints else "no complete checkpoint")
+    if head.get("format") != JOURNAL_FORMAT:
+        what = f"{jpath.name} is not a spinexplore journal (format {head.get('format')!r})"
+        advice = f"move it aside to open the store at checkpoint {k}"
+    elif jid == sid:
+        what = (f"{jpath.name} continues generation {jgen} of this store and holds {holds}, but {path.name} "
+                f"is generation {gen} at checkpoint {k}")
+        advice = (f"{path.name} looks older than its journal (restored from an older copy?): put back the "
+                  f"newest {path.name}; or move the journal aside to continue from checkpoint {k}")
+    else:
+        what = (f"{jpath.name} belongs to store {jid} (generation {jgen}, {holds}) but {path.name} is store "
+                f"{sid} (generation {gen}, checkpoint {k})")
+        advice = (f"one of the two files was replaced, or damaged (a changed bit in {path.name}'s 'store_id' "
+                  f"looks like this): restore both from a copy; or, to continue from {path.name} alone "
+                  f"(checkpoint {k}, without the journal's checkpoints), move the journal aside")
+    raise StoreError(f"the journal {jpath} does not match the store {path}: {what}. Nothing was changed; {advice}")
+
+
 def load_file(path: Path) -> dict[str, Any]:
     """Read the main file at ``path`` (schema 1 or 2) into the attributes of an ``ExplorationStore``.
 
@@ -152,24 +298,25 @@ def load_file(path: Path) -> dict[str, Any]:
         Not HDF5, not a spinexplore store, a schema this version cannot read, or damaged.
     """
     try:
-        stat = os.stat(path)
-        st = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        signed = has_hdf5_signature(path, stat.st_size)
+        fh = open(path, "rb")
     except PermissionError as exc:
         raise StoreError(f"{path} cannot be read ({exc.strerror}); check its permissions") from None
-    if not signed:
-        raise StoreError(
-            f"{path} is not an HDF5 file (no HDF5 signature, {stat.st_size} bytes); "
-            f"pass the exploration.h5 file that spinexplore wrote"
-        )
-    try:
-        f = open_h5(path)
-    except OSError as exc:
-        raise StoreError(
-            f"{path} is damaged (truncated or corrupted) and cannot be opened: {exc}. "
-            f"spinexplore replaces the file atomically, so this damage came from outside it; "
-            f"restore a copy of the file"
-        ) from None
+    with fh:
+        stat = os.fstat(fh.fileno())
+        st = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if not has_hdf5_signature(fh, stat.st_size):
+            raise StoreError(
+                f"{path} is not an HDF5 file (no HDF5 signature, {stat.st_size} bytes); "
+                f"pass the exploration.h5 file that spinexplore wrote"
+            )
+        try:
+            f = open_checked(path, fh)
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"{path} is damaged and was not read: {exc}. Nothing was changed. spinexplore replaces "
+                f"this file atomically, so the damage came from outside it (disk, copy, another program). "
+                f"What can be recovered: {_recoverable(path)}"
+            ) from None
     try:
         with f:
             try:
@@ -205,6 +352,18 @@ def load_file(path: Path) -> dict[str, Any]:
         ) from None
     out["stamp"] = st
     return out
+
+
+def _recoverable(path: Path) -> str:
+    """The recovery advice for a damaged main file: what else of the store is on disk."""
+    jpath = journal_path(path)
+    spins = path.with_name(path.name + ".spins")
+    kept = [p.name for p in (jpath, spins) if p.exists()]
+    advice = f"restore {path.name} from a copy (backup) into {path.parent}"
+    if kept:
+        advice += (f"; {' and '.join(kept)} beside it were left as they are and continue that copy if it is "
+                   f"the same run (then `spinexplore resume` or ExplorationStore.open(path, 'a') applies them)")
+    return advice + ". Without one, HDF5 tools such as h5dump may salvage parts of it"
 
 
 def _attr_text(f, name: str, default: str = "") -> str:

@@ -29,6 +29,9 @@ def compact(store: Any) -> None:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+        if getattr(store, "_creating", False):
+            raise StoreError(f"{store.path}: could not create the store ({os_error_text(exc)}); nothing was "
+                             f"written. Free disk space or fix the file system and retry") from None
         raise StoreError(
             f"{store.path}: could not write the store's main file ({os_error_text(exc)}); "
             f"the last checkpoint ({store._checkpoint}) is intact. Free disk space or fix the "
@@ -71,9 +74,9 @@ def refresh(store: Any) -> None:
         load(store)
 
 
-def load(store: Any) -> None:
+def load(store: Any, *, writer: bool = False) -> None:
     """(Re)read the main file and its journal into ``store``."""
-    loaded = load_store(store.path)
+    loaded = load_store(store.path, writer=writer)
     store._stamp = loaded.pop("stamp")
     for key, value in loaded.items():
         setattr(store, key, value)

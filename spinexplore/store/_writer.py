@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -21,6 +22,50 @@ from spinexplore.store.base import SCHEMA_VERSION
 FORMAT_NAME = "spinexplore.exploration"
 SPIN_FILE = "spins-{:06d}.h5"
 _image_counter = 0
+
+#: The user block (the first 512 bytes, which HDF5 skips) of every file spinexplore writes
+#: holds a checksum of the HDF5 bytes after it, checked before h5py parses anything: the HDF5
+#: library does not fail cleanly on every damaged file (it can spin forever or abort).
+#: ``SEAL_MAGIC | u32 version | u64 length | u32 crc32(HDF5 bytes) | u32 crc32(the 24 bytes before)``
+SEAL_MAGIC = b"SXSEAL\r\n"
+SEAL_SIZE = 512
+_SEAL = struct.Struct("<8sIQI")
+
+
+def seal(image: bytes) -> bytes:
+    """``image`` (an HDF5 file without user block) behind a 512-byte user block holding its checksum."""
+    head = _SEAL.pack(SEAL_MAGIC, 1, len(image), zlib.crc32(image))
+    head += struct.pack("<I", zlib.crc32(head))
+    return head + bytes(SEAL_SIZE - len(head)) + image
+
+
+def check_seal(fh: BinaryIO) -> bool:
+    """Check the seal of the open binary file ``fh`` against the bytes after it (read in chunks).
+
+    Returns False for a file without seal (spinexplore 0.1, or rewritten by another tool).
+
+    Raises
+    ------
+    ValueError
+        The seal or the bytes it covers are damaged (what is wrong, in words).
+    """
+    fh.seek(0)
+    head = fh.read(SEAL_SIZE)
+    if len(head) < SEAL_SIZE or not head.startswith(SEAL_MAGIC):
+        return False
+    _, version, length, want = _SEAL.unpack_from(head, 0)
+    (head_crc,) = struct.unpack_from("<I", head, _SEAL.size)
+    if head_crc != zlib.crc32(head[:_SEAL.size]) or version != 1:
+        raise ValueError(f"its checksum block (bytes 0..{_SEAL.size + 4}) is damaged")
+    crc, size = 0, 0
+    while chunk := fh.read(1 << 22):
+        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+    if size != length:
+        raise ValueError(f"it holds {SEAL_SIZE + size} bytes, but {SEAL_SIZE + length} were written "
+                         "(truncated or extended)")
+    if crc != want:
+        raise ValueError("its checksum does not match: bytes changed after spinexplore wrote it")
+    return True
 
 
 def h5py_module():
@@ -70,16 +115,17 @@ def write_durably(path: Path, data: bytes) -> None:
 
 
 def file_image(fill) -> bytes:
-    """Build an HDF5 file in memory with ``fill(h5file)`` and return its bytes."""
+    """Build an HDF5 file in memory with ``fill(h5file)``; its bytes, sealed (:func:`seal`)."""
     global _image_counter
     h5py = h5py_module()
     _image_counter += 1
     name = f"spinexplore-image-{os.getpid()}-{_image_counter}"
     # libver v110: object headers and the superblock carry checksums (readable by HDF5 >= 1.10)
-    with h5py.File(name, "w", driver="core", backing_store=False, libver=("v110", "latest")) as f:
+    with h5py.File(name, "w", driver="core", backing_store=False, libver=("v110", "latest"),
+                   userblock_size=SEAL_SIZE) as f:
         fill(f)
         f.flush()
-        return f.id.get_file_image()
+        return seal(f.id.get_file_image())
 
 
 def _column(group, name: str, data: np.ndarray, **attrs: Any) -> None:

@@ -8,7 +8,10 @@ explorer state) to ``<path>.journal`` and flushes it, in O(batch) time and bytes
 :attr:`ExplorationStore.compact_frames` checkpoints, on :meth:`~ExplorationStore.close` and
 when a writer opens the store, the journal is folded into a new main file (*compaction*).
 Readers apply the journal's complete frames to the main file and drop a torn last frame, so
-whatever instant a writer dies they see its last completed checkpoint. Spin configurations
+whatever instant a writer dies they see its last completed checkpoint. Every file carries a
+checksum of its HDF5 bytes (its user block), checked before h5py parses it; a journal that does
+not continue the main file, or whose last frame was damaged after it was written, is never
+dropped silently (an error, or kept aside by a writer). Spin configurations
 go to one write-once file per checkpoint under ``<path>.spins/``, durable before the frame
 that refers to them.
 """
@@ -27,14 +30,22 @@ import numpy as np
 from spinexplore._validation import check_choice
 from spinexplore.results import PointRecord
 from spinexplore.space import ParameterSpace
-from spinexplore.store._files import check_path, clean_leftovers, os_error_text, spin_loader, write_spin_file
+from spinexplore.store._files import (
+    check_path,
+    clean_leftovers,
+    keep_aside,
+    later_spin_files,
+    os_error_text,
+    spin_loader,
+    write_spin_file,
+)
 from spinexplore.store._journal import JournalWriter, encode_frame
 from spinexplore.store._lock import StoreLock
 from spinexplore.store._reader import journal_path
 from spinexplore.store._sync import compact, load, refresh
 from spinexplore.store._table import PointTable, batch_from_records, check_spins, decode_json, encode_json
 from spinexplore.store._views import TableViews
-from spinexplore.store._writer import library_versions, now
+from spinexplore.store._writer import SPIN_FILE, library_versions, now
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
 
 __all__ = ["DEFAULT_FILENAME", "ExplorationStore"]
@@ -93,6 +104,8 @@ class ExplorationStore(TableViews):
         self._journal_end = 0
         self._journal_frames = 0
         self._journal_torn = False
+        self._journal_stale = False
+        self._journal_damaged: str | None = None
 
     # ================================================================== construction
     @classmethod
@@ -164,7 +177,9 @@ class ExplorationStore(TableViews):
             store._versions = library_versions()
             store._store_id = uuid.uuid4().hex
             store._generation = 0
+            store._creating = True
             store._compact()
+            store._creating = False
             store._clean()
         except BaseException:
             store._lock.release()
@@ -214,7 +229,7 @@ class ExplorationStore(TableViews):
             store._lock = StoreLock(str(p))
             store._lock.acquire()
         try:
-            store._load()
+            store._load(writer=mode == "a")
             if space is not None and space != store.space:
                 raise StoreError(
                     f"{p} explores a different parameter space: stored {store.space!r}, "
@@ -225,7 +240,10 @@ class ExplorationStore(TableViews):
                 store._versions = library_versions()
                 if store._store_id is None:  # schema 1: becomes a schema-2 store with an identity
                     store._store_id = uuid.uuid4().hex
-                if store.schema_version < SCHEMA_VERSION or journal_path(p).exists():
+                folded = journal_path(p).exists()
+                if store._journal_damaged:
+                    store._keep_damaged_aside()
+                if store.schema_version < SCHEMA_VERSION or folded:
                     store._compact()
                 else:
                     store._journal = JournalWriter(journal_path(p), store._store_id, store._generation)
@@ -242,6 +260,11 @@ class ExplorationStore(TableViews):
     def config(self) -> dict[str, Any]:
         """The settings given at creation (a fresh copy)."""
         return decode_json(self._config_json)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`: the store can no longer be written."""
+        return self._closed
 
     @property
     def spins_dir(self) -> Path:
@@ -389,8 +412,20 @@ class ExplorationStore(TableViews):
         """Read-only stores follow the files on disk (a writer may have committed since)."""
         refresh(self)
 
-    def _load(self) -> None:
-        load(self)
+    def _load(self, writer: bool = False) -> None:
+        load(self, writer=writer)
+
+    def _keep_damaged_aside(self) -> None:
+        """Move a journal with a damaged last frame (and the spin files of checkpoints the main
+        file does not hold) aside under new names, and warn: they are never deleted."""
+        moved = keep_aside(journal_path(self.path), [self.spins_dir / SPIN_FILE.format(k) for k in
+                                                     later_spin_files(self.spins_dir, self._checkpoint)])
+        warnings.warn(
+            f"{journal_path(self.path)} is damaged ({self._journal_damaged}); it was kept aside as {moved[0]}"
+            + (f" (with {len(moved) - 1} spin file(s) of its checkpoints)" if len(moved) > 1 else "")
+            + f". The store continues from checkpoint {self._checkpoint}, the last one intact; the damaged "
+            f"checkpoint is not in it", RuntimeWarning, stacklevel=4)
+        self._journal_damaged = None
 
 
 class _Private:

@@ -108,7 +108,7 @@ def test_corrupted_data_is_detected_by_checksums(tmp_path, store_path):
     data[offset:offset + 8] = np.float64(123.0).tobytes()  # a plausible but wrong value
     path = tmp_path / "corrupt.h5"
     path.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match=r"damaged or incomplete .*restore a copy"):
+    with pytest.raises(StoreError, match=r"is damaged and was not read: its checksum does not match.*restore corrupt.h5 from a copy"):
         ExplorationStore.open(path)
 
 

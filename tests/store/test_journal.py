@@ -136,7 +136,8 @@ def test_damage_inside_the_journal_is_refused(tmp_path):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-def test_a_journal_of_another_store_is_ignored(tmp_path):
+def test_a_journal_of_another_store_is_an_error_and_nothing_is_deleted(tmp_path):
+    """Issue 24, item 2: a journal that does not continue the main file is never dropped or deleted."""
     path = tmp_path / "exploration.h5"
     with ExplorationStore.create(path, space=SPACE, config={}) as store:
         _checkpoints(store, 0, 2)
@@ -145,10 +146,26 @@ def test_a_journal_of_another_store_is_ignored(tmp_path):
     with ExplorationStore.create(path, space=SPACE, config={"new": True}, overwrite=True) as store:
         pass
     _journal(path).write_bytes(stale)  # e.g. restored from a backup next to the new store
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for mode in ("r", "a"):
+        with pytest.raises(StoreError, match=r"the journal .*exploration.h5.journal does not match the store "
+                                             r".*exploration.h5: .*belongs to store .*Nothing was changed"):
+            ExplorationStore.open(path, mode)
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_leftover_journal_of_a_finished_compaction_is_ignored(tmp_path):
+    """A compaction killed between the rename and the unlink: every frame is in the main file."""
+    path = tmp_path / "exploration.h5"
+    with ExplorationStore.create(path, space=SPACE, config={}) as store:
+        want = _checkpoints(store, 0, 2)[-1]
+        old = _journal(path).read_bytes()
+        store._compact()  # the main file now holds both checkpoints
+    _journal(path).write_bytes(old)  # ... but the old journal survived
     with ExplorationStore.open(path) as reader:
-        assert reader.read() == ([], {}) and reader.config == {"new": True}
-    ExplorationStore.open(path, "a").close()
-    assert not _journal(path).exists()
+        assert _same(reader.read(spins=False), want)
+    ExplorationStore.open(path, "a").close()  # a writer deletes it: all of it is in the main file
+    assert not _journal(path).exists() and _same(ExplorationStore.open(path).read(spins=False), want)
 
 
 def test_schema1_store_is_upgraded_by_a_writer(tmp_path):
