@@ -65,14 +65,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     explorer = ActiveLearningExplorer(
         space, seed=settings["seed"], strategy=settings["strategy"], store=store,
-        overwrite=args.overwrite, settings=stored_settings(settings),
+        overwrite=args.overwrite, settings=stored_settings(settings), phases=settings.get("phases"),
+        unknown_as_phase=settings.get("unknown_as_phase", False),
     )
     try:
         write_toml(out / CONFIG_NAME, {**settings, "output_dir": str(out)})
     except BaseException:
         release(explorer)
         raise
-    print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
+    if settings.get("command") is not None:
+        print(f"Exploring {space!r} with the command {settings['command']!r}")
+    else:
+        print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
     return drive(explorer, simulation, settings, out, progress=not args.no_progress)
 
 
