@@ -73,8 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         release(explorer)
         raise
-    if settings.get("command") is not None:
-        print(f"Exploring {space!r} with the command {settings['command']!r}")
+    if settings.get("solver") is not None:
+        print(f"Exploring {space!r} with the command {settings['solver']!r}")
     else:
         print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
     return drive(explorer, simulation, settings, out, progress=not args.no_progress)

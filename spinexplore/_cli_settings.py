@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "converge": None,
     "converge_window": None,
     # a user's solver instead of the built-in model, and the names of its phases (issue 22)
-    "command": None,
+    "solver": None,
     "phases": None,
     "unknown_as_phase": False,
 }
@@ -218,14 +218,14 @@ def _check_one(key: str, value: Any) -> Any:
         return value
     if key == "axes":
         return None if value is None else parse_axes(value)
-    if key == "command":
+    if key == "solver":
         if value is None:
             return None
         if isinstance(value, str) and value.strip():
             return value
         if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
             return list(value)
-        raise InputError(f"command must be a command line (a string such as \"python solver.py {{params_file}}\" "
+        raise InputError(f"solver must be a command line (a string such as \"python solver.py {{params_file}}\" "
                          f"or a list of strings); got {value!r}")
     if key == "phases":
         return None if value is None else check_phases(value)
@@ -288,7 +288,7 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
     from spinexplore.simulation import SpinSimulation
     from spinexplore.space import ParameterSpace
 
-    if settings.get("command") is not None:
+    if settings.get("solver") is not None:
         return _build_external(settings, sources)
     try:
         simulation = SpinSimulation(model=settings["model"], lattice_size=settings["lattice_size"],
@@ -303,19 +303,19 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
 
 
 def _build_external(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, Any]:
-    """The space and the :class:`~spinexplore.ExternalSimulation` of a run with ``command``."""
+    """The space and the :class:`~spinexplore.ExternalSimulation` of a run with ``solver`` (a command)."""
     from spinexplore._external import ExternalSimulation
     from spinexplore.space import ParameterSpace
 
     if settings["axes"] is None:
-        raise CLIError(f"{sources.get('command', 'command')}: a run of an external command needs its axes "
+        raise CLIError(f"{sources.get('solver', 'solver')}: a run of an external command needs its axes "
                        "(--axes NAME=LOW:HIGH ... or an [axes] table): there is no built-in model to take "
                        "them from")
     try:
         space = ParameterSpace({k: tuple(v) for k, v in settings["axes"].items()})
-        simulation = external_simulation(settings["command"])
+        simulation = external_simulation(settings["solver"])
     except InputError as exc:
-        raise CLIError(f"{sources.get('command', 'command')}: {exc}") from None
+        raise CLIError(f"{sources.get('solver', 'solver')}: {exc}") from None
     check_execution(settings, sources, simulation, space)
     return space, simulation
 
