@@ -244,7 +244,10 @@ def check_phases(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(f"phases must be a table such as [phases] q0 = \"$q=0$\" (name = display name, or "
                          f"name = {{display = ..., color = ..., code = ...}}); got {value!r}")
-    vocab = Vocabulary(value, where="phases")
+    try:
+        vocab = Vocabulary(value, where="phases")
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc)) from None
     out: dict[str, Any] = {}
     for e in vocab.entries():
         fields = {k: getattr(e, k) for k in ("display", "color", "code") if getattr(e, k) is not None}

@@ -36,7 +36,7 @@ MAX_ID = 127
 #: Id of UNKNOWN ("ran and could not decide").
 UNKNOWN_ID = int(PhaseType.UNKNOWN)
 _OUTCOMES = (PhaseType.FAILED, PhaseType.TIMEOUT)
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$|^[A-Za-z][A-Za-z ]*$|^C[0-9]$")
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$|^(?:tab:|xkcd:)?[A-Za-z][A-Za-z ]*$|^C[0-9]$")
 _FIELDS = ("display", "color", "code")
 
 
@@ -89,6 +89,15 @@ def _check_name(name: Any, where: str) -> str:
     return text
 
 
+def _is_color(text: str) -> bool:
+    """A colour matplotlib understands (a plain pattern when matplotlib is not installed)."""
+    try:
+        from matplotlib.colors import is_color_like
+    except ImportError:
+        return bool(_COLOR.match(text))
+    return bool(text) and is_color_like(text)
+
+
 def _check_entry(name: str, spec: Any, where: str) -> dict[str, Any]:
     """Normalise one declared entry: a display string, None, or a mapping of display/color/code."""
     if spec is None:
@@ -108,7 +117,7 @@ def _check_entry(name: str, spec: Any, where: str) -> dict[str, Any]:
         out["display"] = spec["display"]
     if spec.get("color") is not None:
         color = spec["color"]
-        if not isinstance(color, str) or not _COLOR.match(color.strip()):
+        if not isinstance(color, str) or not _is_color(color.strip()):
             raise ValueError(f"{where}[{name!r}].color must be a matplotlib colour such as '#4477AA', "
                              f"'tab:red' or 'C3'; got {color!r}")
         out["color"] = color.strip()

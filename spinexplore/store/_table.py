@@ -289,7 +289,7 @@ class PointTable:
         vocabulary = Vocabulary() if vocabulary is None else vocabulary
         st = np.bincount(self.cols["status"][: self.n].astype(np.intp), minlength=len(PointStatus))
         ph = self.cols["phase"][: self.n]
-        phc = np.bincount(ph[ph >= 0].astype(np.intp), minlength=MAX_ID + 1)
+        phc = np.bincount(ph[_labelled(ph)].astype(np.intp), minlength=MAX_ID + 1)
         ids = sorted(np.flatnonzero(phc).tolist(), key=vocabulary.order_key)
         return {"status": {s.name: int(st[s.value]) for s in PointStatus if st[s.value]},
                 "phase": {vocabulary.name_of(i): int(phc[i]) for i in ids}}
@@ -350,7 +350,7 @@ class PointTable:
         lines.append(f"points: {self.n}")
         st = Counter(int(x) for x in a["status"])
         lines.append("status: " + (", ".join(f"{PointStatus(k).name} {v}" for k, v in sorted(st.items())) or "-"))
-        ph = Counter(int(x) for x in a["phase"] if x >= 0)
+        ph = Counter(int(x) for x in a["phase"][_labelled(a["phase"])])
         lines.append("phases: " + (", ".join(f"{vocabulary.name_of(k)} {v}" for k, v in sorted(ph.items(), key=lambda kv: -kv[1])) or "-"))
         if self.n:
             it = a["iteration"]
@@ -376,7 +376,7 @@ class PointTable:
         a = self.arrays()
         cols: dict[str, Any] = {name: a["params"][:, j].copy() for j, name in enumerate(names)}
         cols["status"] = [PointStatus(int(x)).name for x in a["status"]]
-        cols["phase"] = [vocabulary.name_of(int(x)) if x >= 0 else None for x in a["phase"]]
+        cols["phase"] = [vocabulary.name_of(int(x)) if ok else None for x, ok in zip(a["phase"], _labelled(a["phase"]))]
         for k in ("confidence", "energy", "duration", "iteration"):
             cols[k] = a[k].copy()
         cols["worker"] = list(a["worker"])
@@ -385,6 +385,12 @@ class PointTable:
             cols[name if name not in cols else f"obs_{name}"] = a["observables"][:, j].copy()
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.n, name="index"))
         return df
+
+
+def _labelled(phase: np.ndarray) -> np.ndarray:
+    """Rows with a phase label: not -1, and not FAILED / TIMEOUT (outcomes an old store kept
+    in the phase column; they are statuses)."""
+    return (phase >= 0) & (phase != int(PhaseType.FAILED)) & (phase != int(PhaseType.TIMEOUT))
 
 
 def _resize(arr: np.ndarray, cap: int, fill: Any) -> np.ndarray:
