@@ -19,6 +19,7 @@ _LAZY = {
     "ExternalSimulation": "spinexplore.simulation",
     "SpinModel": "spinexplore.physics.model",
     "get_executor": "spinexplore.execution",
+    "Vocabulary": "spinexplore.labels",
     "ExplorationStore": "spinexplore.store",
 }
 
@@ -34,6 +35,7 @@ __all__ = [
     "SimulationResult",
     "SpinModel",
     "SpinSimulation",
+    "Vocabulary",
     "get_executor",
     "__version__",
 ]
