@@ -26,6 +26,7 @@ _LAZY = {
     "ExternalSimulation": "spinexplore.simulation",
     "SpinModel": "spinexplore.physics.model",
     "get_executor": "spinexplore.execution",
+    "Vocabulary": "spinexplore.labels",
     "ExplorationStore": "spinexplore.store",
 }
 
@@ -41,6 +42,7 @@ __all__ = [
     "SimulationResult",
     "SpinModel",
     "SpinSimulation",
+    "Vocabulary",
     "get_executor",
     "__version__",
 ]

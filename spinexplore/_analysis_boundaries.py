@@ -14,7 +14,8 @@ import numpy as np
 
 from spinexplore._analysis_grid import decision, predict_grid, resolve_slice, space_of
 from spinexplore._validation import check_int, check_real
-from spinexplore.results import PhaseType
+from spinexplore.labels import Vocabulary
+from spinexplore.results import Label, PhaseType, parse_label
 
 __all__ = ["Boundary", "phase_boundaries", "save_boundaries", "load_boundaries"]
 
@@ -37,8 +38,9 @@ class Boundary:
 
     Attributes
     ----------
-    phases : (PhaseType, PhaseType)
-        The phases on either side (the smaller ``PhaseType`` value first).
+    phases : (label, label)
+        The phases on either side (``PhaseType`` members or :class:`~spinexplore.results.Label`
+        names of the user's; the smaller label id first).
     axes : (str, str)
         The parameters of the x and y columns.
     points : ndarray of shape (n, 2)
@@ -64,7 +66,7 @@ class Boundary:
         NaN when no such point reports a finite gap (e.g. a user's own simulation).
     """
 
-    phases: tuple[PhaseType, PhaseType]
+    phases: tuple[PhaseType | Label, PhaseType | Label]
     axes: tuple[str, str]
     points: np.ndarray
     halfwidth: np.ndarray
@@ -98,7 +100,7 @@ class Boundary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Boundary:
         arr = {k: np.asarray(data[k], dtype=float).reshape(-1, 2) for k in ("points", "halfwidth", "edge_a", "edge_b")}
-        return cls(phases=tuple(PhaseType.parse(p) for p in data["phases"]), axes=tuple(data["axes"]),
+        return cls(phases=tuple(parse_label(p) for p in data["phases"]), axes=tuple(data["axes"]),
                    width=np.asarray(data["width"], dtype=float), at={str(k): float(v) for k, v in data["at"].items()},
                    level=float(data["level"]), near=np.asarray(data.get("near", []), dtype=int),
                    energy_gap=float("nan") if data.get("energy_gap") is None else float(data["energy_gap"]), **arr)
@@ -158,8 +160,10 @@ def phase_boundaries(explorer: Any, *, x: str | None = None, y: str | None = Non
     fp = np.pad(decision(grid), [(1, 1), (1, 1), (0, 0)], mode="edge")
     interp = RegularGridInterpolator((u, u), pp)
     classes = grid.classes
+    vocab = getattr(explorer, "vocabulary", None)
+    vocab = vocab if isinstance(vocab, Vocabulary) else Vocabulary()
     grads: dict[tuple[int, int], Any] = {}
-    out: list[Boundary] = []
+    out: list[tuple[int, int, Boundary]] = []
     for c in range(len(classes)):
         if not fp[..., c].min() < 0.0 < fp[..., c].max():
             continue
@@ -182,20 +186,21 @@ def phase_boundaries(explorer: Any, *, x: str | None = None, y: str | None = Non
                     d = pp[..., c] - pp[..., b]
                     gy, gx = np.gradient(d, u, u)
                     grads[(c, b)] = RegularGridInterpolator((u, u), np.stack([gx, gy], axis=-1))
-                out.append(_boundary(space, sl, seg, grads[(c, b)], (classes[c], classes[b]), level))
-    out = [_with_points(explorer, space, sl, bd) for bd in out]
-    out.sort(key=lambda bd: (int(bd.phases[0]), int(bd.phases[1]), -len(bd)))
-    return out
+                out.append((int(classes[c]), int(classes[b]),
+                            _boundary(space, sl, seg, grads[(c, b)], (vocab.label_of(classes[c]),
+                                                                       vocab.label_of(classes[b])), level)))
+    out.sort(key=lambda t: (t[0], t[1], -len(t[2])))
+    return [_with_points(explorer, space, sl, bd, (a, b)) for a, b, bd in out]
 
 
-def _with_points(explorer: Any, space: Any, sl: Any, bd: Boundary) -> Boundary:
+def _with_points(explorer: Any, space: Any, sl: Any, bd: Boundary, ids: tuple[int, int]) -> Boundary:
     """Attach the sampled points inside the band and the median solver energy gap there."""
     from spinexplore.results import PointStatus
 
     idx = np.asarray(sl.inside, dtype=int)
     status = np.asarray(explorer.status, dtype=int)[idx]
     phases = np.asarray(explorer.phases, dtype=int)[idx]
-    idx = idx[(status == PointStatus.DONE) & np.isin(phases, [int(p) for p in bd.phases])]
+    idx = idx[(status == PointStatus.DONE) & np.isin(phases, list(ids))]
     if not len(idx):
         return bd
     U = space.to_unit(np.asarray(explorer.X, dtype=float)[idx])[:, list(sl.shown)]
@@ -228,7 +233,7 @@ def _full(space: Any, sl: Any, xy: np.ndarray) -> np.ndarray:
     return X
 
 
-def _boundary(space: Any, sl: Any, seg: np.ndarray, grad: Any, pair: tuple[int, int], level: float) -> Boundary:
+def _boundary(space: Any, sl: Any, seg: np.ndarray, grad: Any, pair: tuple[Any, Any], level: float) -> Boundary:
     g = grad(seg[:, ::-1])
     norm = np.linalg.norm(g, axis=1)
     w = np.minimum(level / np.maximum(norm, 1e-12), 0.5)
@@ -241,7 +246,7 @@ def _boundary(space: Any, sl: Any, seg: np.ndarray, grad: Any, pair: tuple[int, 
         return space.from_unit(U)[:, [kx, ky]]
 
     pts, ea, eb = phys(seg), phys(seg + w[:, None] * nhat), phys(seg - w[:, None] * nhat)
-    return Boundary(phases=(PhaseType(int(pair[0])), PhaseType(int(pair[1]))), axes=tuple(sl.axes), points=pts,
+    return Boundary(phases=(pair[0], pair[1]), axes=tuple(sl.axes), points=pts,
                     halfwidth=np.abs(ea - eb) / 2.0, edge_a=ea, edge_b=eb, width=w, at=dict(sl.at), level=level)
 
 
@@ -308,7 +313,7 @@ def load_boundaries(path: str | os.PathLike[str]) -> list[Boundary]:
     out = []
     for _, grp in sorted(groups.items()):
         v = np.array([[float(x) for x in r[3:14]] for r in grp])
-        out.append(Boundary(phases=(PhaseType.parse(grp[0][1]), PhaseType.parse(grp[0][2])), axes=(xa, ya),
+        out.append(Boundary(phases=(parse_label(grp[0][1]), parse_label(grp[0][2])), axes=(xa, ya),
                             points=v[:, 0:2], halfwidth=v[:, 2:4], edge_a=v[:, 4:6], edge_b=v[:, 6:8], width=v[:, 8],
                             level=float(v[0, 9]), energy_gap=float(v[0, 10]),
                             at={k: float(grp[0][14 + i]) for i, k in enumerate(hidden)}))

@@ -117,6 +117,14 @@ def read_record(explorer: Any, store: Path) -> tuple[dict[str, Any], Any]:
     desc = explorer.simulation_description
     space = explorer.space
     axes = {d.name: [d.low, d.high, "log"] if d.log else [d.low, d.high] for d in space.dimensions}
+    if isinstance(desc, dict) and desc.get("simulation") == "ExternalSimulation" and record.get("solver"):
+        from spinexplore._cli_settings import external_simulation
+
+        try:
+            simulation = external_simulation(record["solver"], desc)
+        except InputError as exc:
+            raise RunError(f"{store}: the recorded command cannot be run: {exc}", EXIT_STORE) from None
+        return {**record, "axes": axes}, simulation
     if isinstance(desc, dict) and desc.get("simulation") == "SpinSimulation":
         try:
             simulation = SpinSimulation.from_description(desc)
@@ -194,10 +202,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         release(explorer)
         raise
     c = explorer.counts()
+    what = (f"the command {settings['solver']!r}" if settings.get("solver") is not None else
+            f"{settings['model']} (L={simulation.lattice_size}, mode={simulation.mode})")
     print(
         f"Resuming {store}: {c.get('DONE', 0)} done, {c.get('PENDING', 0) + c.get('CANCELLED', 0)} pending, "
-        f"iteration {explorer.iteration}; {settings['model']} (L={simulation.lattice_size}, "
-        f"mode={simulation.mode}) as recorded" + (f"; changed: {', '.join(changes)}" if changes else "")
+        f"iteration {explorer.iteration}; {what} as recorded" + (f"; changed: {', '.join(changes)}" if changes else "")
     )
     return drive(explorer, simulation, settings, out, progress=not args.no_progress)
 

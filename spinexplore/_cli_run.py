@@ -64,7 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         explorer = ActiveLearningExplorer(
             space, seed=settings["seed"], strategy=settings["strategy"], store=store,
-            overwrite=args.overwrite, settings=stored_settings(settings),
+            overwrite=args.overwrite, settings=stored_settings(settings), phases=settings.get("phases"),
+            unknown_as_phase=settings.get("unknown_as_phase", False),
         )
         write_toml(out / CONFIG_NAME, {**settings, "output_dir": str(out)})
     except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM before the first simulation
@@ -83,7 +84,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if isinstance(exc, StoreError) and not isinstance(exc, StoreLockedError):
             raise RunError(os_message(exc), EXIT_FILESYSTEM) from None  # a new file that could not be written
         raise
-    print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
+    if settings.get("solver") is not None:
+        print(f"Exploring {space!r} with the command {settings['solver']!r}")
+    else:
+        print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
     return drive(explorer, simulation, settings, out, progress=not args.no_progress)
 
 

@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "max_cpu_time": None,
     "converge": None,
     "converge_window": None,
+    # a user's solver instead of the built-in model, and the names of its phases (issue 22)
+    "solver": None,
+    "phases": None,
+    "unknown_as_phase": False,
 }
 
 #: Settings that ``resume`` may change (with the same flag, ``--override KEY=VALUE`` or a
@@ -214,7 +218,41 @@ def _check_one(key: str, value: Any) -> Any:
         return value
     if key == "axes":
         return None if value is None else parse_axes(value)
+    if key == "solver":
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise InputError(f"solver must be a command line (a string such as \"python solver.py {{params_file}}\" "
+                         f"or a list of strings); got {value!r}")
+    if key == "phases":
+        return None if value is None else check_phases(value)
+    if key == "unknown_as_phase":
+        if not isinstance(value, bool):
+            raise InputError(f"unknown_as_phase must be true or false; got {value!r}")
+        return value
     raise CLIError(f"unknown setting {key!r}; allowed: {sorted(DEFAULTS)}")  # pragma: no cover
+
+
+def check_phases(value: Any) -> dict[str, Any]:
+    """The ``[phases]`` table: ``name = "display name"`` or ``name = {display, color, code}``, in
+    legend order; checked by building the vocabulary. Returns it as a plain table."""
+    from spinexplore.labels import Vocabulary
+
+    if not isinstance(value, Mapping):
+        raise InputError(f"phases must be a table such as [phases] q0 = \"$q=0$\" (name = display name, or "
+                         f"name = {{display = ..., color = ..., code = ...}}); got {value!r}")
+    try:
+        vocab = Vocabulary(value, where="phases")
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    out: dict[str, Any] = {}
+    for e in vocab.entries():
+        fields = {k: getattr(e, k) for k in ("display", "color", "code") if getattr(e, k) is not None}
+        out[e.name] = fields
+    return out
 
 
 def check_settings(settings: dict[str, Any], sources: Mapping[str, str]) -> dict[str, Any]:
@@ -253,6 +291,8 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
     from spinexplore.simulation import SpinSimulation
     from spinexplore.space import ParameterSpace
 
+    if settings.get("solver") is not None:
+        return _build_external(settings, sources)
     try:
         simulation = SpinSimulation(model=settings["model"], lattice_size=settings["lattice_size"],
                                     mode=settings["mode"])
@@ -265,10 +305,39 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
     return space, simulation
 
 
+def _build_external(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, Any]:
+    """The space and the :class:`~spinexplore.ExternalSimulation` of a run with ``solver`` (a command)."""
+    from spinexplore._external import ExternalSimulation
+    from spinexplore.space import ParameterSpace
+
+    if settings["axes"] is None:
+        raise CLIError(f"{sources.get('solver', 'solver')}: a run of an external command needs its axes "
+                       "(--axes NAME=LOW:HIGH ... or an [axes] table): there is no built-in model to take "
+                       "them from")
+    try:
+        space = ParameterSpace({k: tuple(v) for k, v in settings["axes"].items()})
+        simulation = external_simulation(settings["solver"])
+    except InputError as exc:
+        raise CLIError(f"{sources.get('solver', 'solver')}: {exc}") from None
+    check_execution(settings, sources, simulation, space)
+    return space, simulation
+
+
+def external_simulation(command: Any, described: Mapping[str, Any] | None = None) -> Any:
+    """An :class:`~spinexplore.ExternalSimulation` of ``command`` (the solver prints or writes
+    its JSON result; ``described``: the store's description, for resume)."""
+    from spinexplore._external import ExternalSimulation
+
+    d = dict(described or {})
+    return ExternalSimulation(command, pass_params=d.get("pass_params", "json"),
+                              result_file=d.get("result_file", "result.json"), timeout=d.get("timeout"))
+
+
 def check_execution(settings: Mapping[str, Any], sources: Mapping[str, str], simulation: Any, space: Any) -> None:
     """What running needs, before any work: the parameter ranges, the backend, the memory."""
     try:
-        simulation.check_space(space)
+        if hasattr(simulation, "check_space"):
+            simulation.check_space(space)
     except InputError as exc:
         raise CLIError(str(exc)) from None
     _check_backend(settings, sources)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore.results import PhaseType, PointStatus
+from spinexplore.results import PointStatus
 from spinexplore.runner import format_stats
 
 __all__ = ["ExplorerViews"]
@@ -44,15 +44,30 @@ class ExplorerViews:
     status = property(lambda self: self._learner.column("status"),
                       doc="ndarray of shape (n_points,): the ``PointStatus`` value of every point.")
     phases = property(lambda self: self._learner.column("phase"),
-                      doc="ndarray of shape (n_points,): ``PhaseType`` value per point, -1 without a result.")
+                      doc="ndarray of shape (n_points,): label id per point (the ``PhaseType`` value for a "
+                          "built-in label; names: ``vocabulary.name_of``), -1 without a label.")
     confidences = property(lambda self: self._learner.column("confidence"), doc="Confidence per point (NaN: none).")
     energies = property(lambda self: self._learner.column("energy"), doc="Energy per spin per point (NaN: none).")
     iterations = property(lambda self: self._learner.column("iteration"), doc="Round of each point.")
 
+    vocabulary = property(lambda self: self._learner.vocabulary,
+                          doc="The phase labels of this exploration (``spinexplore.labels.Vocabulary``): "
+                              "ids, names, display names, colours, order.")
+
     @property
     def classes_(self) -> np.ndarray:
-        """``PhaseType`` values of the surrogate's probability columns (after a fit)."""
+        """Label ids of the surrogate's probability columns (after a fit; ``PhaseType`` values
+        for built-in labels)."""
         return self._learner.classes_
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the surrogate's probability columns (after a fit)."""
+        return self._learner.class_names
+
+    def phase_counts(self) -> dict[str, int]:
+        """Finished points per label name, in the vocabulary's order (UNKNOWN included)."""
+        return self._learner.phase_counts()
 
     def counts(self) -> dict[str, int]:
         """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12, ...}``."""
@@ -132,11 +147,11 @@ class ExplorerViews:
         """A few lines: counts by status and phase, the last metrics, the run's efficiency."""
         c = self.counts()
         lines = [repr(self)]
-        phases = {k: v for k, v in c.items() if k in PhaseType.__members__}
+        phases = self.phase_counts()
         statuses = {k: v for k, v in c.items() if k in PointStatus.__members__}
         lines.append("status: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
         if phases:
-            lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in sorted(phases.items())))
+            lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in phases.items()))
         for h in self.history[-5:]:
             lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
                          f"uncertainty={h['mean_uncertainty']:.3f}")

@@ -192,7 +192,8 @@ class ExternalSimulation:
         Where the solver writes its JSON result, relative to the working directory (its path
         is also in ``{result_file}`` and ``$SPINEXPLORE_RESULT_FILE``). When the file is absent,
         or ``result_file`` is None, the last JSON object printed on stdout is used. The JSON
-        object needs a ``"phase"`` (a :class:`PhaseType` name or integer) and may have
+        object needs a ``"phase"`` (any label: a :class:`PhaseType` name or integer, or a name
+        of the user's such as ``"q0"``; see ``spinexplore.labels``) and may have
         ``confidence``, ``energy``, ``observables``, ``error`` and other numeric keys. The
         energy is optional: a missing, null or NaN ``energy`` is recorded as NaN ("not
         reported") and the point keeps its phase; report a failure with ``"phase": "FAILED"``.

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from spinexplore.labels import UNKNOWN_ID, Vocabulary
 from spinexplore.results import PointRecord, PointStatus
 
 __all__ = ["Columns", "describe", "reference_metrics", "seeds"]
@@ -52,13 +53,22 @@ def reference_metrics(surrogate: Any, n_dims: int) -> tuple[np.ndarray | None, f
 
 
 class Columns:
-    """Column arrays of the records (coordinates, status, label, weight), grown by doubling,
-    so that a proposal at 10^4-10^5 points costs array operations, not a loop over records."""
+    """Column arrays of the records (coordinates, status, phase, label, weight), grown by
+    doubling, so that a proposal at 10^4-10^5 points costs array operations, not a loop over
+    records.
 
-    def __init__(self, n_dims: int) -> None:
+    ``phase`` is the label id of every point with a result (-1: none, failed or timed out);
+    ``label`` is what the surrogate learns: the same id, except -1 for UNKNOWN unless
+    ``unknown_as_phase`` (the simulation ran and could not decide: not a class).
+    """
+
+    def __init__(self, n_dims: int, vocabulary: Vocabulary | None = None, unknown_as_phase: bool = False) -> None:
         self.n = 0
+        self.vocabulary = Vocabulary() if vocabulary is None else vocabulary
+        self.unknown_as_phase = bool(unknown_as_phase)
         self.X = np.empty((64, n_dims))
         self.status = np.empty(64, dtype=np.int8)
+        self.phase = np.empty(64, dtype=int)
         self.label = np.empty(64, dtype=int)
         self.weight = np.empty(64)
 
@@ -66,7 +76,7 @@ class Columns:
         i = record.index
         if i >= len(self.status):
             grow = max(2 * len(self.status), i + 1)
-            for name in ("X", "status", "label", "weight"):
+            for name in ("X", "status", "phase", "label", "weight"):
                 old = getattr(self, name)
                 new = np.empty((grow,) + old.shape[1:], dtype=old.dtype)
                 new[: len(old)] = old
@@ -74,10 +84,18 @@ class Columns:
         self.X[i] = record.params
         self.status[i] = int(record.status)
         result = record.result
-        physical = record.status == PointStatus.DONE and result is not None and result.phase.is_physical
-        self.label[i] = int(result.phase) if physical else -1
-        self.weight[i] = max(result.confidence, MIN_WEIGHT) if physical else 0.0
+        physical = record.status == PointStatus.DONE and result is not None and result.ok
+        self.phase[i] = self.vocabulary.id_of(result.phase) if physical else -1
+        learned = physical and (self.unknown_as_phase or self.phase[i] != UNKNOWN_ID)
+        self.label[i] = self.phase[i] if learned else -1
+        self.weight[i] = max(result.confidence, MIN_WEIGHT) if learned else 0.0
         self.n = max(self.n, i + 1)
+
+    def unknown_mask(self) -> np.ndarray:
+        """Points that ran and could not decide, when UNKNOWN is not learned as a phase."""
+        if self.unknown_as_phase:
+            return np.zeros(self.n, dtype=bool)
+        return self.phase[: self.n] == UNKNOWN_ID
 
     def labeled_mask(self) -> np.ndarray:
         return self.label[: self.n] >= 0

@@ -72,7 +72,7 @@ def to_dataframe(explorer: Any) -> Any:
         cols[name] = X[:, j]
     res = [r.result for r in records]
     cols["status"] = [r.status.name for r in records]
-    cols["phase"] = [None if x is None else x.phase.name for x in res]
+    cols["phase"] = [None if x is None or not x.ok else x.phase.name for x in res]  # FAILED/TIMEOUT: status
     cols["confidence"] = [math.nan if x is None else x.confidence for x in res]
     cols["energy"] = [math.nan if x is None else x.energy for x in res]
     cols["duration"] = [math.nan if x is None else x.duration for x in res]
@@ -161,12 +161,15 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
     for k in range(len(names)):
         if k not in shown:
             coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]), _coord_attrs(names[k], space, k, units))
-    class_names = [PhaseType(int(c)).name for c in classes]
+    vocab = _vocabulary_of(explorer)
+    class_names = [vocab.name_of(c) for c in classes]
     coords["phase_class"] = ("phase_class", class_names, {"long_name": "phase of each probability column"})
-    all_members = list(PhaseType)
-    phase_attrs = {"long_name": "predicted phase (PhaseType value)",
-                   "flag_values": np.array([int(p) for p in all_members], dtype=np.int16),
-                   "flag_meanings": " ".join(p.name for p in all_members)}
+    ids = sorted({int(p) for p in PhaseType if p.is_physical} | {e.id for e in vocab.entries()})
+    phase_attrs = {"long_name": "predicted phase (label id; names in flag_meanings)",
+                   "flag_values": np.array(ids, dtype=np.int16),
+                   # CF flag_meanings are blank-separated words: blanks in a name become "_"
+                   "flag_meanings": " ".join(vocab.name_of(i).replace(" ", "_") for i in ids),
+                   "phase_names": json.dumps({str(i): vocab.name_of(i) for i in ids})}
     data: dict[str, Any] = {
         "phase": (grid_dims, np.asarray(phases, dtype=np.int16).reshape(shape), phase_attrs),
         "probability": (grid_dims + ("phase_class",), np.asarray(proba, float).reshape(shape + (len(classes),)),
@@ -182,8 +185,8 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
                                                    "long_name": f"{name} of the sampled point"})
     res = [r.result for r in records]
     data["status"] = ("point", np.array([r.status.name for r in records], dtype=str), {"long_name": "PointStatus"})
-    data["point_phase"] = ("point", np.array(["" if x is None else x.phase.name for x in res], dtype=str),
-                           {"long_name": "simulated phase (empty while pending)"})
+    data["point_phase"] = ("point", np.array(["" if x is None or not x.ok else x.phase.name for x in res], dtype=str),
+                           {"long_name": "simulated phase (empty while pending, failed or timed out)"})
     data["confidence"] = ("point", np.array([math.nan if x is None else x.confidence for x in res]),
                           {"long_name": "classifier confidence", "units": "1"})
     data["energy"] = ("point", np.array([math.nan if x is None else x.energy for x in res]),
@@ -367,3 +370,11 @@ def _compare(index: int, stored: Any, rerun: Any) -> None:
         warnings.warn(f"re-simulating point {index} gave {rerun.phase.name} (E={rerun.energy!r}), the store holds "
                       f"{stored.phase.name} (E={stored.energy!r}): the run used other settings or another "
                       "spinexplore version", RuntimeWarning, stacklevel=3)
+
+
+def _vocabulary_of(explorer: Any) -> Any:
+    """The explorer's phase vocabulary (the built-in one for an object without one)."""
+    from spinexplore.labels import Vocabulary
+
+    vocab = getattr(explorer, "vocabulary", None)
+    return vocab if isinstance(vocab, Vocabulary) else Vocabulary()

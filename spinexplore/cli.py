@@ -177,8 +177,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"{out / STORE_NAME}: {c['n_points']} points, iteration {state.get('iteration', 0)}")
     record = dict(state.get("settings") or {})
     if record:
-        print("run: " + ", ".join(f"{k}={record[k]}" for k in ("model", "lattice_size", "mode", "seed",
-                                                                "n_jobs", "backend") if k in record))
+        keys = (("solver", "seed", "n_jobs", "backend") if record.get("solver") is not None else
+                ("model", "lattice_size", "mode", "seed", "n_jobs", "backend"))
+        print("run: " + ", ".join(f"{k}={record[k]}" for k in keys if k in record))
     by_status = c["status"]
     print("by status: " + ", ".join(f"{s}={by_status.get(s, 0)}" for s in ("DONE", "PENDING", "FAILED", "TIMEOUT",
                                                                            "CANCELLED")))

@@ -55,6 +55,16 @@ class ActiveLearningExplorer(ExplorerViews):
         Allow ``store`` to replace an existing file.
     save_spins : bool
         Ask the HDF5 store to keep the spin configurations that simulations return.
+    phases : optional
+        Phase labels declared up front, for fixed names, display names (LaTeX allowed),
+        colours and legend order: a list of names, a mapping ``name -> display name`` or
+        ``name -> {"display", "color", "code"}``, a mapping ``code -> name`` for a simulation
+        returning integers, or an Enum class (see :class:`~spinexplore.labels.Vocabulary`).
+        A simulation may return any label; undeclared ones are added as they arrive.
+    unknown_as_phase : bool, default False
+        Learn UNKNOWN (the simulation ran and could not decide) as a phase. By default it is
+        not a class: no region is learned or drawn for it, its points are marked in figures and
+        proposals sample around them.
     verbose : bool
         Log a line per finished point (when no progress bar shows), per checkpoint and per
         round, at INFO level on the ``spinexplore`` logger. Nothing is printed unless logging
@@ -88,8 +98,11 @@ class ActiveLearningExplorer(ExplorerViews):
         save_spins: bool = False,
         verbose: bool = True,
         settings: Mapping[str, Any] | None = None,
+        phases: Any = None,
+        unknown_as_phase: bool = False,
     ) -> None:
-        self._learner = PhaseLearner(space, seed=seed, strategy=strategy, surrogate=surrogate)
+        self._learner = PhaseLearner(space, seed=seed, strategy=strategy, surrogate=surrogate, phases=phases,
+                                     unknown_as_phase=unknown_as_phase)
         self.verbose = bool(verbose)
         self.settings: dict[str, Any] = _check_settings(settings)
         self.run_stats: dict[str, Any] | None = None
@@ -165,21 +178,23 @@ class ActiveLearningExplorer(ExplorerViews):
         """Record the result of a point computed outside :meth:`classify_pending_points`."""
         return self._learner.tell(params, result)
 
-    def predict(self, points: Any) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, points: Any, *, names: bool = False) -> tuple[np.ndarray, Any]:
         """Predicted phase and class probabilities at physical points.
 
         Parameters
         ----------
         points : array-like of shape (m, n_dims), a parameter dict or a list of them
+        names : bool, default False
+            Return label names and a probability array per name instead of ids.
 
         Returns
         -------
         phases : ndarray of shape (m,)
-            ``PhaseType`` values.
-        proba : ndarray of shape (m, n_classes)
-            Probabilities; columns follow :attr:`classes_`.
+            Label ids (``PhaseType`` values for built-in labels), or names with ``names=True``.
+        proba : ndarray of shape (m, n_classes), or dict of name -> ndarray of shape (m,)
+            Probabilities; columns follow :attr:`classes_` (:attr:`class_names`).
         """
-        return self._learner.predict(points)
+        return self._learner.predict(points, names=names)
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from spinexplore._validation import check_choice, check_new_points
 from spinexplore.errors import NotFittedError
+from spinexplore.labels import Vocabulary
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
 from spinexplore._points import Columns, describe, reference_metrics, seeds
 from spinexplore.space import ParameterSpace
@@ -46,6 +47,14 @@ class PhaseLearner:
         Acquisition strategy (``spinexplore.strategies``).
     surrogate : str, scikit-learn classifier, Surrogate or None
         Phase classifier between samples; ``None`` is the benchmarked default.
+    phases : optional
+        Phase labels declared up front (names, display names, colours, order, integer codes;
+        see :class:`~spinexplore.labels.Vocabulary`). Labels not declared are added as results
+        arrive.
+    unknown_as_phase : bool, default False
+        Learn UNKNOWN ("the simulation ran and could not decide") as a phase of its own. By
+        default it is not a class: the surrogate does not learn it, and proposals sample
+        around such points instead (something happens there).
 
     Notes
     -----
@@ -61,6 +70,8 @@ class PhaseLearner:
         seed: int | np.random.Generator | None = None,
         strategy: str | Callable[..., Any] = "balanced",
         surrogate: Any = None,
+        phases: Any = None,
+        unknown_as_phase: bool = False,
     ) -> None:
         from spinexplore.strategies import check_strategy
         from spinexplore.surrogates import make_surrogate
@@ -75,7 +86,11 @@ class PhaseLearner:
         self._fitted_on: int | None = None  # labelled points behind the installed fit
         self._records: list[PointRecord] = []
         self._dirty: set[int] = set()
-        self._cols = Columns(space.n_dims)
+        if not isinstance(unknown_as_phase, (bool, np.bool_)):
+            raise TypeError(f"unknown_as_phase must be True or False; got {unknown_as_phase!r}")
+        self.vocabulary = phases.copy() if isinstance(phases, Vocabulary) else Vocabulary(phases)
+        self.unknown_as_phase = bool(unknown_as_phase)
+        self._cols = Columns(space.n_dims, self.vocabulary, self.unknown_as_phase)
         self.iteration = 0
         self.n_completed_iterations = 0
         self.history: list[dict[str, Any]] = []
@@ -98,15 +113,15 @@ class PhaseLearner:
         return int(self._cols.labeled_mask().sum())
 
     def column(self, name: str) -> np.ndarray:
-        """One value per point: ``status``, ``phase`` (-1 without a result), ``confidence``,
-        ``energy`` (NaN without a result) or ``iteration``."""
+        """One value per point: ``status``, ``phase`` (label id, -1 without a label: pending,
+        failed or timed out), ``confidence``, ``energy`` (NaN without a result) or ``iteration``."""
         rs = self._records
         if name == "status":  # kept as a column already
             return self._cols.status[: self._cols.n].astype(int)
         if name == "iteration":
             return np.array([r.iteration for r in rs], dtype=int)
         if name == "phase":
-            return np.array([-1 if r.result is None else int(r.result.phase) for r in rs], dtype=int)
+            return self._cols.phase[: self._cols.n].copy()
         if name in ("confidence", "energy"):
             return np.array([np.nan if r.result is None else getattr(r.result, name) for r in rs], dtype=float)
         raise ValueError(f"name must be one of ['confidence', 'energy', 'iteration', 'phase', 'status']; got {name!r}")
@@ -120,6 +135,13 @@ class PhaseLearner:
                 out[r.result.phase.name] = out.get(r.result.phase.name, 0) + 1
         return out
 
+    def phase_counts(self) -> dict[str, int]:
+        """Finished points per label name, in the vocabulary's order (UNKNOWN included)."""
+        ph = self._cols.phase[: self._cols.n]
+        ids, n = np.unique(ph[ph >= 0], return_counts=True)
+        found = dict(zip(ids.tolist(), n.tolist()))
+        return {self.vocabulary.name_of(i): int(found[i]) for i in sorted(found, key=self.vocabulary.order_key)}
+
     @property
     def n_finished(self) -> int:
         """Points with an outcome that is never recomputed (DONE, FAILED, TIMEOUT)."""
@@ -130,6 +152,10 @@ class PhaseLearner:
 
     def failed_indices(self) -> list[int]:
         return self._cols.where(PointStatus.FAILED, PointStatus.TIMEOUT).tolist()
+
+    def unknown_indices(self) -> list[int]:
+        """Points that ran and could not decide (UNKNOWN), when UNKNOWN is not learned."""
+        return np.flatnonzero(self._cols.unknown_mask()).tolist()
 
     def unit_of(self, indices: Sequence[int]) -> np.ndarray:
         if not len(indices):
@@ -183,6 +209,9 @@ class PhaseLearner:
         batch. ``refit=False`` uses the surrogate as last installed (the asynchronous runner
         refits in the background); before any fit the strategy falls back to space filling.
         ``n`` is checked before any work, as for :meth:`add_initial_samples`.
+        Points that ran and could not decide (UNKNOWN, when it is not learned) are
+        informative: a quarter of the batch on average goes next to the least surrounded of
+        them (``strategies.batch.around_undecided``), the rest to the strategy.
         """
         from spinexplore.strategies import check_strategy, select_batch
 
@@ -190,17 +219,39 @@ class PhaseLearner:
         strategy = self.strategy if strategy is None else check_strategy(strategy)
         surrogate = self.fit() if refit else (self._surrogate if self._fitted_on else None)
         X_lab, y, _ = self.labeled()
+        X_pend = self.unit_of(self.pending_indices())
+        follow = self._follow_up_undecided(n, X_pend)
+        if follow.shape[0]:
+            X_pend = np.vstack([X_pend, follow])
+        if follow.shape[0] == n:
+            return self._append(self.space.from_unit(follow))
         U = select_batch(
-            strategy, n, n_dims=self.space.n_dims, surrogate=surrogate,
+            strategy, n - follow.shape[0], n_dims=self.space.n_dims, surrogate=surrogate,
             X_labeled=self.space.to_unit(X_lab) if len(X_lab) else np.empty((0, self.space.n_dims)),
-            y=y, X_pending=self.unit_of(self.pending_indices()), X_failed=self.unit_of(self.failed_indices()),
+            y=y, X_pending=X_pend, X_failed=self.unit_of(self.failed_indices() + self.unknown_indices()),
             # a fresh Generator per call: its whole state derives from self._rng, whereas
             # self._rng's SeedSequence carries a spawn counter that the checkpointed
             # bit-generator state does not (scipy's qmc spawns from it).
             rng=np.random.default_rng(int(self._rng.integers(2**63 - 1))),
         )
-        X = self.space.from_unit(np.asarray(U, dtype=float).reshape(-1, self.space.n_dims))
-        return self._append(X)
+        U = np.asarray(U, dtype=float).reshape(-1, self.space.n_dims)
+        return self._append(self.space.from_unit(np.vstack([follow, U]) if follow.shape[0] else U))
+
+    def _follow_up_undecided(self, n: int, X_pending: np.ndarray) -> np.ndarray:
+        """Unit-cube points next to undecided points (see :meth:`propose`); none without any."""
+        from spinexplore.strategies.batch import around_undecided, spacing
+
+        unknown = self.unknown_indices()
+        if not unknown:
+            return np.empty((0, self.space.n_dims))
+        rng = np.random.default_rng(int(self._rng.integers(2**63 - 1)))
+        k = int(np.floor(0.25 * n + rng.random()))
+        if k == 0:
+            return np.empty((0, self.space.n_dims))
+        done = self._cols.where(PointStatus.DONE, PointStatus.FAILED, PointStatus.TIMEOUT)
+        known = np.vstack([self.unit_of(done), X_pending])
+        radius = 0.5 * spacing(known.shape[0], self.space.n_dims)
+        return around_undecided(self.unit_of(unknown), known, k, rng, radius)
 
     def ask(self, n: int, strategy: str | Callable[..., Any] | None = None) -> list[dict[str, float]]:
         """Propose ``n`` points and return them as parameter dicts (they stay pending)."""
@@ -212,13 +263,9 @@ class PhaseLearner:
 
     # ------------------------------------------------------------------ telling
     def tell_index(self, index: int, result: SimulationResult, worker: str = "") -> PointRecord:
-        """Record the result of point ``index`` (DONE, FAILED or TIMEOUT from its phase)."""
-        if result.phase == PhaseType.TIMEOUT:
-            status = PointStatus.TIMEOUT
-        elif result.phase == PhaseType.FAILED:
-            status = PointStatus.FAILED
-        else:
-            status = PointStatus.DONE
+        """Record the result of point ``index`` (DONE, or FAILED / TIMEOUT for a failure); a new
+        label joins the vocabulary."""
+        status = result.status
         old = self._records[index]
         record = PointRecord(index=index, params=old.params, status=status, iteration=old.iteration,
                              result=result, worker=worker)
@@ -268,7 +315,7 @@ class PhaseLearner:
                  if np.allclose(self._records[i].params, x, rtol=0, atol=1e-12)]
         index = match[0] if match else self._append(x.reshape(1, -1))[0]
         try:
-            res = coerce_result(result)
+            res = coerce_result(result, vocabulary=self.vocabulary)
         except (TypeError, ValueError) as exc:
             res = SimulationResult(phase=PhaseType.FAILED, confidence=0.0, error=str(exc))
         return self.tell_index(index, res, worker="tell")
@@ -317,13 +364,22 @@ class PhaseLearner:
 
     @property
     def classes_(self) -> np.ndarray:
-        """``PhaseType`` values of the probability columns of :meth:`predict`."""
+        """Label ids of the probability columns of :meth:`predict` (``PhaseType`` values for
+        built-in labels)."""
         return np.asarray(self.fit(required=True).classes_, dtype=int)
 
-    def predict(self, points: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted phases (``PhaseType`` values) and probabilities at physical points.
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the probability columns of :meth:`predict` (``"SKYRMION"``, ``"q0"``)."""
+        return [self.vocabulary.name_of(c) for c in self.classes_]
+
+    def predict(self, points: Any, *, names: bool = False) -> tuple[np.ndarray, Any]:
+        """Predicted phases and probabilities at physical points.
 
         ``points``: array-like of shape (m, n_dims), one parameter dict, or a list of dicts.
+        Returns ``(label ids, proba)`` (ids are ``PhaseType`` values for built-in labels;
+        ``proba`` columns follow :attr:`classes_`), or with ``names=True`` ``(names, {name:
+        probabilities})``: an array of label names and one probability array per label.
         """
         surrogate = self.fit(required=True)  # refits once if points arrived since the last fit
         if isinstance(points, Mapping):
@@ -333,7 +389,12 @@ class PhaseLearner:
         X = self.space._as_matrix(points, "points")
         proba = np.asarray(surrogate.predict_proba(self.space.to_unit(X)))
         classes = np.asarray(surrogate.classes_, dtype=int)
-        return classes[np.argmax(proba, axis=1)], proba
+        ids = classes[np.argmax(proba, axis=1)]
+        if not names:
+            return ids, proba
+        label_names = [self.vocabulary.name_of(c) for c in classes]
+        return (np.array([label_names[k] for k in np.argmax(proba, axis=1)], dtype=object),
+                {name: proba[:, k].copy() for k, name in enumerate(label_names)})
 
     # ------------------------------------------------------------------ convergence
     def update_metrics(self, *, end_iteration: bool = False) -> dict[str, Any]:
@@ -401,6 +462,8 @@ class PhaseLearner:
             "n_completed_iterations": self.n_completed_iterations,
             "history": self.history[-MAX_HISTORY:],
             "reference_labels": None if self._reference_labels is None else self._reference_labels.tolist(),
+            "vocabulary": self.vocabulary.to_json(),
+            "unknown_as_phase": self.unknown_as_phase,
         }
 
     def restore(self, records: Sequence[PointRecord], state: Mapping[str, Any]) -> None:
@@ -410,8 +473,12 @@ class PhaseLearner:
         if state.get("surrogate_seed") is not None:
             self._surrogate_seed = int(state["surrogate_seed"])
             self._surrogate, self._fitted_on = self.new_surrogate(), None
+        if state.get("vocabulary") is not None:  # ids as stored; declared labels keep theirs
+            self.vocabulary = Vocabulary.from_state(state).declare(self.vocabulary)
+        if state.get("unknown_as_phase") is not None:
+            self.unknown_as_phase = bool(state["unknown_as_phase"])
         self._records = list(records)
-        self._cols = Columns(self.space.n_dims)
+        self._cols = Columns(self.space.n_dims, self.vocabulary, self.unknown_as_phase)
         for record in self._records:
             self._cols.set(record)
         self.iteration = int(state.get("iteration", 0))

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PhaseType", "PointStatus", "PointRecord", "SimulationResult", "coerce_result"]
+__all__ = ["Label", "PhaseType", "PointStatus", "PointRecord", "SimulationResult", "coerce_result", "parse_label"]
 
 
 class PhaseType(enum.IntEnum):
@@ -57,6 +57,55 @@ class PhaseType(enum.IntEnum):
         raise ValueError(f"cannot interpret {value!r} as a PhaseType; allowed: {allowed} or 0-{len(cls) - 1}")
 
 
+class Label(str):
+    """A phase label of a user's simulation that is not a :class:`PhaseType` (``"q0"``).
+
+    A string with the read-only attributes a ``PhaseType`` member has (``name``,
+    ``is_physical``), so code written for ``result.phase.name`` works for any label. Its
+    integer id belongs to the exploration's :class:`~spinexplore.labels.Vocabulary`.
+    """
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    @property
+    def is_physical(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"Label({str(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Label, (str(self),))
+
+
+def parse_label(value: Any) -> PhaseType | Label:
+    """A label from what a simulation returned, without a vocabulary.
+
+    A ``PhaseType`` stays; a string that names a ``PhaseType`` member (any case, ``-`` or
+    spaces for ``_``) or an integer 0-9 becomes that member (the old behaviour); a member
+    of another enum is read by its name; any other non-empty string is a :class:`Label`.
+    Integer codes of a declared vocabulary are read by ``Vocabulary.resolve``.
+    """
+    if isinstance(value, (PhaseType, Label)):
+        return value
+    if isinstance(value, enum.Enum):
+        value = value.name
+    if isinstance(value, str):
+        text = value.strip()
+        key = text.upper().replace("-", "_").replace(" ", "_")
+        if key in PhaseType.__members__:
+            return PhaseType[key]
+        if not text or len(text) > 80 or any(ord(c) < 32 for c in text):
+            raise ValueError(f"a phase label must be a non-empty string of at most 80 printable characters; "
+                             f"got {value!r}")
+        return Label(text)
+    return PhaseType.parse(value)
+
+
 class PointStatus(enum.IntEnum):
     """Life cycle of one point of an exploration (stored as its integer value)."""
 
@@ -86,8 +135,10 @@ class SimulationResult:
 
     Parameters
     ----------
-    phase : PhaseType
-        The phase label.
+    phase : PhaseType, str, enum member or int
+        The phase label: a built-in :class:`PhaseType`, or any label of the user's (kept as
+        a :class:`Label`; see :func:`parse_label`). ``PhaseType.FAILED``/``TIMEOUT`` mark a
+        failed simulation: they are outcomes (``status``), never stored as phases.
     confidence : float
         Confidence of the label in [0, 1].
     energy : float
@@ -102,7 +153,7 @@ class SimulationResult:
         Final spin configuration, kept only on request.
     """
 
-    phase: PhaseType
+    phase: PhaseType | Label
     confidence: float = 1.0
     energy: float = math.nan
     observables: Mapping[str, Any] = field(default_factory=dict)
@@ -111,7 +162,7 @@ class SimulationResult:
     spins: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "phase", PhaseType.parse(self.phase))
+        object.__setattr__(self, "phase", parse_label(self.phase))
         conf = float(self.confidence)
         if not (0.0 <= conf <= 1.0) or math.isnan(conf):
             raise ValueError(f"confidence must be in [0, 1]; got {self.confidence!r}")
@@ -127,14 +178,28 @@ class SimulationResult:
         # mappingproxy cannot be pickled: rebuild from plain fields (results cross processes)
         return (
             _rebuild_result,
-            (int(self.phase), self.confidence, self.energy, dict(self.observables),
+            (self.phase if isinstance(self.phase, Label) else int(self.phase), self.confidence, self.energy, dict(self.observables),
              self.duration, self.error, self.spins),
         )
 
     @property
     def ok(self) -> bool:
-        """True when the simulation produced a physical phase."""
+        """True when the simulation produced a label (it did not fail or time out)."""
         return self.phase.is_physical
+
+    @property
+    def label(self) -> str:
+        """The label's name (``"SKYRMION"``, ``"q0"``)."""
+        return str(self.phase.name)
+
+    @property
+    def status(self) -> PointStatus:
+        """The point status this result gives: DONE, or FAILED / TIMEOUT for a failure."""
+        if self.phase == PhaseType.TIMEOUT and not isinstance(self.phase, Label):
+            return PointStatus.TIMEOUT
+        if self.phase == PhaseType.FAILED and not isinstance(self.phase, Label):
+            return PointStatus.FAILED
+        return PointStatus.DONE
 
     def scalar_observables(self) -> dict[str, float]:
         """The observables that are real scalars, as plain floats."""
@@ -159,17 +224,20 @@ class SimulationResult:
 
 def _rebuild_result(phase, confidence, energy, observables, duration, error, spins):  # noqa: ANN001
     return SimulationResult(
-        phase=PhaseType(phase), confidence=confidence, energy=energy, observables=observables,
+        phase=phase if isinstance(phase, str) else PhaseType(phase), confidence=confidence, energy=energy, observables=observables,
         duration=duration, error=error, spins=spins,
     )
 
 
-def coerce_result(value: Any, *, duration: float = 0.0) -> SimulationResult:
+def coerce_result(value: Any, *, duration: float = 0.0, vocabulary: Any = None) -> SimulationResult:
     """Turn what a user's simulation returned into a :class:`SimulationResult`.
 
-    Accepted: a ``SimulationResult``, a ``PhaseType`` (or its name), a mapping with a
-    ``"phase"`` key (optional ``confidence``, ``energy``, ``observables``; other numeric keys
-    become observables), or ``None``, which means TIMEOUT as in the old tool.
+    Accepted: a ``SimulationResult``, a label (a ``PhaseType`` or its name, any string, a
+    member of the user's enum, an integer code), a mapping with a ``"phase"`` key (optional
+    ``confidence``, ``energy``, ``observables``; other numeric keys become observables), or
+    ``None``, which means TIMEOUT as in the old tool. ``vocabulary`` (a
+    :class:`~spinexplore.labels.Vocabulary`) reads declared names and integer codes; without
+    one an integer is a ``PhaseType`` value.
 
     Raises
     ------
@@ -189,8 +257,10 @@ def coerce_result(value: Any, *, duration: float = 0.0) -> SimulationResult:
                 spins=value.spins,
             )
         return value
-    if isinstance(value, (PhaseType, str)):
-        return SimulationResult(phase=PhaseType.parse(value), duration=duration)
+    read = parse_label if vocabulary is None else vocabulary.resolve
+    if isinstance(value, (str, enum.Enum)) or (
+            isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        return SimulationResult(phase=read(value), duration=duration)
     if isinstance(value, Mapping):
         if "phase" not in value:
             raise TypeError(
@@ -203,7 +273,7 @@ def coerce_result(value: Any, *, duration: float = 0.0) -> SimulationResult:
             if k not in known and isinstance(v, (int, float, np.integer, np.floating)):
                 obs[str(k)] = v
         return SimulationResult(
-            phase=PhaseType.parse(value["phase"]),
+            phase=read(value["phase"]),
             confidence=value.get("confidence", 1.0),
             energy=value.get("energy", math.nan),
             observables=obs,
@@ -213,7 +283,7 @@ def coerce_result(value: Any, *, duration: float = 0.0) -> SimulationResult:
         )
     raise TypeError(
         f"a simulation returned {type(value).__name__} {value!r:.80}; expected a SimulationResult, "
-        "a PhaseType, a dict with a 'phase' key, or None"
+        "a label (PhaseType, string, enum member or integer code), a dict with a 'phase' key, or None"
     )
 
 
@@ -250,6 +320,6 @@ class PointRecord:
         object.__setattr__(self, "iteration", int(self.iteration))
 
     @property
-    def phase(self) -> PhaseType | None:
+    def phase(self) -> PhaseType | Label | None:
         """The phase of a finished point, else None."""
         return None if self.result is None else self.result.phase

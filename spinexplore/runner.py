@@ -67,12 +67,13 @@ def timeout_of(error: str | None) -> float | None:
         return None
 
 
-def outcome_to_result(outcome: Any) -> SimulationResult | None:
-    """The :class:`SimulationResult` of an executor outcome; None when it was cancelled."""
+def outcome_to_result(outcome: Any, vocabulary: Any = None) -> SimulationResult | None:
+    """The :class:`SimulationResult` of an executor outcome; None when it was cancelled.
+    ``vocabulary`` reads the declared names and integer codes of the labels."""
     duration = float(outcome.duration or 0.0)
     if outcome.ok:
         try:
-            return coerce_result(outcome.value, duration=duration)
+            return coerce_result(outcome.value, duration=duration, vocabulary=vocabulary)
         except (TypeError, ValueError) as exc:
             return SimulationResult(phase=PhaseType.FAILED, confidence=0.0, duration=duration,
                                     error=f"invalid return value: {exc}")
@@ -248,7 +249,7 @@ class Runner:
 
     # ------------------------------------------------------------------ one outcome
     def _record(self, index: int, outcome: Any) -> PointRecord | None:
-        result = outcome_to_result(outcome)
+        result = outcome_to_result(outcome, self.learner.vocabulary)
         if result is None:  # cancelled (its worker was stopped by SIGTERM...): rerun on resume
             self.learner.cancel([index])
             self.cancelled.append((index, str(outcome.error or "cancelled")))

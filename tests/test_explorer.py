@@ -84,7 +84,7 @@ def test_every_kind_of_return_value():
         if k == 3:
             raise RuntimeError("solver diverged")
         if k == 4:
-            return "not a phase"  # garbage
+            return "   "  # garbage: an empty label (any other string is a label of the user's)
         if k == 5:
             return 12.5  # garbage
         return SimulationResult(phase=PhaseType.FERROMAGNET)
@@ -97,7 +97,7 @@ def test_every_kind_of_return_value():
     assert recs[1].result.confidence == 0.5 and recs[1].result.energy == -2.0
     assert recs[2].status is PointStatus.TIMEOUT and recs[2].result.phase is PhaseType.TIMEOUT
     assert recs[3].status is PointStatus.FAILED and "solver diverged" in recs[3].result.error
-    assert recs[4].status is PointStatus.FAILED and "not a phase" in recs[4].result.error
+    assert recs[4].status is PointStatus.FAILED and "non-empty string" in recs[4].result.error
     assert recs[5].status is PointStatus.FAILED and "expected a SimulationResult" in recs[5].result.error
     assert recs[6].status is PointStatus.DONE
     # failed points are remembered but not learned from

@@ -71,6 +71,12 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     assert texture.shape[1] > 2 * texture.shape[0]  # three panels side by side
     assert "SKYRMION" in "".join(o.get("text", "") for o in tagged["texture"].outputs)
 
+    own = tagged["own-phases"]  # a function of the user's with string labels (issue 22)
+    text = "".join(o.get("text", "") for o in own.outputs)
+    assert "'FM'" in text and "'Neel'" in text and "'stripe'" in text, text
+    (own_png,) = _pngs(own)
+    assert own_png.shape[0] > 200
+
     (builtin,) = _pngs(tagged["builtin-diagram"])
     shown = [p for p in PhaseType if p.is_physical and _present(builtin, p) > 0.005]
     assert len(shown) >= 2, shown  # the default model has several phases in this box

@@ -126,3 +126,92 @@ def check_output(path: str | os.PathLike[str], dpi: Any, *, folder_must_exist: b
     if folder_must_exist and not parent.is_dir():
         raise FileNotFoundError(f"the folder of the output file {path!r} does not exist: {str(parent)!r}")
     return path, dpi
+
+
+#: Colours of the labels of the user's, by id (Paul Tol's "muted", then "light" and "dark").
+USER_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+               "#AA4499", "#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#AAAA00",
+               "#222255", "#225555", "#225522", "#666633", "#663333")
+#: An undeclared phase with fewer finished points than this is drawn as points, not as a
+#: region with a legend patch of its own (one stray label does not make a phase region).
+MIN_REGION_POINTS = 3
+#: How the points that ran and could not decide (UNKNOWN, not learned) are marked.
+UNDECIDED_STYLE = {"marker": "D", "color": "#8C564B", "label": "undecided (UNKNOWN)"}
+
+
+class PhaseStyle:
+    """Colours and legend names of an exploration's labels.
+
+    Names: ``overrides`` (keys: label names, ``PhaseType`` members or ids), then the
+    vocabulary's display names, then :data:`PHASE_LABELS` for built-in labels, then the name.
+    Colours: the vocabulary's, then :data:`PHASE_COLORS`, then :data:`USER_COLORS` by id.
+    """
+
+    def __init__(self, explorer: Any = None, overrides: Mapping[Any, str] | None = None) -> None:
+        from spinexplore.labels import Vocabulary
+
+        vocab = getattr(explorer, "vocabulary", None)
+        self.vocabulary = vocab if isinstance(vocab, Vocabulary) else Vocabulary()
+        self._names: dict[int, str] = {}
+        if overrides is not None:
+            if not isinstance(overrides, Mapping):
+                raise TypeError(f"phase_labels must be a mapping of phases to strings, e.g. {{'SKYRMION': 'SkX'}}; "
+                                f"got {overrides!r}")
+            for key, value in overrides.items():
+                if not isinstance(value, str):
+                    raise TypeError(f"phase_labels[{key!r}] must be a string; got {value!r}")
+                if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and int(key) not in range(10):
+                    self._names[int(key)] = value
+                    continue
+                label = self.vocabulary.resolve(key)
+                i = self.vocabulary._by_name.get(str(label.name), int(label) if isinstance(label, PhaseType) else None)
+                if i is None:
+                    raise ValueError(f"phase_labels: {key!r} is not a label of this exploration; labels: "
+                                     f"{self.vocabulary.names()}")
+                self._names[i] = value
+
+    def name(self, i: int) -> str:
+        i = int(i)
+        if i in self._names:
+            return self._names[i]
+        try:
+            entry = self.vocabulary.entry(i)
+        except KeyError:
+            return f"label {i}"
+        if entry.display:
+            return entry.display
+        if i < len(PhaseType):
+            return PHASE_LABELS[PhaseType(i)]
+        return entry.name
+
+    def label_name(self, label: Any) -> str:
+        """The legend name of a label object (``PhaseType`` member, :class:`Label` or name)."""
+        label = self.vocabulary.resolve(label)
+        i = int(label) if isinstance(label, PhaseType) else self.vocabulary._by_name.get(str(label))
+        return str(label) if i is None else self.name(i)
+
+    def color(self, i: int) -> str:
+        i = int(i)
+        try:
+            entry = self.vocabulary.entry(i)
+        except KeyError:
+            entry = None
+        if entry is not None and entry.color:
+            return entry.color
+        if 0 <= i < len(PhaseType):
+            return PHASE_COLORS[PhaseType(i)]
+        return USER_COLORS[(i - len(PhaseType)) % len(USER_COLORS)]
+
+    def declared(self, i: int) -> bool:
+        try:
+            return self.vocabulary.entry(int(i)).declared
+        except KeyError:
+            return False
+
+    def cmap(self, ids: Any) -> tuple[Any, Any]:
+        """A colormap and norm that colour every id of ``ids`` (grid cells, points) by label."""
+        from matplotlib.colors import BoundaryNorm, ListedColormap
+
+        top = max([len(PhaseType) - 1, *(int(i) for i in np.ravel(ids) if i >= 0)])
+        cmap = ListedColormap([self.color(i) for i in range(top + 1)])
+        return cmap, BoundaryNorm(np.arange(top + 2) - 0.5, top + 1)

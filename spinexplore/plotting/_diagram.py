@@ -9,7 +9,9 @@ import numpy as np
 
 from spinexplore._analysis_grid import GridPrediction, Slice, axis_label, decision, predict_grid, resolve_slice, space_of
 from spinexplore._validation import check_choice, check_int, check_real
-from spinexplore.plotting._common import PHASE_COLORS, new_axes, phase_cmap, phase_labels
+from spinexplore.labels import UNKNOWN_ID
+from spinexplore.plotting._common import (MIN_REGION_POINTS, PHASE_COLORS, UNDECIDED_STYLE, PhaseStyle, new_axes,
+                                          phase_labels)
 from spinexplore.results import PhaseType, PointStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,14 +46,15 @@ def slice_title(base: str, sl: Slice) -> str:
 
 
 def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smooth: bool,
-                  boundaries: bool, uncertain: float | None) -> set[int]:
+                  boundaries: bool, uncertain: float | None, style: PhaseStyle | None = None) -> set[int]:
+    style = PhaseStyle() if style is None else style
     present = {int(p) for p in np.unique(grid.phase)}
     if len(sl.shown) == 1:
         phases, edges = grid.phase, grid.edges[0]
         start = 0
         for i in range(1, len(phases) + 1):
             if i == len(phases) or phases[i] != phases[start]:
-                ax.axvspan(edges[start], edges[i], color=PHASE_COLORS[PhaseType(phases[start])], alpha=alpha,
+                ax.axvspan(edges[start], edges[i], color=style.color(phases[start]), alpha=alpha,
                            lw=0, zorder=1)
                 if boundaries and i < len(phases):
                     ax.axvline(edges[i], color="black", lw=0.9, zorder=2)
@@ -62,10 +65,10 @@ def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smo
         xs, ys, fp = padded(grid, f)
         for c, phase in enumerate(grid.classes):
             if int(phase) in present:
-                ax.contourf(xs, ys, fp[..., c], levels=[0.0, 2.0], colors=[PHASE_COLORS[PhaseType(int(phase))]],
+                ax.contourf(xs, ys, fp[..., c], levels=[0.0, 2.0], colors=[style.color(phase)],
                             alpha=alpha, antialiased=True, zorder=1)
     else:
-        cmap, norm = phase_cmap()
+        cmap, norm = style.cmap(grid.classes)
         ax.pcolormesh(grid.edges[0], grid.edges[1], grid.phase, cmap=cmap, norm=norm, alpha=alpha,
                       shading="flat", zorder=1, rasterized=True)
     if boundaries and f.shape[-1] > 1:
@@ -83,25 +86,52 @@ def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smo
     return present
 
 
-def _point_masks(explorer: Any, keep: np.ndarray) -> dict[str, np.ndarray]:
+def undecided_learned(explorer: Any) -> bool:
+    """True when the exploration learns UNKNOWN as a phase (``unknown_as_phase=True``)."""
+    learner = getattr(explorer, "learner", None)
+    return bool(getattr(learner, "unknown_as_phase", getattr(explorer, "unknown_as_phase", False)))
+
+
+def rare_labels(explorer: Any, style: PhaseStyle) -> dict[int, int]:
+    """Undeclared labels with fewer than :data:`MIN_REGION_POINTS` finished points: id -> count.
+    They are drawn as points (with a marker legend entry), not as regions."""
+    status = np.asarray(explorer.status, dtype=int)
+    phases = np.asarray(explorer.phases, dtype=int)
+    ids, counts = np.unique(phases[(status == PointStatus.DONE) & (phases >= 0)], return_counts=True)
+    return {int(i): int(c) for i, c in zip(ids, counts)
+            if c < MIN_REGION_POINTS and not style.declared(i)
+            and not (int(i) == UNKNOWN_ID and not undecided_learned(explorer))}
+
+
+def _point_masks(explorer: Any, keep: np.ndarray, rare: Mapping[int, int] | None = None) -> dict[str, np.ndarray]:
     status = np.asarray(explorer.status, dtype=int)[keep]
     phases = np.asarray(explorer.phases, dtype=int)[keep]
-    physical = [int(p) for p in PhaseType if p.is_physical]
-    done = (status == PointStatus.DONE) & np.isin(phases, physical)
+    labelled = (status == PointStatus.DONE) & (phases >= 0) & (phases != PhaseType.FAILED) \
+        & (phases != PhaseType.TIMEOUT)
+    undecided = labelled & (phases == UNKNOWN_ID) & (not undecided_learned(explorer))
+    rare_mask = labelled & np.isin(phases, list(rare or {}))
+    done = labelled & ~undecided & ~rare_mask
     failed = (status == PointStatus.FAILED) | ((status == PointStatus.DONE) & (phases == PhaseType.FAILED))
     timeout = (status == PointStatus.TIMEOUT) | ((status == PointStatus.DONE) & (phases == PhaseType.TIMEOUT))
-    return {"done": done, "failed": failed, "timeout": timeout, "pending": ~(done | failed | timeout)}
+    return {"done": done, "undecided": undecided, "rare": rare_mask, "failed": failed, "timeout": timeout,
+            "pending": ~(labelled | failed | timeout)}
 
 
 def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_size: float,
-                names: Mapping[PhaseType, str], colorbar_at: str = "bottom") -> tuple[list[Any], set[int]]:
-    """Scatter the points of the slice by status; returns legend handles and the phases drawn."""
+                names: Mapping[PhaseType, str] | PhaseStyle, colorbar_at: str = "bottom",
+                rare: Mapping[int, int] | None = None) -> tuple[list[Any], set[int]]:
+    """Scatter the points of the slice by status; returns legend handles and the phases drawn.
+
+    Points that ran and could not decide (UNKNOWN, not learned) are marked with
+    :data:`UNDECIDED_STYLE`; those of the ``rare`` labels with diamonds of their colour and a
+    legend entry each."""
     import matplotlib
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.lines import Line2D
 
     if points is None:
         return [], set()
+    style = names if isinstance(names, PhaseStyle) else PhaseStyle(explorer, names)
     space = space_of(explorer)
     keep = sl.inside
     X = np.asarray(explorer.X, dtype=float).reshape(-1, space.n_dims)[keep]
@@ -109,12 +139,12 @@ def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_si
     its = np.asarray(explorer.iterations, dtype=int)[keep]
     xs = X[:, sl.shown[0]]
     ys = its.astype(float) if len(sl.shown) == 1 else X[:, sl.shown[1]]
-    m = _point_masks(explorer, keep)
+    m = _point_masks(explorer, keep, rare)
     handles: list[Any] = []
     present: set[int] = set()
     done = m["done"]
     if done.any() and points == "phase":
-        cmap, norm = phase_cmap()
+        cmap, norm = style.cmap(phases[done])
         ax.scatter(xs[done], ys[done], c=phases[done], cmap=cmap, norm=norm, s=marker_size,
                    edgecolors="black", linewidths=0.6, zorder=3)
         present = {int(p) for p in np.unique(phases[done])}
@@ -130,13 +160,26 @@ def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_si
         ax.figure.colorbar(sc, ax=ax, location=colorbar_at, ticks=np.arange(0, n_rounds, step), pad=0.02,
                            shrink=0.8, aspect=30, label="iteration (round that proposed the point)"
                            if colorbar_at == "bottom" else "iteration")
+    for i in sorted({int(p) for p in phases[m["rare"]]}, key=style.vocabulary.order_key):
+        mask = m["rare"] & (phases == i)
+        ax.scatter(xs[mask], ys[mask], marker="D", c=style.color(i), s=marker_size * 1.2, edgecolors="black",
+                   linewidths=0.6, zorder=4)
+        handles.append(Line2D([], [], ls="none", marker="D", mfc=style.color(i), mec="black", mew=0.6,
+                              label=f"{style.name(i)} ({int(mask.sum())})"))
+    if m["undecided"].any():
+        mask = m["undecided"]
+        ax.scatter(xs[mask], ys[mask], marker=UNDECIDED_STYLE["marker"], facecolors="none",
+                   edgecolors=UNDECIDED_STYLE["color"], s=marker_size * 1.2, linewidths=1.2, zorder=4)
+        handles.append(Line2D([], [], ls="none", marker=UNDECIDED_STYLE["marker"], mfc="none",
+                              mec=UNDECIDED_STYLE["color"], mew=1.2,
+                              label=f"{UNDECIDED_STYLE['label']} ({int(mask.sum())})"))
     for key, color, marker in (("failed", PHASE_COLORS[PhaseType.FAILED], "x"),
                                ("timeout", PHASE_COLORS[PhaseType.TIMEOUT], "+")):
         mask = m[key]
         if mask.any():
             ax.scatter(xs[mask], ys[mask], marker=marker, c=color, s=marker_size * 1.5, linewidths=1.6, zorder=4)
             handles.append(Line2D([], [], ls="none", marker=marker, color=color, mew=1.6,
-                                  label=f"{names[PhaseType[key.upper()]]} ({int(mask.sum())})"))
+                                  label=f"{style.name(int(PhaseType[key.upper()]))} ({int(mask.sum())})"))
     if m["pending"].any():
         mask = m["pending"]
         ax.scatter(xs[mask], ys[mask], marker="o", facecolors="none", edgecolors="0.35", s=marker_size,
@@ -232,19 +275,21 @@ def plot_phase_diagram(
     region_alpha = check_real("region_alpha", region_alpha, minimum=0.0, maximum=1.0)
     if uncertain is not None:
         uncertain = check_real("uncertain", uncertain, minimum=0.0, maximum=1.0)
-    names = _phase_names(phase_labels)
+    style = PhaseStyle(explorer, phase_labels)
     if legend not in (True, False, None, "right", "below"):
         raise ValueError(f"legend must be True, False, 'right' or 'below'; got {legend!r}")
     ax = new_axes(ax)
     grid = predict_grid(explorer, sl, resolution)
+    rare = rare_labels(explorer, style)
     present: set[int] = set()
     if grid is not None:
+        grid = drop_classes(grid, rare)
         present |= _draw_regions(ax, grid, sl, alpha=region_alpha, smooth=smooth, boundaries=boundaries,
-                                 uncertain=uncertain if len(sl.shown) == 2 else None)
+                                 uncertain=uncertain if len(sl.shown) == 2 else None, style=style)
     else:
         ax.text(0.5, 0.5, "no finished point yet", transform=ax.transAxes, ha="center", va="center")
-    handles, drawn = draw_points(ax, explorer, sl, points, marker_size, names,
-                                 colorbar_at="right" if legend == "below" else "bottom")
+    handles, drawn = draw_points(ax, explorer, sl, points, marker_size, style,
+                                 colorbar_at="right" if legend == "below" else "bottom", rare=rare)
     present |= drawn
     set_scales(ax, explorer, sl, labels, units)
     if len(sl.shown) == 1:
@@ -256,8 +301,8 @@ def plot_phase_diagram(
     if legend:
         from matplotlib.patches import Patch
 
-        patches = [Patch(facecolor=PHASE_COLORS[PhaseType(p)], edgecolor="black", lw=0.5, label=names[PhaseType(p)])
-                   for p in sorted(present)]
+        patches = [Patch(facecolor=style.color(p), edgecolor="black", lw=0.5, label=style.name(p))
+                   for p in sorted(present - set(rare), key=style.vocabulary.order_key)]
         if grid is not None and uncertain is not None and len(sl.shown) == 2 and grid.proba.max(axis=-1).min() < uncertain:
             patches.append(Patch(facecolor="white", edgecolor="0.25", lw=0.5, hatch="////",
                                  label=f"max p < {uncertain:g}"))
@@ -282,6 +327,19 @@ def _outside_ok(ax: Any) -> bool:
 
 def _phase_names(overrides: Mapping[Any, str] | None) -> dict[PhaseType, str]:
     return phase_labels(overrides)
+
+
+def drop_classes(grid: GridPrediction, ids: Any) -> GridPrediction:
+    """The grid without the classes ``ids`` (their probability set to 0, so that the
+    neighbouring phases fill their cells); unchanged when that would leave no class."""
+    drop = np.isin(grid.classes, list(ids))
+    if not drop.any() or drop.all():
+        return grid
+    from dataclasses import replace
+
+    proba = grid.proba.copy()
+    proba[..., drop] = 0.0
+    return replace(grid, proba=proba)
 
 
 def plot_uncertainty(

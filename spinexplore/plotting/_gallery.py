@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spinexplore._analysis_grid import axis_label, resolve_slice, space_of
-from spinexplore.plotting._common import check_output, new_axes, phase_labels, style_rc
+from spinexplore.plotting._common import PhaseStyle, check_output, new_axes, phase_labels, style_rc
 from spinexplore.plotting._diagram import plot_phase_diagram
 from spinexplore.plotting._texture import plot_spin_texture
 from spinexplore.results import PhaseType, PointStatus
@@ -67,7 +67,7 @@ def plot_boundaries(
     boundaries = list(boundaries)
     if not all(isinstance(b, Boundary) for b in boundaries):
         raise TypeError("boundaries must be a list of Boundary objects or an ActiveLearningExplorer")
-    names = phase_labels_of(phase_labels)
+    style = PhaseStyle(explorer, phase_labels)
     fresh = ax is None
     ax = new_axes(ax)
     for b in boundaries:
@@ -77,7 +77,7 @@ def plot_boundaries(
         ax.plot(b.points[:, 0], b.points[:, 1], color=color, lw=1.2, zorder=2.6)
         if annotate and len(b) >= 8:
             mid = b.points[len(b) // 2]
-            ax.annotate(f"{names[b.phases[0]]} | {names[b.phases[1]]}", mid, fontsize="x-small", ha="center",
+            ax.annotate(f"{style.label_name(b.phases[0])} | {style.label_name(b.phases[1])}", mid, fontsize="x-small", ha="center",
                         va="bottom", zorder=5, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7,
                                                      "lw": 0})
     if fresh and boundaries:

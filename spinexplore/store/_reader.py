@@ -22,6 +22,7 @@ _NUMERIC = ("params", "status", "phase", "iteration", "confidence", "energy", "d
             "observables", "spins_file")
 _COLUMNS = {1: _NUMERIC + ("observable_names", "worker", "error"),
             2: _NUMERIC + ("observable_names", "worker", "worker_names", "error_index", "error_text")}
+_COLUMNS[3] = _COLUMNS[2]  # schema 3: label ids >= 10 named by state["vocabulary"]
 #: how often a reader retries when a writer replaced the main file while it was reading
 _RETRIES = 20
 

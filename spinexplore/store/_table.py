@@ -16,11 +16,45 @@ from typing import Any
 
 import numpy as np
 
+from spinexplore.labels import MAX_ID, Vocabulary
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
 from spinexplore.store._json import decode_json, encode_json, storable_text
 
 __all__ = ["Batch", "PointTable", "batch_from_records", "check_spins", "decode_json", "encode_json",
-           "storable_text"]
+           "storable_text", "with_vocabulary"]
+
+_OUTCOME_STATUS = {PhaseType.FAILED: PointStatus.FAILED, PhaseType.TIMEOUT: PointStatus.TIMEOUT}
+
+
+def with_vocabulary(state: Mapping[str, Any], records: Sequence[PointRecord]) -> tuple[Mapping[str, Any], Vocabulary]:
+    """The state to store and the vocabulary that encodes ``records``' labels.
+
+    The vocabulary is ``state["vocabulary"]`` (the built-in one when absent). A label the
+    state does not know (a record written straight to a store) is added, and the state then
+    gets the grown vocabulary, so that every id in the file is named by the file.
+    """
+    vocab = Vocabulary.from_state(state)
+    n_before = len(vocab)
+    for r in records:
+        if r.result is not None and r.result.ok:
+            vocab.id_of(r.result.phase)
+    if len(vocab) != n_before and not vocab.is_builtin:
+        state = {**state, "vocabulary": vocab.to_json()}
+    return state, vocab
+
+
+def phase_id(record: PointRecord, vocabulary: Vocabulary) -> int:
+    """The ``phase`` column of a record: its label id, or -1 without a label (a failure's
+    outcome lives in the status column only; its result is told apart from no result by the
+    confidence column, which is NaN only without a result)."""
+    res = record.result
+    if res is None:
+        return -1
+    if res.ok:
+        return vocabulary.id_of(res.phase)
+    if _OUTCOME_STATUS.get(res.phase) == record.status:
+        return -1
+    return int(res.phase)  # an inconsistent pair an old store may hold: kept as written
 
 #: dtype of stored spin configurations (see docs/store-format.md, "Spins").
 SPIN_DTYPE = np.float32
@@ -58,8 +92,11 @@ class Batch:
         return len(self.index)
 
 
-def batch_from_records(records: Sequence[PointRecord], n_dims: int, spin_refs: Mapping[int, int]) -> Batch:
-    """Columns of validated ``records``; ``spin_refs`` maps index -> spin location (-1: none)."""
+def batch_from_records(records: Sequence[PointRecord], n_dims: int, spin_refs: Mapping[int, int],
+                       vocabulary: Vocabulary | None = None) -> Batch:
+    """Columns of validated ``records``; ``spin_refs`` maps index -> spin location (-1: none);
+    ``vocabulary`` gives the label ids (see :func:`with_vocabulary`)."""
+    vocabulary = Vocabulary() if vocabulary is None else vocabulary
     k = len(records)
     cols = {name: np.zeros(k, dt) for name, dt in NUMERIC_COLUMNS.items()}
     for name in ("confidence", "energy", "duration"):
@@ -82,7 +119,7 @@ def batch_from_records(records: Sequence[PointRecord], n_dims: int, spin_refs: M
         if res is None:
             error.append("")
         else:
-            cols["phase"][j] = int(res.phase)
+            cols["phase"][j] = phase_id(r, vocabulary)
             cols["confidence"][j] = res.confidence
             cols["energy"][j] = res.energy
             cols["duration"][j] = res.duration
@@ -182,9 +219,10 @@ class PointTable:
             self.worker_names.append(name)
         return code
 
-    def apply(self, records: Sequence[PointRecord], spin_refs: Mapping[int, int]) -> None:
+    def apply(self, records: Sequence[PointRecord], spin_refs: Mapping[int, int],
+              vocabulary: Vocabulary | None = None) -> None:
         """Upsert validated ``records``; ``spin_refs`` maps index -> spin location."""
-        self.apply_batch(batch_from_records(records, self.n_dims, spin_refs))
+        self.apply_batch(batch_from_records(records, self.n_dims, spin_refs, vocabulary))
 
     def apply_batch(self, b: Batch) -> None:
         """Upsert the rows of ``b`` (a later row of the same index wins)."""
@@ -240,36 +278,54 @@ class PointTable:
         st, ph, w = self.cols["status"][: self.n], self.cols["phase"][: self.n], self.worker_id[: self.n]
         if st.size and (st.min() < 0 or st.max() >= len(PointStatus)):
             raise ValueError(f"status column holds values outside 0..{len(PointStatus) - 1}")
-        if ph.size and (ph.min() < -1 or ph.max() >= len(PhaseType)):
-            raise ValueError(f"phase column holds values outside -1..{len(PhaseType) - 1}")
+        if ph.size and (ph.min() < -1 or ph.max() > MAX_ID):
+            raise ValueError(f"phase column holds values outside -1..{MAX_ID}")
         if w.size and (w.min() < 0 or w.max() >= len(self.worker_names)):
             raise ValueError(f"worker codes outside 0..{len(self.worker_names) - 1}")
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Points by status name and by phase name (finished points only), from the columns."""
+    def counts(self, vocabulary: Vocabulary | None = None) -> dict[str, dict[str, int]]:
+        """Points by status name and by phase name (labelled points only, in the vocabulary's
+        order), from the columns."""
+        vocabulary = Vocabulary() if vocabulary is None else vocabulary
         st = np.bincount(self.cols["status"][: self.n].astype(np.intp), minlength=len(PointStatus))
         ph = self.cols["phase"][: self.n]
-        phc = np.bincount(ph[ph >= 0].astype(np.intp), minlength=len(PhaseType))
+        phc = np.bincount(ph[_labelled(ph)].astype(np.intp), minlength=MAX_ID + 1)
+        ids = sorted(np.flatnonzero(phc).tolist(), key=vocabulary.order_key)
         return {"status": {s.name: int(st[s.value]) for s in PointStatus if st[s.value]},
-                "phase": {p.name: int(phc[p.value]) for p in PhaseType if phc[p.value]}}
+                "phase": {vocabulary.name_of(i): int(phc[i]) for i in ids}}
 
-    def to_records(self, spins: Callable[[int, int], np.ndarray | None] | None = None) -> list[PointRecord]:
-        """All points as :class:`PointRecord`; ``spins(index, ref)`` fetches saved spins."""
+    def to_records(self, spins: Callable[[int, int], np.ndarray | None] | None = None,
+                   vocabulary: Vocabulary | None = None) -> list[PointRecord]:
+        """All points as :class:`PointRecord`; ``spins(index, ref)`` fetches saved spins;
+        ``vocabulary`` names the label ids (the built-in one by default)."""
+        vocabulary = Vocabulary() if vocabulary is None else vocabulary
         n = self.n
         c = {k: v[:n].tolist() for k, v in self.cols.items()}
         workers = np.array(self.worker_names, dtype=object)[self.worker_id[:n]].tolist()
         obs = self.obs[:n].tolist()
         names = self.obs_names
-        phases = {int(p): p for p in PhaseType}
         statuses = {int(s): s for s in PointStatus}
+        outcome = {int(PointStatus.FAILED): PhaseType.FAILED, int(PointStatus.TIMEOUT): PhaseType.TIMEOUT}
+        labels: dict[int, Any] = {}
         out = []
         for i in range(n):
             phase = c["phase"][i]
             result = None
-            if phase >= 0:
+            # a failure's result has phase -1 and a confidence (NaN: the point has no result)
+            if phase >= 0 or (c["status"][i] in outcome and c["confidence"][i] == c["confidence"][i]):
+                if phase < 0:
+                    label = outcome[c["status"][i]]
+                else:
+                    if phase not in labels:
+                        try:
+                            labels[phase] = vocabulary.label_of(phase)
+                        except KeyError as exc:
+                            raise ValueError(f"point {i} has phase id {phase}, which the stored vocabulary "
+                                             f"does not name") from exc
+                    label = labels[phase]
                 ref = c["spin_ref"][i]
                 result = SimulationResult(
-                    phase=phases[phase],
+                    phase=label,
                     confidence=c["confidence"][i],
                     energy=c["energy"][i],
                     observables={k: v for k, v in zip(names, obs[i]) if v == v},  # v != v: NaN
@@ -286,15 +342,16 @@ class PointTable:
         return out
 
     # -------------------------------------------------------------- views for people
-    def summary(self, header: Sequence[str], names: Sequence[str]) -> str:
+    def summary(self, header: Sequence[str], names: Sequence[str], vocabulary: Vocabulary | None = None) -> str:
         """A few lines: header, point counts by status and by phase, observables."""
+        vocabulary = Vocabulary() if vocabulary is None else vocabulary
         a = self.arrays()
         lines = list(header)
         lines.append(f"points: {self.n}")
         st = Counter(int(x) for x in a["status"])
         lines.append("status: " + (", ".join(f"{PointStatus(k).name} {v}" for k, v in sorted(st.items())) or "-"))
-        ph = Counter(int(x) for x in a["phase"] if x >= 0)
-        lines.append("phases: " + (", ".join(f"{PhaseType(k).name} {v}" for k, v in sorted(ph.items(), key=lambda kv: -kv[1])) or "-"))
+        ph = Counter(int(x) for x in a["phase"][_labelled(a["phase"])])
+        lines.append("phases: " + (", ".join(f"{vocabulary.name_of(k)} {v}" for k, v in sorted(ph.items(), key=lambda kv: -kv[1])) or "-"))
         if self.n:
             it = a["iteration"]
             lines.append(f"iterations: {int(it.min())}..{int(it.max())}")
@@ -305,8 +362,9 @@ class PointTable:
         lines.append("dimensions: " + ", ".join(names))
         return "\n".join(lines)
 
-    def to_dataframe(self, names: Sequence[str]) -> Any:
-        """A pandas DataFrame, one row per point (index = point index)."""
+    def to_dataframe(self, names: Sequence[str], vocabulary: Vocabulary | None = None) -> Any:
+        """A pandas DataFrame, one row per point (index = point index; ``phase``: label names)."""
+        vocabulary = Vocabulary() if vocabulary is None else vocabulary
         try:
             import pandas as pd
         except ImportError as exc:
@@ -318,7 +376,7 @@ class PointTable:
         a = self.arrays()
         cols: dict[str, Any] = {name: a["params"][:, j].copy() for j, name in enumerate(names)}
         cols["status"] = [PointStatus(int(x)).name for x in a["status"]]
-        cols["phase"] = [PhaseType(int(x)).name if x >= 0 else None for x in a["phase"]]
+        cols["phase"] = [vocabulary.name_of(int(x)) if ok else None for x, ok in zip(a["phase"], _labelled(a["phase"]))]
         for k in ("confidence", "energy", "duration", "iteration"):
             cols[k] = a[k].copy()
         cols["worker"] = list(a["worker"])
@@ -327,6 +385,12 @@ class PointTable:
             cols[name if name not in cols else f"obs_{name}"] = a["observables"][:, j].copy()
         df = pd.DataFrame(cols, index=pd.RangeIndex(self.n, name="index"))
         return df
+
+
+def _labelled(phase: np.ndarray) -> np.ndarray:
+    """Rows with a phase label: not -1, and not FAILED / TIMEOUT (outcomes an old store kept
+    in the phase column; they are statuses)."""
+    return (phase >= 0) & (phase != int(PhaseType.FAILED)) & (phase != int(PhaseType.TIMEOUT))
 
 
 def _resize(arr: np.ndarray, cap: int, fill: Any) -> np.ndarray:

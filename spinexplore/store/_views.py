@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spinexplore.labels import Vocabulary
 from spinexplore.store._table import PointTable, decode_json
 
 __all__ = ["TableViews"]
@@ -39,6 +40,20 @@ class TableViews:
         self._refresh()
         return self._checkpoint
 
+    def _vocabulary(self) -> Vocabulary:
+        """The phase vocabulary of the last checkpoint (built-in for an old store), cached per state."""
+        cached = getattr(self, "_vocab_cache", None)
+        if cached is None or cached[0] is not self._state_json:
+            cached = (self._state_json, Vocabulary.from_state(decode_json(self._state_json)))
+            self._vocab_cache = cached
+        return cached[1]
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """The phase labels of the stored points: ids, names, display names, colours."""
+        self._refresh()
+        return self._vocabulary().copy()
+
     def read_state(self) -> dict[str, Any]:
         """The explorer state of the last checkpoint, without building the records."""
         self._refresh()
@@ -51,14 +66,14 @@ class TableViews:
         needs (the phase counts cover finished points only).
         """
         self._refresh()
-        return {"n_points": self._table.n, "checkpoint": self._checkpoint, **self._table.counts()}
+        return {"n_points": self._table.n, "checkpoint": self._checkpoint, **self._table.counts(self._vocabulary())}
 
     def summary(self) -> str:
         """A short text report: where, counts by status and phase, observables, dimensions."""
         self._refresh()
-        return self._table.summary(self._summary_header(), self.space.names)
+        return self._table.summary(self._summary_header(), self.space.names, self._vocabulary())
 
     def to_dataframe(self) -> Any:
         """One row per point (parameters, status, phase, scores, observables); needs pandas."""
         self._refresh()
-        return self._table.to_dataframe(self.space.names)
+        return self._table.to_dataframe(self.space.names, self._vocabulary())

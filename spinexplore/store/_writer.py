@@ -1,4 +1,4 @@
-"""Writing store files: the main layout (schema 2), durable writes, spin sidecar images."""
+"""Writing store files: the main layout (schema 3), durable writes, spin sidecar images."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from spinexplore.labels import Vocabulary
 from spinexplore.results import PhaseType, PointStatus
 from spinexplore.space import ParameterSpace
-from spinexplore.store._table import PointTable, encode_json
+from spinexplore.store._table import PointTable, decode_json, encode_json
 from spinexplore.store.base import SCHEMA_VERSION
 
 FORMAT_NAME = "spinexplore.exploration"
@@ -139,10 +140,19 @@ def _enum_attrs(enum: type) -> dict[str, Any]:
     return {"enum_names": [m.name for m in enum], "enum_values": np.array([int(m) for m in enum], np.int8)}
 
 
+def _label_attrs(state_json: str) -> dict[str, Any]:
+    """``enum_names``/``enum_values`` of the phase column: every PhaseType value, then the
+    labels of the state's vocabulary (schema 3; the full vocabulary is ``state["vocabulary"]``)."""
+    names = {int(p): p.name for p in PhaseType if p.is_physical}
+    names.update({e.id: e.name for e in Vocabulary.from_state(decode_json(state_json)).entries()})
+    ids = sorted(names)
+    return {"enum_names": [names[i] for i in ids], "enum_values": np.array(ids, np.int8)}
+
+
 def fill_main(f, *, table: PointTable, space: ParameterSpace, config_json: str, state_json: str,
               created: str, checkpoint: int, versions: dict[str, str], save_spins: bool,
               store_id: str, generation: int) -> None:
-    """Write the whole main file (schema 2, docs/store-format.md) into the open HDF5 file ``f``."""
+    """Write the whole main file (schema 3, docs/store-format.md) into the open HDF5 file ``f``."""
     h5py = h5py_module()
     n = table.n
     text = h5py.string_dtype()
@@ -167,7 +177,7 @@ def fill_main(f, *, table: PointTable, space: ParameterSpace, config_json: str, 
     g = f.create_group("points")
     _column(g, "params", table.params[:n], names=space.names)
     _column(g, "status", status, **_enum_attrs(PointStatus))
-    _column(g, "phase", table.cols["phase"][:n], **_enum_attrs(PhaseType), none=-1)
+    _column(g, "phase", table.cols["phase"][:n], **_label_attrs(state_json), none=-1)
     for name in ("iteration", "confidence", "energy", "duration"):
         _column(g, name, table.cols[name][:n])
     _column(g, "observables", table.obs[:n])

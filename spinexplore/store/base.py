@@ -11,7 +11,7 @@ __all__ = ["SCHEMA_VERSION", "CheckpointStore", "StoreError", "StoreLockedError"
 
 #: Version of the on-disk layout written by this spinexplore (``docs/store-format.md``).
 #: Bump it when the layout changes; readers refuse files with a larger number.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(OSError):

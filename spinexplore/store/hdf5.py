@@ -43,7 +43,8 @@ from spinexplore.store._journal import JournalWriter, encode_frame
 from spinexplore.store._lock import StoreLock
 from spinexplore.store._reader import journal_path
 from spinexplore.store._sync import compact, load, refresh
-from spinexplore.store._table import PointTable, batch_from_records, check_spins, decode_json, encode_json
+from spinexplore.store._table import (PointTable, batch_from_records, check_spins, decode_json, encode_json,
+                                      with_vocabulary)
 from spinexplore.store._views import TableViews
 from spinexplore.store._writer import SPIN_FILE, library_versions, now
 from spinexplore.store.base import SCHEMA_VERSION, StoreError
@@ -296,13 +297,14 @@ class ExplorationStore(TableViews):
         """
         self._check_writable()
         recs = self._table.validate(records)
+        state, vocab = with_vocabulary(state, recs)
         state_json = encode_json(state, "state")
         spins = {}
         if self.save_spins:
             spins = {r.index: check_spins(r.index, r.result.spins) for r in recs
                      if r.result is not None and r.result.spins is not None}
         checkpoint = self._checkpoint + 1
-        batch = batch_from_records(recs, self.space.n_dims, dict.fromkeys(spins, checkpoint))
+        batch = batch_from_records(recs, self.space.n_dims, dict.fromkeys(spins, checkpoint), vocab)
         updated = now()
         frame = encode_frame(checkpoint, batch, state_json, updated)
         if self._journal.broken:  # a failed append could not be undone: start a clean journal
@@ -336,7 +338,7 @@ class ExplorationStore(TableViews):
         """
         self._refresh()
         loader = spin_loader(self.spins_dir) if spins else None
-        return self._table.to_records(loader), decode_json(self._state_json)
+        return self._table.to_records(loader, self._vocabulary()), decode_json(self._state_json)
 
     def read_spins(self, index: int) -> np.ndarray | None:
         """The saved spins of point ``index``, shape (N, 3), or None."""

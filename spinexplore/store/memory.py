@@ -9,7 +9,7 @@ import numpy as np
 
 from spinexplore.results import PointRecord
 from spinexplore.space import ParameterSpace
-from spinexplore.store._table import PointTable, check_spins, decode_json, encode_json
+from spinexplore.store._table import PointTable, check_spins, decode_json, encode_json, with_vocabulary
 from spinexplore.store._views import TableViews
 
 __all__ = ["MemoryStore"]
@@ -63,6 +63,7 @@ class MemoryStore(TableViews):
     def write(self, records: Sequence[PointRecord], state: Mapping[str, Any]) -> None:
         """Upsert ``records`` by index and replace the state (see ``ExplorationStore.write``)."""
         recs = self._table.validate(records)
+        state, vocab = with_vocabulary(state, recs)
         state_json = encode_json(state, "state")
         refs: dict[int, int] = {}
         if self.save_spins:
@@ -73,7 +74,7 @@ class MemoryStore(TableViews):
                 refs[index] = self._n_refs
                 self._n_refs += 1
         old = {int(r) for r in self._table.spin_ref[: self._table.n]}
-        self._table.apply(recs, refs)
+        self._table.apply(recs, refs, vocab)
         for ref in old - {int(r) for r in self._table.spin_ref[: self._table.n]}:
             self._spins.pop(ref, None)
         self._state_json = state_json
@@ -82,7 +83,7 @@ class MemoryStore(TableViews):
     def read(self, *, spins: bool = True) -> tuple[list[PointRecord], dict[str, Any]]:
         """All records in index order and the last state written (fresh objects)."""
         get = (lambda i, ref: self._spins[ref].astype(float)) if spins else None
-        return self._table.to_records(get), decode_json(self._state_json)
+        return self._table.to_records(get, self._vocabulary()), decode_json(self._state_json)
 
     def _summary_header(self) -> list[str]:
         return ["in-memory exploration store", f"checkpoint {self._checkpoint}", f"space: {self.space!r}"]

@@ -150,3 +150,35 @@ def farthest_points(candidates: np.ndarray, n: int, known: np.ndarray,
         taken.append(idx)
         dmin = np.minimum(dmin, np.linalg.norm(candidates - candidates[idx], axis=1))
     return np.asarray(taken, dtype=int)
+
+
+def around_undecided(centres: np.ndarray, known: np.ndarray, n: int, rng: np.random.Generator,
+                     radius: float, *, n_directions: int = 32) -> np.ndarray:
+    """Up to ``n`` points near the undecided points ``centres`` (UNKNOWN: the simulation ran
+    and could not decide, so something happens there), in the unit cube.
+
+    A centre is followed up while fewer than ``2 * n_dims + 1`` known points (itself
+    included) lie within ``1.5 * radius``; the least surrounded go first. Each new point sits
+    at ``radius`` from its centre, in the direction (of ``n_directions`` random ones) farthest
+    from every known point and every point chosen before it; none comes closer than
+    ``radius / 4`` to a known point.
+    """
+    d = centres.shape[1] if centres.ndim == 2 else 0
+    if n <= 0 or centres.shape[0] == 0:
+        return np.empty((0, d))
+    base = known if known.shape[0] else centres
+    counts = np.asarray(cKDTree(base).query_ball_point(centres, 1.5 * radius, return_length=True))
+    need = np.flatnonzero(counts < 2 * d + 1)
+    chosen: list[np.ndarray] = []
+    for c in centres[need[np.argsort(counts[need], kind="stable")]]:
+        if len(chosen) == n:
+            break
+        dirs = rng.normal(size=(n_directions, d))
+        dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+        cand = np.clip(c + radius * dirs, 0.0, 1.0)
+        pts = np.vstack([base, *chosen]) if chosen else base
+        gap = cKDTree(pts).query(cand, k=1)[0]
+        best = int(np.argmax(gap))
+        if gap[best] >= radius / 4:
+            chosen.append(cand[best])
+    return np.array(chosen).reshape(-1, d)

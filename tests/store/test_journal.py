@@ -178,7 +178,7 @@ def test_schema1_store_is_upgraded_by_a_writer(tmp_path):
         assert store.schema_version == SCHEMA_VERSION
         store.write([_pending(3)], {**old[1], "iteration": 2})
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema_version"] == SCHEMA_VERSION == 2
+        assert f.attrs["schema_version"] == SCHEMA_VERSION == 3
         assert list(f["points/worker_names"].asstr()[:]) == ["", "pid:7", "pid:8"]
         assert list(f["points/worker"][:]) == [1, 2, 0, 0]
         assert list(f["points/error_index"][:]) == [1]

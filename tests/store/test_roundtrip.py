@@ -25,7 +25,8 @@ json_value = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
-states = st.dictionaries(st.text(max_size=10), json_value, max_size=5)
+# "vocabulary" is the one key of the state the store reads (schema 3: the phase labels)
+states = st.dictionaries(st.text(max_size=10).filter(lambda k: k != "vocabulary"), json_value, max_size=5)
 obs_names = st.sampled_from(["m_z", "Q_total", "chi", "a/b c", "ü", "late"])
 
 
