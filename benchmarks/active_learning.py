@@ -33,6 +33,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
+
 from spinexplore.results import PhaseType as P
 from spinexplore.samplers import unit_sample
 from spinexplore.strategies import DEFAULT_STRATEGY, select_batch
@@ -436,7 +439,8 @@ def report(rows: list[dict], checkpoints, meta: dict, quick: bool) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     name = "active_learning_quick" if quick else "active_learning"
     with open(OUT / f"{name}.json", "w") as fh:
-        json.dump({"meta": meta, "summary": summary, "targets": tg, "runs": rows}, fh, indent=1,
+        json.dump({"provenance": provenance(meta.get("load_start")), "meta": meta, "summary": summary,
+                   "targets": tg, "runs": rows}, fh, indent=1,
                   default=float)
     if not quick:
         md = markdown(summary, tg, default)
@@ -497,7 +501,7 @@ def scale_check(label: str, n_seeds: int, n_jobs: int) -> int:
     from joblib import Parallel, delayed
 
     config = f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}"
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), _load_now()
     rows = Parallel(n_jobs=n_jobs)(delayed(_job)("active", "four_phases_4d", config, seed,
                                                  SCALE_CHECKPOINTS) for seed in range(n_seeds))
     summary = summarise(rows, SCALE_CHECKPOINTS)["four_phases_4d"][config]
@@ -514,7 +518,7 @@ def scale_check(label: str, n_seeds: int, n_jobs: int) -> int:
         "band_mean": summary["band_mean"], "band_std": summary["band_std"],
         "accuracy_per_seed": [r["accuracy"] for r in rows],
         "seconds_mean": summary["seconds_mean"], "wall_seconds": time.perf_counter() - t0,
-        "platform": platform.platform(), "cpu_count": os.cpu_count(),
+        "platform": platform.platform(), "cpu_count": os.cpu_count(), "provenance": provenance(load0),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=float))
@@ -544,7 +548,7 @@ def switch_check(n_seeds: int, n_jobs: int) -> int:
     """
     from joblib import Parallel, delayed
 
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), _load_now()
     rows = Parallel(n_jobs=n_jobs)(delayed(_switch_job)(s, seed) for seed in range(n_seeds)
                                    for s in ("kernel", "auto"))
     path = OUT / "active_learning_4d.json"
@@ -561,7 +565,8 @@ def switch_check(n_seeds: int, n_jobs: int) -> int:
               f"band={np.round(out[s]['band_mean'], 3).tolist()}")
     data["switch_check"] = {"strategy": DEFAULT_STRATEGY, "initial": 500, "batch": 50,
                             "seeds": n_seeds, "wall_seconds": time.perf_counter() - t0,
-                            "platform": platform.platform(), "curves": out}
+                            "platform": platform.platform(), "curves": out,
+                            "provenance": provenance(load0)}
     OUT.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=float))
     return 0
@@ -656,6 +661,7 @@ def main(argv=None) -> int:
     ap.add_argument("--switch-check", action="store_true",
                     help="kernel vs auto in the loop, 1000-4000 points of the 4-D diagram")
     args = ap.parse_args(argv)
+    load0 = _load_now()
     if args.switch_check:
         return switch_check(args.seeds or 2, args.n_jobs)
     if args.large_n:
@@ -665,7 +671,7 @@ def main(argv=None) -> int:
         data["large_n"] = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                            "blas_threads": 1, "diagram": "four_phases_4d",
                            "points": "half uniform, half within ~0.02 of a boundary",
-                           "results": large_n()}
+                           "results": large_n(), "provenance": provenance(load0)}
         OUT.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=1))
         return 0
@@ -680,8 +686,8 @@ def main(argv=None) -> int:
         res = scaling()
         OUT.mkdir(parents=True, exist_ok=True)
         with open(OUT / "surrogate_scaling.json", "w") as fh:
-            json.dump({"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                       "timings": res}, fh, indent=1)
+            json.dump({"provenance": provenance(load0), "platform": platform.platform(),
+                       "cpu_count": os.cpu_count(), "timings": res}, fh, indent=1)
         return 0
     checkpoints = (25, 50, 100) if args.quick else CHECKPOINTS
     n_seeds = args.seeds or (1 if args.quick else 3)
@@ -711,7 +717,7 @@ def main(argv=None) -> int:
             "seeds_default": n_seeds_default, "batch": BATCH,
             "checkpoints": list(checkpoints), "default": f"{DEFAULT_STRATEGY}+{DEFAULT_SURROGATE}",
             "python": sys.version.split()[0], "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
+            "cpu_count": os.cpu_count(), "load_start": load0,
             "band_half_width": {k: eval_set(DIAGRAMS[k])[3] for k in args.diagrams}}
     report(rows, checkpoints, meta, quick=args.quick)
     print(f"{len(jobs)} runs in {wall:.0f} s with n_jobs={args.n_jobs}")

@@ -29,6 +29,8 @@ from pathlib import Path
 
 from scipy.optimize import minimize_scalar
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import SpinSimulation
 from spinexplore.physics.model import SpinModel
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--mode", default="fast")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "commensurability.json"))
     args = parser.parse_args()
+    load0 = _load_now()
     rows = []
     for preset, name, params in POINTS:
         exact = helix_optimum(preset) if name == "helix" else None
@@ -77,7 +80,7 @@ def main() -> None:
             rows.append(row)
             extra = f" excess {row['excess']:+.2e}" if exact is not None else ""
             print(f"{preset:18s} {name:16s} L={L:3d} {r.phase.name:16s} E={r.energy:.6f}{extra}", flush=True)
-    out = {"mode": args.mode, "sizes": args.sizes, "rows": rows,
+    out = {"provenance": provenance(load0), "mode": args.mode, "sizes": args.sizes, "rows": rows,
            "machine": {"python": platform.python_version(), "platform": platform.platform()}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))

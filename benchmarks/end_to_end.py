@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType  # noqa: E402
 from spinexplore.execution import get_executor  # noqa: E402
 
@@ -233,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers, args.rounds, args.real_points = [2, 4], 2, [4, 1, 2]
         args.lattice_size, args.diagrams, args.budget, args.seeds = 12, ["four_phases_2d"], 40, [0]
         args.quality_workers = 4
+    load0 = _load_now()
     result: dict = {"meta": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                              "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"),
                              "quick": args.quick, "argv": sys.argv[1:]}}
@@ -248,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, e in result["quality_summary"].items():
             print(f"(c) {name}: max gap at equal n {e['max_gap_pp_at_equal_n']:+.2f} pp (batch - async); "
                   f"wall to 95 %: async/batch = {e['wall_ratio_to_95']:.2f}")
+    result = {"provenance": provenance(load0), **result}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float))

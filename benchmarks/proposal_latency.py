@@ -47,6 +47,8 @@ sys.path.insert(0, str(HERE))
 from active_learning import DIAGRAMS, four_d, four_phases  # noqa: E402
 from active_learning import labelled_points as _labelled  # noqa: E402
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore.strategies import DEFAULT_STRATEGY, select_batch  # noqa: E402
 from spinexplore.surrogates import DEFAULT_SURROGATE, make_surrogate  # noqa: E402
 
@@ -169,6 +171,7 @@ def main(argv=None) -> int:
                     help="do not call strategies.prepare after the fit (first call pays it)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
+    load0 = _load_now()
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
     rows = []
     for d in args.dims:
@@ -181,7 +184,7 @@ def main(argv=None) -> int:
     data["runs"][args.label] = {
         "commit": commit, "strategy": DEFAULT_STRATEGY, "surrogate": DEFAULT_SURROGATE,
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0], "results": rows,
+        "python": sys.version.split()[0], "results": rows, "provenance": provenance(load0),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(data, indent=1))

@@ -43,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType  # noqa: E402
 from spinexplore.execution import get_executor  # noqa: E402
 
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = args.batch or max(100, (top - n_initial) // 50)  # 50 rounds that end at the target exactly
     out = Path(args.out or HERE / "results" / ("scale_full.json" if args.full else "scale.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
+    load0 = _load_now()
     meta = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
             "batch": batch, "backend": args.backend, "n_jobs": args.n_jobs, "target": top, "argv": sys.argv[1:]}
 
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     def save(rows: list[dict], complete: bool, **extra) -> None:
         saved[:] = rows
         tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"meta": meta, "complete": complete, **extra, "rows": rows}, indent=1))
+        tmp.write_text(json.dumps({"provenance": provenance(load0), "meta": meta, "complete": complete, **extra, "rows": rows}, indent=1))
         os.replace(tmp, out)
 
     if args.workdir is not None:

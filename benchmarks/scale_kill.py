@@ -49,6 +49,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
+
 SEED = 0
 
 
@@ -308,10 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--n must be a multiple of 50 and at least 1000; got {args.n}")
     if args.kills < 0:
         p.error(f"--kills must be a non-negative integer; got {args.kills}")
+    load0 = _load_now()
     with tempfile.TemporaryDirectory(prefix="spinexplore_scale_kill_") as tmp:
         result = kill_run(args.n, args.kills, args.seed, Path(tmp), log=lambda s: print(s, flush=True))
     result["meta"] = {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                       "date": time.strftime("%Y-%m-%d"), "seed": args.seed, "argv": sys.argv[1:]}
+    result["provenance"] = provenance(load0)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -36,6 +36,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import ParameterSpace, PhaseType, PointRecord, PointStatus, SimulationResult
 from spinexplore.store import ExplorationStore
 from spinexplore.store._table import NUMERIC_COLUMNS, Batch, PointTable
@@ -186,6 +188,7 @@ def main() -> None:
     sizes = [10**4, 10**5] + ([10**6] if args.full else [])
     if args.quick:
         sizes, args.checkpoints, args.old_checkpoints = [10**3, 10**4], 50, 2
+    load0 = _load_now()
     rows = []
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
@@ -205,6 +208,7 @@ def main() -> None:
               f"status {1e3 * new['status_s_with_journal']:.0f} ms with {args.checkpoints} frames pending; "
               f"read all records {new['read_records_s']:.2f} s")
     out = {
+        "provenance": provenance(load0),
         "conditions": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                        "hdf5": h5py.version.hdf5_version, "tmpdir": tempfile.gettempdir(),
                        "note": ("wall time per checkpoint of 10 records (5 finished, 5 new), durable on return; "
