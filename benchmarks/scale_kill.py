@@ -324,5 +324,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def render_readme(data: dict) -> str:
+    """The README's kill -9 summary, from results/scale_kill.json (``benchmarks/report.py`` writes it)."""
+    from _provenance import describe
+
+    lives = data["lives"]
+    modes = {}
+    for life in lives:
+        modes[life["mode"]] = modes.get(life["mode"], 0) + 1
+    worst = max(life["in_flight_lost"] for life in lives)
+    where = ", ".join(f"{v} {'in its running phase' if k == 'run' else 'in the start-up of a resumed run' if k == 'startup' else 'inside a compaction' if k == 'compaction' else k}"
+                      for k, v in modes.items())
+    ok = data["finished_lost"] == 0 and data["final_points"] == data["n"]
+    return (f"{data['kills']} kills during a {data['n']:,}-point exploration ({where}); "
+            f"{describe(data.get('provenance'))}. "
+            + ("Every store opened; every point reported finished was there with the same values and was never "
+               "simulated again, and the resumed run completed its budget "
+               f"({data['final_points']:,} points). " if ok else
+               f"{data['finished_lost']} finished points were lost. ")
+            + f"A kill cost at most {worst} simulations ({data['in_flight_lost_total']} in all), "
+            "those since the last checkpoint.")
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -222,5 +222,32 @@ def main() -> None:
     print(f"written {dest}")
 
 
+def render_readme(data: dict) -> str:
+    """The README's checkpoint figures, from results/store.json (``benchmarks/report.py`` writes them)."""
+    from _provenance import describe
+
+    rows = data["rows"]
+
+    def n_label(n: int) -> str:
+        e = len(str(n)) - 1
+        return f"10^{e}" if n == 10 ** e else str(n)
+
+    def join(fmt, key) -> str:
+        return " / ".join(fmt.format(key(r)) for r in rows)
+
+    bpp = [r["new"]["bytes_per_point"] for r in rows]
+    big = rows[-1]
+    return (f"Figures (`python benchmarks/store.py --full`; {describe(data.get('provenance'))}): checkpoint of 10 "
+            f"records {join('{:.1f}', lambda r: r['new']['checkpoint_ms']['median'])} ms wall (median) at "
+            f"{' / '.join(n_label(r['n_points']) for r in rows)} points, of which "
+            f"{join('{:.2f}', lambda r: r['new']['checkpoint_cpu_ms']['median'])} ms CPU and the rest the disk's "
+            f"`fdatasync` ({join('{:.1f}', lambda r: r['fsync_ms'])} ms alone on that disk); the old whole-file "
+            f"rewrite took {join('{:.0f}', lambda r: r['old']['checkpoint_ms']['median'])} ms. File size "
+            f"{min(bpp):.0f}-{max(bpp):.0f} bytes per point (4 observables), linear in n. Opening a "
+            f"{n_label(big['n_points'])}-point store read-only and counting its points by status and phase "
+            f"with {big['new']['status_journal_frames']} checkpoints still in the journal: "
+            f"{big['new']['status_s_with_journal']:.2f} s.")
+
+
 if __name__ == "__main__":
     main()
