@@ -87,5 +87,45 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+SHORT = {"SINGLE_Q": "helix", "SKYRMION": "SkX", "MERON_ANTIMERON": "MAX", "FERROMAGNET": "FM"}
+
+
+def _e(x: float) -> str:
+    m, e = f"{x:.1e}".split("e")
+    return f"{m}e{int(e)}" if x >= 1e-8 else f"**{x:.0e}**".replace("e-", "e-").replace("e-0", "e-")
+
+
+def render_readme(data: dict) -> str:
+    """The README's "Which L" table, from results/commensurability.json (``benchmarks/report.py``)."""
+    from _provenance import describe
+
+    sizes = data["sizes"]
+    rows = {(r["preset"], r["point"], r["L"]): r for r in data["rows"]}
+    lines = ["| L | " + " | ".join(str(L) for L in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    for preset, label in (("triangular-chiral", "triangular helix, E above the exact optimum (J1/spin)"),
+                          ("square-chiral", "square helix, E above the exact optimum")):
+        lines.append(f"| {label} | " + " | ".join(_e(rows[(preset, "helix", L)]["excess"]) for L in sizes) + " |")
+    maxrows = [rows[k] for k in rows if k[1] == "meron_antimeron"]
+    if maxrows:
+        p = maxrows[0]["params"]
+        best = min(r["energy"] for r in maxrows)
+        cells = []
+        for L in sizes:
+            r = rows[("square-chiral", "meron_antimeron", L)]
+            name = SHORT.get(r["phase"], r["phase"])
+            cells.append(f"**{name}**" if r["energy"] - best < 1e-9 else name)
+        lines.append(f"| square, h = {p['h']}, K = {p['K']} (J1): label (bold: lowest energy) | " + " | ".join(cells) + " |")
+    tri = [rows[k] for k in rows if k[:2] == ("triangular-chiral", "skyrmion")]
+    text = ""
+    if tri:
+        best = min(r["energy"] for r in tri)
+        phases = {r["phase"] for r in tri}
+        gap = max(r["energy"] - best for r in tri if r["L"] in (24, 48))
+        text = (f"At the triangular skyrmion point (h = {tri[0]['params']['h']}, K = {tri[0]['params']['K']}) the "
+                f"label is {'SKYRMION at every L tried' if phases == {'SKYRMION'} else ', '.join(sorted(phases))}; "
+                f"the energy at L = 24 and 48 is within {gap:.0e} J1 per spin of the best of all sizes.")
+    return "\n".join(lines + ["", text, "", f"(`{data['mode']}` mode; {describe(data.get('provenance'))}.)"])
+
+
 if __name__ == "__main__":
     main()
