@@ -222,6 +222,7 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spinexplore`` command; returns the exit code (see the module doc)."""
+    from spinexplore.errors import SimulationFailingError
     from spinexplore.store.base import StoreError
 
     parser = build_parser()
@@ -249,6 +250,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except InputError as exc:
+        if debug:
+            raise
+        print(f"{prefix} {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_INPUT
+    except SimulationFailingError as exc:  # the simulation cannot work: input to fix, as above
         if debug:
             raise
         print(f"{prefix} {' '.join(str(exc).split())}", file=sys.stderr)

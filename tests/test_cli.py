@@ -143,3 +143,21 @@ def test_issue_acceptance_run(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert _count_done(d / "exploration.h5") == 40
     assert (d / "phase_diagram.png").stat().st_size > 10_000
+
+
+def test_a_simulation_that_always_fails_stops_the_run_with_exit_2(tmp_path, monkeypatch, capsys):
+    """Issue 23 (3): every point FAILED, nothing was printed and the command exited 0. The runner's
+    stop is tested in tests/test_runner.py; here, what the command makes of it."""
+    from spinexplore.errors import SimulationFailingError
+    from spinexplore.explorer import ActiveLearningExplorer
+
+    def failing(self, *args, **kwargs):
+        raise SimulationFailingError("stopped: the first 5 simulations all failed with the same error: "
+                                     "invalid return value: ... without a 'phase' key")
+
+    monkeypatch.setattr(ActiveLearningExplorer, "run", failing)
+    code = main(["run", "--n-initial", "8", "--n-iterations", "1", "--lattice-size", "6", "--mode", "screening",
+                 "--n-jobs", "1", "--no-progress", "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("spinexplore run: error: stopped: the first 5 simulations all failed") and "Traceback" not in err

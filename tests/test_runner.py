@@ -277,3 +277,49 @@ def test_docstring_examples_of_the_facade_and_the_goals():
     for module in (spinexplore.explorer, spinexplore.goals):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__
+
+
+def test_async_run_records_its_convergence_history():
+    """Issue 23 (2): after an asynchronous run the history was empty (no background fit landed)."""
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    explorer.run(5, 4, disc, n_initial=8, executor=get_executor(2, cf.ThreadPoolExecutor(2)), progress=False,
+                 schedule="async")
+    assert explorer.iteration == 5
+    last = explorer.history[-1]
+    assert last["iteration"] == 5 and last["n_done"] == explorer.n_points == 28
+    assert 0 <= last["mean_uncertainty"] <= 1
+
+
+def bad_return(p):
+    return {"energy": -1.0, "label": "FM"}  # no "phase": every point fails the same way
+
+
+@pytest.mark.parametrize("schedule", ["batch", "async"])
+def test_a_simulation_failing_the_same_way_every_time_stops_the_run(tmp_path, caplog, schedule):
+    """Issue 23 (3): every point FAILED silently and the run went on to spend its whole budget."""
+    from spinexplore.errors import SimulationFailingError
+    from spinexplore.runner import FAIL_FAST_AFTER
+
+    explorer = ActiveLearningExplorer(SPACE, seed=0, store=tmp_path / "e.h5", verbose=False)
+    ex = get_executor(2, cf.ThreadPoolExecutor(2)) if schedule == "async" else None
+    with caplog.at_level("WARNING", logger="spinexplore"):
+        with pytest.raises(SimulationFailingError, match="mapping without a 'phase' key"):
+            explorer.run(3, 10, bad_return, n_initial=20, executor=ex, progress=False, schedule=schedule)
+    failed = explorer.counts()["FAILED"]
+    assert FAIL_FAST_AFTER <= failed < 20  # stopped early, the budget was 50
+    assert "Point" in caplog.text and "FAILED" in caplog.text and "'phase' key" in caplog.text  # as they happen
+    explorer.close()
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)  # the failures were saved
+    assert back.counts()["FAILED"] == failed
+    back.store.close()
+
+
+def test_failures_with_different_errors_or_a_success_do_not_stop_the_run():
+    def mixed(p):
+        if p["x"] < 0.5:
+            raise ValueError(f"bad x {p['x']:.6f}")  # a different message at every point
+        return disc(p)
+
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    explorer.run(1, 4, mixed, n_initial=10, n_jobs=1, progress=False)
+    assert explorer.n_points == 14 and explorer.counts()["FAILED"] >= 1
