@@ -188,7 +188,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except BaseException:
         release(explorer)
         raise
-    c = explorer.counts()
+    c = explorer.counts(by="status")
     print(
         f"Resuming {store}: {c.get('DONE', 0)} done, {c.get('PENDING', 0) + c.get('CANCELLED', 0)} pending, "
         f"iteration {explorer.iteration}; {settings['model']} (L={simulation.lattice_size}, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import threading
@@ -380,7 +381,7 @@ class Runner:
                 # its convergence entry (predict() would fit anyway)
                 last = learner.history[-1] if learner.history else {}
                 if learner.n_labeled and (last.get("iteration") != learner.iteration
-                                          or last.get("n_done") != learner.counts().get("DONE", 0)):
+                                          or last.get("n_done") != learner.counts(by="status").get("DONE", 0)):
                     learner.fit()
                     learner.update_metrics()
                 learner.n_completed_iterations = learner.iteration + 1
@@ -433,6 +434,8 @@ def open_runner(learner: PhaseLearner, simulation: Any, *, store: Any, state: Ca
 
     own = executor is None or isinstance(executor, str)
     ex = get_executor(n_jobs, backend if executor is None else executor)
+    if own:
+        warn_oversubscribed(ex.n_workers, backend if executor is None else executor)
     if progress or not verbose:  # a bar (or log lines where no bar can show), or silence
         bar = make_progress(total, enabled=progress, desc="Classifying")
     else:  # progress=False, verbose: the old tool's line per point, through logging
@@ -448,6 +451,28 @@ def open_runner(learner: PhaseLearner, simulation: Any, *, store: Any, state: Ca
             bar.close()
         finally:
             runner.close()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a batch job's share), else all."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def warn_oversubscribed(n_workers: int, backend: str | None) -> bool:
+    """Log a warning when more local workers than usable cores were asked for; True if so."""
+    if backend not in (None, "process", "loky", "sequential"):  # cluster workers bring their own cores
+        return False
+    cores = usable_cores()
+    if n_workers <= cores:
+        return False
+    _LOG.warning(
+        "n_jobs=%d starts %d workers on %d usable cores: they share the cores, so the run is no faster than "
+        "with %d workers (end-to-end efficiency at most about %.0f %%); use n_jobs=-1 for one worker per core",
+        n_workers, n_workers, cores, cores, 100 * cores / n_workers)
+    return True
 
 
 def format_round(entry: dict[str, Any]) -> str:
