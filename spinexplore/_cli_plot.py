@@ -43,7 +43,8 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
                           description="The spin texture of point I: from the store when spins were saved, "
                                       "otherwise by rerunning that point (bit-identical, from its seed).")
     show.add_argument("dir", help="output directory of the exploration")
-    show.add_argument("index", type=int, help="the point's index (as in `spinexplore status` or the DataFrame)")
+    show.add_argument("index", type=int, help="the point's index: `spinexplore status DIR --points` lists them "
+                                              "(e.g. with --phase SKYRMION), as does the DataFrame")
     show.add_argument("--out", default=None, help="figure file [default: DIR/texture_I.png]")
     show.add_argument("--dpi", type=int, default=150, help="resolution of a png file [default: 150]")
 

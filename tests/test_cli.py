@@ -161,3 +161,30 @@ def test_a_simulation_that_always_fails_stops_the_run_with_exit_2(tmp_path, monk
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("spinexplore run: error: stopped: the first 5 simulations all failed") and "Traceback" not in err
+
+
+def test_status_points_lists_and_filters_the_points_for_show(tmp_path, capsys):
+    """Issue 23 (7): `show DIR I` pointed to `status`, which listed no points."""
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
+
+    out = tmp_path / "run"
+    out.mkdir()
+    ex = ActiveLearningExplorer(ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)}), seed=0,
+                                store=out / "exploration.h5", verbose=False)
+    ex.tell({"h": 0.1, "K": 0.2}, PhaseType.FERROMAGNET)
+    ex.tell({"h": 0.3, "K": 0.4}, {"phase": "SKYRMION", "confidence": 0.75})
+    ex.tell({"h": 0.5, "K": 0.6}, {"phase": "FAILED", "error": "boom"})
+    ex.close()
+    assert main(["status", str(out), "--points"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["index", "status", "phase", "confidence"] and len(lines) == 4
+    assert main(["status", str(out), "--phase", "skyrmion"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].split() == ["1", "DONE", "SKYRMION", "0.75", "0.3", "0.4"]
+    assert main(["status", str(out), "--points", "--status", "FAILED"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["2", "FAILED", "FAILED"]
+    assert main(["status", str(out), "--phase", "SKX"]) == 2
+    assert "--phase: 'SKX' is not one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["show", "--help"])
+    assert "spinexplore status DIR --points" in " ".join(capsys.readouterr().out.split())
