@@ -242,7 +242,7 @@ class Runner:
     @staticmethod
     def _error_key(result: SimulationResult) -> str:
         lines = [ln.strip() for ln in (result.error or "no result").strip().splitlines() if ln.strip()]
-        return lines[-1] if lines else "no result"  # the exception line of a traceback
+        return lines[0] if lines else "no result"  # "ValueError: ...", the traceback follows
 
     def _log_failure(self, index: int, result: SimulationResult) -> None:
         """Failures show as they happen (logger ``spinexplore.runner``), a few per distinct error."""
