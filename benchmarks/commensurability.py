@@ -91,8 +91,12 @@ SHORT = {"SINGLE_Q": "helix", "SKYRMION": "SkX", "MERON_ANTIMERON": "MAX", "FERR
 
 
 def _e(x: float) -> str:
+    """2.0e-2 style; below 1e-8 (exact up to rounding) in bold with one digit."""
     m, e = f"{x:.1e}".split("e")
-    return f"{m}e{int(e)}" if x >= 1e-8 else f"**{x:.0e}**".replace("e-", "e-").replace("e-0", "e-")
+    if x >= 1e-8:
+        return f"{m}e{int(e)}"
+    m, e = f"{x:.0e}".split("e")
+    return f"**{m}e{int(e)}**"
 
 
 def render_readme(data: dict) -> str:
@@ -123,7 +127,7 @@ def render_readme(data: dict) -> str:
         gap = max(r["energy"] - best for r in tri if r["L"] in (24, 48))
         text = (f"At the triangular skyrmion point (h = {tri[0]['params']['h']}, K = {tri[0]['params']['K']}) the "
                 f"label is {'SKYRMION at every L tried' if phases == {'SKYRMION'} else ', '.join(sorted(phases))}; "
-                f"the energy at L = 24 and 48 is within {gap:.0e} J1 per spin of the best of all sizes.")
+                f"the energy at L = 24 and 48 is within {_e(gap).strip('*')} J1 per spin of the best of all sizes.")
     return "\n".join(lines + ["", text, "", f"(`{data['mode']}` mode; {describe(data.get('provenance'))}.)"])
 
 

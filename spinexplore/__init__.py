@@ -11,7 +11,7 @@ from typing import Any
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
 from spinexplore.space import Dimension, ParameterSpace
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "ActiveLearningExplorer": "spinexplore.explorer",  # lazily: workers need no scikit-learn
