@@ -168,7 +168,7 @@ def test_slice_of_a_3d_space_follows_the_hidden_coordinate(tmp_path):
     ax = plotting.plot_phase_diagram(ex, dims=("K", "J2"), slice_at={"h": 0.45}, slice_tol=0.05)
     assert ax.get_xlabel() == "$K$" and ax.get_ylabel() == "$J_2$"
     n_inside = int(np.sum(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
-    assert f"h = 0.45; points with h in [0.4, 0.5]: {n_inside} of 200" in ax.get_title()
+    assert f"h = 0.45; points with h in [0.4, 0.5]: {n_inside} of 200" in " ".join(ax.get_title().split())
     # only points within 0.05 of h = 0.45 are drawn
     from matplotlib.collections import PathCollection
 
@@ -177,6 +177,24 @@ def test_slice_of_a_3d_space_follows_the_hidden_coordinate(tmp_path):
     sl = analysis.slice_points(ex, x="K", y="J2", at={"h": 0.45}, slice_tol=0.05)
     np.testing.assert_array_equal(sl.inside, np.flatnonzero(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
     assert sl.defaulted == () and sl.at == {"h": 0.45}
+
+
+@pytest.mark.parametrize("style", [None, "single", "double"])
+def test_the_title_of_a_3d_slice_fits_in_the_figure(style):
+    """Issue 23 (10): the default title of a 3-D run was clipped on both sides."""
+    from matplotlib.figure import Figure
+
+    from spinexplore.plotting._common import figure_size, style_rc
+
+    space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0), "J2": (0.0, 1.0)})
+    with matplotlib.rc_context(style_rc(style)):
+        fig = Figure(figsize=figure_size(style, 1, (6.0, 4.5)), layout="constrained")
+        ax = fig.subplots()
+        plotting.plot_phase_diagram(StandIn(space, n=200), ax=ax)
+        fig.draw_without_rendering()  # runs the layout, as savefig does
+        box, title = fig.bbox, ax.title.get_window_extent()
+    assert "J2" in ax.get_title()  # the slice is described
+    assert box.x0 - 1 <= title.x0 and title.x1 <= box.x1 + 1 and title.y1 <= box.y1 + 1, (title, box)
 
 
 def test_default_slice_is_the_middle_of_the_box_and_log_axes_are_log():

@@ -43,6 +43,37 @@ def slice_title(base: str, sl: Slice) -> str:
     return f"{base}\n{text}" if text else base
 
 
+def fit_title(ax: Any, text: str) -> str:
+    """``text`` wrapped to the width of ``ax`` (a long slice description would be clipped at
+    both sides of the figure): lines break at "; " and spaces, about 0.55 em per character."""
+    import textwrap
+
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+
+    fig = ax.figure
+    width_in = fig.get_figwidth() * ax.get_position().width
+    size = FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points()
+    n_chars = max(20, int(width_in * 72 / (0.55 * size)))
+    lines = []
+    for line in text.splitlines():
+        parts = [p + ";" for p in line.split("; ")]
+        parts[-1] = parts[-1][:-1]
+        current = ""
+        for part in parts:
+            trial = f"{current} {part}" if current else part
+            if len(trial) <= n_chars:
+                current = trial
+                continue
+            if current:
+                lines.append(current)
+            wrapped = textwrap.wrap(part, n_chars) or [""]
+            lines.extend(wrapped[:-1])
+            current = wrapped[-1]
+        lines.append(current)
+    return "\n".join(lines)
+
+
 def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smooth: bool,
                   boundaries: bool, uncertain: float | None) -> set[int]:
     present = {int(p) for p in np.unique(grid.phase)}
@@ -252,7 +283,7 @@ def plot_phase_diagram(
         ax.set_ylim(-0.5, max(0, int(its.max(initial=0))) + 0.5)
         ax.set_ylabel("iteration")
     if title is not None or sl.at:
-        ax.set_title(slice_title(title, sl) if title is not None else sl.describe())
+        ax.set_title(fit_title(ax, slice_title(title, sl) if title is not None else sl.describe()))
     if legend:
         from matplotlib.patches import Patch
 
@@ -336,7 +367,7 @@ def plot_uncertainty(
     set_scales(ax, explorer, sl, labels, units)
     if len(sl.shown) == 1:
         ax.set_ylabel("uncertainty (1 - max p)")
-    ax.set_title(slice_title("uncertainty", sl))
+    ax.set_title(fit_title(ax, slice_title("uncertainty", sl)))
     return ax
 
 
