@@ -368,7 +368,7 @@ def test_texture_panels_of_a_planted_skyrmion(tmp_path):
     path = tmp_path / "tex.png"
     axes[0].figure.savefig(path, dpi=60)
     img = mpimg.imread(path)
-    assert img.shape[:2] == (int(4.6 * 60), 16 * 60)
+    assert img.shape[:2] == (int(5.0 * 60), 15 * 60)
     # the core (S_z = -1) and the background (S_z = +1) both appear in the RdBu_r colours
     cmap = matplotlib.colormaps["RdBu_r"]
     for end in (0.0, 1.0):
@@ -541,3 +541,37 @@ def test_phase_gallery_shows_one_texture_per_phase(tmp_path):
         plotting.plot_phase_gallery(ex, phases=["SKYRMION"], lattice="square")
     path = plotting.save_phase_gallery(ex, tmp_path / "gallery.pdf", style="double", lattice="square")
     assert Path(path).read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.parametrize("kind, corners", [("triangular", 6), ("square", 4)])
+def test_structure_factor_on_a_log_scale_inside_the_brillouin_zone(kind, corners):
+    """Issue 23 (figures): S(q) was linear, with no zone and no units on q."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Polygon
+
+    from spinexplore.plotting._texture import brillouin_zone
+
+    lat = make_lattice(kind, 12)
+    S, _ = helix(lat)
+    ax = plotting.plot_structure_factor(S, lat)
+    assert isinstance(ax.collections[0].norm, LogNorm) and "log" in ax.collections[0].colorbar.ax.get_ylabel()
+    zone = [p for p in ax.patches if isinstance(p, Polygon)]
+    assert len(zone) == 1 and len(brillouin_zone(lat.b)) == corners
+    # the zone: every folded q lies in it, and its corners are equidistant from q = 0 and the nearest b
+    r = np.hypot(*brillouin_zone(lat.b).T)
+    np.testing.assert_allclose(r, r[0])
+    assert r[0] == pytest.approx(np.linalg.norm(lat.b[0]) / (np.sqrt(3) if kind == "triangular" else np.sqrt(2)))
+    assert "a^{-1}" in ax.get_xlabel() and "/ $a$" in plotting.plot_spin_texture(S, lat).get_xlabel()
+
+
+def test_texture_figure_names_the_point_its_phase_and_parameters():
+    from spinexplore.analysis import Texture
+
+    lat = make_lattice("triangular", 12)
+    S, _ = helix(lat)
+    tex = Texture(spins=S, lattice="triangular", L=12, model="triangular-chiral", index=17,
+                  params={"h": 0.05, "K": 0.1}, phase=SQ, energy=-3.2, source="rerun")
+    axes = tex.plot()
+    title = axes[0].figure.get_suptitle()
+    assert "point 17: helix (1Q) (SINGLE_Q)" in title and "h = 0.05 J$_1$" in title and "L = 12" in title
+    assert [t.get_text() for ax in axes for t in ax.texts if t.get_text().startswith("(")] == ["(a)", "(b)", "(c)"]
