@@ -188,3 +188,23 @@ def test_status_points_lists_and_filters_the_points_for_show(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["show", "--help"])
     assert "spinexplore status DIR --points" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("style, width_in", [("single", 3.4), ("double", 7.0)])
+def test_show_writes_a_journal_texture_figure(tmp_path, capsys, style, width_in):
+    """Issue 23 (figures): `show` had no --style."""
+    import matplotlib.image as mpimg
+
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, SpinSimulation
+
+    out = tmp_path / "run"
+    out.mkdir()
+    ex = ActiveLearningExplorer(ParameterSpace({"h": (0.0, 0.5), "K": (0.0, 0.5)}), seed=0,
+                                store=out / "exploration.h5", verbose=False)
+    ex.add_initial_samples(1, method="random")
+    ex.classify_pending_points(SpinSimulation(lattice_size=6, mode="screening"), progress=False)
+    ex.close()
+    path = tmp_path / f"tex_{style}.png"
+    assert main(["show", str(out), "0", "--style", style, "--font", "serif", "--dpi", "50", "--out", str(path)]) == 0
+    assert "Texture(point 0" in capsys.readouterr().out
+    assert mpimg.imread(path).shape[1] == int(round(width_in * 50))

@@ -575,3 +575,34 @@ def test_texture_figure_names_the_point_its_phase_and_parameters():
     title = axes[0].figure.get_suptitle()
     assert "point 17: helix (1Q) (SINGLE_Q)" in title and "h = 0.05 J$_1$" in title and "L = 12" in title
     assert [t.get_text() for ax in axes for t in ax.texts if t.get_text().startswith("(")] == ["(a)", "(b)", "(c)"]
+
+
+def test_journal_figures_have_panels_of_about_4_to_3_and_panel_labels(tmp_path):
+    """Issue 23 (figures): `--style double` gave a 2.4:1 plot; multi-panel figures had no (a), (b)."""
+    from spinexplore.plotting._common import figure_size
+
+    for style, n in (("single", 1), ("double", 1), ("double", 2)):
+        w, h = figure_size(style, n, (6.0, 4.5))
+        assert 1.0 <= (w / n) / (h - 0.9) <= 1.5, (style, n, w, h)
+    from matplotlib.figure import Figure
+
+    ex = StandIn(SPACE2)
+    path = plotting.save_phase_diagram(ex, tmp_path / "two.png", panels=("phase", "uncertainty"), style="double",
+                                       font="serif", dpi=50)
+    assert mpimg.imread(path).shape[1] == 350
+    fig = Figure()
+    ax = fig.subplots()
+    from spinexplore.plotting._common import panel_label, run_caption
+
+    panel_label(ax, 1)
+    assert ax.texts[0].get_text() == "(b)"
+    assert run_caption(ex) is None  # no recorded simulation: the title stays "phase diagram"
+
+    class Run(StandIn):
+        simulation_description = {"simulation": "SpinSimulation", "model": "triangular-chiral",
+                                  "model_params": {"J1": 1.0, "D": 0.5625}, "lattice_size": 24, "mode": "fast"}
+        n_points = 60
+
+    assert run_caption(Run(SPACE2)) == "triangular-chiral (D/J = 0.5625), L = 24, fast, 60 points"
+    with pytest.raises(ValueError, match="font"):
+        plotting.save_phase_diagram(ex, tmp_path / "x.png", font="comic")

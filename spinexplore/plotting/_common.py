@@ -151,12 +151,12 @@ def journal_style(style: str | None = "single") -> Iterator[None]:
 
 def figure_size(style: str | None, n_panels: int, panel_size: tuple[float, float]) -> tuple[float, float]:
     """Figure size in inches: ``panel_size`` per panel on screen; a journal column's width with
-    panels of aspect about 4:3 (at most 4.2 in of plot height) plus room for title and legend."""
+    panels of aspect about 4:3 (at most 4.8 in of plot height) plus room for title and legend."""
     if style is None:
         return panel_size[0] * n_panels, panel_size[1]
     width = COLUMN_WIDTHS[check_choice("style", style, STYLES)]
     panel_w = width / n_panels
-    return width, max(1.8, min(panel_w * 0.75, 4.2)) + (0.9 if n_panels == 1 else 0.8)
+    return width, max(1.8, min(panel_w * 0.75, 4.8)) + (0.9 if n_panels == 1 else 0.8)
 
 
 def check_output(path: str | os.PathLike[str], dpi: Any, *, folder_must_exist: bool = True) -> tuple[str, int]:

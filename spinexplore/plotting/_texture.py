@@ -239,7 +239,14 @@ def plot_texture(spins: Any, lattice: Any = None, *, axes: Sequence[Axes] | None
     if title is None:
         title = texture_caption(spins)
     if title:
-        axes[0].figure.suptitle(title)
+        import textwrap
+
+        import matplotlib as mpl
+
+        fig = axes[0].figure
+        size = mpl.font_manager.FontProperties(size=mpl.rcParams["figure.titlesize"]).get_size_in_points()
+        width = max(20, int(fig.get_figwidth() * 72 / (0.55 * size)))
+        fig.suptitle("\n".join(textwrap.wrap(title, width)))
     for k, ax in enumerate(axes):
         panel_label(ax, k)
     return axes
