@@ -606,3 +606,40 @@ def test_journal_figures_have_panels_of_about_4_to_3_and_panel_labels(tmp_path):
     assert run_caption(Run(SPACE2)) == "triangular-chiral (D/J = 0.5625), L = 24, fast, 60 points"
     with pytest.raises(ValueError, match="font"):
         plotting.save_phase_diagram(ex, tmp_path / "x.png", font="comic")
+
+
+class HT(StandIn):
+    """An h-T diagram: helix at h < 0.2, FM at h >= 0.2, both below T = 0.5; PM above."""
+
+    classes_ = np.array([int(FM), int(SQ), int(PhaseType.PARAMAGNET)])
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=float)
+        ph = np.where(X[:, 1] >= 0.5, int(PhaseType.PARAMAGNET), np.where(X[:, 0] < 0.2, int(SQ), int(FM)))
+        proba = (ph[:, None] == self.classes_[None, :]).astype(float) * 0.9 + 0.05
+        return ph, proba
+
+
+def _line_points(ax):
+    """Vertices of the boundary lines (black contour paths) drawn on ``ax``."""
+    from matplotlib.contour import ContourSet
+
+    pts = [np.zeros((0, 2))]
+    for c in ax.collections:
+        if isinstance(c, ContourSet) and c.get_edgecolor().size and np.allclose(c.get_edgecolor()[0][:3], 0):
+            pts += [p.vertices for p in c.get_paths()]
+    return np.vstack(pts)
+
+
+def test_a_crossover_is_not_drawn_as_a_transition():
+    """Issue 23 (figures): in an h-T diagram the FM|PM line at h > 0 was drawn (it is a crossover)."""
+    ex = HT(ParameterSpace({"h": (0.0, 1.0), "T": (0.0, 1.0)}), n=40)
+    ax = plotting.plot_phase_diagram(ex, points=None, uncertain=None)
+    pts = _line_points(ax)
+    on_fm_pm = (pts[:, 0] > 0.3) & (np.abs(pts[:, 1] - 0.5) < 0.05)
+    assert not on_fm_pm.any() and len(pts)  # the helix's lines are still drawn
+    assert any("FM | PM: crossover (no line)" == t.get_text() for t in ax.get_legend().get_texts())
+    every = _line_points(plotting.plot_phase_diagram(ex, points=None, uncertain=None, crossovers=()))
+    assert ((every[:, 0] > 0.3) & (np.abs(every[:, 1] - 0.5) < 0.05)).any()
+    with pytest.raises(ValueError, match="crossovers must be pairs"):
+        plotting.plot_phase_diagram(ex, crossovers=["FERROMAGNET"])

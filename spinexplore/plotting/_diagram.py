@@ -74,8 +74,43 @@ def fit_title(ax: Any, text: str) -> str:
     return "\n".join(lines)
 
 
+def default_crossovers(explorer: Any, sl: Slice) -> list[tuple[PhaseType, PhaseType]]:
+    """FM|PM in an h-T slice: a crossover in a field (no symmetry is broken between them)."""
+    shown = {space_of(explorer).names[k] for k in sl.shown}
+    return [(PhaseType.FERROMAGNET, PhaseType.PARAMAGNET)] if {"h", "T"} <= shown else []
+
+
+def _check_crossovers(pairs: Any) -> list[tuple[PhaseType, PhaseType]]:
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"crossovers must be pairs of phases, e.g. [('FERROMAGNET', 'PARAMAGNET')]; got {pair!r}")
+        out.append((PhaseType.parse(pair[0]), PhaseType.parse(pair[1])))
+    return out
+
+
+def _merged_decision(grid: GridPrediction, pairs: Sequence[tuple[PhaseType, PhaseType]]) -> tuple[np.ndarray, list[int]]:
+    """``p_k - max_{j != k} p_j`` with each crossover pair counted as one class (its first phase)."""
+    classes = [int(c) for c in grid.classes]
+    p = np.array(grid.proba, dtype=float, copy=True)
+    keep = list(range(len(classes)))
+    for a, b in pairs:
+        if int(a) in classes and int(b) in classes:
+            ia, ib = classes.index(int(a)), classes.index(int(b))
+            if ib in keep and ia in keep:
+                p[..., ia] += p[..., ib]
+                keep.remove(ib)
+    p = p[..., keep]
+    if p.shape[-1] == 1:
+        return np.ones_like(p), [classes[k] for k in keep]
+    order = np.sort(p, axis=-1)
+    top, second = order[..., -1:], order[..., -2:-1]
+    return p - np.where(p >= top, second, top), [classes[k] for k in keep]
+
+
 def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smooth: bool,
-                  boundaries: bool, uncertain: float | None) -> set[int]:
+                  boundaries: bool, uncertain: float | None,
+                  crossovers: Sequence[tuple[PhaseType, PhaseType]] = ()) -> set[int]:
     present = {int(p) for p in np.unique(grid.phase)}
     if len(sl.shown) == 1:
         phases, edges = grid.phase, grid.edges[0]
@@ -100,8 +135,9 @@ def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smo
         ax.pcolormesh(grid.edges[0], grid.edges[1], grid.phase, cmap=cmap, norm=norm, alpha=alpha,
                       shading="flat", zorder=1, rasterized=True)
     if boundaries and f.shape[-1] > 1:
-        xs, ys, fp = padded(grid, f)
-        for c, phase in enumerate(grid.classes):
+        merged, line_classes = _merged_decision(grid, crossovers) if crossovers else (f, list(grid.classes))
+        xs, ys, fp = padded(grid, merged)
+        for c, phase in enumerate(line_classes):
             if int(phase) in present and np.nanmin(fp[..., c]) < 0 < np.nanmax(fp[..., c]):
                 ax.contour(xs, ys, fp[..., c], levels=[0.0], colors="black", linewidths=0.9, zorder=2)
     if uncertain is not None:
@@ -199,6 +235,7 @@ def plot_phase_diagram(
     labels: Mapping[str, str] | None = None,
     units: Mapping[str, str] | str | None = None,
     title: str | None = "phase diagram",
+    crossovers: Sequence[tuple[Any, Any]] | None = None,
 ) -> Axes:
     """Predicted phases as coloured regions with smooth boundary lines, the uncertain area
     hatched, and the sampled points on top.
@@ -236,6 +273,11 @@ def plot_phase_diagram(
     marker_size : float, default=28
     boundaries : bool, default=True
         Draw the phase boundaries as lines: the zero contours of ``p_k - max_{j != k} p_j``.
+    crossovers : sequence of (phase, phase) pairs, optional
+        Pairs whose meeting is a crossover, not a transition: their regions keep their colours
+        but no line is drawn between them (the legend says so). Default: FM|PM when the slice
+        shows a field ``h`` and a temperature ``T`` (in a field the ferromagnet does not break a
+        symmetry the paramagnet has); ``()`` draws every line.
     uncertain : float or None, default=0.6
         Hatch the area where the surrogate's largest probability is below this value; None
         turns the hatching off.
@@ -270,8 +312,9 @@ def plot_phase_diagram(
     grid = predict_grid(explorer, sl, resolution)
     present: set[int] = set()
     if grid is not None:
+        pairs = default_crossovers(explorer, sl) if crossovers is None else _check_crossovers(crossovers)
         present |= _draw_regions(ax, grid, sl, alpha=region_alpha, smooth=smooth, boundaries=boundaries,
-                                 uncertain=uncertain if len(sl.shown) == 2 else None)
+                                 uncertain=uncertain if len(sl.shown) == 2 else None, crossovers=pairs)
     else:
         ax.text(0.5, 0.5, "no finished point yet", transform=ax.transAxes, ha="center", va="center")
     handles, drawn = draw_points(ax, explorer, sl, points, marker_size, names,
@@ -289,6 +332,11 @@ def plot_phase_diagram(
 
         patches = [Patch(facecolor=PHASE_COLORS[PhaseType(p)], edgecolor="black", lw=0.5, label=names[PhaseType(p)])
                    for p in sorted(present)]
+        if grid is not None and boundaries and len(sl.shown) == 2:
+            for pa, pb in pairs:
+                if int(pa) in present and int(pb) in present:
+                    patches.append(Patch(facecolor="none", edgecolor="none",
+                                         label=f"{names[pa]} | {names[pb]}: crossover (no line)"))
         if grid is not None and uncertain is not None and len(sl.shown) == 2 and grid.proba.max(axis=-1).min() < uncertain:
             patches.append(Patch(facecolor="white", edgecolor="0.25", lw=0.5, hatch="////",
                                  label=f"max p < {uncertain:g}"))
