@@ -110,9 +110,11 @@ def style_rc(style: str | None, font: str = "sans") -> dict[str, Any]:
 
 
 def panel_label(ax: Any, k: int) -> None:
-    """The label "(a)", "(b)", ... at the top left of panel ``k`` (0-based), outside the axes."""
-    ax.text(-0.02, 1.02, f"({chr(ord('a') + k)})", transform=ax.transAxes, ha="right", va="bottom",
-            fontweight="bold")
+    """The label "(a)", "(b)", ... at the top left of panel ``k`` (0-based), inside the axes on a
+    white box (clear of the title and of the axis labels)."""
+    ax.text(0.02, 0.98, f"({chr(ord('a') + k)})", transform=ax.transAxes, ha="left", va="top",
+            fontweight="bold", zorder=10, bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
+                                                  "edgecolor": "none", "alpha": 0.85})
 
 
 def run_caption(explorer: Any) -> str | None:

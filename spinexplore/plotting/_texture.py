@@ -161,8 +161,7 @@ def plot_structure_factor(spins: Any, lattice: Any = None, *, ax: Axes | None = 
     ax.set_ylim(-extent, extent)
     ax.set_xlabel("$q_x$ / $a^{-1}$")
     ax.set_ylabel("$q_y$ / $a^{-1}$")
-    ax.set_title("structure factor " + label + (" (q=0 left out)" if exclude_zero else "")
-                 + ", first Brillouin zone dashed")
+    ax.set_title("structure factor " + label + (", q = 0 left out" if exclude_zero else ""))
     return ax
 
 
