@@ -51,8 +51,8 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
     show.add_argument("--out", default=None, help="figure file [default: DIR/texture_I.png]")
     show.add_argument("--dpi", type=int, default=150, help="resolution of a png file [default: 150]")
     show.add_argument("--style", default=None, choices=("single", "double"),
-                      help="journal figure 7.0 in wide (both draw the three panels in one row; single "
-                           "stacks them in a 3.4 in column) [default: screen size]")
+                      help="journal figure: double (7.0 in wide, the three panels in a row) or single "
+                           "(3.4 in wide, the panels stacked) [default: screen size, 15 x 5 in]")
     show.add_argument("--font", default="sans", choices=("sans", "serif", "latex"),
                       help="typeface [default: sans]")
 

@@ -129,7 +129,10 @@ class PhaseLearner:
             return status
         if by == "phase":
             return phase
-        return {**status, **phase}
+        both = dict(status)
+        for name, n in phase.items():  # summed where the names meet, as version 0.1 counted
+            both[name] = both.get(name, 0) + n
+        return both
 
     @property
     def n_finished(self) -> int:
