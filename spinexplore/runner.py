@@ -46,7 +46,7 @@ _LOG = get_logger("runner")
 #: A run stops (SimulationFailingError) when its first this many results all FAILED with the same
 #: error: a simulation that fails the same way every time would otherwise spend the whole budget.
 FAIL_FAST_AFTER = 5
-#: Failures logged (WARNING) per distinct error message; the rest are counted in the summary.
+#: Failures logged (WARNING) per distinct error message; all of them show in the status counts.
 FAILURES_LOGGED_PER_ERROR = 3
 
 SCHEDULES = ("async", "batch")
@@ -266,8 +266,8 @@ class Runner:
             self.stopped_by = "failing simulation"
             raise SimulationFailingError(
                 f"stopped: the first {self.fail_fast} simulations all failed with the same error: "
-                f"{errors.pop()[:500]} (every failure is saved with its error, see to_dataframe()['error'] or "
-                "`spinexplore status`; fix the simulation, then resume)")
+                f"{errors.pop()[:500]} (every failure is saved with its error: to_dataframe()['error'], and "
+                "`spinexplore status DIR --points --status FAILED` lists them; fix the simulation, then resume)")
 
     # ------------------------------------------------------------------ batch schedule
     def run_points(self, indices: Sequence[int]) -> list[PointRecord]:
