@@ -81,7 +81,7 @@ def phase_cmap() -> tuple[Any, Any]:
 
 
 #: Text fonts of a figure: ``"sans"`` (matplotlib's default), ``"serif"`` (serif text and
-#: Computer Modern mathematics, no LaTeX needed) or ``"latex"`` (all text set by LaTeX).
+#: serif mathematics, no LaTeX needed) or ``"latex"`` (all text set by LaTeX).
 FONTS = ("sans", "serif", "latex")
 
 
