@@ -29,6 +29,8 @@ from pathlib import Path
 
 from scipy.optimize import minimize_scalar
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import SpinSimulation
 from spinexplore.physics.model import SpinModel
 
@@ -61,6 +63,7 @@ def main() -> None:
     parser.add_argument("--mode", default="fast")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "commensurability.json"))
     args = parser.parse_args()
+    load0 = _load_now()
     rows = []
     for preset, name, params in POINTS:
         exact = helix_optimum(preset) if name == "helix" else None
@@ -77,11 +80,55 @@ def main() -> None:
             rows.append(row)
             extra = f" excess {row['excess']:+.2e}" if exact is not None else ""
             print(f"{preset:18s} {name:16s} L={L:3d} {r.phase.name:16s} E={r.energy:.6f}{extra}", flush=True)
-    out = {"mode": args.mode, "sizes": args.sizes, "rows": rows,
+    out = {"provenance": provenance(load0), "mode": args.mode, "sizes": args.sizes, "rows": rows,
            "machine": {"python": platform.python_version(), "platform": platform.platform()}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.out}")
+
+
+SHORT = {"SINGLE_Q": "helix", "SKYRMION": "SkX", "MERON_ANTIMERON": "MAX", "FERROMAGNET": "FM"}
+
+
+def _e(x: float) -> str:
+    """2.0e-2 style; below 1e-8 (exact up to rounding) in bold with one digit."""
+    m, e = f"{x:.1e}".split("e")
+    if x >= 1e-8:
+        return f"{m}e{int(e)}"
+    m, e = f"{x:.0e}".split("e")
+    return f"**{m}e{int(e)}**"
+
+
+def render_readme(data: dict) -> str:
+    """The README's "Which L" table, from results/commensurability.json (``benchmarks/report.py``)."""
+    from _provenance import describe
+
+    sizes = data["sizes"]
+    rows = {(r["preset"], r["point"], r["L"]): r for r in data["rows"]}
+    lines = ["| L | " + " | ".join(str(L) for L in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    for preset, label in (("triangular-chiral", "triangular helix, E above the exact optimum (J1/spin)"),
+                          ("square-chiral", "square helix, E above the exact optimum")):
+        lines.append(f"| {label} | " + " | ".join(_e(rows[(preset, "helix", L)]["excess"]) for L in sizes) + " |")
+    maxrows = [rows[k] for k in rows if k[1] == "meron_antimeron"]
+    if maxrows:
+        p = maxrows[0]["params"]
+        best = min(r["energy"] for r in maxrows)
+        cells = []
+        for L in sizes:
+            r = rows[("square-chiral", "meron_antimeron", L)]
+            name = SHORT.get(r["phase"], r["phase"])
+            cells.append(f"**{name}**" if r["energy"] - best < 1e-9 else name)
+        lines.append(f"| square, h = {p['h']}, K = {p['K']} (J1): label (bold: lowest energy) | " + " | ".join(cells) + " |")
+    tri = [rows[k] for k in rows if k[:2] == ("triangular-chiral", "skyrmion")]
+    text = ""
+    if tri:
+        best = min(r["energy"] for r in tri)
+        phases = {r["phase"] for r in tri}
+        gap = max(r["energy"] - best for r in tri if r["L"] in (24, 48))
+        text = (f"At the triangular skyrmion point (h = {tri[0]['params']['h']}, K = {tri[0]['params']['K']}) the "
+                f"label is {'SKYRMION at every L tried' if phases == {'SKYRMION'} else ', '.join(sorted(phases))}; "
+                f"the energy at L = 24 and 48 is within {_e(gap).strip('*')} J1 per spin of the best of all sizes.")
+    return "\n".join(lines + ["", text, "", f"(`{data['mode']}` mode; {describe(data.get('provenance'))}.)"])
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType  # noqa: E402
 from spinexplore.execution import get_executor  # noqa: E402
 
@@ -233,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers, args.rounds, args.real_points = [2, 4], 2, [4, 1, 2]
         args.lattice_size, args.diagrams, args.budget, args.seeds = 12, ["four_phases_2d"], 40, [0]
         args.quality_workers = 4
+    load0 = _load_now()
     result: dict = {"meta": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                              "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"),
                              "quick": args.quick, "argv": sys.argv[1:]}}
@@ -248,11 +251,74 @@ def main(argv: list[str] | None = None) -> int:
         for name, e in result["quality_summary"].items():
             print(f"(c) {name}: max gap at equal n {e['max_gap_pp_at_equal_n']:+.2f} pp (batch - async); "
                   f"wall to 95 %: async/batch = {e['wall_ratio_to_95']:.2f}")
+    result = {"provenance": provenance(load0), **result}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=float))
     print(f"wrote {out}")
     return 0
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def render_readme_efficiency(data: dict) -> str:
+    """README tables (a) and (b) from results/end_to_end.json (written by ``benchmarks/report.py``)."""
+    from _provenance import describe
+
+    orch = {(r["schedule"], r["n_workers"]): r for r in data["orchestration"]}
+    old = {r["n_workers"]: r for r in data.get("batch_0.1_one_executor", [])}
+    targets = {16: 0.95, 64: 0.90}
+    lines = ["| (a) sleep-based simulations, lognormal (median 0.5 s, sigma 0.5), warm executor, one run each "
+             "| 0.1 batch | batch | **async** | target (async) |", "|---|---|---|---|---|"]
+    for n in sorted({k[1] for k in orch}):
+        a, b = orch.get(("async", n)), orch.get(("batch", n))
+        t = targets.get(n)
+        verdict = "" if t is None or a is None else \
+            f">= {100 * t:.0f} % ({'met' if a['efficiency'] >= t else 'not met'})"
+        lines.append(f"| {n} workers ({a['n_simulations'] if a else b['n_simulations']} simulations) | "
+                     f"{_pct(old[n]['efficiency']) if n in old else ''} | {_pct(b['efficiency']) if b else ''} | "
+                     f"**{_pct(a['efficiency']) if a else ''}** | {verdict} |")
+    lines += ["", "| (b) the built-in solver, cold start included | workers | simulations | batch | async |",
+              "|---|---|---|---|---|"]
+    for key, label in (("real", "budget of `--real-points` (default)"), ("real_issue_config", "the issue's budget")):
+        rows = {r["schedule"]: r for r in data.get(key, [])}
+        if not rows:
+            continue
+        r0 = next(iter(rows.values()))
+        argv = data["meta"].get("real_issue_config_argv", []) if key == "real_issue_config" else []
+        budget = ""
+        if "--real-points" in argv:
+            i = argv.index("--real-points")
+            budget = f": {argv[i + 1]} initial + {argv[i + 2]} rounds of {argv[i + 3]}"
+        lines.append(f"| `{r0['mode']}`, L = {r0['lattice_size']}{budget} | {r0['n_workers']} | {r0['n_simulations']} | "
+                     f"{_pct(rows['batch']['efficiency']) if 'batch' in rows else ''} | "
+                     f"{_pct(rows['async']['efficiency']) if 'async' in rows else ''} |")
+    lines += ["", f"Measured at {describe(data.get('provenance'))}, {data['meta'].get('date', '')}; each figure is "
+              "a single run, so expect a few points of spread from run to run on a shared machine."]
+    return "\n".join(lines)
+
+
+def render_readme_quality(data: dict) -> str:
+    """README table (c) from results/end_to_end.json."""
+    q = data["quality_summary"]
+    seeds = sorted({r["seed"] for r in data["quality"]})
+    workers = sorted({r["n_workers"] for r in data["quality"]})
+    budget = max(max(int(k) for k in e["batch"]["accuracy_at_n"]) for e in q.values())
+    lines = [f"| (c) accuracy of the predicted diagram, {workers[0]} simulated workers, {budget} simulations, "
+             f"{len(seeds)} seeds (mean) | batch | async |", "|---|---|---|"]
+    names = {"four_phases_2d": "4 phases (2-D)", "island_2d": "island (2-D)"}
+    for name, e in q.items():
+        gap = e["max_gap_pp_at_equal_n"]
+        side = "below" if gap > 0 else "above"
+        lines.append(f"| {names.get(name, name)}: largest gap at equal numbers of simulations | | "
+                     f"{abs(gap):.2f} points {side} batch (target <= 1) |")
+        ratio = e["wall_ratio_to_95"]
+        lines.append(f"| {names.get(name, name)}: wall time to 95 % accuracy | {e['batch']['wall_to_95']:.1f} s | "
+                     f"**{e['async']['wall_to_95']:.1f} s ({ratio:.2f}x)** (target <= 0.6x: "
+                     f"{'met' if ratio <= 0.6 else 'not met'}) |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore.execution import ProcessExecutor, get_executor
 from spinexplore.simulation import SpinSimulation
 
@@ -163,11 +165,12 @@ def main(argv=None):
     log(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     long_sim = SpinSimulation(mode="fast", lattice_size=args.long_size, seed=1)
     tiny_sim = SpinSimulation(mode="screening", lattice_size=12, seed=1)
+    load0 = _load_now()
     report = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
                     "loadavg_start": os.getloadavg()},
-        "n_jobs": args.n_jobs, "repeats": args.repeats,
+        "n_jobs": args.n_jobs, "repeats": args.repeats, "long_size": args.long_size, "tiny_size": 12,
         "long": workload("1", long_sim, points(n_long), backends, args.n_jobs, args.repeats, log),
         "tiny": workload("2", tiny_sim, points(args.n_tiny, seed=1), backends, args.n_jobs, args.repeats, log),
     }
@@ -183,6 +186,7 @@ def main(argv=None):
         report["one_worker"][label] = {"sequential_s": t_seq, "one_worker_s": t_one, "efficiency": t_seq / t_one}
         log(f"    {label}: sequential {t_seq:.2f}s, 1 worker {t_one:.2f}s: efficiency {100 * t_seq / t_one:.1f}%")
     report["machine"]["loadavg_end"] = os.getloadavg()
+    report = {"provenance": provenance(load0), **report}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
 
@@ -204,6 +208,43 @@ def main(argv=None):
     log("✓ Parallel processing is working!" if ok else "✗ No parallel speed-up: see the figures above")
     log(f"(results written to {args.output})")
     return 0 if ok else 1
+
+
+def render_readme(data: dict) -> str:
+    """The README's parallel-execution table (``benchmarks/report.py`` writes it from results/parallel.json)."""
+    from _provenance import describe
+
+    n = data["n_jobs"]
+    long, tiny = data["long"], data["tiny"]
+    rows = []
+    for label, w, target, size, mode in (("long", long, ">= 90 %", data.get("long_size"), "fast"),
+                                         ("tiny", tiny, ">= 80 %", data.get("tiny_size"), "screening")):
+        for i, (backend, r) in enumerate(w["backends"].items()):
+            t = w["mean_sim_s"]
+            dur = f"~{t:.2g} s" if t >= 0.1 else f"~{1e3 * t:.2g} ms"
+            what = f"{w['n_sims']} simulations of {dur}" + (f" (`{mode}`, L = {size})" if i == 0 else "")
+            name = f"`{backend}`" + (" (auto-batching)" if label == "tiny" and backend == "process" else "")
+            eff = f"{100 * r['efficiency']:.1f} %"
+            rows.append(f"| {what} | {name} | {r['speedup']:.2f}x | {'**' + eff + '**' if i == 0 else eff} | "
+                        f"{target if i == 0 else ''} |")
+    ov = data["overhead"]
+    one = data["one_worker"]
+    single = next(v for k, v in ov.items() if k.startswith("1 worker"))
+    batched = next(v for k, v in ov.items() if "batching" in k)
+    prov = data.get("provenance")
+    return "\n".join([
+        f"| workload | backend | speedup ({n} workers) | efficiency | target |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Speedup and efficiency are the best of {data['repeats']} repeats against the sequential loop. "
+        f"Per-task overhead of the `process` backend on no-op tasks: **{single['per_task_ms']:.2f} ms** per task "
+        f"sent one at a time, {batched['per_task_ms']:.3f} ms with auto-batching (target <= 1 ms). With one "
+        f"worker against the plain loop the efficiency is {100 * one['long']['efficiency']:.1f} % (long) and "
+        f"{100 * one['tiny']['efficiency']:.1f} % (tiny), so the layer itself costs little. "
+        f"Measured at {describe(prov)}; on a busy machine the efficiency falls with the free cores, "
+        f"not with the executor.",
+    ])
 
 
 if __name__ == "__main__":

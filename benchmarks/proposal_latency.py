@@ -47,6 +47,8 @@ sys.path.insert(0, str(HERE))
 from active_learning import DIAGRAMS, four_d, four_phases  # noqa: E402
 from active_learning import labelled_points as _labelled  # noqa: E402
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore.strategies import DEFAULT_STRATEGY, select_batch  # noqa: E402
 from spinexplore.surrogates import DEFAULT_SURROGATE, make_surrogate  # noqa: E402
 
@@ -169,6 +171,7 @@ def main(argv=None) -> int:
                     help="do not call strategies.prepare after the fit (first call pays it)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
+    load0 = _load_now()
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
     rows = []
     for d in args.dims:
@@ -181,11 +184,67 @@ def main(argv=None) -> int:
     data["runs"][args.label] = {
         "commit": commit, "strategy": DEFAULT_STRATEGY, "surrogate": DEFAULT_SURROGATE,
         "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0], "results": rows,
+        "python": sys.version.split()[0], "results": rows, "provenance": provenance(load0),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(data, indent=1))
     return 0
+
+
+def _pow10(m: int) -> str:
+    e = len(str(m)) - 1
+    return f"10^{e}" if m == 10 ** e else str(m)
+
+
+def render_readme(data: dict) -> str:
+    """The README's 'Long runs' latency table, from the ``new`` and ``old`` runs of results/proposal_latency.json."""
+    from _provenance import describe
+
+    new, old = data["runs"]["new"], data["runs"].get("old")
+    cell = {(r["d"], r["m"]): r for r in new["results"]}
+    ocell = {(r["d"], r["m"]): r for r in old["results"]} if old else {}
+    sizes = sorted({m for _, m in cell})
+    pending = new["results"][0]["pending"]
+    lines = [f"Default strategy and surrogate, synthetic labels, {pending} points in flight, median of "
+             f"{new['results'][0]['calls']['1']['n_calls']} calls" + ("; version 0.1 in brackets" if old else "")
+             + ":", "",
+             "| labelled points | 2-D, 1 point | 2-D, 16 points | 4-D, 1 point | 4-D, 16 points | refit, 4-D |",
+             "|---|---|---|---|---|---|"]
+    for m in sizes:
+        cells = []
+        for d in (2, 4):
+            for k in ("1", "16"):
+                v = f"{cell[(d, m)]['calls'][k]['median_ms']:.1f} ms"
+                if (d, m) in ocell:
+                    v += f" ({ocell[(d, m)]['calls'][k]['median_ms']:.0f} ms)"
+                cells.append(v)
+        cells.append(f"{cell[(4, m)]['fit_s']:.2f} s")
+        lines.append(f"| {_pow10(m)} | " + " | ".join(cells) + " |")
+    during = [r["during_refit"] for r in new["results"] if r.get("during_refit")]
+    if during:
+        lo, hi = min(x["median_ms"] for x in during), max(x["median_ms"] for x in during)
+        p95 = max(x["p95_ms"] for x in during)
+        lines += ["", f"While a fresh surrogate is fitted in a background thread, single proposals take "
+                      f"{lo:.1f}-{hi:.1f} ms (median; 95th percentile at most {p95:.1f} ms)."]
+    note = new.get("note", "")
+    lines += ["", f"Measured at {describe(data.get('provenance'))}" + (f"; {note}" if note else "") + "."]
+    return "\n".join(lines)
+
+
+def render_readme_summary(data: dict) -> str:
+    """The one-sentence summary in the README's benchmark list."""
+    new, old = data["runs"]["new"], data["runs"].get("old")
+    cell = {(r["d"], r["m"]): r for r in new["results"]}
+    ocell = {(r["d"], r["m"]): r for r in old["results"]} if old else {}
+    big = max(m for _, m in cell)
+    a, b = cell[(2, 10_000)], cell[(4, big)]
+    text = (f"{a['calls']['1']['median_ms']:.2f} ms for one point at 10^4 labelled points in 2-D, "
+            f"{b['calls']['1']['median_ms']:.2f} ms at {_pow10(big)} in 4-D with {b['pending']} points in flight "
+            "(target <= 5 ms per point")
+    if ocell:
+        text += (f"; 0.1: {ocell[(2, 10_000)]['calls']['1']['median_ms']:.0f} ms and "
+                 f"{ocell[(4, big)]['calls']['1']['median_ms']:.0f} ms")
+    return text + ")"
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType  # noqa: E402
 from spinexplore.execution import get_executor  # noqa: E402
 
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = args.batch or max(100, (top - n_initial) // 50)  # 50 rounds that end at the target exactly
     out = Path(args.out or HERE / "results" / ("scale_full.json" if args.full else "scale.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
+    load0 = _load_now()
     meta = {"cpu_count": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
             "batch": batch, "backend": args.backend, "n_jobs": args.n_jobs, "target": top, "argv": sys.argv[1:]}
 
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     def save(rows: list[dict], complete: bool, **extra) -> None:
         saved[:] = rows
         tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"meta": meta, "complete": complete, **extra, "rows": rows}, indent=1))
+        tmp.write_text(json.dumps({"provenance": provenance(load0), "meta": meta, "complete": complete, **extra, "rows": rows}, indent=1))
         os.replace(tmp, out)
 
     if args.workdir is not None:
@@ -241,6 +244,67 @@ def _time_status(workdir: Path, repeats: int = 3) -> dict:
     return {"wall_s": times, "best_s": min(times), "import_only_s": startup,
             "store_mb": _size(workdir / "exploration.h5") / 1e6,
             "first_line": done.stdout.splitlines()[0] if done.stdout else ""}
+
+
+REPORT_DATA = {"full": "scale_full.json"}
+
+
+def _n(n: int) -> str:
+    e = len(str(n)) - 1
+    if n == 10 ** e:
+        return f"10^{e}"
+    return f"{n / 10 ** e:.1f} x 10^{e}"
+
+
+def _scale_table(data: dict) -> str:
+    lines = ["| points | checkpoint median / p90 | proposal per point | refit | peak memory | store | accuracy |",
+             "|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        prop = r["proposal_ms_per_point"]
+        prop = "" if prop != prop else f"{prop:.2f} ms"  # NaN: no proposal yet (the initial design)
+        lines.append(f"| {_n(r['n_points'])} | {r['checkpoint_ms_median_last50']:.1f} / {r['checkpoint_ms_p90_last50']:.1f} ms"
+                     f" | {prop} | {r['fit_s']:.2f} s | {r['peak_rss_mb']:.0f} MB | {r['store_mb']:.1f} MB | "
+                     f"{r['accuracy']:.3f} |")
+    return "\n".join(lines)
+
+
+def render_readme(data: dict) -> str:
+    """The README's 10^5-point table, from results/scale.json (``benchmarks/report.py`` writes it)."""
+    from _provenance import describe
+
+    m = data["meta"]
+    last = data["rows"][-1]
+    return "\n".join([
+        f"Rounds of {m['batch']} points, {m.get('backend', 'in-process')} executor; {describe(data.get('provenance'))}:",
+        "", _scale_table(data), "",
+        f"The {_n(last['n_points'])}-point run took {last['elapsed_s']:.0f} s in all."])
+
+
+def render_readme_full(data: dict) -> str:
+    """The README's 10^6-point paragraph and table, from results/scale_full.json."""
+    from _provenance import describe
+
+    m, rows = data["meta"], data["rows"]
+    big = [r for r in rows if r["n_points"] >= 100_000]
+    top, first = rows[-1], big[0]
+    ck = [r["checkpoint_ms_median_last50"] for r in big]
+    prop = [r["proposal_ms_per_point"] for r in big]
+    st = data.get("status", {})
+    text = (f"Rounds of {m['batch']} points (batch schedule, a checkpoint every 10 results); "
+            f"{describe(data.get('provenance'))}. From {_n(first['n_points'])} to {_n(top['n_points'])} points a "
+            f"checkpoint of 10 records stays at {min(ck):.1f}-{max(ck):.1f} ms (median), a proposal at "
+            f"{min(prop):.2f}-{max(prop):.2f} ms per proposed point, and a refit of the surrogate grows from "
+            f"{first['fit_s']:.2f} s to {top['fit_s']:.2f} s; the explorer process peaks at "
+            f"{top['peak_rss_mb']:.0f} MB of memory ({first['peak_rss_mb']:.0f} MB at {_n(first['n_points'])}). "
+            f"The {_n(top['n_points'])} points take {top['elapsed_s'] / 60:.0f} min on {m['cpu_count']} cores, of "
+            f"which the machinery is all, and the diagram is learned to {100 * top['accuracy']:.1f} % accuracy on "
+            f"the evaluation grid.")
+    if st:
+        text += (f" The store holds {1e6 * st['store_mb'] / top['n_points']:.0f} bytes per point "
+                 f"({st['store_mb']:.0f} MB after the final compaction); `spinexplore status DIR` on it answers in "
+                 f"{st['best_s']:.2f} s (best of {len(st['wall_s'])}), of which {st['import_only_s']:.2f} s is "
+                 f"starting Python and importing spinexplore.")
+    return "\n".join([text, "", _scale_table(data)])
 
 
 if __name__ == "__main__":

@@ -49,6 +49,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
+
 SEED = 0
 
 
@@ -308,15 +311,39 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--n must be a multiple of 50 and at least 1000; got {args.n}")
     if args.kills < 0:
         p.error(f"--kills must be a non-negative integer; got {args.kills}")
+    load0 = _load_now()
     with tempfile.TemporaryDirectory(prefix="spinexplore_scale_kill_") as tmp:
         result = kill_run(args.n, args.kills, args.seed, Path(tmp), log=lambda s: print(s, flush=True))
     result["meta"] = {"cpu_count": os.cpu_count(), "python": platform.python_version(),
                       "date": time.strftime("%Y-%m-%d"), "seed": args.seed, "argv": sys.argv[1:]}
+    result["provenance"] = provenance(load0)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
     return 0
+
+
+def render_readme(data: dict) -> str:
+    """The README's kill -9 summary, from results/scale_kill.json (``benchmarks/report.py`` writes it)."""
+    from _provenance import describe
+
+    lives = data["lives"]
+    modes = {}
+    for life in lives:
+        modes[life["mode"]] = modes.get(life["mode"], 0) + 1
+    worst = max(life["in_flight_lost"] for life in lives)
+    where = ", ".join(f"{v} {'in its running phase' if k == 'run' else 'in the start-up of a resumed run' if k == 'startup' else 'inside a compaction' if k == 'compaction' else k}"
+                      for k, v in modes.items())
+    ok = data["finished_lost"] == 0 and data["final_points"] == data["n"]
+    return (f"{data['kills']} kills during a {data['n']:,}-point exploration ({where}); "
+            f"{describe(data.get('provenance'))}. "
+            + ("Every store opened; every point reported finished was there with the same values and was never "
+               "simulated again, and the resumed run completed its budget "
+               f"({data['final_points']:,} points). " if ok else
+               f"{data['finished_lost']} finished points were lost. ")
+            + f"A kill cost at most {worst} simulations ({data['in_flight_lost_total']} in all), "
+            "those since the last checkpoint.")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from _provenance import load as _load_now  # noqa: E402
+from _provenance import provenance  # noqa: E402
 from spinexplore import ParameterSpace, PhaseType, PointRecord, PointStatus, SimulationResult
 from spinexplore.store import ExplorationStore
 from spinexplore.store._table import NUMERIC_COLUMNS, Batch, PointTable
@@ -186,6 +188,7 @@ def main() -> None:
     sizes = [10**4, 10**5] + ([10**6] if args.full else [])
     if args.quick:
         sizes, args.checkpoints, args.old_checkpoints = [10**3, 10**4], 50, 2
+    load0 = _load_now()
     rows = []
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
@@ -205,6 +208,7 @@ def main() -> None:
               f"status {1e3 * new['status_s_with_journal']:.0f} ms with {args.checkpoints} frames pending; "
               f"read all records {new['read_records_s']:.2f} s")
     out = {
+        "provenance": provenance(load0),
         "conditions": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
                        "hdf5": h5py.version.hdf5_version, "tmpdir": tempfile.gettempdir(),
                        "note": ("wall time per checkpoint of 10 records (5 finished, 5 new), durable on return; "
@@ -216,6 +220,33 @@ def main() -> None:
     dest.parent.mkdir(exist_ok=True)
     dest.write_text(json.dumps(out, indent=2))
     print(f"written {dest}")
+
+
+def render_readme(data: dict) -> str:
+    """The README's checkpoint figures, from results/store.json (``benchmarks/report.py`` writes them)."""
+    from _provenance import describe
+
+    rows = data["rows"]
+
+    def n_label(n: int) -> str:
+        e = len(str(n)) - 1
+        return f"10^{e}" if n == 10 ** e else str(n)
+
+    def join(fmt, key) -> str:
+        return " / ".join(fmt.format(key(r)) for r in rows)
+
+    bpp = [r["new"]["bytes_per_point"] for r in rows]
+    big = rows[-1]
+    return (f"Figures (`python benchmarks/store.py --full`; {describe(data.get('provenance'))}): checkpoint of 10 "
+            f"records {join('{:.1f}', lambda r: r['new']['checkpoint_ms']['median'])} ms wall (median) at "
+            f"{' / '.join(n_label(r['n_points']) for r in rows)} points, of which "
+            f"{join('{:.2f}', lambda r: r['new']['checkpoint_cpu_ms']['median'])} ms CPU and the rest the disk's "
+            f"`fdatasync` ({join('{:.1f}', lambda r: r['fsync_ms'])} ms alone on that disk); the old whole-file "
+            f"rewrite took {join('{:.0f}', lambda r: r['old']['checkpoint_ms']['median'])} ms. File size "
+            f"{min(bpp):.0f}-{max(bpp):.0f} bytes per point (4 observables), linear in n. Opening a "
+            f"{n_label(big['n_points'])}-point store read-only and counting its points by status and phase "
+            f"with {big['new']['status_journal_frames']} checkpoints still in the journal: "
+            f"{big['new']['status_s_with_journal']:.2f} s.")
 
 
 if __name__ == "__main__":

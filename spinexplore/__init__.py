@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # lazily at run time: `import spinexplore` (the command's sta
     from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult
     from spinexplore.space import Dimension, ParameterSpace
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "PhaseType": "spinexplore.results",

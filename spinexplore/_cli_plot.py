@@ -28,7 +28,10 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
     plot.add_argument("--format", default="png", choices=FORMATS, help="file format; pdf and svg are vector [default: png]")
     plot.add_argument("--dpi", type=int, default=None, help="resolution of png files [default: 300 with --style, else 120]")
     plot.add_argument("--style", default=None, choices=("single", "double"),
-                      help="journal figure: single (3.4 in) or double (7.0 in) column [default: screen size]")
+                      help="journal figure: single (3.4 in) or double (7.0 in) column [default: single for pdf "
+                           "and svg, screen size for png]")
+    plot.add_argument("--font", default="sans", choices=("sans", "serif", "latex"),
+                      help="typeface: sans, serif (no LaTeX needed) or latex (needs LaTeX) [default: sans]")
     plot.add_argument("--x", default=None, help="parameter on the horizontal axis [default: the first]")
     plot.add_argument("--y", default=None, help="parameter on the vertical axis [default: the second]")
     plot.add_argument("--at", nargs="+", default=None, metavar="NAME=VALUE",
@@ -43,9 +46,15 @@ def add_plot_parsers(sub: Any, fmt: Any) -> None:
                           description="The spin texture of point I: from the store when spins were saved, "
                                       "otherwise by rerunning that point (bit-identical, from its seed).")
     show.add_argument("dir", help="output directory of the exploration")
-    show.add_argument("index", type=int, help="the point's index (as in `spinexplore status` or the DataFrame)")
+    show.add_argument("index", type=int, help="the point's index: `spinexplore status DIR --points` lists them "
+                                              "(e.g. with --phase SKYRMION), as does the DataFrame")
     show.add_argument("--out", default=None, help="figure file [default: DIR/texture_I.png]")
     show.add_argument("--dpi", type=int, default=150, help="resolution of a png file [default: 150]")
+    show.add_argument("--style", default=None, choices=("single", "double"),
+                      help="journal figure: double (7.0 in wide, the three panels in a row) or single "
+                           "(3.4 in wide, the panels stacked) [default: screen size, 15 x 5 in]")
+    show.add_argument("--font", default="sans", choices=("sans", "serif", "latex"),
+                      help="typeface [default: sans]")
 
 
 def _parse_at(specs: Sequence[str] | None, names: Sequence[str]) -> dict[str, float] | None:
@@ -109,6 +118,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise CLIError(f"--dpi must be between 10 and 2400; got {args.dpi}")
     if not (0 < args.slice_tol <= 1):
         raise CLIError(f"--slice-tol must be in (0, 1]; got {args.slice_tol}")
+    if args.style is None and args.format in ("pdf", "svg"):  # a vector file is for a paper: one column
+        args.style = "single"
     with _loaded(args.dir) as (out, explorer):
         names = explorer.space.names
         for flag, name in (("--x", args.x), ("--y", args.y)):
@@ -136,7 +147,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         else:
             where = {k: v for k, v in where.items() if k in ("x", "y")}
         written = [str(p) for p in plotting.save_all(explorer, dest, dpi=args.dpi or (300 if args.style else 120),
-                                                     format=args.format, style=args.style, **where)]
+                                                     format=args.format, style=args.style, font=args.font,
+                                                     **where)]
         if len(names) >= 2:
             bounds = analysis.phase_boundaries(explorer, **{k: v for k, v in where.items() if k != "slice_tol"})
             if bounds:
@@ -177,7 +189,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         path = Path(args.out) if args.out else out / f"texture_{args.index}.png"
         if path.suffix.lower().lstrip(".") not in FORMATS:
             raise CLIError(f"--out must end in one of {['.' + f for f in FORMATS]}; got {str(path)!r}")
-        fig = tex.plot()[0].figure
-        fig.savefig(path, dpi=args.dpi)
+        import matplotlib as mpl
+        from matplotlib.figure import Figure
+
+        from spinexplore.plotting._common import style_rc
+
+        size = {None: (15.0, 5.0), "double": (7.0, 2.9), "single": (3.4, 8.4)}[args.style]
+        with mpl.rc_context(style_rc(args.style, args.font)):
+            fig = Figure(figsize=size, layout="constrained")
+            axes = fig.subplots(3, 1) if args.style == "single" else fig.subplots(1, 3)
+            tex.plot(axes=axes)
+            fig.savefig(path, dpi=args.dpi)
     print(path)
     return EXIT_OK

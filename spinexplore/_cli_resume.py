@@ -201,7 +201,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except BaseException:
         release(explorer)
         raise
-    c = explorer.counts()
+    c = explorer.counts(by="status")
     what = (f"the command {settings['solver']!r}" if settings.get("solver") is not None else
             f"{settings['model']} (L={simulation.lattice_size}, mode={simulation.mode})")
     print(

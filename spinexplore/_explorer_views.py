@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore.results import PointStatus
 from spinexplore.runner import format_stats
 
 __all__ = ["ExplorerViews"]
@@ -69,12 +68,18 @@ class ExplorerViews:
         """Finished points per label name, in the vocabulary's order (UNKNOWN included)."""
         return self._learner.phase_counts()
 
-    def counts(self) -> dict[str, int]:
-        """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12, ...}``."""
-        return self._learner.counts()
+    def counts(self, by: str | None = None) -> dict[str, int]:
+        """Number of points per status or per phase.
+
+        ``counts(by="status")``: ``{"DONE": 38, "FAILED": 2, "PENDING": 10}`` (every point);
+        ``counts(by="phase")``: ``{"SKYRMION": 12, "FERROMAGNET": 26}`` (the DONE points).
+        Without ``by``, both in one dict, as in version 0.1 (kept for old scripts; a status and
+        a phase may share a name, such as FAILED).
+        """
+        return self._learner.counts(by)
 
     def __repr__(self) -> str:
-        c = self.counts()
+        c = self.counts(by="status")
         return (f"ActiveLearningExplorer({self.space!r}, n_points={self.n_points}, done={c.get('DONE', 0)}, "
                 f"pending={c.get('PENDING', 0) + c.get('CANCELLED', 0)}, iteration={self.iteration})")
 
@@ -145,10 +150,8 @@ class ExplorerViews:
 
     def summary(self) -> str:
         """A few lines: counts by status and phase, the last metrics, the run's efficiency."""
-        c = self.counts()
         lines = [repr(self)]
-        phases = self.phase_counts()
-        statuses = {k: v for k, v in c.items() if k in PointStatus.__members__}
+        phases, statuses = self.phase_counts(), self.counts(by="status")
         lines.append("status: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
         if phases:
             lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in phases.items()))

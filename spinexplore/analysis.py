@@ -206,8 +206,9 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
 
 def _coord_attrs(name: str, space: Any, k: int, units: Mapping[str, str]) -> dict[str, Any]:
     low, high = space.bounds[k]
+    # the box as a numeric array (netCDF writes no lists; CF reserves ``bounds`` for a variable name)
     return {"units": units.get(name, ""), "long_name": name, "scale": "log" if space.is_log[k] else "linear",
-            "bounds": [float(low), float(high)]}
+            "valid_range": np.array([float(low), float(high)])}
 
 
 # ---------------------------------------------------------------------------- textures

@@ -1,4 +1,4 @@
-"""Command line: ``spinexplore run | resume | status | plot | bench``.
+"""Command line: ``spinexplore run | resume | status | plot | show | bench``.
 
 A thin layer over :class:`~spinexplore.explorer.ActiveLearningExplorer`. Every setting is
 checked first, then the store's lock is taken, then something is written: a command that
@@ -13,7 +13,8 @@ Exit codes
 1
     A bug in spinexplore: the traceback is printed with a request to report it.
 2
-    Bad input: a flag, the config file, the output path, a setting resume may not change.
+    Bad input: a flag, the config file, the output path, a setting resume may not change;
+    or a simulation whose first results all failed with the same error.
 3
     The store cannot be used: damaged, not an exploration, from a newer spinexplore, or
     locked by another running spinexplore.
@@ -35,6 +36,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main", "build_parser", "CLIError", "EXIT_CODES"]
@@ -146,8 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--override", action="append", default=None, metavar="KEY=VALUE",
                         help="change a setting resume may change, e.g. --override n_jobs=8 (repeatable)")
 
-    status = sub.add_parser("status", formatter_class=fmt, help="counts by phase and status, convergence trend")
+    status = sub.add_parser("status", formatter_class=fmt, help="counts by phase and status, convergence trend",
+                            description="Counts by status and phase, the run's settings, efficiency and "
+                                        "convergence; --points lists the points themselves (index, status, "
+                                        "phase, confidence, parameters), e.g. to pick one for `spinexplore show`.")
     status.add_argument("dir", help="output directory of the exploration")
+    status.add_argument("--points", action="store_true", help="list the points (one line each) instead of the summary")
+    status.add_argument("--phase", action="append", default=None, metavar="PHASE",
+                        help="with --points: only points of this phase, e.g. SKYRMION (repeatable)")
+    status.add_argument("--status", dest="point_status", action="append", default=None, metavar="STATUS",
+                        help="with --points: only points of this status, e.g. FAILED (repeatable)")
 
     add_plot_parsers(sub, fmt)
 
@@ -169,6 +179,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from spinexplore.store import ExplorationStore
 
     out = check_output_dir(args.dir, must_exist=True)
+    if args.points or args.phase or args.point_status:
+        return _list_points(out, args.phase, args.point_status)
     store = ExplorationStore.open(out / STORE_NAME, mode="r")
     try:
         c, state = store.counts(), store.read_state()
@@ -200,6 +212,41 @@ def _cmd_status(args: argparse.Namespace) -> int:
             print(f"{h['iteration']:>9}  {h['n_done']:>4}  "
                   f"{'   n/a' if cf is None or math.isnan(cf) else f'{100 * cf:5.1f}%'}  "
                   f"{'  n/a' if mu is None or math.isnan(mu) else f'{mu:.3f}'}")
+    return EXIT_OK
+
+
+def _list_points(out: Path, phases: list[str] | None, statuses: list[str] | None) -> int:
+    """``status --points``: one line per point, filtered by phase (a name of the run's
+    vocabulary: built-in or the user's own) and status."""
+    from spinexplore._cli_run import EXIT_OK
+    from spinexplore._cli_settings import STORE_NAME, CLIError
+    from spinexplore.explorer import ActiveLearningExplorer
+    from spinexplore.results import PointStatus
+
+    for name in statuses or ():
+        if name.upper() not in PointStatus.__members__:
+            raise CLIError(f"--status: {name!r} is not one of {sorted(PointStatus.__members__)}")
+    want_status = {s.upper() for s in statuses or ()}
+    explorer = ActiveLearningExplorer.load(out / STORE_NAME, read_only=True, verbose=False)
+    try:
+        known = explorer.vocabulary.names()
+        by_key = {n.upper(): n for n in known}
+        want_phase = set()
+        for name in phases or ():
+            if name.upper() not in by_key:
+                raise CLIError(f"--phase: {name!r} is not a phase of this run; its phases are {known}")
+            want_phase.add(by_key[name.upper()])
+        names = list(explorer.space.names)
+        print("index  status     phase             confidence  " + "  ".join(f"{n:>10}" for n in names))
+        for r in explorer.records:
+            phase = r.result.phase.name if r.result is not None else ""
+            if (want_phase and phase not in want_phase) or (want_status and r.status.name not in want_status):
+                continue
+            conf = f"{r.result.confidence:10.2f}" if r.result is not None else " " * 10
+            print(f"{r.index:>5}  {r.status.name:<9}  {phase:<16}  {conf}  "
+                  + "  ".join(f"{v:>10.4g}" for v in r.params))
+    finally:
+        explorer.store.close()
     return EXIT_OK
 
 
@@ -259,6 +306,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from spinexplore._cli_run import EXIT_FILESYSTEM, EXIT_INPUT, EXIT_OK, EXIT_STORE, os_message
     from spinexplore._cli_settings import PATH_ERRNOS, CLIError
     from spinexplore._validation import InputError
+    from spinexplore.errors import SimulationFailingError
     from spinexplore.store.base import StoreError
 
     parser = build_parser()
@@ -286,6 +334,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"{prefix} {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except InputError as exc:
+        if debug:
+            raise
+        print(f"{prefix} {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_INPUT
+    except SimulationFailingError as exc:  # the simulation cannot work: input to fix, as above
         if debug:
             raise
         print(f"{prefix} {' '.join(str(exc).split())}", file=sys.stderr)

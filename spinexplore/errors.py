@@ -4,7 +4,8 @@ A user's mistake is an :class:`InputError` (a ``ValueError``), raised before any
 the command line turns it into one line and exit code 2. Store problems are
 ``spinexplore.store.StoreError`` (an ``OSError``; ``StoreLockedError`` when another process
 holds the run). :class:`Interrupted` is what a run raises after SIGINT or SIGTERM once every
-finished result is saved; anything else that escapes is a bug.
+finished result is saved. :class:`SimulationFailingError` stops a run whose first results all
+failed the same way (a simulation that cannot work). Anything else that escapes is a bug.
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 # defined next to the checks that raise them, so that worker processes need no scikit-learn
 from spinexplore._validation import InputError, InputTypeError
 
-__all__ = ["InputError", "InputTypeError", "Interrupted", "NotFittedError"]
+__all__ = ["InputError", "InputTypeError", "Interrupted", "NotFittedError", "SimulationFailingError"]
 
 
 class NotFittedError(_SklearnNotFittedError, RuntimeError):
     """A prediction was asked for before any point had a physical phase.
 
     Also a ``RuntimeError``, which is what spinexplore 0.1 raised there.
+    """
+
+
+class SimulationFailingError(RuntimeError):
+    """A run stopped because its first results all failed with the same error.
+
+    Raised after those results were checkpointed (they stay FAILED in the store; the points in
+    flight are CANCELLED and rerun on resume). The message gives the error; the command line
+    prints it and exits with code 2, as for other bad input.
     """
 
 

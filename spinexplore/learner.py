@@ -126,14 +126,29 @@ class PhaseLearner:
             return np.array([np.nan if r.result is None else getattr(r.result, name) for r in rs], dtype=float)
         raise ValueError(f"name must be one of ['confidence', 'energy', 'iteration', 'phase', 'status']; got {name!r}")
 
-    def counts(self) -> dict[str, int]:
-        """Number of points per status and per phase, e.g. ``{"DONE": 38, "SKYRMION": 12}``."""
-        out: dict[str, int] = {}
+    def counts(self, by: str | None = None) -> dict[str, int]:
+        """Number of points per status (``by="status"``) or per phase of the DONE points (``by="phase"``,
+        as :meth:`phase_counts`: label names in the vocabulary's order).
+
+        Without ``by``, both in one dict as in version 0.1 (``{"DONE": 38, "SKYRMION": 12, ...}``;
+        a status and a phase can share a name, e.g. FAILED, so prefer ``by``).
+        """
+        if by not in (None, "status", "phase"):
+            raise ValueError(f"by must be 'status', 'phase' or None; got {by!r}")
+        if by == "phase":
+            return self.phase_counts()
+        status: dict[str, int] = {}
+        phase: dict[str, int] = {}
         for r in self._records:
-            out[r.status.name] = out.get(r.status.name, 0) + 1
+            status[r.status.name] = status.get(r.status.name, 0) + 1
             if r.status == PointStatus.DONE and r.result is not None:
-                out[r.result.phase.name] = out.get(r.result.phase.name, 0) + 1
-        return out
+                phase[r.result.phase.name] = phase.get(r.result.phase.name, 0) + 1
+        if by == "status":
+            return status
+        both = dict(status)
+        for name, n in phase.items():  # summed where the names meet, as version 0.1 counted
+            both[name] = both.get(name, 0) + n
+        return both
 
     def phase_counts(self) -> dict[str, int]:
         """Finished points per label name, in the vocabulary's order (UNKNOWN included)."""
@@ -410,7 +425,7 @@ class PhaseLearner:
                        end_iteration: bool = False) -> dict[str, Any]:
         """Record the installed fit's reference labels (from :func:`reference_metrics`, which a
         background thread may compute) in this iteration's history entry; return the entry."""
-        c = self.counts()
+        c = self.counts(by="status")
         entry: dict[str, Any] = {
             "iteration": self.iteration, "n_points": self.n_points, "n_done": c.get("DONE", 0),
             "n_failed": c.get("FAILED", 0) + c.get("TIMEOUT", 0),

@@ -35,7 +35,7 @@ from typing import Any
 
 from spinexplore._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
 from spinexplore._log import get_logger
-from spinexplore.errors import Interrupted
+from spinexplore.errors import Interrupted, SimulationFailingError
 from spinexplore.execution._worker import WarmUp
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
@@ -44,6 +44,12 @@ from spinexplore.strategies import install_context
 __all__ = ["Runner", "SCHEDULES", "format_round", "format_stats", "open_runner", "outcome_to_result"]
 
 _LOG = get_logger("runner")
+
+#: A run stops (SimulationFailingError) when its first this many results all FAILED with the same
+#: error: a simulation that fails the same way every time would otherwise spend the whole budget.
+FAIL_FAST_AFTER = 5
+#: Failures logged (WARNING) per distinct error message; all of them show in the status counts.
+FAILURES_LOGGED_PER_ERROR = 3
 
 SCHEDULES = ("async", "batch")
 #: Seconds between checkpoints at most (besides every ``checkpoint_interval`` results).
@@ -153,6 +159,9 @@ class Runner:
         self._warm = False
         self._fit_process: FitProcess | None = None
         self._finished: list[PointRecord] = []
+        self.fail_fast = FAIL_FAST_AFTER
+        self._first_failures: list[str | None] = []  # the error of each of the first results (None: ok)
+        self._failures_logged: dict[str, int] = {}
 
     # ------------------------------------------------------------------ what goals read
     @property
@@ -268,8 +277,10 @@ class Runner:
         else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
             reason = (result.error or "no result").strip().splitlines()[0][:120]
             self.progress.record(index, f"{result.phase.name} ({reason})", ok=False)
+            self._log_failure(index, result)
         if self.checkpointer.note() and self._on_disk and self.verbose:
             _LOG.info("Checkpoint saved (%d/%d completed)", self.learner.n_finished, self.learner.n_points)
+        self._check_fail_fast(result)
         return record
 
     # ------------------------------------------------------------------ before and after a schedule
@@ -327,6 +338,36 @@ class Runner:
         else:
             _LOG.warning("No result: none of the %d simulations of this run succeeded (%d timed out, %d failed)",
                          self.n_finished, n_to, n_fail)
+
+    @staticmethod
+    def _error_key(result: SimulationResult) -> str:
+        lines = [ln.strip() for ln in (result.error or "no result").strip().splitlines() if ln.strip()]
+        return lines[0] if lines else "no result"  # "ValueError: ...", the traceback follows
+
+    def _log_failure(self, index: int, result: SimulationResult) -> None:
+        """Failures show as they happen (logger ``spinexplore.runner``), a few per distinct error."""
+        key = self._error_key(result)
+        seen = self._failures_logged.get(key, 0)
+        self._failures_logged[key] = seen + 1
+        if seen < FAILURES_LOGGED_PER_ERROR:
+            more = " (further failures with this error are not logged)" if seen + 1 == FAILURES_LOGGED_PER_ERROR else ""
+            _LOG.warning("Point %d %s: %s%s", index, result.phase.name, key[:300], more)
+
+    def _check_fail_fast(self, result: SimulationResult) -> None:
+        if not self.fail_fast or len(self._first_failures) >= self.fail_fast:
+            return
+        failed = result.phase == PhaseType.FAILED
+        self._first_failures.append(self._error_key(result) if failed else None)
+        errors = set(self._first_failures)
+        if len(self._first_failures) == self.fail_fast and len(errors) == 1 and None not in errors:
+            self.learner.cancel(self._launched)  # in flight: CANCELLED, rerun on resume
+            with _deferred_signals():
+                self.checkpointer.flush()
+            self.stopped_by = "failing simulation"
+            raise SimulationFailingError(
+                f"stopped: the first {self.fail_fast} simulations all failed with the same error: "
+                f"{errors.pop()[:500]} (every failure is saved with its error: to_dataframe()['error'], and "
+                "`spinexplore status DIR --points --status FAILED` lists them; fix the simulation, then resume)")
 
     # ------------------------------------------------------------------ batch schedule
     def run_points(self, indices: Sequence[int]) -> list[PointRecord]:
@@ -439,8 +480,14 @@ class Runner:
                     install()
                 refitter.close(wait=0.0)
                 install()
-                # no final fit on the critical path: predict() refits once if the installed
-                # surrogate missed the last points; the history keeps the background fits
+                # the history keeps the background fits; when none landed for the last round (short
+                # simulations), fit once now, after the last simulation, so that every run records
+                # its convergence entry (predict() would fit anyway)
+                last = learner.history[-1] if learner.history else {}
+                if learner.n_labeled and (last.get("iteration") != learner.iteration
+                                          or last.get("n_done") != learner.counts(by="status").get("DONE", 0)):
+                    learner.fit()
+                    learner.update_metrics()
                 learner.n_completed_iterations = learner.iteration + 1
                 self.checkpointer.flush()
             self.report_outcomes()
@@ -495,6 +542,8 @@ def open_runner(learner: PhaseLearner, simulation: Any, *, store: Any, state: Ca
 
     own = executor is None or isinstance(executor, str)
     ex = get_executor(n_jobs, backend if executor is None else executor)
+    if own:
+        warn_oversubscribed(ex.n_workers, backend if executor is None else executor)
     if progress or not verbose:  # a bar (or log lines where no bar can show), or silence
         bar = make_progress(total, enabled=progress, desc="Classifying")
     else:  # progress=False, verbose: the old tool's line per point, through logging
@@ -510,6 +559,28 @@ def open_runner(learner: PhaseLearner, simulation: Any, *, store: Any, state: Ca
             bar.close()
         finally:
             runner.close()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a batch job's share), else all."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def warn_oversubscribed(n_workers: int, backend: str | None) -> bool:
+    """Log a warning when more local workers than usable cores were asked for; True if so."""
+    if backend not in (None, "process", "loky", "sequential"):  # cluster workers bring their own cores
+        return False
+    cores = usable_cores()
+    if n_workers <= cores:
+        return False
+    _LOG.warning(
+        "n_jobs=%d starts %d workers on %d usable cores: they share the cores, so the run is no faster than "
+        "with %d workers (end-to-end efficiency at most about %.0f %%); use n_jobs=-1 for one worker per core",
+        n_workers, n_workers, cores, cores, 100 * cores / n_workers)
+    return True
 
 
 def format_round(entry: dict[str, Any]) -> str:

@@ -165,7 +165,8 @@ def test_to_xarray_grid_points_coordinates_and_attributes(circle):
     assert list(ds["phase_class"].values) == ["FERROMAGNET", "SINGLE_Q"]
     np.testing.assert_allclose(ds["h"].values, -1 + (np.arange(40) + 0.5) / 20)
     assert ds["h"].attrs["long_name"] == "h" and ds["h"].attrs["scale"] == "linear"
-    assert ds["h"].attrs["bounds"] == [-1.0, 1.0]
+    np.testing.assert_array_equal(ds["h"].attrs["valid_range"], [-1.0, 1.0])
+    assert "bounds" not in ds["h"].attrs  # CF reserves `bounds` for the name of a bounds variable
     assert "FERROMAGNET" in ds["phase"].attrs["flag_meanings"]
     centre = ds["phase"].sel(h=0.0, K=0.0, method="nearest")
     corner = ds["phase"].sel(h=-1.0, K=-1.0, method="nearest")
@@ -176,6 +177,20 @@ def test_to_xarray_grid_points_coordinates_and_attributes(circle):
     assert ds.attrs["n_done"] == circle.n_points
     area = float((ds["phase"] == int(FM)).mean())
     assert area == pytest.approx(np.pi * R**2 / 4, abs=0.03)
+
+
+def test_to_xarray_writes_netcdf_and_reads_back(circle, tmp_path):
+    """Issue 23 (1): to_netcdf raised TypeError: unhashable type: 'list' (a list-valued attribute)."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("scipy")
+    ds = analysis.to_xarray(circle, resolution=12)
+    path = tmp_path / "diagram.nc"
+    ds.to_netcdf(path)
+    back = xr.load_dataset(path)
+    np.testing.assert_array_equal(back["phase"].values, ds["phase"].values)
+    np.testing.assert_allclose(back["h"].attrs["valid_range"], [-1.0, 1.0])
+    assert list(back["status"].values) == list(ds["status"].values)
+    assert back.attrs["n_points"] == circle.n_points
 
 
 def test_to_xarray_slice_and_limits(circle, monkeypatch):

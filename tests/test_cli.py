@@ -143,3 +143,68 @@ def test_issue_acceptance_run(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert _count_done(d / "exploration.h5") == 40
     assert (d / "phase_diagram.png").stat().st_size > 10_000
+
+
+def test_a_simulation_that_always_fails_stops_the_run_with_exit_2(tmp_path, monkeypatch, capsys):
+    """Issue 23 (3): every point FAILED, nothing was printed and the command exited 0. The runner's
+    stop is tested in tests/test_runner.py; here, what the command makes of it."""
+    from spinexplore.errors import SimulationFailingError
+    from spinexplore.explorer import ActiveLearningExplorer
+
+    def failing(self, *args, **kwargs):
+        raise SimulationFailingError("stopped: the first 5 simulations all failed with the same error: "
+                                     "invalid return value: ... without a 'phase' key")
+
+    monkeypatch.setattr(ActiveLearningExplorer, "run", failing)
+    code = main(["run", "--n-initial", "8", "--n-iterations", "1", "--lattice-size", "6", "--mode", "screening",
+                 "--n-jobs", "1", "--no-progress", "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("spinexplore run: error: stopped: the first 5 simulations all failed") and "Traceback" not in err
+
+
+def test_status_points_lists_and_filters_the_points_for_show(tmp_path, capsys):
+    """Issue 23 (7): `show DIR I` pointed to `status`, which listed no points."""
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
+
+    out = tmp_path / "run"
+    out.mkdir()
+    ex = ActiveLearningExplorer(ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)}), seed=0,
+                                store=out / "exploration.h5", verbose=False)
+    ex.tell({"h": 0.1, "K": 0.2}, PhaseType.FERROMAGNET)
+    ex.tell({"h": 0.3, "K": 0.4}, {"phase": "SKYRMION", "confidence": 0.75})
+    ex.tell({"h": 0.5, "K": 0.6}, {"phase": "FAILED", "error": "boom"})
+    ex.close()
+    assert main(["status", str(out), "--points"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["index", "status", "phase", "confidence"] and len(lines) == 4
+    assert main(["status", str(out), "--phase", "skyrmion"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].split() == ["1", "DONE", "SKYRMION", "0.75", "0.3", "0.4"]
+    assert main(["status", str(out), "--points", "--status", "FAILED"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["2", "FAILED", "FAILED"]
+    assert main(["status", str(out), "--phase", "SKX"]) == 2
+    assert "--phase: 'SKX' is not one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["show", "--help"])
+    assert "spinexplore status DIR --points" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("style, width_in", [("single", 3.4), ("double", 7.0)])
+def test_show_writes_a_journal_texture_figure(tmp_path, capsys, style, width_in):
+    """Issue 23 (figures): `show` had no --style."""
+    import matplotlib.image as mpimg
+
+    from spinexplore import ActiveLearningExplorer, ParameterSpace, SpinSimulation
+
+    out = tmp_path / "run"
+    out.mkdir()
+    ex = ActiveLearningExplorer(ParameterSpace({"h": (0.0, 0.5), "K": (0.0, 0.5)}), seed=0,
+                                store=out / "exploration.h5", verbose=False)
+    ex.add_initial_samples(1, method="random")
+    ex.classify_pending_points(SpinSimulation(lattice_size=6, mode="screening"), progress=False)
+    ex.close()
+    path = tmp_path / f"tex_{style}.png"
+    assert main(["show", str(out), "0", "--style", style, "--font", "serif", "--dpi", "50", "--out", str(path)]) == 0
+    assert "Texture(point 0" in capsys.readouterr().out
+    assert mpimg.imread(path).shape[1] == int(round(width_in * 50))

@@ -334,3 +334,19 @@ def test_ctrl_c_mid_run_keeps_results_and_leaves_no_process(tmp_path):
     )
     assert (ex.status == PointStatus.DONE).all()
     ex.close()
+
+
+def test_counts_separates_statuses_and_phases():
+    """Issue 23 (4): counts() mixed statuses and phases in one dict (FAILED is both a status and a phase)."""
+    ex = ActiveLearningExplorer(ParameterSpace({"x": (0.0, 1.0)}), seed=0, verbose=False)
+    ex.tell({"x": 0.1}, PhaseType.SKYRMION)
+    ex.tell({"x": 0.2}, PhaseType.SKYRMION)
+    ex.tell({"x": 0.3}, PhaseType.FERROMAGNET)
+    ex.tell({"x": 0.4}, {"phase": "FAILED", "error": "boom"})
+    ex.add_initial_samples(2, method="random")
+    assert ex.counts(by="status") == {"DONE": 3, "FAILED": 1, "PENDING": 2}
+    assert ex.counts(by="phase") == {"SKYRMION": 2, "FERROMAGNET": 1}
+    assert ex.counts() == {"DONE": 3, "FAILED": 1, "PENDING": 2, "SKYRMION": 2, "FERROMAGNET": 1}  # 0.1's dict
+    assert "phases: FERROMAGNET=1, SKYRMION=2\n" in ex.summary() + "\n"
+    with pytest.raises(ValueError, match="by must be 'status', 'phase' or None; got 'phases'"):
+        ex.counts(by="phases")

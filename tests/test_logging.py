@@ -4,6 +4,7 @@ and only the command line installs a handler."""
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -65,7 +66,8 @@ def test_messages_reach_a_users_handler(tmp_path, caplog):
     assert names <= {"spinexplore.runner", "spinexplore.progress", "spinexplore.explorer"}
     text = caplog.text
     assert "Classifying 10 points using 1 worker(s)" in text
-    assert "Point 0: " in text and "Checkpoint saved (2/6 completed)" in text
+    # every 2 results, or earlier when CHECKPOINT_SECONDS passed first (a slow start on a loaded machine)
+    assert "Point 0: " in text and re.search(r"Checkpoint saved \([12]/6 completed\)", text)
     assert "Iteration 1:" in text
     assert "FAILED (RuntimeError: boom)" in text  # seed 0 puts points at x > 0.8
 

@@ -168,7 +168,7 @@ def test_slice_of_a_3d_space_follows_the_hidden_coordinate(tmp_path):
     ax = plotting.plot_phase_diagram(ex, dims=("K", "J2"), slice_at={"h": 0.45}, slice_tol=0.05)
     assert ax.get_xlabel() == "$K$" and ax.get_ylabel() == "$J_2$"
     n_inside = int(np.sum(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
-    assert f"h = 0.45; points with h in [0.4, 0.5]: {n_inside} of 200" in ax.get_title()
+    assert f"h = 0.45; points with h in [0.4, 0.5]: {n_inside} of 200" in " ".join(ax.get_title().split())
     # only points within 0.05 of h = 0.45 are drawn
     from matplotlib.collections import PathCollection
 
@@ -177,6 +177,24 @@ def test_slice_of_a_3d_space_follows_the_hidden_coordinate(tmp_path):
     sl = analysis.slice_points(ex, x="K", y="J2", at={"h": 0.45}, slice_tol=0.05)
     np.testing.assert_array_equal(sl.inside, np.flatnonzero(np.abs(ex.X[:, 0] - 0.45) <= 0.05))
     assert sl.defaulted == () and sl.at == {"h": 0.45}
+
+
+@pytest.mark.parametrize("style", [None, "single", "double"])
+def test_the_title_of_a_3d_slice_fits_in_the_figure(style):
+    """Issue 23 (10): the default title of a 3-D run was clipped on both sides."""
+    from matplotlib.figure import Figure
+
+    from spinexplore.plotting._common import figure_size, style_rc
+
+    space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0), "J2": (0.0, 1.0)})
+    with matplotlib.rc_context(style_rc(style)):
+        fig = Figure(figsize=figure_size(style, 1, (6.0, 4.5)), layout="constrained")
+        ax = fig.subplots()
+        plotting.plot_phase_diagram(StandIn(space, n=200), ax=ax)
+        fig.draw_without_rendering()  # runs the layout, as savefig does
+        box, title = fig.bbox, ax.title.get_window_extent()
+    assert "J2" in ax.get_title()  # the slice is described
+    assert box.x0 - 1 <= title.x0 and title.x1 <= box.x1 + 1 and title.y1 <= box.y1 + 1, (title, box)
 
 
 def test_default_slice_is_the_middle_of_the_box_and_log_axes_are_log():
@@ -350,7 +368,7 @@ def test_texture_panels_of_a_planted_skyrmion(tmp_path):
     path = tmp_path / "tex.png"
     axes[0].figure.savefig(path, dpi=60)
     img = mpimg.imread(path)
-    assert img.shape[:2] == (int(4.6 * 60), 16 * 60)
+    assert img.shape[:2] == (int(5.0 * 60), 15 * 60)
     # the core (S_z = -1) and the background (S_z = +1) both appear in the RdBu_r colours
     cmap = matplotlib.colormaps["RdBu_r"]
     for end in (0.0, 1.0):
@@ -523,3 +541,105 @@ def test_phase_gallery_shows_one_texture_per_phase(tmp_path):
         plotting.plot_phase_gallery(ex, phases=["SKYRMION"], lattice="square")
     path = plotting.save_phase_gallery(ex, tmp_path / "gallery.pdf", style="double", lattice="square")
     assert Path(path).read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.parametrize("kind, corners", [("triangular", 6), ("square", 4)])
+def test_structure_factor_on_a_log_scale_inside_the_brillouin_zone(kind, corners):
+    """Issue 23 (figures): S(q) was linear, with no zone and no units on q."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Polygon
+
+    from spinexplore.plotting._texture import brillouin_zone
+
+    lat = make_lattice(kind, 12)
+    S, _ = helix(lat)
+    ax = plotting.plot_structure_factor(S, lat)
+    assert isinstance(ax.collections[0].norm, LogNorm) and "log" in ax.collections[0].colorbar.ax.get_ylabel()
+    zone = [p for p in ax.patches if isinstance(p, Polygon)]
+    assert len(zone) == 1 and len(brillouin_zone(lat.b)) == corners
+    # the zone: every folded q lies in it, and its corners are equidistant from q = 0 and the nearest b
+    r = np.hypot(*brillouin_zone(lat.b).T)
+    np.testing.assert_allclose(r, r[0])
+    assert r[0] == pytest.approx(np.linalg.norm(lat.b[0]) / (np.sqrt(3) if kind == "triangular" else np.sqrt(2)))
+    assert "a^{-1}" in ax.get_xlabel() and "/ $a$" in plotting.plot_spin_texture(S, lat).get_xlabel()
+
+
+def test_texture_figure_names_the_point_its_phase_and_parameters():
+    from spinexplore.analysis import Texture
+
+    lat = make_lattice("triangular", 12)
+    S, _ = helix(lat)
+    tex = Texture(spins=S, lattice="triangular", L=12, model="triangular-chiral", index=17,
+                  params={"h": 0.05, "K": 0.1}, phase=SQ, energy=-3.2, source="rerun")
+    axes = tex.plot()
+    title = axes[0].figure.get_suptitle()
+    assert "point 17: helix (1Q) (SINGLE_Q)" in title and "h = 0.05 J$_1$" in title and "L = 12" in title
+    assert [t.get_text() for ax in axes for t in ax.texts if t.get_text().startswith("(")] == ["(a)", "(b)", "(c)"]
+
+
+def test_journal_figures_have_panels_of_about_4_to_3_and_panel_labels(tmp_path):
+    """Issue 23 (figures): `--style double` gave a 2.4:1 plot; multi-panel figures had no (a), (b)."""
+    from spinexplore.plotting._common import figure_size
+
+    for style, n in (("single", 1), ("double", 1), ("double", 2)):
+        w, h = figure_size(style, n, (6.0, 4.5))
+        assert 1.0 <= (w / n) / (h - 0.9) <= 1.5, (style, n, w, h)
+    from matplotlib.figure import Figure
+
+    ex = StandIn(SPACE2)
+    path = plotting.save_phase_diagram(ex, tmp_path / "two.png", panels=("phase", "uncertainty"), style="double",
+                                       font="serif", dpi=50)
+    assert mpimg.imread(path).shape[1] == 350
+    fig = Figure()
+    ax = fig.subplots()
+    from spinexplore.plotting._common import panel_label, run_caption
+
+    panel_label(ax, 1)
+    assert ax.texts[0].get_text() == "(b)"
+    assert run_caption(ex) is None  # no recorded simulation: the title stays "phase diagram"
+
+    class Run(StandIn):
+        simulation_description = {"simulation": "SpinSimulation", "model": "triangular-chiral",
+                                  "model_params": {"J1": 1.0, "D": 0.5625}, "lattice_size": 24, "mode": "fast"}
+        n_points = 60
+
+    assert run_caption(Run(SPACE2)) == "triangular-chiral (D/J = 0.5625), L = 24, fast, 60 points"
+    with pytest.raises(ValueError, match="font"):
+        plotting.save_phase_diagram(ex, tmp_path / "x.png", font="comic")
+
+
+class HT(StandIn):
+    """An h-T diagram: helix at h < 0.2, FM at h >= 0.2, both below T = 0.5; PM above."""
+
+    classes_ = np.array([int(FM), int(SQ), int(PhaseType.PARAMAGNET)])
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=float)
+        ph = np.where(X[:, 1] >= 0.5, int(PhaseType.PARAMAGNET), np.where(X[:, 0] < 0.2, int(SQ), int(FM)))
+        proba = (ph[:, None] == self.classes_[None, :]).astype(float) * 0.9 + 0.05
+        return ph, proba
+
+
+def _line_points(ax):
+    """Vertices of the boundary lines (black contour paths) drawn on ``ax``."""
+    from matplotlib.contour import ContourSet
+
+    pts = [np.zeros((0, 2))]
+    for c in ax.collections:
+        if isinstance(c, ContourSet) and c.get_edgecolor().size and np.allclose(c.get_edgecolor()[0][:3], 0):
+            pts += [p.vertices for p in c.get_paths()]
+    return np.vstack(pts)
+
+
+def test_a_crossover_is_not_drawn_as_a_transition():
+    """Issue 23 (figures): in an h-T diagram the FM|PM line at h > 0 was drawn (it is a crossover)."""
+    ex = HT(ParameterSpace({"h": (0.0, 1.0), "T": (0.0, 1.0)}), n=40)
+    ax = plotting.plot_phase_diagram(ex, points=None, uncertain=None)
+    pts = _line_points(ax)
+    on_fm_pm = (pts[:, 0] > 0.3) & (np.abs(pts[:, 1] - 0.5) < 0.05)
+    assert not on_fm_pm.any() and len(pts)  # the helix's lines are still drawn
+    assert any("FM | PM: crossover (no line)" == t.get_text() for t in ax.get_legend().get_texts())
+    every = _line_points(plotting.plot_phase_diagram(ex, points=None, uncertain=None, crossovers=()))
+    assert ((every[:, 0] > 0.3) & (np.abs(every[:, 1] - 0.5) < 0.05)).any()
+    with pytest.raises(ValueError, match="crossovers must be pairs"):
+        plotting.plot_phase_diagram(ex, crossovers=["FERROMAGNET"])

@@ -545,3 +545,65 @@ def test_oversized_calls_are_refused_before_any_work(call, n):
     with pytest.raises(InputError, match="add_points: points must be between 1 and"):
         learner.add_points(np.full((MAX_POINTS, 2), 0.5))
     assert learner.n_points == 10
+
+
+def test_async_run_records_its_convergence_history():
+    """Issue 23 (2): after an asynchronous run the history was empty (no background fit landed)."""
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    explorer.run(5, 4, disc, n_initial=8, executor=get_executor(2, cf.ThreadPoolExecutor(2)), progress=False,
+                 schedule="async")
+    assert explorer.iteration == 5
+    last = explorer.history[-1]
+    assert last["iteration"] == 5 and last["n_done"] == explorer.n_points == 28
+    assert 0 <= last["mean_uncertainty"] <= 1
+
+
+def bad_return(p):
+    return {"energy": -1.0, "label": "FM"}  # no "phase": every point fails the same way
+
+
+@pytest.mark.parametrize("schedule", ["batch", "async"])
+def test_a_simulation_failing_the_same_way_every_time_stops_the_run(tmp_path, caplog, schedule):
+    """Issue 23 (3): every point FAILED silently and the run went on to spend its whole budget."""
+    from spinexplore.errors import SimulationFailingError
+    from spinexplore.runner import FAIL_FAST_AFTER
+
+    explorer = ActiveLearningExplorer(SPACE, seed=0, store=tmp_path / "e.h5", verbose=False)
+    ex = get_executor(2, cf.ThreadPoolExecutor(2)) if schedule == "async" else None
+    with caplog.at_level("WARNING", logger="spinexplore"):
+        with pytest.raises(SimulationFailingError, match="mapping without a 'phase' key"):
+            explorer.run(3, 10, bad_return, n_initial=20, executor=ex, progress=False, schedule=schedule)
+    failed = explorer.counts(by="status")["FAILED"]
+    assert FAIL_FAST_AFTER <= failed < 20  # stopped early, the budget was 50
+    assert "Point" in caplog.text and "FAILED" in caplog.text and "'phase' key" in caplog.text  # as they happen
+    explorer.close()
+    back = ActiveLearningExplorer.load(tmp_path / "e.h5", read_only=True)  # the failures were saved
+    assert back.counts(by="status")["FAILED"] == failed
+    back.store.close()
+
+
+def test_failures_with_different_errors_or_a_success_do_not_stop_the_run():
+    def mixed(p):
+        if p["x"] < 0.5:
+            raise ValueError(f"bad x {p['x']:.6f}")  # a different message at every point
+        return disc(p)
+
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    explorer.run(1, 4, mixed, n_initial=10, n_jobs=1, progress=False)
+    assert explorer.n_points == 14 and explorer.counts(by="status")["FAILED"] >= 1
+
+
+def test_more_workers_than_usable_cores_is_warned_about(monkeypatch, caplog):
+    """Issue 23 (6): --n-jobs 16 on 2 cores ran at 9 % efficiency without a word."""
+    import spinexplore.runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "usable_cores", lambda: 1)
+    explorer = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    with caplog.at_level("WARNING", logger="spinexplore"):
+        explorer.run(1, 2, disc, n_initial=2, n_jobs=2, progress=False)
+    assert "n_jobs=2 starts 2 workers on 1 usable cores" in caplog.text and "n_jobs=-1" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="spinexplore"):  # a cluster's workers bring their own cores
+        assert not runner_mod.warn_oversubscribed(64, "dask")
+        explorer.run(2, 2, disc, executor=get_executor(2, cf.ThreadPoolExecutor(2)), progress=False)
+    assert "usable cores" not in caplog.text

@@ -4,9 +4,10 @@
 
 Each preset is explored in its default box (as ``spinexplore run``: h in [0, 1.2 u],
 K in [-0.5 u, 2 u] with u = D^2/J, x 1.5 on the triangular lattice) with 40 initial points and
-6 rounds of 10 on 2 workers; the stores and the boundary CSVs go to DIR (default: a folder in
-the system's temp directory) and the stores are reused when present, so the figures can be
-redrawn without rerunning.
+6 rounds of 10 on 2 workers; the stores go to DIR (default: a folder in the system's temp
+directory) and are reused when present, so the figures can be redrawn without rerunning. Written
+here: phase_diagram*.png/.pdf, boundaries_*.png/.csv, gallery_*.png and texture_*.png (one
+skyrmion-crystal point, from a bit-identical rerun).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main() -> None:
         plotting.save_phase_diagram(ex, HERE / f"phase_diagram_{name}.pdf", style="single",
                                     title=f"{note}, {ex.n_points} points")
         boundaries = analysis.phase_boundaries(ex)
-        analysis.save_boundaries(boundaries, runs / f"boundaries_{name}.csv")
+        analysis.save_boundaries(boundaries, HERE / f"boundaries_{name}.csv")
         import matplotlib.pyplot as plt
 
         with plotting.journal_style("single"):
@@ -67,6 +68,12 @@ def main() -> None:
             plt.close(fig)
         plotting.save_phase_gallery(ex, HERE / f"gallery_{name}.png", style="double", dpi=200,
                                     title=f"{note}, {ex.n_points} points")
+        skx = [r.index for r in ex.records if r.result is not None and r.result.phase.name == "SKYRMION"]
+        if skx:
+            tex = analysis.texture(ex, skx[len(skx) // 2])
+            axes = tex.plot()  # as `spinexplore show DIR I` draws it
+            axes[0].figure.savefig(HERE / f"texture_{name}.png", dpi=90)
+            plt.close(axes[0].figure)
         if model == "triangular-chiral":  # the README's headline figure
             plotting.save_phase_diagram(ex, HERE / "phase_diagram.png", style="double", dpi=150,
                                         panels=("phase", "uncertainty"), title=f"{note}, {ex.n_points} points")

@@ -80,9 +80,14 @@ def phase_cmap() -> tuple[Any, Any]:
     return cmap, norm
 
 
-def style_rc(style: str | None) -> dict[str, Any]:
+#: Text fonts of a figure: ``"sans"`` (matplotlib's default), ``"serif"`` (serif text and
+#: serif mathematics, no LaTeX needed) or ``"latex"`` (all text set by LaTeX).
+FONTS = ("sans", "serif", "latex")
+
+
+def style_rc(style: str | None, font: str = "sans") -> dict[str, Any]:
     """rcParams of a journal figure: 8 pt text for ``"single"``/``"double"``, fonts embedded as
-    text (TrueType in PDF, ``<text>`` in SVG) in every case."""
+    text (TrueType in PDF, ``<text>`` in SVG) in every case; ``font`` picks the typeface."""
     rc: dict[str, Any] = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none"}
     if style is not None:
         check_choice("style", style, STYLES)
@@ -90,7 +95,50 @@ def style_rc(style: str | None) -> dict[str, Any]:
                    "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.0,
                    "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
                    "lines.markersize": 4})
+    check_choice("font", font, FONTS)
+    if font == "serif":
+        rc.update({"font.family": "serif", "font.serif": ["DejaVu Serif", "Times New Roman", "serif"],
+                   "mathtext.fontset": "dejavuserif"})
+    elif font == "latex":
+        import shutil
+
+        if shutil.which("latex") is None:
+            raise RuntimeError("font='latex' needs a LaTeX installation (the `latex` command was not found); "
+                               "use font='serif' for serif text without LaTeX")
+        rc.update({"text.usetex": True, "font.family": "serif"})
     return rc
+
+
+def panel_label(ax: Any, k: int) -> None:
+    """The label "(a)", "(b)", ... at the top left of panel ``k`` (0-based), inside the axes on a
+    white box (clear of the title and of the axis labels)."""
+    ax.text(0.02, 0.98, f"({chr(ord('a') + k)})", transform=ax.transAxes, ha="left", va="top",
+            fontweight="bold", zorder=10, bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
+                                                  "edgecolor": "none", "alpha": 0.85})
+
+
+def run_caption(explorer: Any) -> str | None:
+    """A one-line title with the model and the run settings, or None without a recorded simulation:
+    ``triangular-chiral (D/J = 0.5625), L = 24, fast, 100 points``."""
+    desc = getattr(explorer, "simulation_description", None)
+    if not isinstance(desc, Mapping) or not desc.get("model"):
+        return None
+    params = desc.get("model_params") or {}
+    parts = [str(desc["model"])]
+    try:
+        j1 = float(params.get("J1", 1.0)) or 1.0
+        if params.get("D") is not None:
+            parts[0] += f" (D/J = {float(params['D']) / j1:.4g})"
+    except (TypeError, ValueError):
+        pass
+    if desc.get("lattice_size"):
+        parts.append(f"L = {desc['lattice_size']}")
+    if desc.get("mode"):
+        parts.append(str(desc["mode"]))
+    n = getattr(explorer, "n_points", None)
+    if n is not None:
+        parts.append(f"{n} points")
+    return ", ".join(parts)
 
 
 @contextlib.contextmanager
@@ -104,11 +152,13 @@ def journal_style(style: str | None = "single") -> Iterator[None]:
 
 
 def figure_size(style: str | None, n_panels: int, panel_size: tuple[float, float]) -> tuple[float, float]:
+    """Figure size in inches: ``panel_size`` per panel on screen; a journal column's width with
+    panels of aspect about 4:3 (at most 4.8 in of plot height) plus room for title and legend."""
     if style is None:
         return panel_size[0] * n_panels, panel_size[1]
     width = COLUMN_WIDTHS[check_choice("style", style, STYLES)]
     panel_w = width / n_panels
-    return width, max(1.8, min(panel_w * 0.8, 3.2)) + (0.5 if n_panels == 1 else 0.7)
+    return width, max(1.8, min(panel_w * 0.75, 4.8)) + (0.9 if n_panels == 1 else 0.8)
 
 
 def check_output(path: str | os.PathLike[str], dpi: Any, *, folder_must_exist: bool = True) -> tuple[str, int]:

@@ -45,8 +45,79 @@ def slice_title(base: str, sl: Slice) -> str:
     return f"{base}\n{text}" if text else base
 
 
+def fit_title(ax: Any, text: str) -> str:
+    """``text`` wrapped to the width of ``ax`` (a long slice description would be clipped at
+    both sides of the figure): lines break at "; " and spaces, about 0.55 em per character."""
+    import textwrap
+
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+
+    fig = ax.figure
+    width_in = fig.get_figwidth() * ax.get_position().width
+    size = FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points()
+    n_chars = max(20, int(width_in * 72 / (0.55 * size)))
+    lines = []
+    for line in text.splitlines():
+        parts = [p + ";" for p in line.split("; ")]
+        parts[-1] = parts[-1][:-1]
+        current = ""
+        for part in parts:
+            trial = f"{current} {part}" if current else part
+            if len(trial) <= n_chars:
+                current = trial
+                continue
+            if current:
+                lines.append(current)
+            wrapped = textwrap.wrap(part, n_chars) or [""]
+            lines.extend(wrapped[:-1])
+            current = wrapped[-1]
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def default_crossovers(explorer: Any, sl: Slice) -> list[tuple[int, int]]:
+    """FM|PM in an h-T slice: a crossover in a field (no symmetry is broken between them)."""
+    shown = {space_of(explorer).names[k] for k in sl.shown}
+    return [(int(PhaseType.FERROMAGNET), int(PhaseType.PARAMAGNET))] if {"h", "T"} <= shown else []
+
+
+def _check_crossovers(pairs: Any, vocabulary: Any) -> list[tuple[int, int]]:
+    """The label ids of ``pairs`` (names of the run's vocabulary, PhaseType members or names)."""
+    vocab = vocabulary.copy()  # a name the run never saw gets an id that matches no region
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"crossovers must be pairs of phases, e.g. [('FERROMAGNET', 'PARAMAGNET')]; got {pair!r}")
+        try:
+            out.append((vocab.id_of(pair[0]), vocab.id_of(pair[1])))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"crossovers: {pair!r} is not a pair of phase labels ({exc})") from None
+    return out
+
+
+def _merged_decision(grid: GridPrediction, pairs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, list[int]]:
+    """``p_k - max_{j != k} p_j`` with each crossover pair counted as one class (its first phase)."""
+    classes = [int(c) for c in grid.classes]
+    p = np.array(grid.proba, dtype=float, copy=True)
+    keep = list(range(len(classes)))
+    for a, b in pairs:
+        if int(a) in classes and int(b) in classes:
+            ia, ib = classes.index(int(a)), classes.index(int(b))
+            if ib in keep and ia in keep:
+                p[..., ia] += p[..., ib]
+                keep.remove(ib)
+    p = p[..., keep]
+    if p.shape[-1] == 1:
+        return np.ones_like(p), [classes[k] for k in keep]
+    order = np.sort(p, axis=-1)
+    top, second = order[..., -1:], order[..., -2:-1]
+    return p - np.where(p >= top, second, top), [classes[k] for k in keep]
+
+
 def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smooth: bool,
-                  boundaries: bool, uncertain: float | None, style: PhaseStyle | None = None) -> set[int]:
+                  boundaries: bool, uncertain: float | None, style: PhaseStyle | None = None,
+                  crossovers: Sequence[tuple[int, int]] = ()) -> set[int]:
     style = PhaseStyle() if style is None else style
     present = {int(p) for p in np.unique(grid.phase)}
     if len(sl.shown) == 1:
@@ -72,8 +143,9 @@ def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smo
         ax.pcolormesh(grid.edges[0], grid.edges[1], grid.phase, cmap=cmap, norm=norm, alpha=alpha,
                       shading="flat", zorder=1, rasterized=True)
     if boundaries and f.shape[-1] > 1:
-        xs, ys, fp = padded(grid, f)
-        for c, phase in enumerate(grid.classes):
+        merged, line_classes = _merged_decision(grid, crossovers) if crossovers else (f, list(grid.classes))
+        xs, ys, fp = padded(grid, merged)
+        for c, phase in enumerate(line_classes):
             if int(phase) in present and np.nanmin(fp[..., c]) < 0 < np.nanmax(fp[..., c]):
                 ax.contour(xs, ys, fp[..., c], levels=[0.0], colors="black", linewidths=0.9, zorder=2)
     if uncertain is not None:
@@ -211,6 +283,7 @@ def plot_phase_diagram(
     labels: Mapping[str, str] | None = None,
     units: Mapping[str, str] | str | None = None,
     title: str | None = "phase diagram",
+    crossovers: Sequence[tuple[Any, Any]] | None = None,
 ) -> Axes:
     """Predicted phases as coloured regions with smooth boundary lines, the uncertain area
     hatched, and the sampled points on top.
@@ -248,6 +321,11 @@ def plot_phase_diagram(
     marker_size : float, default=28
     boundaries : bool, default=True
         Draw the phase boundaries as lines: the zero contours of ``p_k - max_{j != k} p_j``.
+    crossovers : sequence of (phase, phase) pairs, optional
+        Pairs whose meeting is a crossover, not a transition: their regions keep their colours
+        but no line is drawn between them (the legend says so). Default: FM|PM when the slice
+        shows a field ``h`` and a temperature ``T`` (in a field the ferromagnet does not break a
+        symmetry the paramagnet has); ``()`` draws every line.
     uncertain : float or None, default=0.6
         Hatch the area where the surrogate's largest probability is below this value; None
         turns the hatching off.
@@ -284,8 +362,11 @@ def plot_phase_diagram(
     present: set[int] = set()
     if grid is not None:
         grid = drop_classes(grid, rare)
+        pairs = (default_crossovers(explorer, sl) if crossovers is None
+                 else _check_crossovers(crossovers, style.vocabulary))
         present |= _draw_regions(ax, grid, sl, alpha=region_alpha, smooth=smooth, boundaries=boundaries,
-                                 uncertain=uncertain if len(sl.shown) == 2 else None, style=style)
+                                 uncertain=uncertain if len(sl.shown) == 2 else None, style=style,
+                                 crossovers=pairs)
     else:
         ax.text(0.5, 0.5, "no finished point yet", transform=ax.transAxes, ha="center", va="center")
     handles, drawn = draw_points(ax, explorer, sl, points, marker_size, style,
@@ -297,12 +378,17 @@ def plot_phase_diagram(
         ax.set_ylim(-0.5, max(0, int(its.max(initial=0))) + 0.5)
         ax.set_ylabel("iteration")
     if title is not None or sl.at:
-        ax.set_title(slice_title(title, sl) if title is not None else sl.describe())
+        ax.set_title(fit_title(ax, slice_title(title, sl) if title is not None else sl.describe()))
     if legend:
         from matplotlib.patches import Patch
 
         patches = [Patch(facecolor=style.color(p), edgecolor="black", lw=0.5, label=style.name(p))
                    for p in sorted(present - set(rare), key=style.vocabulary.order_key)]
+        if grid is not None and boundaries and len(sl.shown) == 2:
+            for pa, pb in pairs:
+                if pa in present and pb in present:
+                    patches.append(Patch(facecolor="none", edgecolor="none",
+                                         label=f"{style.name(pa)} | {style.name(pb)}: crossover (no line)"))
         if grid is not None and uncertain is not None and len(sl.shown) == 2 and grid.proba.max(axis=-1).min() < uncertain:
             patches.append(Patch(facecolor="white", edgecolor="0.25", lw=0.5, hatch="////",
                                  label=f"max p < {uncertain:g}"))
@@ -394,7 +480,7 @@ def plot_uncertainty(
     set_scales(ax, explorer, sl, labels, units)
     if len(sl.shown) == 1:
         ax.set_ylabel("uncertainty (1 - max p)")
-    ax.set_title(slice_title("uncertainty", sl))
+    ax.set_title(fit_title(ax, slice_title("uncertainty", sl)))
     return ax
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from spinexplore._validation import check_choice, check_int
-from spinexplore.plotting._common import check_output, figure_size, style_rc
+from spinexplore.plotting._common import check_output, figure_size, panel_label, run_caption, style_rc
 from spinexplore.plotting._diagram import plot_convergence, plot_phase_diagram, plot_uncertainty
 
 _PANELS = ("phase", "uncertainty", "convergence")
@@ -29,6 +29,8 @@ def save_phase_diagram(
     dpi: int | None = None,
     panel_size: tuple[float, float] = (6.0, 4.5),
     style: str | None = None,
+    font: str = "sans",
+    panel_labels: bool | None = None,
     **kwargs: Any,
 ) -> str:
     """Write the phase diagram (and optionally other panels) of an exploration to a file.
@@ -49,10 +51,18 @@ def save_phase_diagram(
     panel_size : (float, float), default=(6, 4.5)
         Size of one panel in inches when ``style`` is None.
     style : {"single", "double"} or None
-        A journal figure: 3.4 in (one column) or 7.0 in (two columns) wide, 8 pt text.
+        A journal figure: 3.4 in (one column) or 7.0 in (two columns) wide, 8 pt text, panels
+        of aspect about 4:3.
+    font : {"sans", "serif", "latex"}, default="sans"
+        Typeface: matplotlib's sans-serif, serif text with matching mathematics (no LaTeX
+        needed), or every text set by LaTeX (needs a LaTeX installation).
+    panel_labels : bool or None
+        "(a)", "(b)", ... on the panels; default: when there is more than one.
     **kwargs
         Passed to :func:`plot_phase_diagram` (``x``, ``y``, ``at``, ``points``, ``labels``,
         ``units``, ``phase_labels``...); the slice and axis keywords also to the uncertainty panel.
+        Without ``title``, the phase panel's title names the model and the run settings when the
+        run recorded its simulation (``triangular-chiral (D/J = 0.5625), L = 24, fast, 100 points``).
 
     Returns
     -------
@@ -71,10 +81,14 @@ def save_phase_diagram(
     if style is not None:
         check_choice("style", style, ("single", "double"))
     path, dpi = check_output(path, _dpi(dpi, style))
-    with mpl.rc_context(style_rc(style)):
+    if "title" not in kwargs and run_caption(explorer) is not None:
+        kwargs = {**kwargs, "title": run_caption(explorer)}
+    with mpl.rc_context(style_rc(style, font)):
         fig = Figure(figsize=figure_size(style, len(panels), panel_size), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(panels)))
-        for ax, panel in zip(axes, panels):
+        for k, (ax, panel) in enumerate(zip(axes, panels)):
+            if panel_labels or (panel_labels is None and len(panels) > 1):
+                panel_label(ax, k)
             if panel == "phase":
                 if style is not None:  # a journal figure: smaller markers, the legend below
                     kwargs = {"marker_size": 10.0, "legend": "below" if len(panels) == 1 else True, **kwargs}
@@ -88,7 +102,7 @@ def save_phase_diagram(
 
 
 def save_all(explorer: Any, directory: str | os.PathLike[str], *, dpi: int = 120, format: str = "png",
-             style: str | None = None, **kwargs: Any) -> list[Path]:
+             style: str | None = None, font: str = "sans", **kwargs: Any) -> list[Path]:
     """Write ``phase_diagram``, ``uncertainty`` and ``convergence`` files into a directory.
 
     Parameters
@@ -101,6 +115,8 @@ def save_all(explorer: Any, directory: str | os.PathLike[str], *, dpi: int = 120
         File suffix: ``"png"``, ``"pdf"``, ``"svg"``...
     style : {"single", "double"} or None
         Journal column style (see :func:`save_phase_diagram`).
+    font : {"sans", "serif", "latex"}, default="sans"
+        Typeface (see :func:`save_phase_diagram`).
     **kwargs
         Slice and label keywords (``x``, ``y``, ``at``, ``slice_tol``, ``labels``, ``units``...)
         for the phase diagram and the uncertainty map.
@@ -122,5 +138,5 @@ def save_all(explorer: Any, directory: str | os.PathLike[str], *, dpi: int = 120
         if panel == "convergence":
             kw = {}
         written.append(Path(save_phase_diagram(explorer, directory / f"{name}.{format.lower()}", panels=(panel,),
-                                               dpi=dpi, style=style, **kw)))
+                                               dpi=dpi, style=style, font=font, **kw)))
     return written

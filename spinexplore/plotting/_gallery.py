@@ -202,6 +202,13 @@ def plot_phase_gallery(
         ax.set_xlabel("")
         ax.set_ylabel("")
         axes.append(ax)
+    if len(axes) > 1:  # one S_z scale for every texture
+        import matplotlib as mpl
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        fig.colorbar(ScalarMappable(Normalize(-1.0, 1.0), mpl.colormaps["RdBu_r"]), ax=axes[1:], label="$S_z$",
+                     shrink=0.6, pad=0.02)
     return np.array(axes, dtype=object)
 
 

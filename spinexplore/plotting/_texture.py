@@ -9,6 +9,7 @@ import numpy as np
 
 from spinexplore._validation import check_choice
 from spinexplore.plotting._common import new_axes as _new_axes
+from spinexplore.plotting._common import panel_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -86,20 +87,36 @@ def plot_spin_texture(spins: Any, lattice: Any = None, *, ax: Axes | None = None
     if colorbar:
         ax.figure.colorbar(q, ax=ax, label="$S_z$", pad=0.02, shrink=0.85)
     ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel("$x$ / $a$")
+    ax.set_ylabel("$y$ / $a$")
     ax.set_title(f"spin texture ({lat.kind}, L={lat.L})")
     return ax
 
 
+def brillouin_zone(b: np.ndarray) -> np.ndarray:
+    """Corners (counter-clockwise, shape (k, 2)) of the first Brillouin zone of the reciprocal
+    basis ``b`` (rows b1, b2): the Wigner-Seitz cell of q = 0 (a hexagon for the triangular
+    lattice, a square for the square lattice)."""
+    from scipy.spatial import Voronoi
+
+    b = np.asarray(b, dtype=float)
+    grid = np.array([m * b[0] + n * b[1] for m in range(-2, 3) for n in range(-2, 3)])
+    vor = Voronoi(grid)
+    origin = int(np.argmin(np.einsum("ij,ij->i", grid, grid)))
+    corners = vor.vertices[vor.regions[vor.point_region[origin]]]
+    order = np.argsort(np.arctan2(corners[:, 1], corners[:, 0]))
+    return corners[order]
+
+
 def plot_structure_factor(spins: Any, lattice: Any = None, *, ax: Axes | None = None,
                           component: str = "inplane", exclude_zero: bool = True,
-                          cmap: str = "viridis") -> Axes:
-    """Static structure factor on the lattice's allowed wavevectors.
+                          cmap: str = "viridis", log: bool = True) -> Axes:
+    """Static structure factor on the lattice's allowed wavevectors, in the first Brillouin zone.
 
     ``S^a(q) = |(1/N) sum_i S_i^a exp(-i q.r_i)|^2``; ``component`` selects ``"inplane"``
     (S^x + S^y), ``"z"`` or ``"total"``. The q = 0 point (the magnetization squared) is left out
-    by default so that the modulation peaks stand out.
+    by default so that the modulation peaks stand out. ``log`` (default) colours on a log scale
+    over four decades below the highest peak; the zone's edge is dashed; q in units of 1/a.
 
     Returns
     -------
@@ -116,14 +133,35 @@ def plot_structure_factor(spins: Any, lattice: Any = None, *, ax: Axes | None = 
     if exclude_zero:
         mask &= np.any(lat.q_integers != 0, axis=1)
     ax = _new_axes(ax)
-    size = max(4.0, 2.0e4 / lat.N)
-    sc = ax.scatter(q[mask, 0], q[mask, 1], c=val[mask], cmap=cmap, s=size, marker="h", linewidths=0)
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Polygon
+
+    import matplotlib as mpl
+
+    shown = val[mask]
+    top = float(shown.max(initial=0.0))
+    colors = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
+    if log and top > 0:  # peaks and the weak background both visible: 4 decades below the top
+        norm = LogNorm(vmin=top * 1e-4, vmax=top)
+        colors = colors.with_extremes(under=colors(0.0), bad=colors(0.0))  # zeros: the lowest colour
+    else:
+        norm = None
+    zone = brillouin_zone(lat.b)
+    area = abs(lat.b[0][0] * lat.b[1][1] - lat.b[0][1] * lat.b[1][0])  # of the zone, in 1/a^2
+    # one marker per allowed wavevector, about the size of its cell (in points^2 at this zoom)
+    extent = 1.2 * float(np.abs(zone).max())
+    size = max(2.0, (ax.bbox.width * np.sqrt(area / lat.N) / (2 * extent)) ** 2 * 1.6)
+    sc = ax.scatter(q[mask, 0], q[mask, 1], c=shown, cmap=colors, norm=norm, s=size, marker="h", linewidths=0)
+    ax.add_patch(Polygon(zone, closed=True, fill=False, edgecolor="white", lw=0.8, ls="--", zorder=3))
+    ax.set_facecolor(sc.cmap(0.0) if log else "white")
     label = {"inplane": r"$S^{\perp}(q)$", "z": r"$S^{z}(q)$", "total": "$S(q)$"}[component]
-    ax.figure.colorbar(sc, ax=ax, label=label, pad=0.02, shrink=0.85)
+    ax.figure.colorbar(sc, ax=ax, label=label + (" (log scale)" if norm is not None else ""), pad=0.02, shrink=0.85)
     ax.set_aspect("equal")
-    ax.set_xlabel("$q_x$")
-    ax.set_ylabel("$q_y$")
-    ax.set_title("structure factor " + label + (" (q=0 left out)" if exclude_zero else ""))
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_xlabel("$q_x$ / $a^{-1}$")
+    ax.set_ylabel("$q_y$ / $a^{-1}$")
+    ax.set_title("structure factor " + label + (", q = 0 left out" if exclude_zero else ""))
     return ax
 
 
@@ -157,15 +195,18 @@ def plot_charge_density(spins: Any, lattice: Any = None, *, ax: Axes | None = No
     ax.autoscale_view()
     ax.figure.colorbar(coll, ax=ax, label=r"charge per triangle $\Omega/4\pi$", pad=0.02, shrink=0.85)
     ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel("$x$ / $a$")
+    ax.set_ylabel("$y$ / $a$")
     ax.set_title(f"charge density (Q = {rho.sum():.3f})")
     return ax
 
 
 def plot_texture(spins: Any, lattice: Any = None, *, axes: Sequence[Axes] | None = None,
-                 component: str = "inplane") -> np.ndarray:
-    """Three panels: the spin texture, its structure factor and its charge density.
+                 component: str = "inplane", title: str | None = None) -> np.ndarray:
+    """Three panels, (a) the spin texture, (b) its structure factor and (c) its charge density.
+
+    A :class:`~spinexplore.analysis.Texture` gets a title with the point's index, phase,
+    parameters (units of J_1), model, L and energy; ``title=""`` leaves it out.
 
     Parameters
     ----------
@@ -176,6 +217,8 @@ def plot_texture(spins: Any, lattice: Any = None, *, axes: Sequence[Axes] | None
         Where to draw; a new 1 x 3 figure when None.
     component : {"inplane", "z", "total"}, default="inplane"
         Component of the structure factor.
+    title : str, optional
+        The figure's title (default: :func:`texture_caption` of a Texture).
 
     Returns
     -------
@@ -185,11 +228,41 @@ def plot_texture(spins: Any, lattice: Any = None, *, axes: Sequence[Axes] | None
     if axes is None:
         import matplotlib.pyplot as plt
 
-        _, axes = plt.subplots(1, 3, figsize=(16, 4.6), layout="constrained")
+        _, axes = plt.subplots(1, 3, figsize=(15, 5.0), layout="constrained")
     axes = np.asarray(axes, dtype=object).ravel()
     if axes.size != 3:
         raise ValueError(f"axes must hold 3 Axes; got {axes.size}")
     plot_spin_texture(S, lat, ax=axes[0])
     plot_structure_factor(S, lat, ax=axes[1], component=component)
     plot_charge_density(S, lat, ax=axes[2])
+    if title is None:
+        title = texture_caption(spins)
+    if title:
+        import textwrap
+
+        import matplotlib as mpl
+
+        fig = axes[0].figure
+        size = mpl.font_manager.FontProperties(size=mpl.rcParams["figure.titlesize"]).get_size_in_points()
+        width = max(20, int(fig.get_figwidth() * 72 / (0.55 * size)))
+        fig.suptitle("\n".join(textwrap.wrap(title, width)))
+    for k, ax in enumerate(axes):
+        panel_label(ax, k)
     return axes
+
+
+def texture_caption(texture: Any) -> str | None:
+    """"point 17: SkX (SKYRMION), h = 0.2 J_1, K = 0.1 J_1; triangular-chiral, L = 24, E = -3.26 J_1
+    per spin" for a :class:`~spinexplore.analysis.Texture`; None for bare spins."""
+    index, phase = getattr(texture, "index", None), getattr(texture, "phase", None)
+    if index is None or phase is None or isinstance(texture, np.ndarray):
+        return None
+    from spinexplore.plotting._common import PHASE_LABELS
+
+    params = ", ".join(f"{k} = {v:.4g} J$_1$" for k, v in (getattr(texture, "params", None) or {}).items())
+    energy = getattr(texture, "energy", None)
+    where = f"{getattr(texture, 'model', '')}, L = {getattr(texture, 'L', '?')}"
+    text = f"point {index}: {PHASE_LABELS.get(phase, phase.name)} ({phase.name}), {params}; {where}"
+    if energy is not None and np.isfinite(energy):
+        text += f", E = {energy:.6g} J$_1$ per spin"
+    return text

@@ -61,6 +61,21 @@ def sleepy(seconds):
     return os.getpid()
 
 
+def gated(item):
+    """``item = (gate, value)``: wait until the file ``gate`` exists (None: no wait), return ``value``.
+
+    Lets a test hold a task until an event of its own (it creates the file), instead of a sleep
+    whose length a loaded machine may outrun."""
+    gate, value = item
+    if gate is not None:
+        deadline = time.monotonic() + 300  # a safety net, never the test's condition
+        while not os.path.exists(gate):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the test never opened the gate {gate}")
+            time.sleep(0.01)
+    return value
+
+
 def pid_of(worker: str) -> int:
     match = re.match(r"pid(\d+)", worker)
     assert match, worker
@@ -92,5 +107,5 @@ def h():
     """The helpers above, for test modules (which cannot import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(fault=fault, sleepy=sleepy, pid_of=pid_of, alive=alive,
+    return SimpleNamespace(fault=fault, sleepy=sleepy, gated=gated, pid_of=pid_of, alive=alive,
                            wait_gone=wait_gone, TIMEOUT=TIMEOUT)
