@@ -83,12 +83,21 @@ def to_dataframe(explorer: Any) -> Any:
     obs_names = list(dict.fromkeys(k for sc in scalars for k in sc))
     for k in obs_names:
         cols[k if k not in cols else f"obs_{k}"] = [sc.get(k, math.nan) for sc in scalars]
+    _rung_phase_names(cols)
     df = pd.DataFrame(cols, index=pd.RangeIndex(len(records), name="index"))
     units = units_of(explorer)
     df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
     if "J_1" in units.values():
         df.attrs["units"]["energy"] = "J_1 per spin"
     return df
+
+
+def _rung_phase_names(cols: dict[str, Any]) -> None:
+    """A fidelity ladder's ``fidelity{k}_phase`` columns as phase names (None: not run at rung k)."""
+    import re
+
+    for key in [k for k in cols if re.fullmatch(r"fidelity\d+_phase", k)]:
+        cols[key] = [None if v != v else PhaseType(int(v)).name for v in cols[key]]
 
 
 def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = None, y: str | None = None,

@@ -33,8 +33,8 @@ import numpy as np
 from spinexplore._rungs import FIDELITY_KEY, RungResult, merge_result, rung_of, rung_results
 from spinexplore._validation import InputError, InputTypeError
 
-__all__ = ["Ladder", "RungResult", "merge_result", "rung_results", "rung_of", "is_ladder_spec",
-           "parse_ladder_spec", "fidelity_summary", "FIDELITY_KEY"]
+__all__ = ["FIDELITY_KEY", "Ladder", "RungResult", "fidelity_summary", "format_fidelity", "format_policy",
+           "is_ladder_spec", "merge_result", "parse_ladder_spec", "rung_of", "rung_results"]
 
 #: Most rungs a ladder may have.
 MAX_RUNGS = 8
@@ -80,8 +80,26 @@ def format_fidelity(summary: Mapping[str, Any]) -> str:
     parts = [f"{r['name']} {r['n_points']} points ({r['simulation_time']:.1f} s)" for r in summary["rungs"]]
     text = "Fidelities: " + ", ".join(parts)
     for p in summary["pairs"]:
-        text += (f"; rungs {p['from']}->{p['to']} disagreed on {p['n_disagree']}/{p['n_pairs']} "
-                 "promoted points")
+        lo = summary["rungs"][p["from"]]["name"]
+        hi = summary["rungs"][p["to"]]["name"]
+        text += f"; {lo}->{hi} disagreed on {p['n_disagree']}/{p['n_pairs']} promoted points"
+    return text
+
+
+def format_policy(summary: Mapping[str, Any], names: Sequence[str] | None = None) -> str:
+    """One line from a run's ``run_stats["fidelity"]`` (:meth:`PromotionPolicy.summary`)."""
+    rows = summary.get("rungs") or []
+
+    def name(k: int) -> str:
+        return names[k] if names and k < len(names) else f"rung {k}"
+
+    text = "Fidelities: " + ", ".join(
+        f"{name(r['rung'])} {r['n_points']} points ({r['simulation_time']:.1f} s)" for r in rows)
+    for r in rows:
+        if "n_pairs" in r:
+            text += (f"; {name(r['rung'])}->{name(r['rung'] + 1)} disagreement {100 * r['disagreement']:.0f} % "
+                     f"(estimated from {r['n_pairs']} promoted points), promotions "
+                     + ("on" if r.get("active") else "stopped"))
     return text
 
 

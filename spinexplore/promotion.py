@@ -50,7 +50,7 @@ class PromotionPolicy:
     ----------
     n_rungs : int
         Rungs of the ladder (>= 2).
-    calibration : int, default 4
+    calibration : int, default 6
         Promotions of each rung made before its disagreement rate may stop them.
     min_disagreement : float, default 0.15
         Promotions from a rung stop while its disagreement estimate is below this.
@@ -64,7 +64,7 @@ class PromotionPolicy:
         A stopped rung is probed again when the labelled points grew this many times.
     """
 
-    def __init__(self, n_rungs: int, *, calibration: int = 4, min_disagreement: float = 0.15,
+    def __init__(self, n_rungs: int, *, calibration: int = 6, min_disagreement: float = 0.15,
                  max_share: float = 0.75, gain: float = 2.0, bandwidth: float = 0.1,
                  probe_factor: float = 4.0) -> None:
         self.n_rungs = check_int("n_rungs", n_rungs, minimum=2)
@@ -232,6 +232,9 @@ class PromotionPolicy:
         total = sum(times) + sum(self.cost(r) for r in in_flight.values()) + n_cheap_in_flight * self.cost(0)
         for rung in range(self.n_rungs - 2, -1, -1):  # the top rung's feeders first
             probing = False
+            n_pairs = len(self._pairs[rung])
+            if n_pairs < self.calibration and n_pairs + sum(r == rung + 1 for r in in_flight.values()) >= self.calibration:
+                continue  # the calibration promotions are running: wait for their labels
             if not self.active(rung):
                 if not budget_left or not self._probe_due(rung):
                     continue
@@ -242,6 +245,11 @@ class PromotionPolicy:
             if not len(cand):
                 continue
             s = self.scores(rung, cand, surrogate)
+            if in_flight:  # spread what runs at once: damp the neighbourhood of running promotions
+                U = np.asarray([self._unit[int(i)] for i in cand])
+                R = np.asarray([self._unit[int(i)] for i in in_flight if int(i) in self._unit]).reshape(-1, U.shape[1])
+                d2 = ((U[:, None, :] - R[None, :, :]) ** 2).sum(axis=2).min(axis=1) if len(R) else np.inf
+                s = s * (1.0 - np.exp(-0.5 * d2 / self.bandwidth**2))
             index = int(cand[int(np.argmax(s))])
             self._probe_at[rung] = self.n_labeled
             if probing:

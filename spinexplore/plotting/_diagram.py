@@ -93,6 +93,32 @@ def _point_masks(explorer: Any, keep: np.ndarray) -> dict[str, np.ndarray]:
     return {"done": done, "failed": failed, "timeout": timeout, "pending": ~(done | failed | timeout)}
 
 
+def _draw_promoted(ax: Any, explorer: Any, keep: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                   marker_size: float) -> list[Any]:
+    """Ring the points a fidelity ladder re-simulated at a higher rung: black where the rungs
+    agreed, red where the higher rung changed the label. Returns the legend handles."""
+    from matplotlib.lines import Line2D
+
+    from spinexplore.fidelity import rung_results
+
+    all_records = explorer.records
+    records = [all_records[i] for i in np.arange(len(all_records))[keep]]
+    agreed, changed = np.zeros(len(records), bool), np.zeros(len(records), bool)
+    for j, r in enumerate(records):
+        entries = rung_results(r.result)
+        if len(entries) > 1:
+            labels = {e.phase for e in entries.values() if e.phase.is_physical}
+            (changed if len(labels) > 1 else agreed)[j] = True
+    handles = []
+    for mask, color, what in ((agreed, "black", "promoted, same label"), (changed, "red", "promoted, label changed")):
+        if mask.any():
+            ax.scatter(xs[mask], ys[mask], marker="o", facecolors="none", edgecolors=color, s=marker_size * 3.2,
+                       linewidths=1.2, zorder=4)
+            handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec=color, mew=1.2, ms=9,
+                                  label=f"{what} ({int(mask.sum())})"))
+    return handles
+
+
 def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_size: float,
                 names: Mapping[PhaseType, str], colorbar_at: str = "bottom") -> tuple[list[Any], set[int]]:
     """Scatter the points of the slice by status; returns legend handles and the phases drawn."""
@@ -137,6 +163,7 @@ def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_si
             ax.scatter(xs[mask], ys[mask], marker=marker, c=color, s=marker_size * 1.5, linewidths=1.6, zorder=4)
             handles.append(Line2D([], [], ls="none", marker=marker, color=color, mew=1.6,
                                   label=f"{names[PhaseType[key.upper()]]} ({int(mask.sum())})"))
+    handles += _draw_promoted(ax, explorer, keep, xs, ys, marker_size)
     if m["pending"].any():
         mask = m["pending"]
         ax.scatter(xs[mask], ys[mask], marker="o", facecolors="none", edgecolors="0.35", s=marker_size,
