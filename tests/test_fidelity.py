@@ -229,3 +229,78 @@ def test_cli_mode_ladder_parses_to_a_ladder():
     single = make_simulation("square-chiral", 12, "accurate@16")
     assert not isinstance(single, Ladder) and single.lattice_size == 16
     assert math.isfinite(sim.memory_estimate)
+
+
+# ------------------------------------------------------------------------------ kill -9
+_KILL_CHILD = '''
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import test_fidelity as t
+from spinexplore import ActiveLearningExplorer
+
+MARKS = Path({marks!r})
+
+def slow_costly(p):
+    with open(MARKS, "a") as f:
+        f.write("start\\n")
+    time.sleep(0.4)
+    return t.costly(p)
+
+ex = ActiveLearningExplorer(t.SPACE, seed=7, store={store!r}, verbose=False)
+ex.run(40, 5, simulation=[t.cheap_wrong_in_a_band, slow_costly], n_initial=20, progress=False,
+       checkpoint_interval=1, **t.inline())
+'''
+
+
+def _snapshot(path) -> dict:
+    from spinexplore.store import ExplorationStore
+
+    with ExplorationStore.open(path, mode="r") as store:
+        records, _ = store.read()
+    return {r.index: rung_results(r.result) for r in records if r.result is not None}
+
+
+@pytest.mark.slow
+def test_kill_9_during_promotions_loses_no_result_of_any_rung(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    store, marks = tmp_path / "exploration.h5", tmp_path / "marks"
+    script = tmp_path / "child.py"
+    script.write_text(_KILL_CHILD.format(tests=str(Path(__file__).parent), marks=str(marks), store=str(store)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        # wait until a promotion is on disk and another one is running
+        while time.monotonic() < deadline and proc.poll() is None:
+            n_started = len(marks.read_text().splitlines()) if marks.exists() else 0
+            if n_started >= 3 and store.exists():
+                try:
+                    if any(len(e) > 1 for e in _snapshot(store).values()):
+                        break
+                except Exception:  # the first checkpoint is being written
+                    pass
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    before = _snapshot(store)
+    assert any(len(e) > 1 for e in before.values())
+    back = ActiveLearningExplorer.load(store)
+    back.run(40, 5, simulation=[cheap_wrong_in_a_band, costly], progress=False, **inline())
+    after = {r.index: rung_results(r.result) for r in back.records}
+    for i, entries in before.items():
+        for rung, e in entries.items():
+            assert after[i][rung] == e, (i, rung)
+    assert back.n_points == 220 and all(r.status == PointStatus.DONE for r in back.records)
+    back.close()
+    assert _snapshot(store) == after
