@@ -16,7 +16,8 @@ The method (``docs/architecture.md``, "Fidelities"):
 * **Value** of promoting point ``i``: ``p_i x (1/4 + 3/4 u_i)`` with ``u_i`` its uncertainty
   (the larger of ``1 - confidence`` and the installed surrogate's ``1 - (p_first - p_second)``
   there), so promotions go first to points near a predicted boundary where the cheap rung is
-  likely wrong. The first ``calibration`` promotions of a rung go to the most uncertain points.
+  likely wrong. The first ``calibration`` promotions of a rung go to the most uncertain points,
+  once ``start_after`` points are labelled (before that, "uncertain" means "far from any sample").
 * **When**: the share of simulation time spent above rung 0 may reach
   ``min(max_share, gain x p_r)``; a free worker runs the best promotion while the share (in-flight
   promotions counted at their learned cost) stays below it, a new cheap point otherwise.
@@ -50,7 +51,7 @@ class PromotionPolicy:
     ----------
     n_rungs : int
         Rungs of the ladder (>= 2).
-    calibration : int, default 6
+    calibration : int, default 4
         Promotions of each rung made before its disagreement rate may stop them.
     min_disagreement : float, default 0.15
         Promotions from a rung stop while its disagreement estimate is below this.
@@ -62,11 +63,14 @@ class PromotionPolicy:
         Width of the local disagreement kernel, in the unit cube.
     probe_factor : float, default 4.0
         A stopped rung is probed again when the labelled points grew this many times.
+    start_after : int, default 50
+        Labelled points before the first promotion: until the cheap rung has drawn a first
+        diagram, "uncertain" means "far from any sample", not "near a boundary".
     """
 
-    def __init__(self, n_rungs: int, *, calibration: int = 6, min_disagreement: float = 0.15,
+    def __init__(self, n_rungs: int, *, calibration: int = 4, min_disagreement: float = 0.15,
                  max_share: float = 0.75, gain: float = 2.0, bandwidth: float = 0.1,
-                 probe_factor: float = 4.0) -> None:
+                 probe_factor: float = 4.0, start_after: int = 50) -> None:
         self.n_rungs = check_int("n_rungs", n_rungs, minimum=2)
         self.calibration = check_int("calibration", calibration, minimum=0)
         self.min_disagreement = check_real("min_disagreement", min_disagreement, minimum=0.0, maximum=1.0)
@@ -74,6 +78,7 @@ class PromotionPolicy:
         self.gain = check_real("gain", gain, minimum=0.0)
         self.bandwidth = check_real("bandwidth", bandwidth, minimum=0.0, strict_min=True)
         self.probe_factor = check_real("probe_factor", probe_factor, minimum=1.0, strict_min=True)
+        self.start_after = check_int("start_after", start_after, minimum=0)
         self._entries: dict[int, dict[int, Any]] = {}  # index -> {rung: RungResult}, finished points
         self._unit: dict[int, np.ndarray] = {}
         self._status: dict[int, PointStatus] = {}
@@ -227,6 +232,8 @@ class PromotionPolicy:
         points run at rung 0. ``budget_left=False`` (no new point may be handed out) still
         allows a promotion within the share.
         """
+        if self.n_labeled < self.start_after:
+            return None
         times = self.time_per_rung()
         promo = sum(times[1:]) + sum(self.cost(r) for r in in_flight.values())
         total = sum(times) + sum(self.cost(r) for r in in_flight.values()) + n_cheap_in_flight * self.cost(0)
