@@ -224,7 +224,8 @@ class Runner:
         return self.ladder.run_rung if self.ladder is not None else self.simulation
 
     def _record(self, index: int, outcome: Any, rung: int = 0) -> PointRecord | None:
-        self._promoting.pop(index, None) if rung else None
+        if rung:
+            self._promoting.pop(index, None)
         result = outcome_to_result(outcome)
         if result is None:  # cancelled: the point stays pending (a promotion keeps its cheaper result)
             return None
@@ -234,7 +235,7 @@ class Runner:
 
             self.n_promoted += bool(rung)
             old = self.learner.records[index].result if rung else None
-            result = merge_result(old, rung, outcome_to_result(outcome))
+            result = merge_result(old, rung, result)
         record = self.learner.tell_index(index, result, worker=str(outcome.worker or ""))
         if self.policy is not None:
             self.policy.observe(record, self.learner.unit_of([index])[0])
@@ -354,19 +355,23 @@ class Runner:
 
         def feed() -> Iterator[Any]:
             while True:
-                goal_met = goal is not None and not (ready and ready[0] in initial) and goal(self)
-                if goal_met and not ready:
-                    self.stopped_by = repr(goal)
-                    return
-                if not goal_met and not (ready and ready[0] in initial):  # the initial design runs first
-                    nxt = promotion(bool(ready) or learner.n_points < budget)
-                    if nxt is not None:  # a finished point at the next rung of the ladder
-                        self._promoting[nxt[0]] = nxt[1]
-                        launched.append(nxt)
-                        yield self._item(*nxt)
-                        continue
+                if self.policy is not None and not (ready and ready[0] in initial):  # initial design first
+                    if goal is not None and goal(self):
+                        if not ready:
+                            self.stopped_by = repr(goal)
+                            return
+                    else:
+                        nxt = promotion(bool(ready) or learner.n_points < budget)
+                        if nxt is not None:  # a finished point, at the next rung of the ladder
+                            self._promoting[nxt[0]] = nxt[1]
+                            launched.append(nxt)
+                            yield self._item(*nxt)
+                            continue
                 if not ready:
                     if learner.n_points >= budget:
+                        return
+                    if goal is not None and goal(self):
+                        self.stopped_by = repr(goal)
                         return
                     install()
                     n = min(queue_size, budget - learner.n_points)
