@@ -324,3 +324,22 @@ def test_the_benchmark_quick_mode_runs_and_renders(tmp_path):
         assert 0.0 <= run["ladder"]["accuracy"] <= 1.0
     text = bench["render_readme"](data)
     assert "ladder `screening,accurate`" in text and "Square: the ladder used" in text
+
+
+@pytest.mark.slow
+def test_cli_runs_status_and_resumes_a_ladder_of_the_built_in_solver(tmp_path, capsys):
+    from spinexplore.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", "--model", "square-chiral", "--mode", "screening,fast@8", "--lattice-size", "6",
+            "--n-initial", "6", "--n-iterations", "1", "--n-per-iteration", "2", "--output-dir", str(out),
+            "--no-progress"]
+    assert main(args) == 0
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "mode=screening,fast@8" in text and "Fidelities: screening 8 points" in text
+    assert main(["resume", str(out), "--n-iterations", "2", "--no-progress"]) == 0
+    back = ActiveLearningExplorer.load(out / "exploration.h5")
+    assert back.n_points == 10 and back.simulation_description["simulation"] == "Ladder"
+    assert [r["lattice_size"] for r in back.simulation_description["rungs"]] == [6, 8]
+    assert all(rung_of(r.result) == 0 for r in back.records)  # no promotion before 50 labels
