@@ -101,7 +101,9 @@ def _draw_promoted(ax: Any, explorer: Any, keep: np.ndarray, xs: np.ndarray, ys:
 
     from spinexplore.fidelity import rung_results
 
-    all_records = explorer.records
+    all_records = getattr(explorer, "records", None)
+    if not all_records:  # an explorer-like object without records: nothing to ring
+        return []
     records = [all_records[i] for i in np.arange(len(all_records))[keep]]
     agreed, changed = np.zeros(len(records), bool), np.zeros(len(records), bool)
     for j, r in enumerate(records):
