@@ -125,9 +125,12 @@ def read_record(explorer: Any, store: Path) -> tuple[dict[str, Any], Any]:
         except InputError as exc:
             raise RunError(f"{store}: the recorded command cannot be run: {exc}", EXIT_STORE) from None
         return {**record, "axes": axes}, simulation
-    if isinstance(desc, dict) and desc.get("simulation") == "SpinSimulation":
+    if isinstance(desc, dict) and desc.get("simulation") in ("SpinSimulation", "Ladder"):
+        from spinexplore.fidelity import Ladder
+
         try:
-            simulation = SpinSimulation.from_description(desc)
+            rebuild = Ladder if desc["simulation"] == "Ladder" else SpinSimulation
+            simulation = rebuild.from_description(desc)
         except InputError as exc:
             raise RunError(f"{store}: the recorded simulation cannot be rebuilt: {exc}", EXIT_STORE) from None
     elif record and desc is None:

@@ -203,6 +203,10 @@ def _check_one(key: str, value: Any) -> Any:
     if key == "strategy":
         return check_choice(key, value, STRATEGIES)
     if key == "mode":
+        from spinexplore.fidelity import is_ladder_spec, parse_ladder_spec
+
+        if is_ladder_spec(value):  # a fidelity ladder, cheapest first: "screening,accurate@48"
+            return ",".join(m if s is None else f"{m}@{s}" for m, s in parse_ladder_spec(value))
         return check_choice(key, value, ("screening", "fast", "accurate"))
     if key == "model":
         return check_choice(key, value, PRESETS)
@@ -277,6 +281,20 @@ def check_budget(settings: Mapping[str, Any]) -> None:
         raise CLIError(str(exc)) from None
 
 
+def make_simulation(model: str, lattice_size: int, mode: str) -> Any:
+    """The built-in solver for ``--mode``: a ``SpinSimulation``, or a fidelity ``Ladder`` for a
+    comma list (``screening,accurate``; ``accurate@48`` sets one rung's lattice size)."""
+    from spinexplore.fidelity import Ladder, is_ladder_spec, parse_ladder_spec
+    from spinexplore.simulation import SpinSimulation
+
+    if not is_ladder_spec(mode):
+        return SpinSimulation(model=model, lattice_size=lattice_size, mode=mode)
+    rungs = parse_ladder_spec(mode)
+    if len(rungs) == 1:  # "accurate@48": one simulation at that lattice size
+        return SpinSimulation(model=model, lattice_size=rungs[0][1] or lattice_size, mode=rungs[0][0])
+    return Ladder.from_modes(mode, model=model, lattice_size=lattice_size)
+
+
 def _default_axes(model: Any) -> dict[str, list[float]]:
     u = model.natural_unit
     return {"h": [0.0, round(1.2 * u, 6)], "K": [round(-0.5 * u, 6), round(2.0 * u, 6)]}
@@ -294,8 +312,7 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
     if settings.get("solver") is not None:
         return _build_external(settings, sources)
     try:
-        simulation = SpinSimulation(model=settings["model"], lattice_size=settings["lattice_size"],
-                                    mode=settings["mode"])
+        simulation = make_simulation(settings["model"], settings["lattice_size"], settings["mode"])
         if settings["axes"] is None:
             settings["axes"] = _default_axes(SpinModel.preset(settings["model"]))
         space = ParameterSpace({k: tuple(v) for k, v in settings["axes"].items()})

@@ -160,4 +160,9 @@ class ExplorerViews:
                          f"uncertainty={h['mean_uncertainty']:.3f}")
         if self.run_stats:
             lines.append(format_stats(self.run_stats))
+        from spinexplore.fidelity import fidelity_summary, format_fidelity
+
+        desc = self.simulation_description
+        if isinstance(desc, dict) and desc.get("simulation") == "Ladder":
+            lines.append(format_fidelity(fidelity_summary(self.records, desc.get("names"))))
         return "\n".join(lines)

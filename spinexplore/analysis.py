@@ -83,12 +83,23 @@ def to_dataframe(explorer: Any) -> Any:
     obs_names = list(dict.fromkeys(k for sc in scalars for k in sc))
     for k in obs_names:
         cols[k if k not in cols else f"obs_{k}"] = [sc.get(k, math.nan) for sc in scalars]
+    _rung_phase_names(cols, getattr(explorer, "vocabulary", None))
     df = pd.DataFrame(cols, index=pd.RangeIndex(len(records), name="index"))
     units = units_of(explorer)
     df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
     if "J_1" in units.values():
         df.attrs["units"]["energy"] = "J_1 per spin"
     return df
+
+
+def _rung_phase_names(cols: dict[str, Any], vocabulary: Any = None) -> None:
+    """A fidelity ladder's ``fidelity{k}_phase`` columns as phase names (None: not run at rung k)."""
+    import re
+
+    from spinexplore.fidelity import decode_label
+
+    for key in [k for k in cols if re.fullmatch(r"fidelity\d+_phase", k)]:
+        cols[key] = [None if v != v else decode_label(v, vocabulary).name for v in cols[key]]
 
 
 def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = None, y: str | None = None,
@@ -196,12 +207,37 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
     data["worker"] = ("point", np.array([r.worker for r in records], dtype=str), {"long_name": "worker"})
     data["error"] = ("point", np.array(["" if x is None else (x.error or "") for x in res], dtype=str),
                      {"long_name": "error text of FAILED/TIMEOUT points"})
+    _rung_variables(data, coords, res, getattr(explorer, "vocabulary", None))
     desc = getattr(explorer, "simulation_description", None)
     attrs = {"title": "spinexplore phase diagram", "n_points": len(records),
              "n_done": int(sum(r.status == PointStatus.DONE for r in records)),
              "grid": "cell centres, uniform in each axis' sampling scale (log axes: in log)",
              "simulation": json.dumps(desc, default=str), "seed": str(getattr(explorer, "seed", None))}
     return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+
+
+def _rung_variables(data: dict[str, Any], coords: dict[str, Any], res: list[Any], vocabulary: Any = None) -> None:
+    """A fidelity ladder's record as ``(point, rung)`` variables: ``rung_phase`` (empty: not run at
+    that rung), ``rung_confidence``, ``rung_energy``, ``rung_cost``, and ``fidelity`` per point."""
+    from spinexplore.fidelity import FIDELITY_KEY, rung_of, rung_results
+
+    if not any(x is not None and FIDELITY_KEY in x.observables for x in res):
+        return
+    entries = [{} if x is None else rung_results(x, vocabulary) for x in res]
+    n_rungs = max((max(e) + 1 for e in entries if e), default=1)
+    coords["rung"] = ("rung", np.arange(n_rungs), {"long_name": "rung of the fidelity ladder (0: cheapest)"})
+    data["fidelity"] = ("point", np.array([-1 if x is None else rung_of(x) for x in res], dtype=np.int16),
+                        {"long_name": "rung of the point's best result (-1: pending)"})
+    phase = np.full((len(res), n_rungs), "", dtype=object)
+    vals = {k: np.full((len(res), n_rungs), math.nan) for k in ("confidence", "energy", "cost")}
+    for i, e in enumerate(entries):
+        for k, r in e.items():
+            phase[i, k] = r.phase.name
+            vals["confidence"][i, k], vals["energy"][i, k], vals["cost"][i, k] = r.confidence, r.energy, r.cost
+    data["rung_phase"] = (("point", "rung"), phase.astype(str), {"long_name": "phase at each rung (empty: not run)"})
+    data["rung_confidence"] = (("point", "rung"), vals["confidence"], {"long_name": "confidence at each rung"})
+    data["rung_energy"] = (("point", "rung"), vals["energy"], {"long_name": "energy per spin at each rung"})
+    data["rung_cost"] = (("point", "rung"), vals["cost"], {"long_name": "simulation time at each rung", "units": "s"})
 
 
 def _coord_attrs(name: str, space: Any, k: int, units: Mapping[str, str]) -> dict[str, Any]:

@@ -75,7 +75,9 @@ def _add_settings(p: argparse.ArgumentParser, *, resume: bool) -> None:
         help=f"acquisition strategy: balanced, uncertainty, boundary, exploration, random... [default: {d('strategy')}]")
     add("--n-jobs", type=int, default=None,
         help=f"parallel workers (at most 4096); -1 = all cores [default: {d('n_jobs')}]")
-    add("--mode", default=None, help=f"solver preset: screening, fast or accurate [default: {d('mode')}]")
+    add("--mode", default=None, help=("solver preset: screening, fast or accurate, or a fidelity ladder, cheapest "
+                                      "first, e.g. screening,accurate or screening,accurate@48 (@L: that rung's "
+                                      f"lattice size) [default: {d('mode')}]"))
     add("--model", default=None, help=f"model preset: triangular-chiral or square-chiral [default: {d('model')}]")
     add("--axes", nargs="+", default=None, metavar="NAME=LOW:HIGH[:log]",
         help="swept parameters and ranges in units of J1 (|value| <= 1000), e.g. h=0:0.57 K=-0.24:0.95 "
@@ -204,6 +206,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"last run: {stats.get('n_workers')} worker(s), {stats.get('schedule')} schedule, "
               f"wall {wall:.1f} s, simulations {sim:.1f} s, efficiency {100 * float(stats['efficiency']):.0f} %"
               + (f", stopped by {stats['stopped_by']}" if stats.get("stopped_by") else ""))
+    if stats and stats.get("fidelity"):
+        from spinexplore.fidelity import format_policy
+
+        print(format_policy(stats["fidelity"], (state.get("simulation") or {}).get("names")))
     history = state.get("history") or []
     if history:
         print("iteration  done  changed  mean uncertainty")

@@ -349,8 +349,11 @@ class ActiveLearningExplorer(ExplorerViews):
             Rounds after the initial design (the total, including rounds already done).
         n_per_iteration : int
             Points per round (the batch schedule's parallel batch).
-        simulation : callable, optional
-            Defaults to the built-in ``SpinSimulation()`` on the default model.
+        simulation : callable or list of callables, optional
+            Defaults to the built-in ``SpinSimulation()`` on the default model. A list (or a
+            :class:`~spinexplore.fidelity.Ladder`) is a fidelity ladder, cheapest first: every
+            point runs at the cheapest rung and is re-simulated at a higher one where the
+            :class:`~spinexplore.promotion.PromotionPolicy` expects that to change its label.
         n_initial : int, optional
             Size of the initial design (default ``2 * n_per_iteration``); ignored when points
             already exist.
@@ -390,6 +393,10 @@ class ActiveLearningExplorer(ExplorerViews):
             from spinexplore.simulation import SpinSimulation
 
             simulation = SpinSimulation()
+        elif isinstance(simulation, (list, tuple)):  # a fidelity ladder, cheapest first
+            from spinexplore.fidelity import Ladder
+
+            simulation = Ladder(simulation)
         opts = self._check_run_options(simulation, n_jobs, checkpoint_interval, timeout)
         if self._n_initial is None and self.n_points:  # points added by hand, or a 0.1 store
             self._n_initial = int((self.iterations == 0).sum())

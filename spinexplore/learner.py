@@ -84,6 +84,8 @@ class PhaseLearner:
         self.seed, self._rng, self._surrogate_seed = seeds(seed)
         self._surrogate = make_surrogate(surrogate, random_state=self._surrogate_seed)  # validates it
         self._fitted_on: int | None = None  # labelled points behind the installed fit
+        self._label_version = 0  # results told so far: a promotion changes a label, not the count
+        self._fitted_version: int | None = None
         self._records: list[PointRecord] = []
         self._dirty: set[int] = set()
         if not isinstance(unknown_as_phase, (bool, np.bool_)):
@@ -96,6 +98,9 @@ class PhaseLearner:
         self.history: list[dict[str, Any]] = []
         self._reference_labels: np.ndarray | None = None
         self._snapshots: list[tuple[int, np.ndarray]] = []  # (n labelled, reference labels)
+        #: ``label_weights(indices) -> factors`` scales the training weights of labelled points
+        #: (a fidelity ladder's :meth:`~spinexplore.promotion.PromotionPolicy.weight_factors`).
+        self.label_weights: Callable[[np.ndarray], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ read access
     @property
@@ -287,6 +292,7 @@ class PhaseLearner:
         self._records[index] = record
         self._cols.set(record)
         self._dirty.add(index)
+        self._label_version += 1
         return record
 
     def cancel(self, indices: Sequence[int]) -> list[int]:
@@ -352,11 +358,14 @@ class PhaseLearner:
     def training_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(unit-cube points, labels, weights) of the labelled points: what a fit sees."""
         X, y, w = self.labeled()
+        if self.label_weights is not None and len(w):
+            w = w * self.label_weights(np.flatnonzero(self._cols.labeled_mask()))
         return (self.space.to_unit(X) if len(X) else X), y, w
 
     def install(self, surrogate: Any, n_fitted: int) -> None:
         """Use ``surrogate``, fitted on ``n_fitted`` labelled points, for proposals and predictions."""
         self._surrogate, self._fitted_on = surrogate, int(n_fitted)
+        self._fitted_version = self._label_version if self._fitted_on == self.n_labeled else None
 
     @property
     def n_fitted(self) -> int:
@@ -371,10 +380,10 @@ class PhaseLearner:
                 raise NotFittedError(
                     "no finished point with a physical phase yet; run classify_pending_points() first")
             return None
-        if self._fitted_on != n_labeled:
+        if self._fitted_on != n_labeled or self._fitted_version != self._label_version:
             U, y, w = self.training_set()
             self._surrogate.fit(U, y, sample_weight=w)
-            self._fitted_on = len(y)
+            self._fitted_on, self._fitted_version = len(y), self._label_version
         return self._surrogate
 
     @property

@@ -162,6 +162,9 @@ class Runner:
         self.fail_fast = FAIL_FAST_AFTER
         self._first_failures: list[str | None] = []  # the error of each of the first results (None: ok)
         self._failures_logged: dict[str, int] = {}
+        self.ladder, self.policy = _fidelity_hooks(learner, simulation)
+        self._promoting: dict[int, int] = {}  # points being re-simulated at a higher rung -> rung
+        self.n_promoted = 0  # promotions finished in this run
 
     # ------------------------------------------------------------------ what goals read
     @property
@@ -182,6 +185,7 @@ class Runner:
             "efficiency": None if self.n_finished and not n_ok else efficiency,
             "n_checkpoints": self.checkpointer.n_written, "checkpoint_time": self.checkpointer.write_time,
             "stopped_by": self.stopped_by,
+            **({"fidelity": self.policy.summary()} if self.policy is not None else {}),
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -257,26 +261,48 @@ class Runner:
                 signal.signal(s, handler)
 
     # ------------------------------------------------------------------ one outcome
-    def _record(self, index: int, outcome: Any) -> PointRecord | None:
+    def _item(self, index: int, rung: int) -> Any:
+        """What the executor gets for point ``index`` at ``rung``: its parameter dict, or
+        ``(rung, params)`` for a ladder's :meth:`~spinexplore.fidelity.Ladder.run_rung`."""
+        params = self.learner.space.to_dicts(self.learner.points([index]))[0]
+        return (rung, params) if self.ladder is not None else params
+
+    @property
+    def _function(self) -> Any:
+        return self.ladder.run_rung if self.ladder is not None else self.simulation
+
+    def _record(self, index: int, outcome: Any, rung: int = 0) -> PointRecord | None:
+        if rung:
+            self._promoting.pop(index, None)
         result = outcome_to_result(outcome, self.learner.vocabulary)
         if result is None:  # cancelled (its worker was stopped by SIGTERM...): rerun on resume
-            self.learner.cancel([index])
-            self.cancelled.append((index, str(outcome.error or "cancelled")))
+            if not rung:  # a promotion keeps the point's cheaper result (decided again on resume)
+                self.learner.cancel([index])
+                self.cancelled.append((index, str(outcome.error or "cancelled")))
             return None
-        record = self.learner.tell_index(index, result, worker=str(outcome.worker or ""))
         self.simulation_time += result.duration
+        if self.ladder is not None:  # keep every rung's record, the best result on top
+            from spinexplore.fidelity import merge_result
+
+            self.n_promoted += bool(rung)
+            old = self.learner.records[index].result if rung else None
+            result = merge_result(old, rung, result, self.learner.vocabulary)
+        record = self.learner.tell_index(index, result, worker=str(outcome.worker or ""))
+        if self.policy is not None:
+            self.policy.observe(record, self.learner.unit_of([index])[0])
         self.n_finished += 1
         key = record.status.name
         self.n_by_phase[key] = self.n_by_phase.get(key, 0) + 1
         if self.first_error is None and key == "FAILED":
             self.first_error = result.error
         self._finished.append(record)
+        where = f" [{self.ladder.names[rung]}]" if self.ladder is not None and rung else ""
         if result.ok:
-            self.progress.record(index, result.phase.name, ok=True, confidence=result.confidence,
+            self.progress.record(index, result.phase.name + where, ok=True, confidence=result.confidence,
                                  energy=result.energy)
         else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
             reason = (result.error or "no result").strip().splitlines()[0][:120]
-            self.progress.record(index, f"{result.phase.name} ({reason})", ok=False)
+            self.progress.record(index, f"{result.phase.name}{where} ({reason})", ok=False)
             self._log_failure(index, result)
         if self.checkpointer.note() and self._on_disk and self.verbose:
             _LOG.info("Checkpoint saved (%d/%d completed)", self.learner.n_finished, self.learner.n_points)
@@ -370,24 +396,34 @@ class Runner:
                 "`spinexplore status DIR --points --status FAILED` lists them; fix the simulation, then resume)")
 
     # ------------------------------------------------------------------ batch schedule
-    def run_points(self, indices: Sequence[int]) -> list[PointRecord]:
-        """Run the given pending points (one map), checkpoint, return the finished records."""
+    def run_points(self, indices: Sequence[int], promotions: Sequence[tuple[int, int]] = ()) -> list[PointRecord]:
+        """Run the given pending points (one map), checkpoint, return the finished records.
+
+        ``promotions``: ``(index, rung)`` of finished points to re-simulate at a higher rung of
+        a ladder, in the same map."""
         self._finished = []
-        if not indices:
+        work = [(int(i), 0) for i in indices] + [(int(i), int(r)) for i, r in promotions]
+        if not work:
             return []
-        items = self.learner.space.to_dicts(self.learner.points(indices))
         self._launched = []
 
-        def feed() -> Iterator[dict[str, float]]:  # notes which points reached a worker
-            for index, item in zip(indices, items):
+        def feed() -> Iterator[Any]:  # notes which points reached a worker
+            for index, rung in work:
                 self._launched.append(index)
-                yield item
+                if rung:
+                    self._promoting[index] = rung
+                yield self._item(index, rung)
 
         with self._handling_signals():
-            for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
-                self._record(indices[outcome.index], outcome)
+            for outcome in self.executor.map_unordered(self._function, feed(), timeout=self.timeout):
+                index, rung = work[outcome.index]
+                self._record(index, outcome, rung)
             self.checkpointer.flush()
         return list(self._finished)
+
+    def _surrogate(self) -> Any:
+        """The installed surrogate, None before any fit."""
+        return self.learner._surrogate if self.learner.n_fitted else None
 
     def run_rounds(self, n_iterations: int, n_per_iteration: int, *, strategy: Any = None,
                    goal: Callable[[Any], bool] | None = None,
@@ -408,7 +444,9 @@ class Runner:
                 learner.iteration += 1
                 learner.propose(n_per_iteration, strategy)
                 self.checkpointer.flush()
-                self.run_points(learner.pending_indices())
+                new = learner.pending_indices()
+                promotions = self.policy.plan_round(self._surrogate(), len(new)) if self.policy else []
+                self.run_points(new, promotions)
                 self._end_round(on_round)
         self.report_outcomes()
 
@@ -439,7 +477,10 @@ class Runner:
         queue_size = queue_size or max(2, self.n_workers // 4)
         refitter = Refitter(self._fit_job, lambda n: max(1, math.ceil(0.02 * n)))
         ready: deque[int] = deque()  # the initial design, or what was in flight: filled below
-        launched = self._launched = []
+        initial: set[int] = set()
+        cheap_running: set[int] = set()
+        launched: list[tuple[int, int]] = []
+        self._launched = _Indices(launched)
 
         def install() -> None:
             fitted = refitter.poll()
@@ -450,8 +491,26 @@ class Runner:
                 learner.install(surrogate, n_fitted)
                 learner.record_metrics(labels, uncertainty)
 
-        def feed() -> Iterator[dict[str, float]]:
+        def promotion(budget_left: bool) -> tuple[int, int] | None:
+            if self.policy is None or learner.n_fitted == 0:
+                return None
+            return self.policy.next_promotion(self._surrogate(), self._promoting, len(cheap_running),
+                                              budget_left=budget_left)
+
+        def feed() -> Iterator[Any]:
             while True:
+                if self.policy is not None and not (ready and ready[0] in initial):  # initial design first
+                    if goal is not None and goal(self):
+                        if not ready:
+                            self.stopped_by = repr(goal)
+                            return
+                    else:
+                        nxt = promotion(bool(ready) or learner.n_points < budget)
+                        if nxt is not None:  # a finished point, at the next rung of the ladder
+                            self._promoting[nxt[0]] = nxt[1]
+                            launched.append(nxt)
+                            yield self._item(*nxt)
+                            continue
                 if not ready:
                     if learner.n_points >= budget:
                         return
@@ -463,20 +522,25 @@ class Runner:
                     learner.iteration = max(learner.iteration, 1 + (learner.n_points - n_initial) // n_per_iteration)
                     ready.extend(learner.propose(n, strategy, refit=False))
                 index = ready.popleft()
-                launched.append(index)
-                yield learner.space.to_dicts(learner.points([index]))[0]
+                launched.append((index, 0))
+                cheap_running.add(index)
+                yield self._item(index, 0)
 
         self._finished = []
         try:
             with self._handling_signals():
                 self.retry_timed_out()
                 ready.extend(learner.pending_indices())
+                initial.update(ready)
                 self._fit_process = FitProcess() if self.n_workers > 1 else None
                 self.checkpointer.write()  # `spinexplore status` shows the queued points from the start
                 self.warm_up(bool(ready) or learner.n_points < budget)
-                for outcome in self.executor.map_unordered(self.simulation, feed(), timeout=self.timeout):
-                    self._record(launched[outcome.index], outcome)
-                    refitter.maybe_start(learner.n_labeled)
+                for outcome in self.executor.map_unordered(self._function, feed(), timeout=self.timeout):
+                    index, rung = launched[outcome.index]
+                    if not rung:
+                        cheap_running.discard(index)
+                    self._record(index, outcome, rung)
+                    refitter.maybe_start(learner.n_labeled + self.n_promoted)
                     install()
                 refitter.close(wait=0.0)
                 install()
@@ -528,7 +592,39 @@ class Runner:
             prepare(surrogate)  # the proposal context, cached in this process
             return surrogate, len(y), labels, uncertainty, None
 
-        return len(y), run
+        return len(y) + self.n_promoted, run  # a promotion may change a label, not the count
+
+
+class _Indices(Sequence):
+    """The point indices of a list of launched ``(index, rung)`` items (what ``cancel`` takes)."""
+
+    def __init__(self, items: list[tuple[int, int]]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [i for i, _ in self._items[k]]
+        return self._items[k][0]
+
+
+def _fidelity_hooks(learner: PhaseLearner, simulation: Any) -> tuple[Any, Any]:
+    """(ladder, promotion policy) of a multi-fidelity run, (None, None) otherwise; the policy
+    sees every finished record and scales the training weights of cheap labels."""
+    from spinexplore.fidelity import Ladder
+
+    if not isinstance(simulation, Ladder):
+        learner.label_weights = None
+        return None, None
+    from spinexplore.promotion import PromotionPolicy
+
+    policy = PromotionPolicy(simulation.n_rungs, **simulation.promotion)
+    records = learner.records
+    policy.rebuild(records, learner.unit_of([r.index for r in records]))
+    learner.label_weights = policy.weight_factors
+    return simulation, policy
 
 
 @contextlib.contextmanager

@@ -189,6 +189,34 @@ def _point_masks(explorer: Any, keep: np.ndarray, rare: Mapping[int, int] | None
             "pending": ~(labelled | failed | timeout)}
 
 
+def _draw_promoted(ax: Any, explorer: Any, keep: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                   marker_size: float) -> list[Any]:
+    """Ring the points a fidelity ladder re-simulated at a higher rung: black where the rungs
+    agreed, red where the higher rung changed the label. Returns the legend handles."""
+    from matplotlib.lines import Line2D
+
+    from spinexplore.fidelity import rung_results
+
+    all_records = getattr(explorer, "records", None)
+    if not all_records:  # an explorer-like object without records: nothing to ring
+        return []
+    records = [all_records[i] for i in np.arange(len(all_records))[keep]]
+    agreed, changed = np.zeros(len(records), bool), np.zeros(len(records), bool)
+    for j, r in enumerate(records):
+        entries = rung_results(r.result, getattr(explorer, "vocabulary", None))
+        if len(entries) > 1:
+            labels = {e.phase for e in entries.values() if e.phase.is_physical}
+            (changed if len(labels) > 1 else agreed)[j] = True
+    handles = []
+    for mask, color, what in ((agreed, "black", "promoted, same label"), (changed, "red", "promoted, label changed")):
+        if mask.any():
+            ax.scatter(xs[mask], ys[mask], marker="o", facecolors="none", edgecolors=color, s=marker_size * 3.2,
+                       linewidths=1.2, zorder=4)
+            handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec=color, mew=1.2, ms=9,
+                                  label=f"{what} ({int(mask.sum())})"))
+    return handles
+
+
 def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_size: float,
                 names: Mapping[PhaseType, str] | PhaseStyle, colorbar_at: str = "bottom",
                 rare: Mapping[int, int] | None = None) -> tuple[list[Any], set[int]]:
@@ -252,6 +280,7 @@ def draw_points(ax: Any, explorer: Any, sl: Slice, points: str | None, marker_si
             ax.scatter(xs[mask], ys[mask], marker=marker, c=color, s=marker_size * 1.5, linewidths=1.6, zorder=4)
             handles.append(Line2D([], [], ls="none", marker=marker, color=color, mew=1.6,
                                   label=f"{style.name(int(PhaseType[key.upper()]))} ({int(mask.sum())})"))
+    handles += _draw_promoted(ax, explorer, keep, xs, ys, marker_size)
     if m["pending"].any():
         mask = m["pending"]
         ax.scatter(xs[mask], ys[mask], marker="o", facecolors="none", edgecolors="0.35", s=marker_size,
