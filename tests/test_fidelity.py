@@ -343,3 +343,55 @@ def test_cli_runs_status_and_resumes_a_ladder_of_the_built_in_solver(tmp_path, c
     assert back.n_points == 10 and back.simulation_description["simulation"] == "Ladder"
     assert [r["lattice_size"] for r in back.simulation_description["rungs"]] == [6, 8]
     assert all(rung_of(r.result) == 0 for r in back.records)  # no promotion before 50 labels
+
+
+# ------------------------------------------------------------------------------ a user's own labels
+def _named(p) -> str:
+    return "q0" if p["x"] > 0.45 + 0.2 * p["y"] else "sqrt3 x sqrt3"
+
+
+def costly_named(p):
+    return SimulationResult(phase=_named(p), confidence=1.0, energy=-1.0, duration=COSTLY_COST)
+
+
+def cheap_named_wrong_in_a_band(p):
+    label = _named(p)
+    if p["y"] < 0.5 and abs(p["x"] - 0.45 - 0.2 * p["y"]) < 0.12:
+        label = "sqrt3 x sqrt3" if label == "q0" else "q0"
+    return SimulationResult(phase=label, confidence=0.8, energy=-0.9, duration=CHEAP_COST)
+
+
+def test_a_ladder_of_a_users_own_labels_keeps_their_names_on_every_rung(tmp_path):
+    """Issues 21 + 22: the per-rung record stores label ids of the run's vocabulary (not
+    PhaseType values), so a user's labels keep their names at every rung, through the store."""
+    path = tmp_path / "exploration.h5"
+    ex = ActiveLearningExplorer(SPACE, seed=2, store=path, verbose=False)
+    ex.run(4, 10, simulation=[cheap_named_wrong_in_a_band, costly_named], n_initial=20, progress=False, **inline())
+    promoted = [r for r in ex.records if len(rung_results(r.result, ex.vocabulary)) > 1]
+    assert promoted
+    for r in promoted:
+        entries = rung_results(r.result, ex.vocabulary)
+        assert {e.phase.name for e in entries.values()} <= {"q0", "sqrt3 x sqrt3"}
+        assert r.result.phase == entries[1].phase == _named(dict(zip(SPACE.names, r.params)))
+    ex.close()
+    back = ActiveLearningExplorer.load(path)
+    for a, b in zip(ex.records, back.records):
+        assert rung_results(a.result, ex.vocabulary) == rung_results(b.result, back.vocabulary)
+    pytest.importorskip("pandas")
+    df = back.to_dataframe()
+    assert set(df["fidelity0_phase"].dropna()) <= {"q0", "sqrt3 x sqrt3"}
+    assert set(df["fidelity1_phase"].dropna()) <= {"q0", "sqrt3 x sqrt3"}
+
+
+def test_a_rung_label_without_the_vocabulary_is_refused_or_named_by_its_id():
+    from spinexplore.fidelity import decode_label, encode_label
+    from spinexplore.labels import Vocabulary
+    from spinexplore.results import Label
+
+    vocab = Vocabulary(["q0"])
+    assert encode_label(PhaseType.TIMEOUT) == 9.0 and decode_label(9.0) is PhaseType.TIMEOUT
+    i = encode_label(Label("q0"), vocab)
+    assert i >= 10 and decode_label(i, vocab) == "q0"
+    assert decode_label(i) == f"label {int(i)}"
+    with pytest.raises(ValueError, match="vocabulary"):
+        encode_label(Label("q0"))
