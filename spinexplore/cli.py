@@ -227,7 +227,7 @@ def _list_points(out: Path, phases: list[str] | None, statuses: list[str] | None
     from spinexplore._cli_run import EXIT_OK
     from spinexplore._cli_settings import STORE_NAME, CLIError
     from spinexplore.explorer import ActiveLearningExplorer
-    from spinexplore.results import PointStatus
+    from spinexplore.results import PhaseType, PointStatus
 
     for name in statuses or ():
         if name.upper() not in PointStatus.__members__:
@@ -236,6 +236,7 @@ def _list_points(out: Path, phases: list[str] | None, statuses: list[str] | None
     explorer = ActiveLearningExplorer.load(out / STORE_NAME, read_only=True, verbose=False)
     try:
         known = explorer.vocabulary.names()
+        known += [n for n in PhaseType.__members__ if n not in known and PhaseType[n].is_physical]
         by_key = {n.upper(): n for n in known}
         want_phase = set()
         for name in phases or ():

@@ -184,7 +184,7 @@ def test_status_points_lists_and_filters_the_points_for_show(tmp_path, capsys):
     assert main(["status", str(out), "--points", "--status", "FAILED"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["2", "FAILED", "FAILED"]
     assert main(["status", str(out), "--phase", "SKX"]) == 2
-    assert "--phase: 'SKX' is not one of" in capsys.readouterr().err
+    assert "--phase: 'SKX' is not a phase of this run" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["show", "--help"])
     assert "spinexplore status DIR --points" in " ".join(capsys.readouterr().out.split())
