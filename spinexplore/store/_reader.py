@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,8 +25,11 @@ _NUMERIC = ("params", "status", "phase", "iteration", "confidence", "energy", "d
 _COLUMNS = {1: _NUMERIC + ("observable_names", "worker", "error"),
             2: _NUMERIC + ("observable_names", "worker", "worker_names", "error_index", "error_text")}
 _COLUMNS[3] = _COLUMNS[2]  # schema 3: label ids >= 10 named by state["vocabulary"]
-#: how often a reader retries when a writer replaced the main file while it was reading
+#: a reader whose main file a writer replaced while it was reading retries at least this many
+#: times, and for at least _RETRY_SECONDS, waiting a random, growing pause between tries so that
+#: it lands between two compactions of a writer that compacts faster than one read takes
 _RETRIES = 20
+_RETRY_SECONDS = 60.0
 
 
 def _text(ds) -> str:
@@ -169,17 +174,23 @@ def load_store(path: Path, *, writer: bool = False) -> dict[str, Any]:
     StoreError
         Not HDF5, not a store, a schema this version cannot read, or damaged.
     """
-    for _ in range(_RETRIES):
+    start, tries, pause = time.monotonic(), 0, 0.005
+    while True:
         loaded = load_file(path)
         try:
             replay(path, loaded, 0, writer=writer)
         except StoreError:
-            if stamp(path) != loaded["stamp"]:  # a compaction meanwhile: the journal is the next one
-                continue
-            raise
-        if stamp(path) == loaded["stamp"]:
-            return loaded
-    raise StoreError(f"{path} kept changing while it was read (a writer compacting it); retry")  # pragma: no cover
+            if stamp(path) == loaded["stamp"]:
+                raise
+        else:
+            if stamp(path) == loaded["stamp"]:
+                return loaded
+        # a compaction meanwhile (the journal is the next one): read again, after a pause
+        tries += 1
+        if tries >= _RETRIES and time.monotonic() - start > _RETRY_SECONDS:
+            raise StoreError(f"{path} kept changing while it was read (a writer compacting it); retry")  # pragma: no cover
+        time.sleep(random.uniform(0.0, pause))
+        pause = min(2 * pause, 0.5)
 
 
 def replay(path: Path, loaded: dict[str, Any], offset: int, *, raw: bytes | None = None,

@@ -77,3 +77,29 @@ def test_reader_follows_the_writer(tmp_path):
         assert len(records) == 2 and state == {"iteration": 0}
         assert "points: 2" in reader.summary()
         reader.close()
+
+
+def test_a_reader_outlasts_a_writer_that_compacts_during_many_reads(tmp_path, monkeypatch):
+    """A writer compacting faster than one read takes replaced the main file during each of 20
+    reads and the reader gave up ("kept changing while it was read"): readers now keep trying
+    (with a random, growing pause) for a minute before they give up."""
+    import spinexplore.store._reader as reader
+
+    path = tmp_path / "exploration.h5"
+    s = ExplorationStore.create(path, space=SPACE, config={})
+    s.write(_records(), {"iteration": 2})
+    s.close()
+    real, calls = reader.load_file, []
+
+    def replaced_meanwhile(p):
+        loaded = real(p)
+        calls.append(p)
+        if len(calls) <= 3 * reader._RETRIES:
+            loaded["stamp"] = None  # what a compaction during the read looks like
+        return loaded
+
+    monkeypatch.setattr(reader, "load_file", replaced_meanwhile)
+    monkeypatch.setattr(reader.time, "sleep", lambda seconds: None)
+    loaded = reader.load_store(path)
+    assert len(calls) == 3 * reader._RETRIES + 1
+    assert loaded["stamp"] == reader.stamp(path)
