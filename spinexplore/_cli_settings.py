@@ -345,9 +345,13 @@ def external_simulation(command: Any, described: Mapping[str, Any] | None = None
     its JSON result; ``described``: the store's description, for resume)."""
     from spinexplore._external import ExternalSimulation
 
+    from spinexplore.labels import Vocabulary
+
     d = dict(described or {})
+    phases = None if d.get("phases") is None else Vocabulary.from_json(d["phases"])
     return ExternalSimulation(command, pass_params=d.get("pass_params", "json"),
-                              result_file=d.get("result_file", "result.json"), timeout=d.get("timeout"))
+                              result_file=d.get("result_file", "result.json"), timeout=d.get("timeout"),
+                              phases=phases)
 
 
 def check_execution(settings: Mapping[str, Any], sources: Mapping[str, str], simulation: Any, space: Any) -> None:

@@ -16,6 +16,7 @@ POSIX only (it relies on process groups and ``os.killpg``).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -211,6 +212,13 @@ class ExternalSimulation:
         Prefix of the parameter variables when ``pass_params="env"``.
     kill_grace : float, default=2.0
         Seconds between SIGTERM and SIGKILL at a timeout.
+    phases : optional
+        The solver's phase labels, declared as for ``ActiveLearningExplorer(phases=...)``
+        (names, ``name -> {"display", "color", "code"}``, ``code -> name`` or an ``Enum``).
+        An integer ``"phase"`` in the solver's output is read as the declared code when one
+        has it, otherwise as a :class:`PhaseType` value. An explorer whose phases declare
+        codes gives them to an ``ExternalSimulation`` that has none (see :meth:`with_phases`),
+        so they are needed here only to call the simulation directly.
 
     Raises
     ------
@@ -257,6 +265,7 @@ class ExternalSimulation:
         keep_workdir: bool = False,
         env_prefix: str = "SPINEXPLORE_",
         kill_grace: float = 2.0,
+        phases: Any = None,
     ) -> None:
         if isinstance(command, str):
             argv = shlex.split(command)
@@ -318,6 +327,14 @@ class ExternalSimulation:
             raise InputTypeError(f"env_prefix must be a string; got {env_prefix!r}")
         self.env_prefix = env_prefix
         self.kill_grace = check_real("kill_grace", kill_grace, minimum=0.0)
+        self.phases = _vocabulary(phases)
+
+    def with_phases(self, phases: Any) -> ExternalSimulation:
+        """A copy that reads the solver's integer phase codes with ``phases`` (a declaration
+        or a :class:`~spinexplore.labels.Vocabulary`)."""
+        other = copy.copy(self)
+        other.phases = _vocabulary(phases)
+        return other
 
     @property
     def placeholders(self) -> list[str]:
@@ -340,6 +357,7 @@ class ExternalSimulation:
         return {
             "simulation": "ExternalSimulation", "command": self.argv, "pass_params": self.pass_params,
             "result_file": self.result_file, "timeout": self.timeout,
+            "phases": None if self.phases is None else self.phases.to_json(),
         }
 
     def __repr__(self) -> str:
@@ -472,9 +490,23 @@ class ExternalSimulation:
                 if data.get(key) is None and key in data:
                     data[key] = math.nan if key == "energy" else 1.0
             try:
-                return coerce_result({**data, "duration": data.get("duration", duration)})
+                return coerce_result({**data, "duration": data.get("duration", duration)}, vocabulary=self.phases)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"external solver {self.command!r} returned an invalid result: {exc}") from None
         finally:
             if not self.keep_workdir:
                 shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _vocabulary(phases: Any) -> Any:
+    """``phases`` of :class:`ExternalSimulation` as a Vocabulary (None: integers are PhaseType values)."""
+    from spinexplore.labels import Vocabulary
+
+    if phases is None:
+        return None
+    if isinstance(phases, Vocabulary):
+        return phases.copy()
+    try:
+        return Vocabulary(phases, where="phases")
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc)) from None

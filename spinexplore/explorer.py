@@ -323,6 +323,7 @@ class ActiveLearningExplorer(ExplorerViews):
             checkpointed first; the unfinished points stay pending and the next call reruns them.
         """
         self._check_store_writable()
+        simulation_func = self._with_phases(simulation_func)
         opts = self._check_run_options(simulation_func, n_jobs, checkpoint_interval, timeout)
         indices = self._learner.pending_indices()
         if not indices:
@@ -396,7 +397,9 @@ class ActiveLearningExplorer(ExplorerViews):
         elif isinstance(simulation, (list, tuple)):  # a fidelity ladder, cheapest first
             from spinexplore.fidelity import Ladder
 
-            simulation = Ladder(simulation)
+            simulation = Ladder([self._with_phases(s) for s in simulation])
+        else:
+            simulation = self._with_phases(simulation)
         opts = self._check_run_options(simulation, n_jobs, checkpoint_interval, timeout)
         if self._n_initial is None and self.n_points:  # points added by hand, or a 0.1 store
             self._n_initial = int((self.iterations == 0).sum())
@@ -445,6 +448,15 @@ class ActiveLearningExplorer(ExplorerViews):
             validate(self.space.names + list(self.space.fixed))
         self._simulation_description = describe(simulation)
         return opts
+
+    def _with_phases(self, simulation: Any) -> Any:
+        """A simulation that reads labels itself (an ``ExternalSimulation`` reads its solver's
+        output in the worker) gets this exploration's declared integer codes, unless it has its own."""
+        vocab = self._learner.vocabulary
+        if vocab.has_codes and callable(getattr(simulation, "with_phases", None)) \
+                and getattr(simulation, "phases", None) is None:
+            return simulation.with_phases(vocab)
+        return simulation
 
     def _open_runner(self, simulation: Any, total: int, opts: dict[str, Any], executor: Any,
                      backend: str | None, progress: bool) -> Any:

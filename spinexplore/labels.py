@@ -305,6 +305,11 @@ class Vocabulary:
         return all(i < FIRST_USER_ID and not e.declared and e.code is None and e.display is None
                    and e.color is None for i, e in self._by_id.items())
 
+    @property
+    def has_codes(self) -> bool:
+        """Whether some label is declared with an integer ``code`` a simulation may return."""
+        return bool(self._by_code)
+
     # ---------------------------------------------------------------- JSON
     def to_json(self) -> list[dict[str, Any]]:
         """The entries as JSON-able dicts, in legend order (what a store keeps)."""

@@ -359,3 +359,35 @@ def test_a_long_stdout_without_a_result_names_its_end(tmp_path):
     sim = ExternalSimulation([PY, str(script)], result_file=None, workdir=tmp_path)
     with pytest.raises(ValueError, match="the end of the log"):
         sim({"h": 0.1})
+
+
+def _code_solver(tmp_path: Path) -> Path:
+    """A solver that prints an integer phase code: 0 below h = 0.5, 1 above."""
+    script = tmp_path / "codes.py"
+    script.write_text("import json, sys\n"
+                      "p = json.load(open(sys.argv[1]))\n"
+                      "print(json.dumps({'phase': 0 if p['h'] < 0.5 else 1, 'confidence': 0.9}))\n")
+    return script
+
+
+def test_integer_codes_of_an_external_solver_are_read_with_the_declared_phases(tmp_path):
+    """Issue 22: a solver printing {"phase": 1} where the user declared code 1 = "Neel" was
+    recorded as PhaseType 1 (SINGLE_Q): the worker read the code before the vocabulary could."""
+    from spinexplore import ActiveLearningExplorer, ParameterSpace
+
+    script = _code_solver(tmp_path)
+    sim = ExternalSimulation([PY, str(script), "{params_file}"], result_file=None)
+    assert sim({"h": 0.7}).phase is PhaseType.SINGLE_Q  # no declaration: a PhaseType value, as before
+    own = ExternalSimulation([PY, str(script), "{params_file}"], result_file=None, phases={0: "FM", 1: "Neel"})
+    assert own({"h": 0.7}).phase == "Neel" and own({"h": 0.2}).phase == "FM"
+    assert pickle.loads(pickle.dumps(own))({"h": 0.7}).phase == "Neel"
+    assert own.describe()["phases"][1]["name"] == "Neel"
+    # the explorer gives its declared codes to a simulation without its own, in the workers too
+    space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)})
+    ex = ActiveLearningExplorer(space, seed=0, verbose=False, phases={0: "FM", 1: "Neel"})
+    ex.add_points([[0.2, 0.5], [0.8, 0.5]])
+    ex.classify_pending_points(sim, n_jobs=2, progress=False)
+    assert [r.result.phase.name for r in ex.records] == ["FM", "Neel"]
+    assert sim.phases is None  # the user's object is not changed
+    with pytest.raises(ValueError, match="phases"):
+        ExternalSimulation([PY, str(script)], phases={0: "FM", 1: "FM2", 2: "FAILED"})
