@@ -182,6 +182,13 @@ def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *
                        f"{out / STORE_NAME}; draw the figures elsewhere with: spinexplore plot {out} --out DIR",
                        EXIT_FILESYSTEM) from None
     print(f"Results: {out / STORE_NAME}")
+    stats = explorer.run_stats or {}
+    n_done = int(stats.get("n_timeout", 0) or 0) + int(stats.get("n_failed", 0) or 0)
+    if n_done and not stats.get("n_ok"):  # a batch job must not read "exit 0" as a diagram made
+        print(f"No simulation of this run succeeded ({stats.get('n_timeout', 0)} TIMEOUT, {stats.get('n_failed', 0)} "
+              f"FAILED; see the warning above). Every point is saved; fix the cause, then: spinexplore resume {out}"
+              + (" --timeout SECONDS (larger)" if stats.get("n_timeout") else ""), file=sys.stderr)
+        return EXIT_INPUT
     return EXIT_OK
 
 

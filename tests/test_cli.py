@@ -208,3 +208,22 @@ def test_show_writes_a_journal_texture_figure(tmp_path, capsys, style, width_in)
     assert main(["show", str(out), "0", "--style", style, "--font", "serif", "--dpi", "50", "--out", str(path)]) == 0
     assert "Texture(point 0" in capsys.readouterr().out
     assert mpimg.imread(path).shape[1] == int(round(width_in * 50))
+
+
+def test_a_run_whose_every_simulation_timed_out_exits_2(tmp_path, capsys):
+    """Issue 24 (1): a run with nothing but TIMEOUT exited 0 (a batch job read it as a diagram
+    made); it now exits 2 naming the cause and the resume command, every point saved."""
+    solver = tmp_path / "slow_solver.py"
+    solver.write_text("import json, sys, time\ntime.sleep(3)\n"
+                      "print(json.dumps({'phase': 'FERROMAGNET'}))\n", encoding="utf-8")
+    out = tmp_path / "out"
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(f'solver = ["{sys.executable}", "{solver}", "{{params_file}}"]\n'
+                   f'n_initial = 2\nn_iterations = 0\nn_per_iteration = 1\nn_jobs = 2\ntimeout = 0.5\n'
+                   f'output_dir = "{out}"\n[axes]\nx = "0:1"\ny = "0:1"\n', encoding="utf-8")
+    assert main(["run", "--config", str(cfg), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "No simulation of this run succeeded (2 TIMEOUT, 0 FAILED" in err
+    assert f"spinexplore resume {out} --timeout" in err
+    with h5py.File(out / "exploration.h5", "r") as f:
+        assert f["points/status"].shape[0] == 2  # every point saved
