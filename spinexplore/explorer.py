@@ -324,7 +324,7 @@ class ActiveLearningExplorer(ExplorerViews):
         """
         self._check_store_writable()
         simulation_func = self._with_phases(simulation_func)
-        opts = self._check_run_options(simulation_func, n_jobs, checkpoint_interval, timeout)
+        opts = self._check_run_options(simulation_func, n_jobs, checkpoint_interval, timeout, name="simulation_func")
         indices = self._learner.pending_indices()
         if not indices:
             return []
@@ -437,9 +437,9 @@ class ActiveLearningExplorer(ExplorerViews):
                              f"with ActiveLearningExplorer.load({path!r}) to run it")
 
     def _check_run_options(self, simulation: Any, n_jobs: int, checkpoint_interval: int,
-                           timeout: float | None) -> dict[str, Any]:
+                           timeout: float | None, *, name: str = "simulation") -> dict[str, Any]:
         if not callable(simulation):
-            raise TypeError(f"simulation_func must be callable; got {simulation!r}")
+            raise TypeError(f"{name} must be callable; got {simulation!r}")
         opts = {"n_jobs": check_n_jobs(n_jobs),
                 "checkpoint_interval": check_int("checkpoint_interval", checkpoint_interval, minimum=1),
                 "timeout": check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)}

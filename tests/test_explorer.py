@@ -140,6 +140,7 @@ def test_spaces_of_1_to_6_dimensions(n_dims):
          r"checkpoint_interval must be >= 1; got 0"),
         (lambda ex: ex.classify_pending_points(sim_quadrant, timeout=-1.0), ValueError, r"timeout must be > 0.0; got -1.0"),
         (lambda ex: ex.classify_pending_points("sim"), TypeError, r"simulation_func must be callable"),
+        (lambda ex: ex.run(1, 2, "sim"), TypeError, r"^simulation must be callable"),  # its own name (issue 25)
         (lambda ex: ex.add_initial_samples(0), ValueError, r"n must be >= 1; got 0"),
         (lambda ex: ex.add_initial_samples(5, method="halton"), ValueError, r"method must be one of .*'lhs'.*got 'halton'"),
         (lambda ex: ex.propose(-2), ValueError, r"n must be >= 1; got -2"),
