@@ -13,7 +13,7 @@ from typing import Any
 from spinexplore.labels import FIRST_USER_ID
 from spinexplore.results import Label, PhaseType, SimulationResult
 
-__all__ = ["FIDELITY_KEY", "RungResult", "decode_label", "encode_label", "merge_result", "rung_of", "rung_results"]
+__all__ = ["FIDELITY_KEY", "RungResult", "decided", "decode_label", "encode_label", "merge_result", "rung_of", "rung_results"]
 
 #: Observable holding the rung of a point's best result.
 FIDELITY_KEY = "fidelity"
@@ -28,7 +28,7 @@ class RungResult(tuple):
 
     def __new__(cls, phase: PhaseType | Label | int, confidence: float, energy: float, cost: float) -> RungResult:
         if not isinstance(phase, (PhaseType, Label)):
-            phase = PhaseType(int(phase))
+            phase = decode_label(phase)
         return super().__new__(cls, (phase, float(confidence), float(energy), float(cost)))
 
     phase = property(lambda self: self[0])
@@ -107,18 +107,27 @@ def _finite(value: Any, default: float) -> float:
     return v if math.isfinite(v) else default
 
 
+def decided(label: Any, unknown_as_phase: bool = False) -> bool:
+    """Whether a rung's label decides the point's phase: a physical label, and not UNKNOWN
+    ("ran and could not decide") unless the exploration learns UNKNOWN as a phase."""
+    return bool(label.is_physical) and (unknown_as_phase or label != PhaseType.UNKNOWN)
+
+
 def merge_result(old: SimulationResult | None, rung: int, new: SimulationResult,
-                 vocabulary: Any = None) -> SimulationResult:
+                 vocabulary: Any = None, *, unknown_as_phase: bool = False) -> SimulationResult:
     """The point's best result after ``new`` arrived from ``rung``, carrying every rung's record.
 
-    The best result is the highest rung with a physical phase; a failed or timed-out higher
-    rung is recorded (its label FAILED/TIMEOUT, its cost) but the point keeps its cheaper label,
-    with the reason in ``error``. ``vocabulary`` (the run's) gives a user's labels their ids.
+    The best result is the highest rung with a label that decides (:func:`decided`), else the
+    highest with a physical one (UNKNOWN); a failed or timed-out higher rung, or one that
+    could not decide, is recorded (its label, its cost) but the point keeps its cheaper label,
+    with the reason in ``error`` for a failure. ``vocabulary`` (the run's) gives a user's
+    labels their ids.
     """
     rung = int(rung)
     entries = rung_results(old, vocabulary) if old is not None else {}
     entries[rung] = RungResult(new.phase, new.confidence, new.energy, new.duration)
-    physical = [k for k, e in entries.items() if e.phase.is_physical]
+    physical = ([k for k, e in entries.items() if decided(e.phase, unknown_as_phase)]
+                or [k for k, e in entries.items() if e.phase.is_physical])
     best_rung = max(physical) if physical else rung
     if best_rung == rung:
         base = new

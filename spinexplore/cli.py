@@ -246,7 +246,7 @@ def _list_points(out: Path, phases: list[str] | None, statuses: list[str] | None
         names = list(explorer.space.names)
         print("index  status     phase             confidence  " + "  ".join(f"{n:>10}" for n in names))
         for r in explorer.records:
-            phase = r.result.phase.name if r.result is not None else ""
+            phase = r.result.phase.name if r.result is not None and r.result.ok else ""  # FAILED: a status
             if (want_phase and phase not in want_phase) or (want_status and r.status.name not in want_status):
                 continue
             conf = f"{r.result.confidence:10.2f}" if r.result is not None else " " * 10

@@ -451,10 +451,19 @@ class ActiveLearningExplorer(ExplorerViews):
 
     def _with_phases(self, simulation: Any) -> Any:
         """A simulation that reads labels itself (an ``ExternalSimulation`` reads its solver's
-        output in the worker) gets this exploration's declared integer codes, unless it has its own."""
+        output in the worker) gets this exploration's declared integer codes, unless it has its
+        own; so does each rung of a ladder."""
+        from spinexplore.fidelity import Ladder
+
         vocab = self._learner.vocabulary
-        if vocab.has_codes and callable(getattr(simulation, "with_phases", None)) \
-                and getattr(simulation, "phases", None) is None:
+        if not vocab.has_codes:
+            return simulation
+        if isinstance(simulation, Ladder):
+            rungs = [self._with_phases(r) for r in simulation.rungs]
+            if all(a is b for a, b in zip(rungs, simulation.rungs)):
+                return simulation
+            return Ladder(rungs, names=list(simulation.names), promotion=simulation.promotion)
+        if callable(getattr(simulation, "with_phases", None)) and getattr(simulation, "phases", None) is None:
             return simulation.with_phases(vocab)
         return simulation
 

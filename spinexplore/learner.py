@@ -372,6 +372,11 @@ class PhaseLearner:
         """Labelled points behind the installed surrogate (0 before any fit)."""
         return self._fitted_on or 0
 
+    @property
+    def stale(self) -> bool:
+        """Whether labels arrived or changed (a promotion) since the installed surrogate's fit."""
+        return self._fitted_on != self.n_labeled or self._fitted_version != self._label_version
+
     def fit(self, required: bool = False) -> Any:
         """Refit the surrogate if new labels arrived; return it (None before any label)."""
         n_labeled = self.n_labeled
@@ -380,7 +385,7 @@ class PhaseLearner:
                 raise NotFittedError(
                     "no finished point with a physical phase yet; run classify_pending_points() first")
             return None
-        if self._fitted_on != n_labeled or self._fitted_version != self._label_version:
+        if self.stale:
             U, y, w = self.training_set()
             self._surrogate.fit(U, y, sample_weight=w)
             self._fitted_on, self._fitted_version = len(y), self._label_version

@@ -281,22 +281,25 @@ class Runner:
                 self.cancelled.append((index, str(outcome.error or "cancelled")))
             return None
         self.simulation_time += result.duration
+        raw = result  # this simulation's own outcome: what the counts, the log and fail-fast see
         if self.ladder is not None:  # keep every rung's record, the best result on top
             from spinexplore.fidelity import merge_result
 
             self.n_promoted += bool(rung)
             old = self.learner.records[index].result if rung else None
-            result = merge_result(old, rung, result, self.learner.vocabulary)
+            result = merge_result(old, rung, result, self.learner.vocabulary,
+                                  unknown_as_phase=self.learner.unknown_as_phase)
         record = self.learner.tell_index(index, result, worker=str(outcome.worker or ""))
         if self.policy is not None:
             self.policy.observe(record, self.learner.unit_of([index])[0])
         self.n_finished += 1
-        key = record.status.name
+        key = "DONE" if raw.ok else raw.phase.name  # a failed promotion leaves its point DONE
         self.n_by_phase[key] = self.n_by_phase.get(key, 0) + 1
         if self.first_error is None and key == "FAILED":
-            self.first_error = result.error
+            self.first_error = raw.error
         self._finished.append(record)
         where = f" [{self.ladder.names[rung]}]" if self.ladder is not None and rung else ""
+        result = raw
         if result.ok:
             self.progress.record(index, result.phase.name + where, ok=True, confidence=result.confidence,
                                  energy=result.energy)
@@ -548,7 +551,7 @@ class Runner:
                 # simulations), fit once now, after the last simulation, so that every run records
                 # its convergence entry (predict() would fit anyway)
                 last = learner.history[-1] if learner.history else {}
-                if learner.n_labeled and (last.get("iteration") != learner.iteration
+                if learner.n_labeled and (last.get("iteration") != learner.iteration or learner.stale
                                           or last.get("n_done") != learner.counts(by="status").get("DONE", 0)):
                     learner.fit()
                     learner.update_metrics()

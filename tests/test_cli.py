@@ -182,7 +182,7 @@ def test_status_points_lists_and_filters_the_points_for_show(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].split() == ["1", "DONE", "SKYRMION", "0.75", "0.3", "0.4"]
     assert main(["status", str(out), "--points", "--status", "FAILED"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["2", "FAILED", "FAILED"]
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["2", "FAILED", "1.00"]  # no phase: FAILED is a status
     assert main(["status", str(out), "--phase", "SKX"]) == 2
     assert "--phase: 'SKX' is not a phase of this run" in capsys.readouterr().err
     with pytest.raises(SystemExit):
