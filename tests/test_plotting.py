@@ -643,3 +643,25 @@ def test_a_crossover_is_not_drawn_as_a_transition():
     assert ((every[:, 0] > 0.3) & (np.abs(every[:, 1] - 0.5) < 0.05)).any()
     with pytest.raises(ValueError, match="crossovers must be pairs"):
         plotting.plot_phase_diagram(ex, crossovers=["FERROMAGNET"])
+
+
+def test_phase_gallery_of_a_users_own_labels(tmp_path):
+    """Issue 22: the gallery asked PhaseType for every name (`phases=["q0"]` raised) and showed
+    built-in phases only; it now shows the run's labels with their display names."""
+    import spinexplore.explorer as explorer_mod
+    lat = make_lattice("square", 8)
+
+    def sim(params):
+        S, _ = helix(lat, n1=1 if params["h"] < 0.5 else 2)
+        return {"phase": "spiral" if params["h"] < 0.5 else "cone", "energy": -params["h"], "spins": S}
+
+    ex = explorer_mod.ActiveLearningExplorer(SPACE2, seed=0, verbose=False,
+                                             phases={"cone": r"cone $\theta$", "spiral": "spiral"})
+    for h, K in [(0.1, 0.2), (0.3, 0.9), (0.9, 0.5)]:
+        ex.tell({"h": h, "K": K}, sim({"h": h, "K": K}))
+    axes = plotting.plot_phase_gallery(ex, lattice="square")
+    assert [a.get_title().split("\n")[0] for a in axes[1:]] == [r"(1) cone $\theta$", "(2) spiral"]
+    axes = plotting.plot_phase_gallery(ex, phases=["spiral"], lattice="square")
+    assert len(axes) == 2 and axes[1].get_title().startswith("(1) spiral")
+    with pytest.raises(ValueError, match=r"phases \['q0'\] have no DONE point"):
+        plotting.plot_phase_gallery(ex, phases=["q0"], lattice="square")

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spinexplore._analysis_grid import axis_label, resolve_slice, space_of
-from spinexplore.plotting._common import PhaseStyle, check_output, new_axes, phase_labels, style_rc
+from spinexplore.plotting._common import PhaseStyle, check_output, new_axes, style_rc
 from spinexplore.plotting._diagram import plot_phase_diagram
 from spinexplore.plotting._texture import plot_spin_texture
-from spinexplore.results import PhaseType, PointStatus
+from spinexplore.results import PointStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -100,23 +100,20 @@ def plot_boundaries(
     return ax
 
 
-def phase_labels_of(overrides: Mapping[Any, str] | None) -> dict[PhaseType, str]:
-    return phase_labels(overrides)
-
-
-def representatives(explorer: Any, indices: np.ndarray | None = None) -> dict[PhaseType, int]:
-    """Per physical phase, the DONE point with the highest confidence (the lowest index on ties)."""
+def representatives(explorer: Any, indices: np.ndarray | None = None) -> dict[int, int]:
+    """Per label id (``PhaseType`` values for built-in labels), in the vocabulary's legend order,
+    the DONE point with the highest confidence (the lowest index on ties)."""
     status = np.asarray(explorer.status, dtype=int)
     phases = np.asarray(explorer.phases, dtype=int)
     conf = np.nan_to_num(np.asarray(explorer.confidences, dtype=float), nan=0.0)
     idx = np.arange(len(status)) if indices is None else np.asarray(indices, dtype=int)
-    out: dict[PhaseType, int] = {}
-    for p in PhaseType:
-        if not p.is_physical:
-            continue
-        cand = idx[(status[idx] == PointStatus.DONE) & (phases[idx] == int(p))]
-        if len(cand):
-            out[p] = int(cand[np.lexsort((cand, -conf[cand]))[0]])
+    done = idx[(status[idx] == PointStatus.DONE) & (phases[idx] >= 0)]
+    vocab = getattr(explorer, "vocabulary", None)
+    ids = sorted({int(p) for p in phases[done]}, key=vocab.order_key if vocab is not None else int)
+    out: dict[int, int] = {}
+    for p in ids:
+        cand = done[phases[done] == p]
+        out[p] = int(cand[np.lexsort((cand, -conf[cand]))[0]])
     return out
 
 
@@ -147,8 +144,9 @@ def plot_phase_gallery(
         A new one (constrained layout) when None.
     x, y, at, slice_tol
         The slice, as for :func:`plot_phase_diagram`.
-    phases : sequence of PhaseType or names, optional
-        The phases to show (default: every phase with a point in the slice).
+    phases : sequence of labels, optional
+        The phases to show (names of the run's labels or ``PhaseType`` members; default: every
+        phase with a point in the slice, UNKNOWN included).
     n_columns : int, default=2
         Texture panels per row.
     phase_labels : mapping, optional
@@ -167,13 +165,16 @@ def plot_phase_gallery(
 
     sl = resolve_slice(explorer, x=x, y=y, at=at, tol=slice_tol)
     reps = representatives(explorer, sl.inside)
+    style = PhaseStyle(explorer, phase_labels)
     if phases is not None:
-        wanted = [PhaseType.parse(p) for p in phases]
-        missing = [p.name for p in wanted if p not in reps]
+        vocab = style.vocabulary.copy()  # a name the run never saw gets an id with no point
+        wanted = [vocab.id_of(p) for p in phases]
+        missing = [vocab.name_of(p) for p in wanted if p not in reps]
         if missing:
-            raise ValueError(f"phases {missing} have no DONE point in this slice; available: {[p.name for p in reps]}")
+            raise ValueError(f"phases {missing} have no DONE point in this slice; available: "
+                             f"{[style.vocabulary.name_of(p) for p in reps]}")
         reps = {p: reps[p] for p in wanted}
-    names = phase_labels_of(phase_labels)
+    names = {p: style.name(p) for p in reps}
     textures = {p: texture(explorer, i, lattice=lattice) for p, i in reps.items()}  # before drawing: errors come first
     if fig is None:
         import matplotlib.pyplot as plt
