@@ -139,11 +139,14 @@ def remove_tmpdirs_of(pid: int, root: str | None) -> list[str]:
                 continue
             try:
                 with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as fh:
-                    host, owner, keep = fh.read().split("\n")[:3]
+                    fields = fh.read().split("\n")
+            except FileNotFoundError:
+                fields = []
+            if len(fields) >= 3 and fields[2] in ("0", "1"):  # a complete owner file
+                host, owner, keep = fields[:3]
                 if host != HOST or int(owner) != pid or keep != "0":
                     continue
-            except FileNotFoundError:
-                pass
+            # else: the worker died before or while it wrote the file; the name holds its pid
         except (OSError, ValueError):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)

@@ -124,3 +124,24 @@ def test_no_temp_dir_is_left_by_a_worker_stopped_during_its_start_up(tmp_path, h
         ex.shutdown()
         assert not h.wait_gone(pids, 10)
     assert glob.glob(str(tmp_path / "spinexplore_pid*")) == []
+
+
+@pytest.mark.parametrize("owner_text, removed", [
+    (None, True),                      # killed before it wrote its owner file
+    ("", True),                        # killed while it wrote it (the file exists, still empty)
+    ("{host}\n", True),                # ... or half written
+    ("{host}\n{pid}\n0\n", True),      # complete: not kept
+    ("{host}\n{pid}\n1\n", False),     # complete: kept on purpose (keep_tmpdirs)
+])
+def test_the_dir_of_a_worker_killed_while_writing_its_owner_file_is_removed(tmp_path, owner_text, removed):
+    """The start-up race behind a dir left by a worker stopped at once: its owner file existed
+    but was empty or half written, and the dir was kept as if it were not this worker's."""
+    from spinexplore.execution import _worker
+
+    pid = 2 ** 22 + 12345  # above the usual pid range: no such process
+    d = tmp_path / f"{_worker.TMP_PREFIX}pid{pid}_abc"
+    d.mkdir()
+    if owner_text is not None:
+        (d / _worker.OWNER_FILE).write_text(owner_text.format(host=_worker.HOST, pid=pid))
+    assert (_worker.remove_tmpdirs_of(pid, str(tmp_path)) == [str(d)]) is removed
+    assert d.exists() is not removed
