@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _provenance import provenance  # noqa: E402 (benchmarks/ is the script's directory)
 from spinexplore.physics import _kernels
 from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import make_lattice
@@ -265,6 +266,43 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def _sci(x: float) -> str:
+    """2.1e-6, 2e-4: the short scientific form the README uses."""
+    mant, exp = f"{x:.1e}".split("e")
+    return f"{mant.removesuffix('.0')}e{int(exp)}"
+
+
+def _describe(p: dict) -> str:
+    from _provenance import describe
+
+    return describe(p)
+
+
+def render_readme_table(data: dict) -> str:
+    """The README's audit table (``report:ground_state_audit:table``) from the audit's JSON."""
+    c, t = data["conditions"], data["targets"]
+    lines = [f"Result on a {c['grid'][0]} x {c['grid'][1]} grid over each preset's default box (h/u in [0, 1.2], "
+             f"K/u in [-0.5, 2.0]), L = {c['L']}; dE = E(preset) - best known energy (the lower of the audit and "
+             "the presets), J per spin:", "",
+             "| preset | mode | max dE | within 2e-4 | within 1e-3 and same label | UNKNOWN |",
+             "|---|---|---|---|---|---|"]
+    for preset, s in data["summary"].items():
+        for mode in ("screening", "fast", "accurate"):
+            m = s[mode]
+            lines.append(f"| {preset} | {mode} | {_sci(m['max_dE'])} | {100 * m['within_2e-4']:.0f} % | "
+                         f"{100 * m['within_1e-3_and_same_label']:.0f} % | {100 * m['unknown_rate']:.0f} % |")
+    met = {p: s["targets_met"] for p, s in data["summary"].items()}
+    both = all(v["accurate"] and v["fast"] for v in met.values())
+    lines += ["", f"Targets: `accurate` within {_sci(t['accurate_dE'])} everywhere, `fast` within {_sci(t['fast_dE'])} with "
+                  f"the same label at >= {100 * t['fast_share']:.0f} % of the points: "
+                  + ("met on both presets." if both else "not met: " + ", ".join(
+                      f"{p} {k}" for p, v in met.items() for k, ok in v.items() if not ok) + "."),
+              f"Measured with `python benchmarks/ground_state_audit.py` ({'quick' if c['quick'] else 'full'} grid; "
+              + (_describe(data["provenance"]) if data.get("provenance") else
+                 f"{c['cpus']} cores, load average {c['load_avg'][0]:.1f} at the end") + ")."]
+    return "\n".join(lines)
+
+
 def plot(rows_by_preset: dict, path: Path) -> None:
     import matplotlib
 
@@ -354,6 +392,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"conditions": {"L": 24, "L2": None if a.quick else 36, "quick": a.quick,
                              "grid": None if a.quick else list(a.grid), "cpus": os.cpu_count(),
                              "load_avg": os.getloadavg()},
+              "provenance": provenance(),
               "targets": TARGETS,
               "summary": {p: summarize(rows) for p, rows in rows_by.items()},
               "rows": rows_by}
