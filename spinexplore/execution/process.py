@@ -227,6 +227,8 @@ class ProcessExecutor(ContextManagerMixin, BatchedMap):
             if outcomes:  # items that could not be pickled
                 yield from outcomes
                 continue
+            if feed.exhausted and not any(w.batch for w in self._workers):
+                break  # a lazy feed just ran out with nothing in flight: do not wait for nothing
             now = time.monotonic()
             wait_for = 1.0
             if timeout is not None:

@@ -244,3 +244,31 @@ def test_worker_tmpdir_in_the_parent_is_reused():
     first = worker_tmpdir()
     assert first.is_dir() and first.name.startswith(f"spinexplore_pid{os.getpid()}_")
     assert worker_tmpdir() == first
+
+
+def _cube(x):
+    return x ** 3
+
+
+def test_a_lazy_map_ends_as_soon_as_its_feed_runs_out(monkeypatch):
+    """The process backend waited up to a second on idle workers after a generator of items
+    ran out (every batch round of an exploration ended with that second); it now ends at once."""
+    import spinexplore.execution.process as process
+
+    ex = process.ProcessExecutor(1)
+    idle_waits = []
+    real_wait = process.wait
+
+    def watched(conns, timeout=None):
+        if all(w.ready for w in ex._workers) and not any(w.batch for w in ex._workers):
+            idle_waits.append(timeout)  # a wait with nothing in flight and no worker starting
+        return real_wait(conns, timeout)
+
+    monkeypatch.setattr(process, "wait", watched)
+    try:
+        for _ in range(3):  # the same warm worker, map after map
+            outs = list(ex.map_unordered(_cube, (x for x in range(5)), timeout=None))
+            assert sorted(o.value for o in outs) == [0, 1, 8, 27, 64]
+    finally:
+        ex.shutdown()
+    assert idle_waits == []
