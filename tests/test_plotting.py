@@ -643,3 +643,71 @@ def test_a_crossover_is_not_drawn_as_a_transition():
     assert ((every[:, 0] > 0.3) & (np.abs(every[:, 1] - 0.5) < 0.05)).any()
     with pytest.raises(ValueError, match="crossovers must be pairs"):
         plotting.plot_phase_diagram(ex, crossovers=["FERROMAGNET"])
+
+
+MAX = PhaseType.MERON_ANTIMERON
+
+
+class Thin(StandIn):
+    """Helix below K = 0.5, SkX above, and a meron-antimeron band |K - 0.5| < 0.01 between them:
+    thinner than a cell at resolution 20 (cells of 0.05, no centre inside the band), with six
+    finished MAX points on its middle line. ``band=False``: the surrogate never ranks MAX first
+    (only the points say it is there)."""
+
+    classes_ = np.array([int(SQ), int(SKX), int(MAX)])
+
+    def __init__(self, space, band=True, **kw):
+        super().__init__(space, **kw)
+        self.band = band
+        K = self.X[:, 1]
+        self.phases = np.where(K < 0.5, int(SQ), int(SKX))
+        self.status[:] = PointStatus.DONE
+        self.X[:6] = np.column_stack([np.linspace(0.1, 0.9, 6), np.full(6, 0.5)])
+        self.phases[:6] = int(MAX)
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=float)
+        K = X[:, 1]
+        ph = np.where(np.abs(K - 0.5) < 0.01, int(MAX), np.where(K < 0.5, int(SQ), int(SKX)))
+        if not self.band:
+            ph = np.where(K < 0.5, int(SQ), int(SKX))
+        proba = (ph[:, None] == self.classes_[None, :]).astype(float) * 0.8 + 0.2 / 3
+        if not self.band:
+            proba[:, 2] = 0.3 * np.exp(-((K - 0.5) / 0.02) ** 2)  # close to first near the line, never first
+        return ph, proba
+
+
+def _has_artist_of_colour(ax, rgb, tol=0.02):
+    """True when a collection other than the point scatter has ``rgb`` as a face colour."""
+    from matplotlib.collections import PathCollection
+
+    for c in ax.collections:
+        fc = c.get_facecolor()
+        if len(fc) and not (isinstance(c, PathCollection) and c.get_hatch() is None) \
+                and np.any(np.all(np.abs(np.asarray(fc)[:, :3] - rgb) < tol, axis=1)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("band", [True, False])
+def test_a_phase_thinner_than_the_grid_is_drawn_not_only_listed(tmp_path, band):
+    """Issue 23 (figures): a thin phase (MAX on the helix|SkX line, six points) was in the legend
+    but no region of its colour was drawn. Now its region is drawn on a finer grid near its points,
+    or, when the surrogate ranks it first nowhere, its points are hatched; the legend says which."""
+    ex = Thin(SPACE2, band=band, n=60)
+    ax = plotting.plot_phase_diagram(ex, resolution=20, points=None, uncertain=None)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    if band:
+        assert _has_artist_of_colour(ax, blended(MAX))
+        assert "MAX (meron-antimeron), thin: drawn 8x finer" in texts
+    else:
+        hatched = [c for c in ax.collections if c.get_hatch()]
+        assert hatched and np.allclose(hatched[0].get_edgecolor()[0][:3], to_rgb(plotting.PHASE_COLORS[MAX]))
+        assert len(hatched[0].get_offsets()) == 6
+        assert "MAX (meron-antimeron): points only (hatched)" in texts
+    # and in the PNG: pixels of MAX's colour, with the points hidden
+    path = plotting.save_phase_diagram(ex, tmp_path / "thin.png", dpi=100, panel_size=(6.0, 4.5),
+                                       points=None, legend=False, resolution=20, uncertain=None)
+    img = mpimg.imread(path)
+    colour = blended(MAX) if band else np.array(to_rgb(plotting.PHASE_COLORS[MAX]))
+    assert fraction_of(img, colour, tol=0.03) > 5e-4

@@ -158,6 +158,114 @@ def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smo
     return present
 
 
+#: Refinement of the grid around the points of a thin phase (one with finished points but no
+#: grid cell of its own): windows of +-THIN_WINDOW cells around each point, THIN_REFINE times finer.
+THIN_REFINE = 8
+THIN_WINDOW = 2
+#: At most this many points of one thin phase get a refined window (the rest: hatched markers).
+THIN_MAX_POINTS = 200
+
+
+def thin_phases(explorer: Any, sl: Slice, grid: GridPrediction, rare: Mapping[int, int]) -> dict[int, np.ndarray]:
+    """Phases with finished points in the slice but no grid cell of their own (a region thinner
+    than the grid, or one the surrogate never ranks first at the grid's cell centres): id ->
+    indices of those points."""
+    m = _point_masks(explorer, sl.inside, rare)
+    phases = np.asarray(explorer.phases, dtype=int)[sl.inside]
+    regions = {int(p) for p in np.unique(grid.phase)}
+    out = {}
+    for i in np.unique(phases[m["done"]]):
+        if int(i) not in regions:
+            out[int(i)] = np.asarray(sl.inside)[m["done"] & (phases == i)]
+    return out
+
+
+def _blend(color: str, alpha: float) -> tuple[float, float, float]:
+    """``color`` drawn with ``alpha`` over white, as an opaque colour (overlapping windows of a
+    thin phase then look like one region drawn with ``alpha``)."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(alpha * c + (1.0 - alpha) for c in to_rgb(color))  # type: ignore[return-value]
+
+
+def _draw_thin(ax: Any, explorer: Any, sl: Slice, grid: GridPrediction, thin: Mapping[int, np.ndarray], *,
+               alpha: float, boundaries: bool, style: PhaseStyle, resolution: int,
+               marker_size: float = 28.0, drop: Any = ()) -> dict[int, bool]:
+    """Draw the phases ``thin`` that have no grid cell: the surrogate is evaluated
+    :data:`THIN_REFINE` times finer in windows of +-:data:`THIN_WINDOW` cells around each of their
+    points and the part where the phase wins is filled (with its boundary line); where it wins
+    nowhere, its points get large hatched markers of its colour (a marked band; not in the slice
+    of an N-D space, whose points lie off the plane). Returns, per phase drawn, True when a
+    refined region was drawn, False when only the markers were."""
+    import matplotlib as mpl
+
+    space = space_of(explorer)
+    X = np.asarray(explorer.X, dtype=float).reshape(-1, space.n_dims)
+    classes = [int(c) for c in grid.classes]
+    half = THIN_WINDOW / resolution
+    n_fine = 2 * THIN_WINDOW * THIN_REFINE
+    out: dict[int, bool] = {}
+    for phase, idx in thin.items():
+        if phase not in classes:  # not a class of the surrogate: only the markers can show it
+            drawn_any = False
+            lost = idx
+        else:
+            c = classes.index(phase)
+            drawn_any = False
+            won = np.zeros(len(idx), dtype=bool)
+            U0 = space.to_unit(X[idx[:THIN_MAX_POINTS]])
+            color = _blend(style.color(phase), alpha)
+            for j, u0 in enumerate(U0):
+                axes_u = [np.linspace(max(0.0, u0[k] - half), min(1.0, u0[k] + half), n_fine)
+                          for k in sl.shown]
+                if len(sl.shown) == 2:
+                    gy, gx = np.meshgrid(axes_u[1], axes_u[0], indexing="ij")
+                    U = np.tile(sl.center, (gx.size, 1))
+                    U[:, sl.shown[0]], U[:, sl.shown[1]] = gx.ravel(), gy.ravel()
+                else:
+                    U = np.tile(sl.center, (n_fine, 1))
+                    U[:, sl.shown[0]] = axes_u[0]
+                Xw = space.from_unit(U)
+                _, proba = explorer.predict(Xw)
+                proba = np.asarray(proba, dtype=float).reshape(len(Xw), -1).copy()
+                proba[:, np.isin(classes, list(drop))] = 0.0
+                rival = np.delete(proba, c, axis=1).max(axis=1) if proba.shape[1] > 1 else np.zeros(len(Xw))
+                f = proba[:, c] - rival
+                if not (f > 0).any():
+                    continue
+                won[j] = True
+                drawn_any = True
+                if len(sl.shown) == 2:
+                    xs, ys = Xw[:, sl.shown[0]].reshape(n_fine, n_fine)[0], Xw[:, sl.shown[1]].reshape(n_fine, n_fine)[:, 0]
+                    fw = f.reshape(n_fine, n_fine)
+                    ax.contourf(xs, ys, fw, levels=[0.0, 2.0], colors=[color], antialiased=True, zorder=1.5)
+                    if boundaries and (fw < 0).any():
+                        ax.contour(xs, ys, fw, levels=[0.0], colors="black", linewidths=0.6, zorder=2)
+                else:
+                    xs = Xw[:, sl.shown[0]]
+                    wins = f > 0
+                    start = None
+                    for k in range(n_fine + 1):
+                        if k < n_fine and wins[k] and start is None:
+                            start = k
+                        elif (k == n_fine or not wins[k]) and start is not None:
+                            ax.axvspan(xs[start], xs[k - 1], color=color, lw=0, zorder=1.5)
+                            start = None
+            lost = idx[:THIN_MAX_POINTS][~won]
+            lost = np.concatenate([lost, idx[THIN_MAX_POINTS:]]).astype(int)
+        if len(lost) and sl.at and not drawn_any:
+            continue  # an N-D slice: its points lie off the plane, where the phase may well win
+        if len(lost) and not sl.at:
+            xs = X[lost, sl.shown[0]]
+            ys = (np.asarray(explorer.iterations, dtype=float)[lost] if len(sl.shown) == 1
+                  else X[lost, sl.shown[1]])
+            with mpl.rc_context({"hatch.color": style.color(phase), "hatch.linewidth": 1.0}):
+                ax.scatter(xs, ys, marker="o", s=5.0 * marker_size, facecolors=[_blend(style.color(phase), 0.25)],
+                           edgecolors=[style.color(phase)], linewidths=1.0, hatch="xxxx", zorder=2.5)
+        out[phase] = drawn_any
+    return out
+
+
 def undecided_learned(explorer: Any) -> bool:
     """True when the exploration learns UNKNOWN as a phase (``unknown_as_phase=True``)."""
     learner = getattr(explorer, "learner", None)
@@ -335,7 +443,10 @@ def plot_phase_diagram(
         axis in the sampling scale) are drawn; the title gives the interval and their number.
         None draws the projection of all points.
     resolution : int, default=200
-        Grid cells per axis on which the surrogate is evaluated.
+        Grid cells per axis on which the surrogate is evaluated. A phase with finished points in
+        the slice but no grid cell of its own (a region thinner than a cell) is evaluated 8 times
+        finer around its points and drawn there; where the surrogate ranks it first nowhere, its
+        points get large hatched markers of its colour. Its legend entry says which.
     points : {"phase", "iteration"} or None, default="phase"
         Colour finished points by phase or by the round that proposed them (discrete colours
         and a colorbar below the axes); None hides them. Failed points are black crosses,
@@ -389,6 +500,7 @@ def plot_phase_diagram(
     grid = predict_grid(explorer, sl, resolution)
     rare = rare_labels(explorer, style)
     present: set[int] = set()
+    thin: dict[int, bool] = {}
     if grid is not None:
         grid = drop_classes(grid, rare)
         pairs = (default_crossovers(explorer, sl) if crossovers is None
@@ -396,6 +508,10 @@ def plot_phase_diagram(
         present |= _draw_regions(ax, grid, sl, alpha=region_alpha, smooth=smooth, boundaries=boundaries,
                                  uncertain=uncertain if len(sl.shown) == 2 else None, style=style,
                                  crossovers=pairs)
+        thin = _draw_thin(ax, explorer, sl, grid, thin_phases(explorer, sl, grid, rare), alpha=region_alpha,
+                          boundaries=boundaries, style=style, resolution=resolution,
+                          marker_size=marker_size, drop=rare)
+        present |= set(thin)
     else:
         ax.text(0.5, 0.5, "no finished point yet", transform=ax.transAxes, ha="center", va="center")
     handles, drawn = draw_points(ax, explorer, sl, points, marker_size, style,
@@ -412,6 +528,7 @@ def plot_phase_diagram(
         from matplotlib.patches import Patch
 
         patches = [Patch(facecolor=style.color(p), edgecolor="black", lw=0.5, label=style.name(p))
+                   if p not in thin else _thin_patch(style, p, thin[p])
                    for p in sorted(present - set(rare), key=style.vocabulary.order_key)]
         if grid is not None and boundaries and len(sl.shown) == 2:
             for pa, pb in pairs:
@@ -432,6 +549,17 @@ def plot_phase_diagram(
             ax.legend(handles=patches + handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                       fontsize="small", frameon=False, borderaxespad=0.0)
     return ax
+
+
+def _thin_patch(style: PhaseStyle, phase: int, refined: bool) -> Any:
+    """The legend entry of a thin phase: its colour, and how it was drawn."""
+    from matplotlib.patches import Patch
+
+    if refined:
+        return Patch(facecolor=style.color(phase), edgecolor="black", lw=0.5,
+                     label=f"{style.name(phase)}, thin: drawn {THIN_REFINE}x finer")
+    return Patch(facecolor=_blend(style.color(phase), 0.25), edgecolor=style.color(phase), lw=1.0, hatch="xxxx",
+                 label=f"{style.name(phase)}: points only (hatched)")
 
 
 def _outside_ok(ax: Any) -> bool:
