@@ -246,13 +246,31 @@ def test_plots_before_any_result_show_points_only():
 
 
 def test_convergence_plots_the_history():
+    """Issue 23 (figures): the convergence plot put two quantities on one "fraction" axis against
+    rounds; each now has its own labelled axis, against the number of finished simulations."""
     ex = StandIn(SPACE2)
     ax = plotting.plot_convergence(ex)
-    lines = {ln.get_label(): ln for ln in ax.get_lines()}
-    np.testing.assert_allclose(lines["changed fraction of the map"].get_ydata(), [0.5, 0.25, 0.5 / 3, 0.125])
-    np.testing.assert_allclose(lines["mean uncertainty"].get_ydata(), [0.3, 0.15, 0.1, 0.075])
-    np.testing.assert_allclose(lines["failed fraction"].get_ydata(), [0.05, 0, 0.05, 0])
-    np.testing.assert_allclose(lines["mean uncertainty"].get_xdata(), [1, 2, 3, 4])
+    axes = {a: {ln.get_label(): ln for ln in a.get_lines()} for a in ax.figure.axes}
+    owner = {label: a for a, lines in axes.items() for label in lines}
+    changed, unc, failed = ("map changed since the last fit", "mean uncertainty of the candidates",
+                            "failed or timed out")
+    assert len({owner[changed], owner[unc], owner[failed]}) == 3  # one quantity per axis
+    assert owner[changed] is ax
+    np.testing.assert_allclose(axes[ax][changed].get_ydata(), [50.0, 25.0, 50 / 3, 12.5])  # percent
+    np.testing.assert_allclose(axes[owner[unc]][unc].get_ydata(), [0.3, 0.15, 0.1, 0.075])
+    np.testing.assert_allclose(axes[owner[failed]][failed].get_ydata(), [5.0, 0, 5.0, 0])
+    # x: finished simulations (n_done + n_failed = 20 in every entry of the stand-in's history)
+    np.testing.assert_allclose(axes[owner[unc]][unc].get_xdata(), [20, 20, 20, 20])
+    assert ax.get_xlabel().startswith("finished simulations")
+    assert ax.get_ylabel() == "map changed (% of grid cells)"
+    assert "uncertainty" in owner[unc].get_ylabel() and "%" in owner[failed].get_ylabel()
+    history = [{"iteration": i, "n_points": 10 * i, "n_done": 10 * i - 2, "n_failed": 0,
+                "changed_fraction": 0.1, "mean_uncertainty": 0.2} for i in (1, 2, 3)]
+    ax = plotting.plot_convergence(history)
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [8, 18, 28])
+    assert len(ax.figure.axes) == 2  # no failures: no third axis
+    ax = plotting.plot_convergence([{"iteration": 4, "changed_fraction": 0.1, "mean_uncertainty": 0.2}])
+    assert ax.get_xlabel() == "iteration"  # an old history without counts
     empty = plotting.plot_convergence([])
     assert any("no completed iteration" in t.get_text() for t in empty.texts)
 
