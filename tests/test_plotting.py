@@ -729,3 +729,44 @@ def test_a_phase_thinner_than_the_grid_is_drawn_not_only_listed(tmp_path, band):
     img = mpimg.imread(path)
     colour = blended(MAX) if band else np.array(to_rgb(plotting.PHASE_COLORS[MAX]))
     assert fraction_of(img, colour, tol=0.03) > 5e-4
+
+
+def test_observable_along_a_slice_has_error_bars_of_monte_carlo_averages():
+    """Issue 23 (figures): Monte Carlo points had no error bars. ``plot_observable`` draws an
+    observable along a 1-D slice, with +- the recorded standard error (``<name>_err``) where the
+    value is an average (T > 0) and no bar where it is not (T = 0)."""
+    from types import SimpleNamespace
+
+    from matplotlib.collections import LineCollection
+
+    from spinexplore.results import SimulationResult
+
+    space = ParameterSpace({"T": (0.0, 2.0), "h": (0.0, 1.0)})
+    ex = StandIn(space, n=30, seed=3)
+    ex.status[:] = PointStatus.DONE
+    ex.X[:, 1] = 0.5  # all on the slice h = 0.5
+    ex.X[0, 0] = 0.0  # a T = 0 point: no average, no error
+    ex.phases = np.where(ex.X[:, 0] < 1.0, int(FM), int(PhaseType.PARAMAGNET))
+    T = ex.X[:, 0]
+    err = np.where(T > 0, 0.01 + 0.05 * T, np.nan)
+    obs = [{"m_z": float(np.exp(-t)), **({"m_z_err": float(e)} if t > 0 else {})} for t, e in zip(T, err)]
+    ex.records = [SimpleNamespace(result=SimulationResult(phase=PhaseType(int(p)), confidence=1.0, energy=-t,
+                                                          observables=o))
+                  for p, t, o in zip(ex.phases, T, obs)]
+    ax = plotting.plot_observable(ex, "m_z", x="T", at={"h": 0.5})
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segs = np.vstack([np.asarray(s) for c in bars for s in c.get_segments()]).reshape(-1, 2, 2)
+    assert len(segs) == 29  # one bar per T > 0 point, none at T = 0
+    by_x = {round(float(s[0, 0]), 9): s for s in segs}
+    assert 0.0 not in by_x
+    for t, e in zip(T[1:], err[1:]):
+        s = by_x[round(float(t), 9)]
+        assert abs(s[1, 1] - s[0, 1]) / 2 == pytest.approx(e, abs=1e-12)
+        assert (s[1, 1] + s[0, 1]) / 2 == pytest.approx(np.exp(-t))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "+- 1 standard error (binned)" in texts and "FM" in texts and "PM" in texts
+    assert ax.get_xlabel() == "$T$" and ax.get_ylabel() == "m_z"
+    energy = plotting.plot_observable(ex, "energy", x="T", at={"h": 0.5}, errors=False)
+    assert not [c for c in energy.collections if isinstance(c, LineCollection)]
+    with pytest.raises(ValueError, match="observable 'm_q' is recorded by none"):
+        plotting.plot_observable(ex, "m_q", x="T")
