@@ -381,8 +381,10 @@ def test_texture_panels_of_a_planted_skyrmion(tmp_path):
     assert rho.shape == (2 * lat.N,)
     assert abs(rho.sum()) == pytest.approx(1.0, abs=1e-6)  # one skyrmion: |Q| = 1
     assert "Q = " in axes[2].get_title()
-    quiver = axes[0].collections[1]
-    np.testing.assert_allclose(np.asarray(quiver.get_array()), S[:, 2])
+    discs, quiver = axes[0].collections[:2]
+    np.testing.assert_allclose(np.asarray(discs.get_array()), S[:, 2])  # sites coloured by S_z
+    np.testing.assert_allclose(quiver.U, S[:, 0])  # arrows: the in-plane components
+    np.testing.assert_allclose(quiver.V, S[:, 1])
     path = tmp_path / "tex.png"
     axes[0].figure.savefig(path, dpi=60)
     img = mpimg.imread(path)
@@ -559,6 +561,17 @@ def test_phase_gallery_shows_one_texture_per_phase(tmp_path):
         plotting.plot_phase_gallery(ex, phases=["SKYRMION"], lattice="square")
     path = plotting.save_phase_gallery(ex, tmp_path / "gallery.pdf", style="double", lattice="square")
     assert Path(path).read_bytes()[:4] == b"%PDF"
+    # issue 23 (figures): a free slot of the textures' grid was left empty; the S_z colour bar
+    # fills it (horizontal, about a panel wide, in the row of the textures, right of them)
+    axes = plotting.plot_phase_gallery(ex, lattice="square", n_columns=3)
+    fig = axes[0].figure
+    fig.draw_without_rendering()
+    every = list(fig.axes) + [c for a in fig.axes for c in a.child_axes]
+    (cbar,) = [a for a in every if "$S_z$" in a.get_xlabel() + a.get_ylabel()]
+    inv = fig.transFigure.inverted()
+    box, last = inv.transform_bbox(cbar.get_window_extent()), axes[-1].get_position()
+    assert box.width > 0.6 * last.width and box.height < 0.3 * last.height  # horizontal, panel wide
+    assert box.x0 >= last.x1 and last.y0 <= 0.5 * (box.y0 + box.y1) <= last.y1
 
 
 @pytest.mark.parametrize("kind, corners", [("triangular", 6), ("square", 4)])
@@ -770,3 +783,34 @@ def test_observable_along_a_slice_has_error_bars_of_monte_carlo_averages():
     assert not [c for c in energy.collections if isinstance(c, LineCollection)]
     with pytest.raises(ValueError, match="observable 'm_q' is recorded by none"):
         plotting.plot_observable(ex, "m_q", x="T")
+
+
+def _arrow_run_ratio(img):
+    """Mean horizontal over mean vertical length of the runs of black (arrow) pixels (the
+    background between the sites is 0.18 grey)."""
+    white = np.all(img[..., :3] < 0.12, axis=-1)
+
+    def runs(m):
+        d = np.diff(np.pad(m.astype(int), ((0, 0), (1, 1))), axis=1).ravel()
+        return (np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).mean()
+
+    return runs(white) / runs(white.T)
+
+
+def test_texture_arrows_keep_their_shape_in_a_small_gallery_panel():
+    """Issue 23 (figures): in the gallery's small panels the textures showed dots, not arrows (dots
+    of a fixed size in points covered arrows whose width was a fraction of the axes). Spins along
+    +x (S_z = 0) must show as horizontal arrows in a 1.6 in panel as in a 6 in one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lat = make_lattice("square", 16)
+    S = np.tile([1.0, 0.0, 0.0], (lat.N, 1))
+    ratios = []
+    for size in (1.6, 6.0):
+        fig = Figure(figsize=(size, size), dpi=200)  # the README gallery's resolution
+        FigureCanvasAgg(fig)
+        plotting.plot_spin_texture(S, lat, ax=fig.add_axes([0, 0, 1, 1]), colorbar=False)
+        fig.canvas.draw()
+        ratios.append(_arrow_run_ratio(np.asarray(fig.canvas.buffer_rgba()) / 255.0))
+    assert min(ratios) > 2.3, ratios  # arrows along x, not round dots
