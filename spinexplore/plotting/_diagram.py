@@ -215,7 +215,8 @@ def _draw_thin(ax: Any, explorer: Any, sl: Slice, grid: GridPrediction, thin: Ma
             won = np.zeros(len(idx), dtype=bool)
             U0 = space.to_unit(X[idx[:THIN_MAX_POINTS]])
             color = _blend(style.color(phase), alpha)
-            for j, u0 in enumerate(U0):
+            windows = []
+            for u0 in U0:
                 axes_u = [np.linspace(max(0.0, u0[k] - half), min(1.0, u0[k] + half), n_fine)
                           for k in sl.shown]
                 if len(sl.shown) == 2:
@@ -225,10 +226,13 @@ def _draw_thin(ax: Any, explorer: Any, sl: Slice, grid: GridPrediction, thin: Ma
                 else:
                     U = np.tile(sl.center, (n_fine, 1))
                     U[:, sl.shown[0]] = axes_u[0]
-                Xw = space.from_unit(U)
-                _, proba = explorer.predict(Xw)
-                proba = np.asarray(proba, dtype=float).reshape(len(Xw), -1).copy()
-                proba[:, np.isin(classes, list(drop))] = 0.0
+                windows.append(space.from_unit(U))
+            _, proba_all = explorer.predict(np.vstack(windows))  # one call for every window
+            proba_all = np.asarray(proba_all, dtype=float).reshape(sum(len(w) for w in windows), -1).copy()
+            proba_all[:, np.isin(classes, list(drop))] = 0.0
+            starts = np.cumsum([0] + [len(w) for w in windows])
+            for j, Xw in enumerate(windows):
+                proba = proba_all[starts[j]:starts[j + 1]]
                 rival = np.delete(proba, c, axis=1).max(axis=1) if proba.shape[1] > 1 else np.zeros(len(Xw))
                 f = proba[:, c] - rival
                 if not (f > 0).any():
