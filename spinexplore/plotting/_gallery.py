@@ -138,7 +138,8 @@ def plot_phase_gallery(
 
     For each phase the DONE point of the slice with the highest confidence is chosen, marked on
     the diagram with its number, and its texture (:func:`spinexplore.analysis.texture`: saved
-    spins, or a bit-identical rerun) drawn as arrows coloured by S_z, with one S_z colour bar
+    spins, or a bit-identical rerun) drawn as discs coloured by S_z with arrows for the in-plane
+    spin, and one S_z colour bar
     (in the free slots of the last row of textures when there are any, else on the right).
 
     Parameters
