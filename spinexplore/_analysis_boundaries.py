@@ -23,9 +23,12 @@ __all__ = ["Boundary", "phase_boundaries", "save_boundaries", "load_boundaries"]
 DEFINITION = (
     "A boundary between phases a and b is the zero line of d = p_a - p_b, the difference of the "
     "surrogate's class probabilities, where a and b are the two most probable phases. Its band "
-    "is where |d| < level, to first order: each vertex is moved by w = level / |grad d| (grad in "
-    "unit-cube coordinates, w capped at 0.5) along the normal to either side; edge_a lies on a's "
-    "side, edge_b on b's; halfwidth is half the distance between the two edges along each axis, "
+    "is where |d| < level: from each vertex, edge_a is where d first reaches +level along the normal "
+    "towards a, edge_b where d first reaches -level towards b (searched in steps of 1/400 of the "
+    "box in unit-cube coordinates, at most 0.5); an edge also ends where a third phase overtakes "
+    "the losing one of a and b (so bands stop at a triple point) or at the box; width is the mean "
+    "of the two distances along the normal (unit-cube coordinates); "
+    "halfwidth is half the distance between the two edges along each axis, "
     "in physical units. near: the sampled points of a or b within max(band half-width, median nearest-neighbour distance of the points) of the curve; energy_gap: the median "
     "of the solver's energy_gap observable (J1 per spin) over them."
 )
@@ -50,7 +53,9 @@ class Boundary:
     edge_a, edge_b : ndarray of shape (n, 2)
         The band's edges on the side of ``phases[0]`` and of ``phases[1]``.
     width : ndarray of shape (n,)
-        Band half-width along the normal, as a fraction of the box (unit-cube coordinates).
+        Band half-width along the normal (the mean of the distances from the curve to the two
+        edges, each found where ``|p_a - p_b|`` reaches ``level``), as a fraction of the box
+        (unit-cube coordinates).
     at : dict of str to float
         The values of the hidden dimensions (the slice).
     level : float
@@ -136,9 +141,9 @@ def phase_boundaries(explorer: Any, *, x: str | None = None, y: str | None = Non
     Notes
     -----
     Definition: the boundary between a and b is the zero line of ``d = p_a - p_b`` where a
-    and b are the two most probable phases; each vertex is moved by
-    ``w = level / |grad d|`` (unit-cube coordinates, capped at 0.5) along the normal to either
-    side to give the band's edges. This measures how sharply the surrogate separates the two
+    and b are the two most probable phases; the band's edges are where ``d`` reaches ``+level``
+    and ``-level`` along the normal from each vertex (unit-cube coordinates, at most 0.5 away),
+    or where a third phase overtakes the losing one (the band stops at a triple point). This measures how sharply the surrogate separates the two
     phases there, not the error of the simulations themselves.
     """
     import contourpy
@@ -188,7 +193,8 @@ def phase_boundaries(explorer: Any, *, x: str | None = None, y: str | None = Non
                     grads[(c, b)] = RegularGridInterpolator((u, u), np.stack([gx, gy], axis=-1))
                 out.append((int(classes[c]), int(classes[b]),
                             _boundary(space, sl, seg, grads[(c, b)], (vocab.label_of(classes[c]),
-                                                                       vocab.label_of(classes[b])), level)))
+                                                                       vocab.label_of(classes[b])), level,
+                                      interp, (c, b))))
     out.sort(key=lambda t: (t[0], t[1], -len(t[2])))
     return [_with_points(explorer, space, sl, bd, (a, b)) for a, b, bd in out]
 
@@ -233,11 +239,49 @@ def _full(space: Any, sl: Any, xy: np.ndarray) -> np.ndarray:
     return X
 
 
-def _boundary(space: Any, sl: Any, seg: np.ndarray, grad: Any, pair: tuple[Any, Any], level: float) -> Boundary:
+#: Steps of the search for a band's edges along the normal (unit-cube coordinates) and its reach.
+_BAND_STEP = 1.0 / 400
+_BAND_REACH = 0.5
+
+
+def _band_edge(seg: np.ndarray, nhat: np.ndarray, sign: float, interp: Any, cb: tuple[int, int],
+               level: float) -> np.ndarray:
+    """Distance along ``sign * nhat`` from each vertex of ``seg`` to the band's edge: where
+    ``sign * (p_c - p_b)`` first reaches ``level``, where a third phase overtakes the losing one of
+    c and b, or where the box ends (unit-cube coordinates, at most :data:`_BAND_REACH`)."""
+    c, b = cb
+    t = np.arange(1, int(round(_BAND_REACH / _BAND_STEP)) + 1) * _BAND_STEP  # (m,)
+    pos = seg[:, None, :] + sign * t[None, :, None] * nhat[:, None, :]  # (n, m, 2)
+    inside = np.all((pos >= 0.0) & (pos <= 1.0), axis=-1)
+    p = interp(np.clip(pos, 0.0, 1.0)[..., ::-1].reshape(-1, 2)).reshape(len(seg), len(t), -1)
+    d = sign * (p[..., c] - p[..., b])
+    loser = np.where(sign > 0, p[..., b], p[..., c])
+    third = np.delete(p, [c, b], axis=-1).max(axis=-1) if p.shape[-1] > 2 else np.zeros_like(d)
+    stop = (d >= level) | (third > loser) | ~inside
+    first = np.where(stop.any(axis=1), np.argmax(stop, axis=1), len(t) - 1)
+    w = t[first].copy()
+    # at a level crossing, interpolate between the last step inside the band and the first outside
+    rows = np.arange(len(seg))
+    d1 = d[rows, first]
+    d0 = np.where(first > 0, d[rows, np.maximum(first - 1, 0)], 0.0)
+    crossing = (d1 >= level) & (d1 > d0) & inside[rows, first] & ~(third[rows, first] > loser[rows, first])
+    frac = np.clip((level - d0) / np.where(d1 > d0, d1 - d0, 1.0), 0.0, 1.0)
+    w = np.where(crossing, t[first] - (1.0 - frac) * _BAND_STEP, w)
+    # out of the box, or another phase above the losing one: the last step before
+    last_inside = (~inside[rows, first]) | (third[rows, first] > loser[rows, first])
+    return np.where(last_inside & ~crossing, np.maximum(t[first] - _BAND_STEP, 0.0), w)
+
+
+def _boundary(space: Any, sl: Any, seg: np.ndarray, grad: Any, pair: tuple[Any, Any], level: float,
+              interp: Any = None, cb: tuple[int, int] | None = None) -> Boundary:
     g = grad(seg[:, ::-1])
     norm = np.linalg.norm(g, axis=1)
-    w = np.minimum(level / np.maximum(norm, 1e-12), 0.5)
     nhat = g / np.maximum(norm, 1e-300)[:, None]
+    if interp is None or cb is None:  # first order: w = level / |grad d|
+        wa = wb = np.minimum(level / np.maximum(norm, 1e-12), _BAND_REACH)
+    else:  # the band's real edges: where |p_a - p_b| reaches level along the normal
+        wa = _band_edge(seg, nhat, 1.0, interp, cb, level)
+        wb = _band_edge(seg, nhat, -1.0, interp, cb, level)
     kx, ky = sl.shown
 
     def phys(uv: np.ndarray) -> np.ndarray:
@@ -245,9 +289,10 @@ def _boundary(space: Any, sl: Any, seg: np.ndarray, grad: Any, pair: tuple[Any, 
         U[:, kx], U[:, ky] = np.clip(uv[:, 0], 0, 1), np.clip(uv[:, 1], 0, 1)
         return space.from_unit(U)[:, [kx, ky]]
 
-    pts, ea, eb = phys(seg), phys(seg + w[:, None] * nhat), phys(seg - w[:, None] * nhat)
+    pts, ea, eb = phys(seg), phys(seg + wa[:, None] * nhat), phys(seg - wb[:, None] * nhat)
     return Boundary(phases=(pair[0], pair[1]), axes=tuple(sl.axes), points=pts,
-                    halfwidth=np.abs(ea - eb) / 2.0, edge_a=ea, edge_b=eb, width=w, at=dict(sl.at), level=level)
+                    halfwidth=np.abs(ea - eb) / 2.0, edge_a=ea, edge_b=eb, width=0.5 * (wa + wb), at=dict(sl.at),
+                    level=level)
 
 
 def save_boundaries(boundaries: Sequence[Boundary], path: str | os.PathLike[str]) -> str:

@@ -286,6 +286,8 @@ class SpinSimulation:
         scalars.update(
             energy_gap=float(gs.gap), label_gap=float(label_gap), max_torque=float(gs.max_torque), seed=float(gs.seed),
         )
+        if gs.T > 0:  # thermal averages: their standard errors (binned over the snapshots)
+            scalars["energy_err"] = float(getattr(gs, "energy_error", math.nan))
         return SimulationResult(
             phase=phase,
             confidence=confidence,
@@ -302,11 +304,15 @@ class SpinSimulation:
         ``m_x, m_y, m_z, m_xy, m_abs, sq_max, sq_modulated, Q_total, Q_plus, Q_minus,
         n_vortices, n_antivortices, n_peaks, n_cells, Q_per_cell, Q_inplane_ratio,
         minority_fraction`` and, for the three strongest peaks ``k = 1, 2, 3``, ``q{k}_x``,
-        ``q{k}_y``, ``q{k}_weight`` (NaN when absent); ``sub_label`` (a string) for FM.
+        ``q{k}_y``, ``q{k}_weight`` (NaN when absent); ``sub_label`` (a string) for FM. At
+        ``T > 0`` (averages over Monte Carlo snapshots) also the standard errors ``m_x_err``,
+        ``m_y_err``, ``m_z_err``, ``m_xy_err``, ``m_abs_err`` (and, from ``__call__``,
+        ``energy_err``).
         """
         keys = ("m_x", "m_y", "m_z", "m_xy", "m_abs", "sq_max", "sq_modulated", "Q_total",
                 "Q_plus", "Q_minus", "n_vortices", "n_antivortices", "n_peaks")
         out: dict[str, Any] = {k: float(obs[k]) for k in keys}
+        out.update({f"{k}_err": float(obs[f"{k}_err"]) for k in keys if f"{k}_err" in obs})
         for k in ("n_cells", "Q_per_cell", "Q_inplane_ratio", "minority_fraction"):
             v = evidence.get(k)
             out[k] = math.nan if v is None else float(v)

@@ -279,3 +279,70 @@ def test_texture_of_an_unfinished_point_or_an_unknown_simulation():
         analysis.texture(ex, 1)
     with pytest.raises(TypeError, match="index must be an integer"):
         analysis.texture(ex, 1.0)
+
+
+class _Profile:
+    """A stand-in explorer whose surrogate is an analytic function of (h, K) in [0, 1]^2."""
+
+    def __init__(self, classes, proba):
+        self.space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)})
+        self.classes_ = np.array([int(c) for c in classes])
+        self._proba = proba
+        g = np.linspace(0.05, 0.95, 8)
+        self.X = np.array([(a, b) for a in g for b in g])
+        _, pr = self.predict(self.X)
+        self.phases = self.classes_[np.argmax(pr, axis=1)]
+        self.status = np.full(len(self.X), 1)  # DONE
+        self.records = [type("Record", (), {"result": None})() for _ in self.X]
+
+    def predict(self, X):
+        pr = self._proba(np.asarray(X, dtype=float))
+        return self.classes_[np.argmax(pr, axis=1)], pr
+
+
+def test_band_width_follows_the_probability_profile_not_a_first_order_guess():
+    """Issue 23 (figures): boundary bands were of nearly constant width (w = level / |grad d| at
+    the line). With p_FM - p_helix = tanh(((h - 1/2) / s)^3) the margin is flat at the line, so the
+    first-order width is the cap (0.5, the whole box); the band |d| < 1/2 really reaches
+    |h - 1/2| = s artanh(1/2)^(1/3), with s growing from 0.02 at K = 0 to 0.1 at K = 1."""
+    def proba(X):
+        s = 0.02 + 0.08 * X[:, 1]
+        d = np.tanh(((X[:, 0] - 0.5) / s) ** 3)
+        return np.column_stack([(1 + d) / 2, (1 - d) / 2])
+
+    (b,) = analysis.phase_boundaries(_Profile([FM, SQ], proba), resolution=200)
+    inner = (b.points[:, 1] > 0.05) & (b.points[:, 1] < 0.95)
+    s = 0.02 + 0.08 * b.points[inner, 1]
+    np.testing.assert_allclose(b.width[inner], s * np.arctanh(0.5) ** (1 / 3), rtol=0.08, atol=0.004)
+    np.testing.assert_allclose(b.edge_a[inner, 0], 0.5 + s * np.arctanh(0.5) ** (1 / 3), atol=0.006)
+    np.testing.assert_allclose(b.edge_b[inner, 0], 0.5 - s * np.arctanh(0.5) ** (1 / 3), atol=0.006)
+
+
+def test_bands_stop_at_a_triple_point():
+    """Issue 23 (figures): at a triple point the bands, offset along the normals, shot into the
+    third phase's region (arrowheads). FM for h > 1/2, helix for h < 1/2 and K < 1/2, SkX for
+    h < 1/2 and K > 1/2 (soft edges): every band edge stays where its two phases are the two most
+    probable ones."""
+    SKX = PhaseType.SKYRMION
+
+    def proba(X):
+        h, K = X[:, 0], X[:, 1]
+        fm = 1 / (1 + np.exp(-(h - 0.5) / 0.05))
+        low = 1 / (1 + np.exp(-(0.5 - K) / 0.05))
+        return np.column_stack([fm, (1 - fm) * low, (1 - fm) * (1 - low)])
+
+    ex = _Profile([FM, SQ, SKX], proba)
+    found = analysis.phase_boundaries(ex, resolution=200)
+    assert {b.phases for b in found} == {(FM, SQ), (FM, SKX), (SQ, SKX)}
+    for b in found:
+        ids = [int(p) for p in b.phases]
+        cols = [list(ex.classes_).index(i) for i in ids]
+
+        def margin(X):  # the losing one of the pair minus the best third phase (>= 0: the top two)
+            p = proba(X)
+            return p[:, cols].min(axis=1) - np.delete(p, cols, axis=1).max(axis=1)
+
+        on = margin(b.points) >= -2e-3  # the curve's last vertex may sit just past the triple point
+        assert on.mean() > 0.95
+        for edge in (b.edge_a, b.edge_b):
+            assert np.all(margin(edge[on]) >= -2e-3), b.phases

@@ -246,13 +246,31 @@ def test_plots_before_any_result_show_points_only():
 
 
 def test_convergence_plots_the_history():
+    """Issue 23 (figures): the convergence plot put two quantities on one "fraction" axis against
+    rounds; each now has its own labelled axis, against the number of finished simulations."""
     ex = StandIn(SPACE2)
     ax = plotting.plot_convergence(ex)
-    lines = {ln.get_label(): ln for ln in ax.get_lines()}
-    np.testing.assert_allclose(lines["changed fraction of the map"].get_ydata(), [0.5, 0.25, 0.5 / 3, 0.125])
-    np.testing.assert_allclose(lines["mean uncertainty"].get_ydata(), [0.3, 0.15, 0.1, 0.075])
-    np.testing.assert_allclose(lines["failed fraction"].get_ydata(), [0.05, 0, 0.05, 0])
-    np.testing.assert_allclose(lines["mean uncertainty"].get_xdata(), [1, 2, 3, 4])
+    axes = {a: {ln.get_label(): ln for ln in a.get_lines()} for a in ax.figure.axes}
+    owner = {label: a for a, lines in axes.items() for label in lines}
+    changed, unc, failed = ("map changed since the last fit", "mean uncertainty of the candidates",
+                            "failed or timed out")
+    assert len({owner[changed], owner[unc], owner[failed]}) == 3  # one quantity per axis
+    assert owner[changed] is ax
+    np.testing.assert_allclose(axes[ax][changed].get_ydata(), [50.0, 25.0, 50 / 3, 12.5])  # percent
+    np.testing.assert_allclose(axes[owner[unc]][unc].get_ydata(), [0.3, 0.15, 0.1, 0.075])
+    np.testing.assert_allclose(axes[owner[failed]][failed].get_ydata(), [5.0, 0, 5.0, 0])
+    # x: finished simulations (n_done + n_failed = 20 in every entry of the stand-in's history)
+    np.testing.assert_allclose(axes[owner[unc]][unc].get_xdata(), [20, 20, 20, 20])
+    assert ax.get_xlabel().startswith("finished simulations")
+    assert ax.get_ylabel() == "map changed (% of grid cells)"
+    assert "uncertainty" in owner[unc].get_ylabel() and "%" in owner[failed].get_ylabel()
+    history = [{"iteration": i, "n_points": 10 * i, "n_done": 10 * i - 2, "n_failed": 0,
+                "changed_fraction": 0.1, "mean_uncertainty": 0.2} for i in (1, 2, 3)]
+    ax = plotting.plot_convergence(history)
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [8, 18, 28])
+    assert len(ax.figure.axes) == 2  # no failures: no third axis
+    ax = plotting.plot_convergence([{"iteration": 4, "changed_fraction": 0.1, "mean_uncertainty": 0.2}])
+    assert ax.get_xlabel() == "iteration"  # an old history without counts
     empty = plotting.plot_convergence([])
     assert any("no completed iteration" in t.get_text() for t in empty.texts)
 
@@ -363,8 +381,10 @@ def test_texture_panels_of_a_planted_skyrmion(tmp_path):
     assert rho.shape == (2 * lat.N,)
     assert abs(rho.sum()) == pytest.approx(1.0, abs=1e-6)  # one skyrmion: |Q| = 1
     assert "Q = " in axes[2].get_title()
-    quiver = axes[0].collections[1]
-    np.testing.assert_allclose(np.asarray(quiver.get_array()), S[:, 2])
+    discs, quiver = axes[0].collections[:2]
+    np.testing.assert_allclose(np.asarray(discs.get_array()), S[:, 2])  # sites coloured by S_z
+    np.testing.assert_allclose(quiver.U, S[:, 0])  # arrows: the in-plane components
+    np.testing.assert_allclose(quiver.V, S[:, 1])
     path = tmp_path / "tex.png"
     axes[0].figure.savefig(path, dpi=60)
     img = mpimg.imread(path)
@@ -541,6 +561,17 @@ def test_phase_gallery_shows_one_texture_per_phase(tmp_path):
         plotting.plot_phase_gallery(ex, phases=["SKYRMION"], lattice="square")
     path = plotting.save_phase_gallery(ex, tmp_path / "gallery.pdf", style="double", lattice="square")
     assert Path(path).read_bytes()[:4] == b"%PDF"
+    # issue 23 (figures): a free slot of the textures' grid was left empty; the S_z colour bar
+    # fills it (horizontal, about a panel wide, in the row of the textures, right of them)
+    axes = plotting.plot_phase_gallery(ex, lattice="square", n_columns=3)
+    fig = axes[0].figure
+    fig.draw_without_rendering()
+    every = list(fig.axes) + [c for a in fig.axes for c in a.child_axes]
+    (cbar,) = [a for a in every if "$S_z$" in a.get_xlabel() + a.get_ylabel()]
+    inv = fig.transFigure.inverted()
+    box, last = inv.transform_bbox(cbar.get_window_extent()), axes[-1].get_position()
+    assert box.width > 0.6 * last.width and box.height < 0.3 * last.height  # horizontal, panel wide
+    assert box.x0 >= last.x1 and last.y0 <= 0.5 * (box.y0 + box.y1) <= last.y1
 
 
 @pytest.mark.parametrize("kind, corners", [("triangular", 6), ("square", 4)])
@@ -665,3 +696,143 @@ def test_phase_gallery_of_a_users_own_labels(tmp_path):
     assert len(axes) == 2 and axes[1].get_title().startswith("(1) spiral")
     with pytest.raises(ValueError, match=r"phases \['q0'\] have no DONE point"):
         plotting.plot_phase_gallery(ex, phases=["q0"], lattice="square")
+
+
+MAX = PhaseType.MERON_ANTIMERON
+
+
+class Thin(StandIn):
+    """Helix below K = 0.5, SkX above, and a meron-antimeron band |K - 0.5| < 0.01 between them:
+    thinner than a cell at resolution 20 (cells of 0.05, no centre inside the band), with six
+    finished MAX points on its middle line. ``band=False``: the surrogate never ranks MAX first
+    (only the points say it is there)."""
+
+    classes_ = np.array([int(SQ), int(SKX), int(MAX)])
+
+    def __init__(self, space, band=True, **kw):
+        super().__init__(space, **kw)
+        self.band = band
+        K = self.X[:, 1]
+        self.phases = np.where(K < 0.5, int(SQ), int(SKX))
+        self.status[:] = PointStatus.DONE
+        self.X[:6] = np.column_stack([np.linspace(0.1, 0.9, 6), np.full(6, 0.5)])
+        self.phases[:6] = int(MAX)
+
+    def predict(self, X):
+        X = np.asarray(X, dtype=float)
+        K = X[:, 1]
+        ph = np.where(np.abs(K - 0.5) < 0.01, int(MAX), np.where(K < 0.5, int(SQ), int(SKX)))
+        if not self.band:
+            ph = np.where(K < 0.5, int(SQ), int(SKX))
+        proba = (ph[:, None] == self.classes_[None, :]).astype(float) * 0.8 + 0.2 / 3
+        if not self.band:
+            proba[:, 2] = 0.3 * np.exp(-((K - 0.5) / 0.02) ** 2)  # close to first near the line, never first
+        return ph, proba
+
+
+def _has_artist_of_colour(ax, rgb, tol=0.02):
+    """True when a collection other than the point scatter has ``rgb`` as a face colour."""
+    from matplotlib.collections import PathCollection
+
+    for c in ax.collections:
+        fc = c.get_facecolor()
+        if len(fc) and not (isinstance(c, PathCollection) and c.get_hatch() is None) \
+                and np.any(np.all(np.abs(np.asarray(fc)[:, :3] - rgb) < tol, axis=1)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("band", [True, False])
+def test_a_phase_thinner_than_the_grid_is_drawn_not_only_listed(tmp_path, band):
+    """Issue 23 (figures): a thin phase (MAX on the helix|SkX line, six points) was in the legend
+    but no region of its colour was drawn. Now its region is drawn on a finer grid near its points,
+    or, when the surrogate ranks it first nowhere, its points are hatched; the legend says which."""
+    ex = Thin(SPACE2, band=band, n=60)
+    ax = plotting.plot_phase_diagram(ex, resolution=20, points=None, uncertain=None)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    if band:
+        assert _has_artist_of_colour(ax, blended(MAX))
+        assert "MAX (meron-antimeron), thin: drawn 8x finer" in texts
+    else:
+        hatched = [c for c in ax.collections if c.get_hatch()]
+        assert hatched and np.allclose(hatched[0].get_edgecolor()[0][:3], to_rgb(plotting.PHASE_COLORS[MAX]))
+        assert len(hatched[0].get_offsets()) == 6
+        assert "MAX (meron-antimeron): points only (hatched)" in texts
+    # and in the PNG: pixels of MAX's colour, with the points hidden
+    path = plotting.save_phase_diagram(ex, tmp_path / "thin.png", dpi=100, panel_size=(6.0, 4.5),
+                                       points=None, legend=False, resolution=20, uncertain=None)
+    img = mpimg.imread(path)
+    colour = blended(MAX) if band else np.array(to_rgb(plotting.PHASE_COLORS[MAX]))
+    assert fraction_of(img, colour, tol=0.03) > 5e-4
+
+
+def test_observable_along_a_slice_has_error_bars_of_monte_carlo_averages():
+    """Issue 23 (figures): Monte Carlo points had no error bars. ``plot_observable`` draws an
+    observable along a 1-D slice, with +- the recorded standard error (``<name>_err``) where the
+    value is an average (T > 0) and no bar where it is not (T = 0)."""
+    from types import SimpleNamespace
+
+    from matplotlib.collections import LineCollection
+
+    from spinexplore.results import SimulationResult
+
+    space = ParameterSpace({"T": (0.0, 2.0), "h": (0.0, 1.0)})
+    ex = StandIn(space, n=30, seed=3)
+    ex.status[:] = PointStatus.DONE
+    ex.X[:, 1] = 0.5  # all on the slice h = 0.5
+    ex.X[0, 0] = 0.0  # a T = 0 point: no average, no error
+    ex.phases = np.where(ex.X[:, 0] < 1.0, int(FM), int(PhaseType.PARAMAGNET))
+    T = ex.X[:, 0]
+    err = np.where(T > 0, 0.01 + 0.05 * T, np.nan)
+    obs = [{"m_z": float(np.exp(-t)), **({"m_z_err": float(e)} if t > 0 else {})} for t, e in zip(T, err)]
+    ex.records = [SimpleNamespace(result=SimulationResult(phase=PhaseType(int(p)), confidence=1.0, energy=-t,
+                                                          observables=o))
+                  for p, t, o in zip(ex.phases, T, obs)]
+    ax = plotting.plot_observable(ex, "m_z", x="T", at={"h": 0.5})
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segs = np.vstack([np.asarray(s) for c in bars for s in c.get_segments()]).reshape(-1, 2, 2)
+    assert len(segs) == 29  # one bar per T > 0 point, none at T = 0
+    by_x = {round(float(s[0, 0]), 9): s for s in segs}
+    assert 0.0 not in by_x
+    for t, e in zip(T[1:], err[1:]):
+        s = by_x[round(float(t), 9)]
+        assert abs(s[1, 1] - s[0, 1]) / 2 == pytest.approx(e, abs=1e-12)
+        assert (s[1, 1] + s[0, 1]) / 2 == pytest.approx(np.exp(-t))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "+- 1 standard error (binned)" in texts and "FM" in texts and "PM" in texts
+    assert ax.get_xlabel() == "$T$" and ax.get_ylabel() == "m_z"
+    energy = plotting.plot_observable(ex, "energy", x="T", at={"h": 0.5}, errors=False)
+    assert not [c for c in energy.collections if isinstance(c, LineCollection)]
+    with pytest.raises(ValueError, match="observable 'm_q' is recorded by none"):
+        plotting.plot_observable(ex, "m_q", x="T")
+
+
+def _arrow_run_ratio(img):
+    """Mean horizontal over mean vertical length of the runs of black (arrow) pixels (the
+    background between the sites is 0.18 grey)."""
+    white = np.all(img[..., :3] < 0.12, axis=-1)
+
+    def runs(m):
+        d = np.diff(np.pad(m.astype(int), ((0, 0), (1, 1))), axis=1).ravel()
+        return (np.flatnonzero(d == -1) - np.flatnonzero(d == 1)).mean()
+
+    return runs(white) / runs(white.T)
+
+
+def test_texture_arrows_keep_their_shape_in_a_small_gallery_panel():
+    """Issue 23 (figures): in the gallery's small panels the textures showed dots, not arrows (dots
+    of a fixed size in points covered arrows whose width was a fraction of the axes). Spins along
+    +x (S_z = 0) must show as horizontal arrows in a 1.6 in panel as in a 6 in one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lat = make_lattice("square", 16)
+    S = np.tile([1.0, 0.0, 0.0], (lat.N, 1))
+    ratios = []
+    for size in (1.6, 6.0):
+        fig = Figure(figsize=(size, size), dpi=200)  # the README gallery's resolution
+        FigureCanvasAgg(fig)
+        plotting.plot_spin_texture(S, lat, ax=fig.add_axes([0, 0, 1, 1]), colorbar=False)
+        fig.canvas.draw()
+        ratios.append(_arrow_run_ratio(np.asarray(fig.canvas.buffer_rgba()) / 255.0))
+    assert min(ratios) > 2.3, ratios  # arrows along x, not round dots

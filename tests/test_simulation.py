@@ -211,3 +211,21 @@ def test_same_point_same_result_in_another_process():
     assert there.phase == here.phase
     assert there.energy == here.energy and there.observables["seed"] == here.observables["seed"]
     assert math.isfinite(here.energy) and np.isfinite(here.confidence)
+
+
+def test_thermal_averages_carry_standard_errors_that_match_independent_runs():
+    """Issue 23: at T > 0 the built-in simulation's energy and magnetization are averages over
+    Monte Carlo snapshots; it records their standard errors (``energy_err``, ``m_z_err``...). They
+    must be real standard errors: about the spread of the same average over independent runs
+    (different seeds). At T = 0 (a relaxed ground state, no average) there are none."""
+    params = {"T": 0.3, "h": 0.3}
+    runs = [SpinSimulation("triangular-chiral", lattice_size=6, mode="screening", seed=k)(params)
+            for k in range(24)]
+    for key, value in (("energy_err", "energy"), ("m_z_err", "m_z"), ("m_abs_err", "m_abs")):
+        values = np.array([r.energy if value == "energy" else r.observables[value] for r in runs])
+        errs = np.array([r.observables[key] for r in runs])
+        assert np.all(np.isfinite(errs) & (errs > 0)), key
+        ratio = np.std(values, ddof=1) / np.sqrt(np.mean(errs**2))
+        assert 0.6 < ratio < 1.6, (key, ratio)
+    cold = SpinSimulation("triangular-chiral", lattice_size=6, mode="screening", seed=0)({"h": 0.3})
+    assert not any(k.endswith("_err") for k in cold.observables)

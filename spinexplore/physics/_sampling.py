@@ -43,7 +43,7 @@ def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, t
 
 def sample(model: SpinModel, lattice: Lattice, preset: Any, child: np.random.SeedSequence,
            nbr: np.ndarray, mats: np.ndarray, clock: Any,
-           start: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
+           start: np.ndarray | None = None) -> tuple[np.ndarray, float, float, float]:
     """Equilibrium sampling at ``model.T``: from ``start`` (or a random state annealed to T),
     equilibrate at T and take decorrelated snapshots.
 
@@ -59,6 +59,9 @@ def sample(model: SpinModel, lattice: Lattice, preset: Any, child: np.random.See
         Mean energy per spin of the snapshots.
     torque : float
         Max torque of the last snapshot.
+    energy_error : float
+        Standard error of ``energy`` (:func:`~spinexplore.physics.thermal.binned_error` of the
+        snapshots' energies; NaN with fewer than 2 snapshots).
     """
     N = lattice.N
     T = model.T
@@ -99,4 +102,6 @@ def sample(model: SpinModel, lattice: Lattice, preset: Any, child: np.random.See
         clock.check("sampling")
     torque = float(np.max(np.linalg.norm(np.cross(s, fields), axis=1)))
     samples.setflags(write=False)
-    return samples, float(energies.mean()), torque
+    from spinexplore.physics._stats import binned_error
+
+    return samples, float(energies.mean()), torque, binned_error(energies)

@@ -240,7 +240,9 @@ def measure(
     Returns
     -------
     dict
-        Scalars: ``m_x, m_y, m_z, m_xy, m_abs, sq_max`` (largest ``S(q)`` including
+        Scalars: ``m_x, m_y, m_z, m_xy, m_abs`` (with ``samples``: their averages over the
+        snapshots, and their standard errors ``m_x_err`` ... ``m_abs_err`` by
+        :func:`~spinexplore.physics.thermal.binned_error`), ``sq_max`` (largest ``S(q)`` including
         ``q = 0``), ``sq_modulated`` (sum over ``q != 0``), ``Q_total``, ``Q_plus`` (sum of
         the positive triangle charges), ``Q_minus`` (sum of the negative ones, <= 0),
         ``n_vortices``, ``n_antivortices``, ``n_peaks`` (at most 16). Lists: ``peaks`` (the strongest 12
@@ -248,12 +250,18 @@ def measure(
         (N,), ``charge_density`` (2N,), ``winding`` (n_plaquettes,).
     """
     s = _check_spins(spins, lattice)
+    errors: dict[str, float] = {}
     if samples is not None:
+        from spinexplore.physics._stats import binned_error
+
         smp = _check_samples(samples, lattice)
         mags = smp.mean(axis=1)
         m = mags.mean(axis=0)
         m_abs = float(np.linalg.norm(mags, axis=1).mean())
         m_xy = float(np.linalg.norm(mags[:, :2], axis=1).mean())
+        series = {"m_x": mags[:, 0], "m_y": mags[:, 1], "m_z": mags[:, 2],
+                  "m_xy": np.linalg.norm(mags[:, :2], axis=1), "m_abs": np.linalg.norm(mags, axis=1)}
+        errors = {f"{k}_err": binned_error(v) for k, v in series.items()}
     else:
         smp = None
         m = magnetization(s)
@@ -290,4 +298,5 @@ def measure(
         "sq_z": sq_z,
         "charge_density": rho,
         "winding": wind,
+        **errors,
     }

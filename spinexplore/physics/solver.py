@@ -157,6 +157,9 @@ class GroundState:
     samples : ndarray of shape (n_samples, N, 3) or None
         Decorrelated equilibrium snapshots when ``T > 0``.
     T : float
+    energy_error : float
+        Standard error of ``energy`` when ``T > 0`` (the snapshots' energies, binned); NaN at
+        ``T = 0``.
     """
 
     spins: np.ndarray = field(repr=False)
@@ -174,6 +177,7 @@ class GroundState:
     T: float = 0.0
     label: str | None = None
     label_gap: float = math.inf
+    energy_error: float = math.nan
 
 
 # --------------------------------------------------------------------- simulate ------------
@@ -257,13 +261,13 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
         remaining = None if timeout is None else max(timeout - clock.elapsed, 1e-9)
         ground = simulate(model.with_params({"T": 0.0}), lattice.L, mode, seed=seed_used,
                           timeout=remaining)
-        samples, energy, torque = sample(model, lattice, preset, children[0], nbr, mats, clock,
-                                         start=ground.spins)
+        samples, energy, torque, energy_error = sample(model, lattice, preset, children[0], nbr, mats, clock,
+                                                       start=ground.spins)
         return GroundState(
             spins=samples[-1], lattice=lattice, model=model, energy=energy,
             candidates=((f"thermal:T={model.T:g}", energy),), best="thermal", gap=math.inf,
             max_torque=torque, mode=mode, seed=seed_used, duration=clock.elapsed,
-            samples=samples, T=model.T,
+            samples=samples, T=model.T, energy_error=energy_error,
         )
 
     N = lattice.N

@@ -22,11 +22,12 @@ from spinexplore._validation import check_int, check_real
 from spinexplore.physics import _kernels, _thermal_kernels
 from spinexplore.physics._sampling import rng_state
 from spinexplore.physics._spins import normalize
+from spinexplore.physics._stats import binned_error
 from spinexplore.physics.energy import couplings
 from spinexplore.physics.lattice import make_lattice
 from spinexplore.physics.model import SpinModel
 
-__all__ = ["ThermalSeries", "thermal_run", "blocked_error"]
+__all__ = ["ThermalSeries", "thermal_run", "blocked_error", "binned_error"]
 
 
 def blocked_error(x: np.ndarray, n_blocks: int = 20) -> float:

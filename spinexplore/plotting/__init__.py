@@ -25,7 +25,8 @@ TIMEOUT            orange     ``#E67E22``  timeout
 Axis labels carry units: ``"$h$ / $J_1$"`` for the built-in ``SpinSimulation``, or the
 ``labels=``/``units=`` given. In N-D spaces ``x=``, ``y=``, ``at={"J3": 0.1}`` choose the slice
 and the title says where it lies and how many points are within ``slice_tol``. Files:
-:func:`save_phase_diagram` writes PNG, PDF or SVG by suffix, with ``dpi`` and
+:func:`plot_observable` draws an observable along a 1-D slice with the standard errors of
+Monte Carlo averages as error bars. :func:`save_phase_diagram` writes PNG, PDF or SVG by suffix, with ``dpi`` and
 ``style="single"|"double"`` (3.4 or 7.0 in wide, 8 pt text, fonts kept as text).
 
 The explorer arguments need the attributes ``space``, ``X``, ``status``, ``phases``,
@@ -39,6 +40,7 @@ from spinexplore.plotting._common import COLUMN_WIDTHS, PHASE_COLORS, PHASE_LABE
 from spinexplore.plotting._diagram import plot_convergence, plot_phase_diagram, plot_uncertainty
 from spinexplore.plotting._files import save_all, save_phase_diagram
 from spinexplore.plotting._gallery import plot_boundaries, plot_phase_gallery, save_phase_gallery
+from spinexplore.plotting._observable import plot_observable
 from spinexplore.plotting._texture import (
     plot_charge_density,
     plot_spin_texture,
@@ -54,6 +56,7 @@ __all__ = [
     "plot_boundaries",
     "plot_charge_density",
     "plot_convergence",
+    "plot_observable",
     "plot_phase_diagram",
     "plot_phase_gallery",
     "plot_spin_texture",

@@ -158,6 +158,118 @@ def _draw_regions(ax: Any, grid: GridPrediction, sl: Slice, *, alpha: float, smo
     return present
 
 
+#: Refinement of the grid around the points of a thin phase (one with finished points but no
+#: grid cell of its own): windows of +-THIN_WINDOW cells around each point, THIN_REFINE times finer.
+THIN_REFINE = 8
+THIN_WINDOW = 2
+#: At most this many points of one thin phase get a refined window (the rest: hatched markers).
+THIN_MAX_POINTS = 200
+
+
+def thin_phases(explorer: Any, sl: Slice, grid: GridPrediction, rare: Mapping[int, int]) -> dict[int, np.ndarray]:
+    """Phases with finished points in the slice but no grid cell of their own (a region thinner
+    than the grid, or one the surrogate never ranks first at the grid's cell centres): id ->
+    indices of those points."""
+    m = _point_masks(explorer, sl.inside, rare)
+    phases = np.asarray(explorer.phases, dtype=int)[sl.inside]
+    regions = {int(p) for p in np.unique(grid.phase)}
+    out = {}
+    for i in np.unique(phases[m["done"]]):
+        if int(i) not in regions:
+            out[int(i)] = np.asarray(sl.inside)[m["done"] & (phases == i)]
+    return out
+
+
+def _blend(color: str, alpha: float) -> tuple[float, float, float]:
+    """``color`` drawn with ``alpha`` over white, as an opaque colour (overlapping windows of a
+    thin phase then look like one region drawn with ``alpha``)."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(alpha * c + (1.0 - alpha) for c in to_rgb(color))  # type: ignore[return-value]
+
+
+def _draw_thin(ax: Any, explorer: Any, sl: Slice, grid: GridPrediction, thin: Mapping[int, np.ndarray], *,
+               alpha: float, boundaries: bool, style: PhaseStyle, resolution: int,
+               marker_size: float = 28.0, drop: Any = ()) -> dict[int, bool]:
+    """Draw the phases ``thin`` that have no grid cell: the surrogate is evaluated
+    :data:`THIN_REFINE` times finer in windows of +-:data:`THIN_WINDOW` cells around each of their
+    points and the part where the phase wins is filled (with its boundary line); where it wins
+    nowhere, its points get large hatched markers of its colour (a marked band; not in the slice
+    of an N-D space, whose points lie off the plane). Returns, per phase drawn, True when a
+    refined region was drawn, False when only the markers were."""
+    import matplotlib as mpl
+
+    space = space_of(explorer)
+    X = np.asarray(explorer.X, dtype=float).reshape(-1, space.n_dims)
+    classes = [int(c) for c in grid.classes]
+    half = THIN_WINDOW / resolution
+    n_fine = 2 * THIN_WINDOW * THIN_REFINE
+    out: dict[int, bool] = {}
+    for phase, idx in thin.items():
+        if phase not in classes:  # not a class of the surrogate: only the markers can show it
+            drawn_any = False
+            lost = idx
+        else:
+            c = classes.index(phase)
+            drawn_any = False
+            won = np.zeros(len(idx), dtype=bool)
+            U0 = space.to_unit(X[idx[:THIN_MAX_POINTS]])
+            color = _blend(style.color(phase), alpha)
+            windows = []
+            for u0 in U0:
+                axes_u = [np.linspace(max(0.0, u0[k] - half), min(1.0, u0[k] + half), n_fine)
+                          for k in sl.shown]
+                if len(sl.shown) == 2:
+                    gy, gx = np.meshgrid(axes_u[1], axes_u[0], indexing="ij")
+                    U = np.tile(sl.center, (gx.size, 1))
+                    U[:, sl.shown[0]], U[:, sl.shown[1]] = gx.ravel(), gy.ravel()
+                else:
+                    U = np.tile(sl.center, (n_fine, 1))
+                    U[:, sl.shown[0]] = axes_u[0]
+                windows.append(space.from_unit(U))
+            _, proba_all = explorer.predict(np.vstack(windows))  # one call for every window
+            proba_all = np.asarray(proba_all, dtype=float).reshape(sum(len(w) for w in windows), -1).copy()
+            proba_all[:, np.isin(classes, list(drop))] = 0.0
+            starts = np.cumsum([0] + [len(w) for w in windows])
+            for j, Xw in enumerate(windows):
+                proba = proba_all[starts[j]:starts[j + 1]]
+                rival = np.delete(proba, c, axis=1).max(axis=1) if proba.shape[1] > 1 else np.zeros(len(Xw))
+                f = proba[:, c] - rival
+                if not (f > 0).any():
+                    continue
+                won[j] = True
+                drawn_any = True
+                if len(sl.shown) == 2:
+                    xs, ys = Xw[:, sl.shown[0]].reshape(n_fine, n_fine)[0], Xw[:, sl.shown[1]].reshape(n_fine, n_fine)[:, 0]
+                    fw = f.reshape(n_fine, n_fine)
+                    ax.contourf(xs, ys, fw, levels=[0.0, 2.0], colors=[color], antialiased=True, zorder=1.5)
+                    if boundaries and (fw < 0).any():
+                        ax.contour(xs, ys, fw, levels=[0.0], colors="black", linewidths=0.6, zorder=2)
+                else:
+                    xs = Xw[:, sl.shown[0]]
+                    wins = f > 0
+                    start = None
+                    for k in range(n_fine + 1):
+                        if k < n_fine and wins[k] and start is None:
+                            start = k
+                        elif (k == n_fine or not wins[k]) and start is not None:
+                            ax.axvspan(xs[start], xs[k - 1], color=color, lw=0, zorder=1.5)
+                            start = None
+            lost = idx[:THIN_MAX_POINTS][~won]
+            lost = np.concatenate([lost, idx[THIN_MAX_POINTS:]]).astype(int)
+        if len(lost) and sl.at and not drawn_any:
+            continue  # an N-D slice: its points lie off the plane, where the phase may well win
+        if len(lost) and not sl.at:
+            xs = X[lost, sl.shown[0]]
+            ys = (np.asarray(explorer.iterations, dtype=float)[lost] if len(sl.shown) == 1
+                  else X[lost, sl.shown[1]])
+            with mpl.rc_context({"hatch.color": style.color(phase), "hatch.linewidth": 1.0}):
+                ax.scatter(xs, ys, marker="o", s=5.0 * marker_size, facecolors=[_blend(style.color(phase), 0.25)],
+                           edgecolors=[style.color(phase)], linewidths=1.0, hatch="xxxx", zorder=2.5)
+        out[phase] = drawn_any
+    return out
+
+
 def undecided_learned(explorer: Any) -> bool:
     """True when the exploration learns UNKNOWN as a phase (``unknown_as_phase=True``)."""
     learner = getattr(explorer, "learner", None)
@@ -335,7 +447,10 @@ def plot_phase_diagram(
         axis in the sampling scale) are drawn; the title gives the interval and their number.
         None draws the projection of all points.
     resolution : int, default=200
-        Grid cells per axis on which the surrogate is evaluated.
+        Grid cells per axis on which the surrogate is evaluated. A phase with finished points in
+        the slice but no grid cell of its own (a region thinner than a cell) is evaluated 8 times
+        finer around its points and drawn there; where the surrogate ranks it first nowhere, its
+        points get large hatched markers of its colour. Its legend entry says which.
     points : {"phase", "iteration"} or None, default="phase"
         Colour finished points by phase or by the round that proposed them (discrete colours
         and a colorbar below the axes); None hides them. Failed points are black crosses,
@@ -389,6 +504,7 @@ def plot_phase_diagram(
     grid = predict_grid(explorer, sl, resolution)
     rare = rare_labels(explorer, style)
     present: set[int] = set()
+    thin: dict[int, bool] = {}
     if grid is not None:
         grid = drop_classes(grid, rare)
         pairs = (default_crossovers(explorer, sl) if crossovers is None
@@ -396,6 +512,10 @@ def plot_phase_diagram(
         present |= _draw_regions(ax, grid, sl, alpha=region_alpha, smooth=smooth, boundaries=boundaries,
                                  uncertain=uncertain if len(sl.shown) == 2 else None, style=style,
                                  crossovers=pairs)
+        thin = _draw_thin(ax, explorer, sl, grid, thin_phases(explorer, sl, grid, rare), alpha=region_alpha,
+                          boundaries=boundaries, style=style, resolution=resolution,
+                          marker_size=marker_size, drop=rare)
+        present |= set(thin)
     else:
         ax.text(0.5, 0.5, "no finished point yet", transform=ax.transAxes, ha="center", va="center")
     handles, drawn = draw_points(ax, explorer, sl, points, marker_size, style,
@@ -412,6 +532,7 @@ def plot_phase_diagram(
         from matplotlib.patches import Patch
 
         patches = [Patch(facecolor=style.color(p), edgecolor="black", lw=0.5, label=style.name(p))
+                   if p not in thin else _thin_patch(style, p, thin[p])
                    for p in sorted(present - set(rare), key=style.vocabulary.order_key)]
         if grid is not None and boundaries and len(sl.shown) == 2:
             for pa, pb in pairs:
@@ -432,6 +553,17 @@ def plot_phase_diagram(
             ax.legend(handles=patches + handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                       fontsize="small", frameon=False, borderaxespad=0.0)
     return ax
+
+
+def _thin_patch(style: PhaseStyle, phase: int, refined: bool) -> Any:
+    """The legend entry of a thin phase: its colour, and how it was drawn."""
+    from matplotlib.patches import Patch
+
+    if refined:
+        return Patch(facecolor=style.color(phase), edgecolor="black", lw=0.5,
+                     label=f"{style.name(phase)}, thin: drawn {THIN_REFINE}x finer")
+    return Patch(facecolor=_blend(style.color(phase), 0.25), edgecolor=style.color(phase), lw=1.0, hatch="xxxx",
+                 label=f"{style.name(phase)}: points only (hatched)")
 
 
 def _outside_ok(ax: Any) -> bool:
@@ -514,19 +646,25 @@ def plot_uncertainty(
 
 
 def plot_convergence(explorer: Any, *, ax: Axes | None = None) -> Axes:
-    """Convergence of a run: per iteration, the fraction of the predicted map that changed and the
-    mean uncertainty of the candidates (both fall towards 0 as the map settles).
+    """Convergence of a run against the number of finished simulations: the part of the predicted
+    map that changed at each fit (left axis, % of grid cells) and the mean uncertainty of the
+    candidates (right axis, ``1 - max p``); both fall towards 0 as the map settles. When
+    simulations failed, their share (% of finished) gets a third axis further right.
 
     Parameters
     ----------
     explorer : ActiveLearningExplorer or list of dict
         The explorer, or its ``history`` (dicts with ``iteration``, ``changed_fraction``,
-        ``mean_uncertainty`` and optionally ``n_failed``).
+        ``mean_uncertainty`` and optionally ``n_done``, ``n_failed``, ``n_points``). The
+        horizontal axis is ``n_done + n_failed`` (finished simulations: done, failed or timed
+        out); entries without them fall back to ``n_points``, then to the iteration.
     ax : matplotlib Axes, optional
+        The axes of the changed part; the others are twins of it (``ax.figure.axes``).
 
     Returns
     -------
     matplotlib.axes.Axes
+        The axes of the changed part.
     """
     history = explorer if isinstance(explorer, (list, tuple)) else getattr(explorer, "history", None)
     if history is None:
@@ -535,23 +673,45 @@ def plot_convergence(explorer: Any, *, ax: Axes | None = None) -> Axes:
             f"got {type(explorer).__name__}"
         )
     ax = new_axes(ax)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("fraction")
     ax.set_title("convergence")
     if not history:
+        ax.set_xlabel("finished simulations")
         ax.text(0.5, 0.5, "no completed iteration yet", transform=ax.transAxes, ha="center", va="center")
         return ax
-    it = np.array([h.get("iteration", i) for i, h in enumerate(history)], dtype=float)
-    for key, marker, label in (("changed_fraction", "o", "changed fraction of the map"),
-                               ("mean_uncertainty", "s", "mean uncertainty")):
-        vals = np.array([np.nan if h.get(key) is None else float(h[key]) for h in history])
-        if np.isfinite(vals).any():
-            ax.plot(it, vals, marker=marker, label=label)
-    failed = np.array([float(h.get("n_failed", 0) or 0) for h in history])
-    n_points = np.array([float(h.get("n_points", 0) or 0) for h in history])
-    if failed.any() and n_points.all():
-        ax.plot(it, failed / n_points, marker="x", ls=":", color="black", label="failed fraction")
+
+    def column(key: str) -> np.ndarray:
+        return np.array([np.nan if h.get(key) is None else float(h[key]) for h in history])
+
+    done, failed, n_points = column("n_done"), column("n_failed"), column("n_points")
+    if np.isfinite(done).all():
+        x, xlabel = done + np.nan_to_num(failed), "finished simulations (done, failed or timed out)"
+    elif np.isfinite(n_points).all():
+        x, xlabel = n_points, "simulations started"
+    else:
+        x = np.array([h.get("iteration", i) for i, h in enumerate(history)], dtype=float)
+        xlabel = "iteration"
+    ax.set_xlabel(xlabel)
+    changed, unc = 100.0 * column("changed_fraction"), column("mean_uncertainty")
+    c_changed, c_unc, c_failed = "#4477AA", "#EE6677", "black"
+    handles = []
+    if np.isfinite(changed).any():
+        handles += ax.plot(x, changed, marker="o", color=c_changed, label="map changed since the last fit")
+    ax.set_ylabel("map changed (% of grid cells)", color=c_changed)
+    ax.tick_params(axis="y", colors=c_changed)
     ax.set_ylim(bottom=0.0)
-    ax.set_xticks(it if len(it) <= 15 else np.linspace(it.min(), it.max(), 8).round())
-    ax.legend(fontsize="small")
+    ax2 = ax.twinx()
+    if np.isfinite(unc).any():
+        handles += ax2.plot(x, unc, marker="s", ls="--", color=c_unc, label="mean uncertainty of the candidates")
+    ax2.set_ylabel("mean uncertainty (1 - max p)", color=c_unc)
+    ax2.tick_params(axis="y", colors=c_unc)
+    ax2.set_ylim(bottom=0.0)
+    finished = done + np.nan_to_num(failed)
+    if np.nan_to_num(failed).any() and np.isfinite(finished).all() and finished.all():
+        ax3 = ax.twinx()
+        ax3.spines["right"].set_position(("axes", 1.22))
+        handles += ax3.plot(x, 100.0 * failed / finished, marker="x", ls=":", color=c_failed,
+                            label="failed or timed out")
+        ax3.set_ylabel("failed (% of finished)")
+        ax3.set_ylim(bottom=0.0)
+    ax.legend(handles=handles, fontsize="small", loc="upper right")
     return ax

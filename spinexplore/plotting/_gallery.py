@@ -135,7 +135,9 @@ def plot_phase_gallery(
 
     For each phase the DONE point of the slice with the highest confidence is chosen, marked on
     the diagram with its number, and its texture (:func:`spinexplore.analysis.texture`: saved
-    spins, or a bit-identical rerun) drawn as arrows coloured by S_z.
+    spins, or a bit-identical rerun) drawn as discs coloured by S_z with arrows for the in-plane
+    spin, and one S_z colour bar
+    (in the free slots of the last row of textures when there are any, else on the right).
 
     Parameters
     ----------
@@ -208,8 +210,15 @@ def plot_phase_gallery(
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
 
-        fig.colorbar(ScalarMappable(Normalize(-1.0, 1.0), mpl.colormaps["RdBu_r"]), ax=axes[1:], label="$S_z$",
-                     shrink=0.6, pad=0.02)
+        mappable = ScalarMappable(Normalize(-1.0, 1.0), mpl.colormaps["RdBu_r"])
+        label = "$S_z$ (arrows: in-plane $S_x, S_y$)"
+        if len(reps) % n_columns:  # the free slots of the last row hold the colour bar: no empty panel
+            slot = fig.add_subplot(gs[n_rows - 1, 2 + len(reps) % n_columns:])
+            slot.set_axis_off()
+            cax = slot.inset_axes((0.08, 0.45, 0.84, 0.09))
+            fig.colorbar(mappable, cax=cax, orientation="horizontal", label=label, ticks=[-1, 0, 1])
+        else:
+            fig.colorbar(mappable, ax=axes[1:], label=label, shrink=0.6, pad=0.02)
     return np.array(axes, dtype=object)
 
 

@@ -57,7 +57,10 @@ def _fold_to_zone(q: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def plot_spin_texture(spins: Any, lattice: Any = None, *, ax: Axes | None = None,
                       cmap: str = "RdBu_r", colorbar: bool = True) -> Axes:
-    """In-plane spin components as arrows coloured by S_z, on a dark background (dots mark every site).
+    """Each site a disc coloured by S_z, with a black arrow for the in-plane component (S_x, S_y).
+
+    Discs and arrows are sized in lattice spacings, so a small panel (a gallery) shows the same
+    picture as a large figure.
 
     Parameters
     ----------
@@ -79,13 +82,25 @@ def plot_spin_texture(spins: Any, lattice: Any = None, *, ax: Axes | None = None
     S, lat = _texture_inputs(spins, lattice)
     ax = _new_axes(ax)
     pos = lat.positions
-    ax.set_facecolor("0.18")  # dark, so that arrows with S_z ~ 0 (white) stand out
-    ax.scatter(pos[:, 0], pos[:, 1], c=S[:, 2], cmap=cmap, vmin=-1, vmax=1, s=4, zorder=1)
-    q = ax.quiver(pos[:, 0], pos[:, 1], S[:, 0], S[:, 1], S[:, 2], cmap=cmap, clim=(-1, 1),
-                  angles="xy", scale_units="xy", scale=1.0, pivot="mid", width=0.005,
-                  headwidth=3.5, headlength=4, headaxislength=3.5, zorder=2)
+    from matplotlib.collections import EllipseCollection
+
+    ax.set_facecolor("0.18")
+    # every size in units of the lattice spacing a (data units), so that a small gallery panel
+    # shows the same picture as a large figure: a disc of diameter 0.95 a per site coloured by
+    # S_z, and a black arrow of length 0.85 a |S_xy| (shaft 0.09 a) for the in-plane component
+    n = len(pos)
+    discs = EllipseCollection(np.full(n, 0.95), np.full(n, 0.95), np.zeros(n), units="xy", offsets=pos,
+                              offset_transform=ax.transData, cmap=cmap, zorder=1)
+    discs.set_array(S[:, 2])
+    discs.set_clim(-1, 1)
+    ax.add_collection(discs)
+    ax.quiver(pos[:, 0], pos[:, 1], S[:, 0], S[:, 1], color="black", angles="xy", scale_units="xy",
+              scale=1 / 0.85, pivot="mid", units="xy", width=0.09, headwidth=3.0, headlength=3.2,
+              headaxislength=2.8, minlength=0.5, zorder=2)
+    ax.update_datalim(np.vstack([pos.min(axis=0) - 0.6, pos.max(axis=0) + 0.6]))
+    ax.autoscale_view()
     if colorbar:
-        ax.figure.colorbar(q, ax=ax, label="$S_z$", pad=0.02, shrink=0.85)
+        ax.figure.colorbar(discs, ax=ax, label="$S_z$ (arrows: in-plane $S_x, S_y$)", pad=0.02, shrink=0.85)
     ax.set_aspect("equal")
     ax.set_xlabel("$x$ / $a$")
     ax.set_ylabel("$y$ / $a$")
