@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._rungs import FIDELITY_KEY, RungResult, decode_label, encode_label, merge_result, rung_of, rung_results
+from spinexplore._rungs import FIDELITY_KEY, RungResult, decided, decode_label, encode_label, merge_result, rung_of, rung_results
 from spinexplore._validation import InputError, InputTypeError
 
-__all__ = ["FIDELITY_KEY", "Ladder", "RungResult", "decode_label", "encode_label", "fidelity_summary", "format_fidelity", "format_policy",
+__all__ = ["FIDELITY_KEY", "Ladder", "RungResult", "decided", "decode_label", "encode_label", "fidelity_summary", "format_fidelity", "format_policy",
            "is_ladder_spec", "merge_result", "parse_ladder_spec", "rung_of", "rung_results"]
 
 #: Most rungs a ladder may have.

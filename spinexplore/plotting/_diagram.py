@@ -307,7 +307,7 @@ def _draw_promoted(ax: Any, explorer: Any, keep: np.ndarray, xs: np.ndarray, ys:
     agreed, red where the higher rung changed the label. Returns the legend handles."""
     from matplotlib.lines import Line2D
 
-    from spinexplore.fidelity import rung_results
+    from spinexplore.fidelity import decided, rung_results
 
     all_records = getattr(explorer, "records", None)
     if not all_records:  # an explorer-like object without records: nothing to ring
@@ -317,7 +317,7 @@ def _draw_promoted(ax: Any, explorer: Any, keep: np.ndarray, xs: np.ndarray, ys:
     for j, r in enumerate(records):
         entries = rung_results(r.result, getattr(explorer, "vocabulary", None))
         if len(entries) > 1:
-            labels = {e.phase for e in entries.values() if e.phase.is_physical}
+            labels = {e.phase for e in entries.values() if decided(e.phase, undecided_learned(explorer))}
             (changed if len(labels) > 1 else agreed)[j] = True
     handles = []
     for mask, color, what in ((agreed, "black", "promoted, same label"), (changed, "red", "promoted, label changed")):
