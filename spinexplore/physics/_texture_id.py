@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -55,18 +56,22 @@ def same_texture(f1: tuple, f2: tuple) -> bool:
 
 
 def label_gap(spins: np.ndarray, others: list[tuple[np.ndarray, float]], energy: float,
-              lattice: Lattice) -> tuple[str, float]:
+              lattice: Lattice, fingerprint_of: Callable[[int], tuple] | None = None,
+              winner_fingerprint: tuple | None = None) -> tuple[str, float]:
     """Phase label of ``spins`` and the energy gap to the lowest of ``others`` with another label.
 
     ``others`` holds ``(spins, energy per spin)`` of the other relaxed candidates. They are
     classified lowest first; a texture equal (:func:`same_texture`) to one already classified
     reuses its label, so the cost is a few ``classify`` calls. The gap is ``inf`` when every
-    candidate has the winner's label.
+    candidate has the winner's label. ``fingerprint_of(j)`` (the fingerprint of ``others[j]``)
+    and ``winner_fingerprint`` let a caller that already has the fingerprints pass them in.
     """
     label = classify(spins, lattice).phase.name
-    seen = [(fingerprint(spins, lattice), label)]
-    for s, e in sorted(others, key=lambda x: x[1]):
-        fp = fingerprint(s, lattice)
+    f0 = fingerprint(spins, lattice) if winner_fingerprint is None else winner_fingerprint
+    seen = [(f0, label)]
+    for j in sorted(range(len(others)), key=lambda j: others[j][1]):
+        s, e = others[j]
+        fp = fingerprint(s, lattice) if fingerprint_of is None else fingerprint_of(j)
         other = next((lab for f, lab in seen if same_texture(fp, f)), None)
         if other is None:
             other = classify(s, lattice).phase.name

@@ -147,6 +147,12 @@ class GroundState:
         Energy per spin of the best candidate whose label differs from ``label`` minus
         ``energy`` (``>= 0``; ``inf`` when every candidate has the winner's label, and when
         ``T > 0``): the distance to a phase boundary that the confidence uses.
+    stats : dict
+        Where the search spent its time (``T == 0``): ``seconds`` and ``iterations`` per stage
+        (``coarse``: the ansatz states to the coarse torque; ``anneal``: the anneals with their
+        quenches; ``refine``: the full relaxations; ``classify``: fingerprints, labels and
+        gaps), ``candidates`` (relaxed states), ``refined`` (relaxed fully) and
+        ``anneal_sweeps`` (Metropolis sweeps run). Empty when ``T > 0``.
     max_torque : float
         Max ``|S_i x dE/dS_i|`` of ``spins``.
     mode : str
@@ -174,9 +180,94 @@ class GroundState:
     T: float = 0.0
     label: str | None = None
     label_gap: float = math.inf
+    stats: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 # --------------------------------------------------------------------- simulate ------------
+
+
+#: Candidates per compiled relaxation call (the timeout is checked between calls).
+_BATCH = 64
+#: Fractions of an anneal's sweeps at which a quenched copy decides whether it goes on.
+_ANNEAL_CHECKPOINTS = (0.3, 0.45, 0.6, 0.75, 0.9)
+#: An anneal whose quenched copy lies this far (J per spin) above the best coarse ansatz state
+#: at a checkpoint stops there: its defects (>= ~1e-3 J per spin each at L = 24) do not heal.
+_ANNEAL_MARGIN = 5e-3
+#: Two checkpoints whose quenched energies agree within this (J per spin) mean a frozen anneal.
+_ANNEAL_FROZEN = 2e-5
+#: A frozen anneal goes on only when it lies this far below the best coarse ansatz state.
+_ANNEAL_WINNING = 1e-5
+
+
+class _Stats:
+    """Where one ground-state search spent its time (``GroundState.stats``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.iterations: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stage: str, seconds: float, iterations: int | None = None) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        if iterations is not None:
+            self.iterations[stage] = self.iterations.get(stage, 0) + iterations
+
+    def as_dict(self) -> dict:
+        return {"seconds": dict(self.seconds), "iterations": dict(self.iterations),
+                **self.counts}
+
+
+class _Fingerprints:
+    """Texture fingerprints of the candidates by index, computed once per relaxed state."""
+
+    def __init__(self, lattice: Lattice) -> None:
+        self.lattice = lattice
+        self.cache: dict[int, tuple] = {}
+
+    def get(self, k: int, spins: np.ndarray) -> tuple:
+        if k not in self.cache:
+            self.cache[k] = fingerprint(spins, self.lattice)
+        return self.cache[k]
+
+    def drop(self, k: int) -> None:
+        self.cache.pop(k, None)
+
+
+def _anneal(model: SpinModel, lattice: Lattice, preset: Preset, child: np.random.SeedSequence,
+            nbr: np.ndarray, mats: np.ndarray, scale: float, e_ref: float, clock: _Clock,
+            stats: _Stats) -> tuple[np.ndarray, float, float]:
+    """One anneal from a random state, relaxed to the coarse torque: (spins, E per spin, torque).
+
+    At every checkpoint (:data:`_ANNEAL_CHECKPOINTS`) a copy is relaxed to the coarse torque; the
+    anneal stops there, and that copy is its result, when the copy lies more than
+    :data:`_ANNEAL_MARGIN` above ``e_ref`` (the best coarse ansatz energy), or when it repeats the
+    previous checkpoint's energy (a frozen anneal) without lying :data:`_ANNEAL_WINNING` below
+    ``e_ref``. An anneal that can still win runs to the end.
+    """
+    N = lattice.N
+    s = random_spins(lattice, child)
+    temps = np.geomspace(1.0 * scale, 0.01 * scale, preset.anneal_sweeps)
+    quenched: list[tuple[np.ndarray, float, float]] = []
+
+    def stop(state: np.ndarray) -> bool:
+        q = state.copy()
+        e, t, it = _kernels.relax(q, nbr, mats, model.K, model.h, preset.coarse_tol,
+                                  preset.max_iter, 10)
+        stats.iterations["anneal_quench"] = stats.iterations.get("anneal_quench", 0) + int(it)
+        e /= N
+        frozen = bool(quenched) and abs(e - quenched[-1][1]) <= _ANNEAL_FROZEN
+        quenched.append((q, e, t))
+        return e > e_ref + _ANNEAL_MARGIN or (frozen and e > e_ref - _ANNEAL_WINNING)
+
+    _, done = anneal(s, nbr, mats, model, temps, preset.n_over, rng_state(child), clock,
+                     checkpoints=_ANNEAL_CHECKPOINTS, stop=stop)
+    stats.counts["anneal_sweeps"] = stats.counts.get("anneal_sweeps", 0) + done
+    if done < len(temps):
+        return quenched[-1]
+    e, t, it = _kernels.relax(s, nbr, mats, model.K, model.h, preset.coarse_tol, preset.max_iter, 10)
+    stats.iterations["anneal_quench"] = stats.iterations.get("anneal_quench", 0) + int(it)
+    return s, e / N, t
+
 
 
 def _resolve_seed(seed) -> int:
@@ -268,29 +359,40 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
 
     N = lattice.N
     scale = energy_scale(model)
-    results: list[tuple[str, str, np.ndarray, float, float]] = []  # family, name, spins, E, torque
+    stats = _Stats()
+    results: list[list] = []  # [family, name, spins, E, torque]
 
-    def relax_to(s, tol, max_iter=preset.max_iter):
-        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, tol, max_iter, 10)
-        return e / N, t
+    # 1. every ansatz state to the coarse torque, many per compiled call, lowest family first
+    t0 = time.process_time()
+    cands = make_candidates(model, lattice, preset.ansatz)
+    stack = np.array([c.spins for c in cands], dtype=np.float64)
+    caps = np.array([min(_GENERAL_COARSE_ITER if c.family == "single_q" else preset.max_iter,
+                         preset.max_iter) for c in cands], dtype=np.int64)
+    energies = np.empty(len(cands))
+    torques = np.empty(len(cands))
+    iters = np.empty(len(cands), dtype=np.int64)
+    for first in range(0, len(cands), _BATCH):
+        part = slice(first, first + _BATCH)
+        _kernels.relax_many(stack[part], nbr, mats, model.K, model.h, preset.coarse_tol,
+                            caps[part], 10, energies[part], torques[part], iters[part])
+        clock.check(f"relaxing candidates {first}..{min(first + _BATCH, len(cands)) - 1}")
+    for k, c in enumerate(cands):
+        results.append([c.family, c.name, stack[k], energies[k] / N, torques[k]])
+    stats.add("coarse", time.process_time() - t0, iterations=int(iters.sum()))
 
+    # 2. anneals from random states, stopped at a checkpoint once they cannot win (_anneal)
+    t0 = time.process_time()
+    e_ansatz = min(r[3] for r in results) if results else math.inf
     for r in range(preset.n_anneal):
-        child = children[r]
-        s = random_spins(lattice, child)
-        temps = np.geomspace(1.0 * scale, 0.01 * scale, preset.anneal_sweeps)
-        anneal(s, nbr, mats, model, temps, preset.n_over, rng_state(child), clock)
-        e, t = relax_to(s, preset.coarse_tol)
-        results.append(("anneal", f"anneal:{r}", s, e, t))
+        s, e, t = _anneal(model, lattice, preset, children[r], nbr, mats, scale, e_ansatz, clock,
+                          stats)
+        results.append(["anneal", f"anneal:{r}", s, e, t])
         clock.check("relaxing the annealed state")
+    stats.add("anneal", time.process_time() - t0)
 
-    for cand in make_candidates(model, lattice, preset.ansatz):
-        s = np.ascontiguousarray(cand.spins, dtype=np.float64)
-        cap = _GENERAL_COARSE_ITER if cand.family == "single_q" else preset.max_iter
-        e, t = relax_to(s, preset.coarse_tol, min(cap, preset.max_iter))
-        results.append((cand.family, cand.name, s, e, t))
-        clock.check(f"relaxing candidate {cand.name}")
-
-    # full relaxation of the promising candidates (and the best of every family)
+    # 3. full relaxation of the promising candidates (and the best of every family)
+    t0 = time.process_time()
+    fps = _Fingerprints(lattice)
     e_min = min(r[3] for r in results)
     best_of_family: dict[str, int] = {}
     for k, r in enumerate(results):
@@ -299,39 +401,55 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
     # candidates in the window are refined lowest first; one whose coarse texture repeats a
     # refined one of its family with a lower coarse energy is a copy and is skipped
     refined: list[tuple[str, tuple, float]] = []
+    n_refined = 0
     for k in sorted(range(len(results)), key=lambda k: results[k][3]):
         r = results[k]
         if not (r[3] <= e_min + preset.refine_window or best_of_family[r[0]] == k):
             continue
-        fp = fingerprint(r[2], lattice)
+        fp = fps.get(k, r[2])
         if r[0] == "single_q" and best_of_family[r[0]] != k and any(
                 fam == r[0] and same_texture(fp, f) and e0 <= r[3] for fam, f, e0 in refined):
             continue
         refined.append((r[0], fp, r[3]))
-        e, t = relax_to(r[2], 0.5 * TORQUE_TOL)
-        results[k] = (r[0], r[1], r[2], e, t)
+        e, t, it = _kernels.relax(r[2], nbr, mats, model.K, model.h, 0.5 * TORQUE_TOL,
+                                  preset.max_iter, 10)
+        r[3], r[4] = e / N, t
+        fps.drop(k)
+        n_refined += 1
+        stats.iterations["refine"] = stats.iterations.get("refine", 0) + int(it)
         clock.check(f"refining candidate {r[1]}")
+    stats.add("refine", time.process_time() - t0)
 
-    converged = [r for r in results if r[4] <= TORQUE_TOL]
-    pool = sorted(converged if converged else results, key=lambda r: r[3])
+    # 4. the winner, its label and the gaps
+    t0 = time.process_time()
+    order = sorted(range(len(results)), key=lambda k: results[k][3])
+    converged = [k for k in order if results[k][4] <= TORQUE_TOL]
+    pool = converged if converged else order
     # ties (within 1e-9 per spin: the same state up to convergence) go to the simplest family
-    ties = [r for r in pool if r[3] <= pool[0][3] + 1e-9]
-    winner = min(ties, key=lambda r: (_FAMILY_ORDER.get(r[0], 99), r[3]))
-    f_best = fingerprint(winner[2], lattice)
+    ties = [k for k in pool if results[k][3] <= results[pool[0]][3] + 1e-9]
+    w = min(ties, key=lambda k: (_FAMILY_ORDER.get(results[k][0], 99), results[k][3]))
+    winner = results[w]
+    f_best = fps.get(w, winner[2])
     gap = math.inf
-    for r in sorted(results, key=lambda r: r[3]):
-        if r is winner:
+    for k in order:
+        if k == w:
             continue
-        if not same_texture(fingerprint(r[2], lattice), f_best):
-            gap = max(r[3] - winner[3], 0.0)
+        if not same_texture(fps.get(k, results[k][2]), f_best):
+            gap = max(results[k][3] - winner[3], 0.0)
             break
-    label, gap_label = label_gap(winner[2], [(r[2], r[3]) for r in results if r is not winner],
-                                 winner[3], lattice)
-    candidates = tuple((r[1], float(r[3])) for r in sorted(results, key=lambda r: r[3]))
-    winner[2].setflags(write=False)
+    others = [k for k in range(len(results)) if k != w]
+    label, gap_label = label_gap(winner[2], [(results[k][2], results[k][3]) for k in others],
+                                 winner[3], lattice,
+                                 fingerprint_of=lambda j: fps.get(others[j], results[others[j]][2]),
+                                 winner_fingerprint=f_best)
+    stats.add("classify", time.process_time() - t0)
+    candidates = tuple((results[k][1], float(results[k][3])) for k in order)
+    spins = winner[2].copy()  # not a view that keeps every candidate alive
+    spins.setflags(write=False)
+    stats.counts.update(candidates=len(results), refined=n_refined)
     return GroundState(
-        spins=winner[2], lattice=lattice, model=model, energy=float(winner[3]),
+        spins=spins, lattice=lattice, model=model, energy=float(winner[3]),
         candidates=candidates, best=winner[0], gap=float(gap), max_torque=float(winner[4]),
         mode=mode, seed=seed_used, duration=clock.elapsed, samples=None, T=0.0,
-        label=label, label_gap=float(gap_label),
+        label=label, label_gap=float(gap_label), stats=stats.as_dict(),
     )
