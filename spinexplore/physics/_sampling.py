@@ -33,14 +33,14 @@ def rng_state(ss: np.random.SeedSequence) -> np.ndarray:
 def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, temps: np.ndarray,
            n_over: int, state: np.ndarray, clock: Any, chunk: int = 200,
            checkpoints: tuple[float, ...] = (),
-           stop: Callable[[np.ndarray], bool] | None = None) -> tuple[float, int]:
+           stop: Callable[[np.ndarray, int], bool] | None = None) -> tuple[float, int]:
     """Metropolis sweeps of ``s`` (in place) through the temperatures ``temps``, the step adapted
     to 45 % acceptance; ``clock.check`` runs every ``chunk`` sweeps.
 
-    At each fraction of ``checkpoints`` (of ``len(temps)``) ``stop(s)`` is called, and the anneal
-    ends there when it returns True (the caller judges whether the state can still win). Where
-    the sweeps are cut into calls does not change the result. Returns the final step and the
-    number of sweeps done.
+    At each fraction of ``checkpoints`` (of ``len(temps)``) ``stop(s, sweeps_done)`` is called,
+    and the anneal ends there when it returns True (the caller judges whether the state can
+    still win). Where the sweeps are cut into calls does not change the result. Returns the
+    final step and the number of sweeps done.
     """
     n = len(temps)
     marks = {int(round(f * n)) for f in checkpoints if 0 < round(f * n) < n}
@@ -50,7 +50,7 @@ def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, t
         sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps[start:end],
                                       sigma, state, n_over, 0.45)
         clock.check("annealing")
-        if stop is not None and end in marks and stop(s):
+        if stop is not None and end in marks and stop(s, end):
             return sigma, end
     return sigma, n
 
