@@ -10,10 +10,11 @@ import numpy as np
 from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import Lattice
 from spinexplore.physics.observables import (
-    ambiguous_triangles,
+    _PI_TIE,
+    _check_spins,
+    _solid_angle_terms,
     magnetization,
     structure_factor,
-    topological_charge_density,
 )
 
 __all__ = ["fingerprint", "same_texture", "label_gap"]
@@ -37,10 +38,12 @@ def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
         lens = np.linalg.norm(lattice.q_vectors, axis=1)
         sel = np.flatnonzero(sq >= 0.25 * sq.max())
         peaks = tuple(sorted(np.round(lens[sel], 4)))
-    if np.any(ambiguous_triangles(spins, lattice)):
+    # the solid-angle terms once for both (as ambiguous_triangles and topological_charge_density)
+    num, den = _solid_angle_terms(_check_spins(spins, lattice), lattice)
+    if np.any((np.abs(num) < _PI_TIE) & (den < _PI_TIE)):
         charge = None
     else:
-        charge = int(round(float(topological_charge_density(spins, lattice).sum())))
+        charge = int(round(float((2.0 * np.arctan2(num, den) / (4.0 * np.pi)).sum())))
     return peaks, float(np.linalg.norm(m)), float(m[2]), charge
 
 

@@ -434,17 +434,18 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
             best_of_family[r[0]] = k
     # candidates in the window are refined lowest first; one whose coarse texture repeats a
     # refined one of its family with a lower coarse energy is a copy and is skipped
-    refined: list[tuple[str, tuple, float]] = []
+    refined: list[tuple[tuple, float]] = []  # fingerprint and coarse energy (single-Q)
     n_refined = 0
     for k in sorted(range(len(results)), key=lambda k: results[k][3]):
         r = results[k]
         if not (r[3] <= e_min + preset.refine_window or best_of_family[r[0]] == k):
             continue
-        fp = fps.get(k, r[2])
-        if r[0] == "single_q" and best_of_family[r[0]] != k and any(
-                fam == r[0] and same_texture(fp, f) and e0 <= r[3] for fam, f, e0 in refined):
-            continue
-        refined.append((r[0], fp, r[3]))
+        if r[0] == "single_q":  # only this family is checked for copies
+            fp = fps.get(k, r[2])
+            if best_of_family[r[0]] != k and any(
+                    same_texture(fp, f) and e0 <= r[3] for f, e0 in refined):
+                continue
+            refined.append((fp, r[3]))
         e, t, it = _kernels.relax(r[2], nbr, mats, model.K, model.h, 0.5 * TORQUE_TOL,
                                   preset.max_iter, 10)
         r[3], r[4] = e / N, t
