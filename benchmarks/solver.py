@@ -43,10 +43,11 @@ MODES = ("screening", "fast", "accurate")
 PRESETS = ("triangular-chiral", "square-chiral")
 TARGETS = {"ratio_vs_eae91a8": 0.5, "ratio_stretch": 0.35, "square_accurate_s": 6.0,
            "updates_per_s": 5e6}
-#: The points of the issue's table, then a 3 x 3 grid of each box (``--quick``: the first two).
+#: (h/u, K/u): the points of the issue's table, then four more spread over each box (helix,
+#: skyrmion or meron crystal, cone, polarized FM); ``--quick``: the issue's two only.
 ISSUE_POINTS = {"triangular-chiral": [(0.127, 0.0), (0.1, 0.3)],
                 "square-chiral": [(0.2, 0.6), (0.1, 0.9)]}
-GRID = [(h, K) for K in (-0.2, 0.6, 1.4) for h in (0.2, 0.6, 1.0)]
+GRID = [(0.4, -0.2), (1.0, 0.3), (0.5, 1.2), (0.3, 1.7)]
 STAGES = ("anneal", "coarse", "refine", "classify")
 
 

@@ -2,16 +2,20 @@
 
 ``simulate`` runs, for ``T == 0``:
 
-1. ``n_anneal`` simulated anneals from random states (Metropolis with an adaptive step,
-   geometric cooling, over-relaxation when ``K == 0``), each relaxed by L-BFGS;
-2. relaxation of every ansatz state of the preset (single-Q cycloids, cones about an in-plane
+1. relaxation of every ansatz state of the preset (single-Q cycloids, cones about an in-plane
    axis, triple-Q and double-Q superpositions, FM along z, in-plane and canted FM; see
    :mod:`spinexplore.physics._ansatz`; and general single-Q states of every commensurate
    wavevector up to 1.6 q0, longest periods included, with the cone axis in-plane perpendicular
    or parallel to Q, along the field or tilted, and soliton-like anharmonic phases, see
-   :mod:`spinexplore.physics._ansatz_single`), first to a coarse torque, then the promising
-   ones fully (a general single-Q state whose coarse texture repeats a lower one is skipped);
-3. the lowest relaxed energy wins (candidates within 1e-9 J per spin of it are the same state;
+   :mod:`spinexplore.physics._ansatz_single`) to a coarse torque, many states per compiled call;
+   a general single-Q state goes on past its first ``_BRIEF_ITER`` iterations only while it lies
+   within ``_BRIEF_WINDOW`` of the best candidate;
+2. ``n_anneal`` simulated anneals from random states (Metropolis with an adaptive step,
+   geometric cooling, over-relaxation when ``K == 0``), relaxed by L-BFGS; an anneal stops at a
+   checkpoint once a quenched copy shows it cannot win (see :func:`_anneal`);
+3. full relaxation of the promising candidates (and the best of every family; a general
+   single-Q state whose coarse texture repeats a lower one is skipped);
+4. the lowest relaxed energy wins (candidates within 1e-9 J per spin of it are the same state;
    the simplest family among them names the winner: fm_z, fm_canted, fm_inplane, helix, cone,
    single_q, double_q, triple_q, anneal). ``label`` is the winner's phase label and
    ``label_gap`` the energy of the best candidate with another label minus the winner's (what
@@ -19,6 +23,8 @@
    *texture differs* from the winner's (another set of |Q| of the main S(q) peaks, |m| or m_z
    differing by >= 0.02, or another integer charge) minus the winner's energy, so two copies of
    one state never give ``gap = 0``; ``inf`` when every candidate relaxed into the winner's texture.
+   A candidate stopped early counts with the energy it reached, so both gaps are upper bounds
+   where they are far above the confidence scale (1e-4 J per spin).
 
 For ``T > 0`` it finds the ``T = 0`` ground state with the same budget, heats it to ``T``
 (equilibration at ``T``), and returns decorrelated snapshots in ``samples``. Starting from the
