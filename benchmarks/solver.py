@@ -331,6 +331,23 @@ def render_readme(data: dict) -> str:
     rate = data["metropolis_updates_per_s"]
     lines += ["", f"Metropolis kernel: {rate['cpu_median'] / 1e6:.1f} M spin updates per CPU second "
               f"(median; target >= {TARGETS['updates_per_s'] / 1e6:.0f} M)."]
+
+    def cost(mode: str) -> str:
+        return " / ".join(f"{new['summary'][f'{p}|{mode}']['cpu_median']:.2f} s" for p in PRESETS)
+
+    lines += [
+        "",
+        "Which preset (cost per simulation, triangular / square box):",
+        "",
+        f"- `screening` ({cost('screening')}): first maps of a wide box and quick looks; no anneals,",
+        "  the smallest ansatz set (it misses the edge of the square meron-antimeron crystal, see",
+        "  \"How far to trust the ground states\").",
+        f"- `fast` ({cost('fast')}): the default for phase diagrams; within 1e-3 J per spin and with",
+        "  the label of the best known state at every audited point.",
+        f"- `accurate` ({cost('accurate')}): points near boundaries, figures for a paper, and checks",
+        "  of `fast`; the most anneals and ansatz states (every cone axis, two cone weights, soliton",
+        "  phases).",
+    ]
     return "\n".join(lines)
 
 
