@@ -281,10 +281,10 @@ def _anneal(model: SpinModel, lattice: Lattice, preset: Preset, child: np.random
     stats.counts["anneal_sweeps"] = stats.counts.get("anneal_sweeps", 0) + done
     if done < len(temps):
         return quenched[-1]
-    e, t, it = _kernels.relax(s, nbr, mats, model.K, model.h, preset.coarse_tol, preset.max_iter, 10)
+    e, t, it = _kernels.relax(s, nbr, mats, model.K, model.h, preset.coarse_tol, preset.max_iter, 10,
+                              True)
     stats.iterations["anneal_quench"] = stats.iterations.get("anneal_quench", 0) + int(it)
     return s, e / N, t
-
 
 
 def _resolve_seed(seed) -> int:
@@ -388,6 +388,9 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
     stack = np.array([c.spins for c in cands], dtype=np.float64)
     general = np.array([c.family == "single_q" for c in cands])
     caps = np.where(general, min(_GENERAL_COARSE_ITER, preset.max_iter), preset.max_iter)
+    # the few states of the other families start on symmetric saddles, where rounding picks
+    # the minimum a relaxation falls into: they keep the exact dot products (_kernels._dot)
+    exact = ~general
     energies = np.empty(n_c)
     torques = np.empty(n_c)
     iters = np.zeros(n_c, dtype=np.int64)
@@ -398,7 +401,8 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
             sub = np.ascontiguousarray(stack[part])
             e, t, it = np.empty(len(part)), np.empty(len(part)), np.empty(len(part), np.int64)
             _kernels.relax_many(sub, nbr, mats, model.K, model.h, tol,
-                                np.ascontiguousarray(max_iters[first:first + _BATCH]), 10, e, t, it)
+                                np.ascontiguousarray(max_iters[first:first + _BATCH]), 10,
+                                np.ascontiguousarray(exact[part]), e, t, it)
             stack[part] = sub
             energies[part], torques[part] = e / N, t
             iters[part] += it
@@ -453,7 +457,7 @@ def simulate(model: SpinModel, lattice_size: int = 24, mode: str = "fast",
                 continue
             refined.append((fp, r[3]))
         e, t, it = _kernels.relax(r[2], nbr, mats, model.K, model.h, 0.5 * TORQUE_TOL,
-                                  preset.max_iter, 10)
+                                  preset.max_iter, 10, r[0] != "single_q")
         r[3], r[4] = e / N, t
         fps.drop(k)
         n_refined += 1

@@ -32,11 +32,13 @@ def test_relax_many_equals_one_relax_call_per_state():
     stack /= np.linalg.norm(stack, axis=2, keepdims=True)
     caps = np.array([5, 50, 500, 5000], dtype=np.int64)
     e, t, it = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
+    exact = np.array([True, False, True, False])
     batch = stack.copy()
-    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-3, caps, 10, e, t, it)
+    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-3, caps, 10, exact, e, t, it)
     for c in range(4):
         s = stack[c].copy()
-        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-3, int(caps[c]), 10)
+        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-3, int(caps[c]), 10,
+                                     bool(exact[c]))
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
     assert it[0] == 5 and t[3] <= 1e-3
