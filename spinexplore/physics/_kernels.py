@@ -170,6 +170,47 @@ def _objective(x, spins, nbr, mats, K, h, fields, grad):
     return e, tmax
 
 
+@njit(cache=True)
+def _objective_fast(x, spins, nbr, mats, K, h, fields, grad):
+    """:func:`_objective` in two passes instead of three, with reciprocals instead of divisions
+    (the same values up to rounding; ``fields`` is scratch): used when ``exact`` is False."""
+    n = x.shape[0]
+    for i in range(n):
+        inv = 1.0 / np.sqrt(x[i, 0] ** 2 + x[i, 1] ** 2 + x[i, 2] ** 2)
+        spins[i, 0] = x[i, 0] * inv
+        spins[i, 1] = x[i, 1] * inv
+        spins[i, 2] = x[i, 2] * inv
+        grad[i, 0] = inv
+    e = 0.0
+    t2max = 0.0
+    for i in range(n):
+        fx, fy, fz = _pair_field(spins, nbr, mats, i)
+        sx = spins[i, 0]
+        sy = spins[i, 1]
+        sz = spins[i, 2]
+        e += -0.5 * (sx * fx + sy * fy + sz * fz) + K * sz * sz - h * sz
+        fz += h - 2.0 * K * sz
+        p = fx * sx + fy * sy + fz * sz
+        tx = fx - p * sx
+        ty = fy - p * sy
+        tz = fz - p * sz
+        t2 = tx * tx + ty * ty + tz * tz
+        if t2 > t2max:
+            t2max = t2
+        inv = grad[i, 0]
+        grad[i, 0] = -tx * inv
+        grad[i, 1] = -ty * inv
+        grad[i, 2] = -tz * inv
+    return e, np.sqrt(t2max)
+
+
+@njit(cache=True, inline="always")
+def _objective_any(x, spins, nbr, mats, K, h, fields, grad, exact):
+    if exact:
+        return _objective(x, spins, nbr, mats, K, h, fields, grad)
+    return _objective_fast(x, spins, nbr, mats, K, h, fields, grad)
+
+
 @njit(cache=True, inline="always")
 def _dot(a, b, exact):
     """``a . b``. With ``exact`` one running sum in index order (the arithmetic of every release
@@ -224,7 +265,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
     Y = np.zeros((memory, n3))
     rho = np.zeros(memory)
     alpha = np.zeros(memory)
-    e, tmax = _objective(x2, s_work, nbr, mats, K, h, fields, g2)
+    e, tmax = _objective_any(x2, s_work, nbr, mats, K, h, fields, g2, exact)
     k = 0
     head = 0
     it = 0
@@ -276,7 +317,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
         for _ in range(30):
             for a in range(n3):
                 x_new[a] = x[a] + step * d[a]
-            e_new, t_new = _objective(xn2, s_work, nbr, mats, K, h, fields, gn2)
+            e_new, t_new = _objective_any(xn2, s_work, nbr, mats, K, h, fields, gn2, exact)
             if e_new <= e + 1e-4 * step * gd + slack:
                 ok = True
                 break
@@ -289,7 +330,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
                 x2[a, 0] /= r
                 x2[a, 1] /= r
                 x2[a, 2] /= r
-            e, tmax = _objective(x2, s_work, nbr, mats, K, h, fields, g2)
+            e, tmax = _objective_any(x2, s_work, nbr, mats, K, h, fields, g2, exact)
             k = 0
             head = 0
             since_reset = 0
@@ -317,7 +358,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
         e = e_new
         tmax = t_new
         since_reset += 1
-    e, tmax = _objective(x2, s_work, nbr, mats, K, h, fields, g2)
+    e, tmax = _objective_any(x2, s_work, nbr, mats, K, h, fields, g2, exact)
     spins[:] = s_work
     return e, tmax, it
 
@@ -336,3 +377,27 @@ def relax_many(stack, nbr, mats, K, h, tol, max_iters, memory, exact, energies, 
         energies[c] = e
         torques[c] = t
         iters[c] = it
+
+
+@njit(cache=True)
+def solid_angle_charge(spins, tri, tie):
+    """Berg-Luscher charge of ``spins`` over the triangles ``tri`` (shape (T, 3)) in one pass:
+    ``(ambiguous, charge)``, ``ambiguous`` when a triangle has ``|a.(b x c)| < tie`` and
+    ``1 + a.b + b.c + c.a < tie`` (a solid angle of +-2 pi, ``observables.ambiguous_triangles``),
+    ``charge`` the sum of ``2 atan2(a.(b x c), 1 + a.b + b.c + c.a) / (4 pi)``."""
+    total = 0.0
+    ambiguous = False
+    for t in range(tri.shape[0]):
+        i = tri[t, 0]
+        j = tri[t, 1]
+        k = tri[t, 2]
+        ax, ay, az = spins[i, 0], spins[i, 1], spins[i, 2]
+        bx, by, bz = spins[j, 0], spins[j, 1], spins[j, 2]
+        cx, cy, cz = spins[k, 0], spins[k, 1], spins[k, 2]
+        num = ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx)
+        den = 1.0 + (ax * bx + ay * by + az * bz) + (bx * cx + by * cy + bz * cz) \
+            + (cx * ax + cy * ay + cz * az)
+        if abs(num) < tie and den < tie:
+            ambiguous = True
+        total += 2.0 * np.arctan2(num, den)
+    return ambiguous, total / (4.0 * np.pi)

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from spinexplore.physics import _kernels
 from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import Lattice
 from spinexplore.physics.observables import (
     _PI_TIE,
     _check_spins,
-    _solid_angle_terms,
     magnetization,
     structure_factor,
 )
@@ -34,17 +34,26 @@ def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
     sq[0] = 0.0
     m = magnetization(spins)
     peaks: tuple = ()
-    if sq.max() > 1e-4:
-        lens = np.linalg.norm(lattice.q_vectors, axis=1)
-        sel = np.flatnonzero(sq >= 0.25 * sq.max())
-        peaks = tuple(sorted(np.round(lens[sel], 4)))
+    top = sq.max()
+    if top > 1e-4:
+        sel = np.flatnonzero(sq >= 0.25 * top)
+        peaks = tuple(sorted(np.round(_q_lengths(lattice)[sel], 4)))
     # the solid-angle terms once for both (as ambiguous_triangles and topological_charge_density)
-    num, den = _solid_angle_terms(_check_spins(spins, lattice), lattice)
-    if np.any((np.abs(num) < _PI_TIE) & (den < _PI_TIE)):
-        charge = None
-    else:
-        charge = int(round(float((2.0 * np.arctan2(num, den) / (4.0 * np.pi)).sum())))
+    ambiguous, q = _kernels.solid_angle_charge(_check_spins(spins, lattice), lattice.triangles,
+                                               _PI_TIE)
+    charge = None if ambiguous else int(round(q))
     return peaks, float(np.linalg.norm(m)), float(m[2]), charge
+
+
+_Q_LENGTHS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _q_lengths(lattice: Lattice) -> np.ndarray:
+    """``|q|`` of ``lattice.q_vectors``, computed once per lattice kind and size."""
+    key = (lattice.kind, lattice.L)
+    if key not in _Q_LENGTHS:
+        _Q_LENGTHS[key] = np.linalg.norm(lattice.q_vectors, axis=1)
+    return _Q_LENGTHS[key]
 
 
 def same_texture(f1: tuple, f2: tuple) -> bool:

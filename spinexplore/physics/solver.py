@@ -205,6 +205,10 @@ _BRIEF_WINDOW = 0.05
 _ANNEAL_CHECKPOINTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: The margin rule applies from this fraction of the sweeps on (earlier the state may still order).
 _ANNEAL_MARGIN_FROM = 0.3
+#: The frozen rule applies from this fraction on: at 30 % (T = 0.25 of the exchange scale) two
+#: quenches can agree by chance and the anneal still heal (square, h/u = 0.96, K/u = 0.75, fast:
+#: stopped there, it missed the winner by 1.1e-7 J per spin; issue 20).
+_ANNEAL_FROZEN_FROM = 0.6
 #: An anneal whose quenched copy lies this far (J per spin) above the best coarse ansatz state
 #: at a checkpoint stops there: its defects (>= ~1e-3 J per spin each at L = 24) do not heal.
 _ANNEAL_MARGIN = 5e-3
@@ -272,14 +276,16 @@ def _anneal(model: SpinModel, lattice: Lattice, preset: Preset, child: np.random
     At every checkpoint (:data:`_ANNEAL_CHECKPOINTS`) a copy is relaxed to the coarse torque; the
     anneal stops there, and that copy is its result, when the copy lies more than
     :data:`_ANNEAL_MARGIN` above ``e_ref`` (the best coarse ansatz energy), or when it repeats the
-    previous checkpoint's energy (a frozen anneal) without lying :data:`_ANNEAL_WINNING` below
-    ``e_ref``. An anneal that can still win runs to the end.
+    previous checkpoint's energy (a frozen anneal, from :data:`_ANNEAL_FROZEN_FROM` of the sweeps
+    on) without lying :data:`_ANNEAL_WINNING` below ``e_ref``. An anneal that can still win runs
+    to the end.
     """
     N = lattice.N
     s = random_spins(lattice, child)
     temps = np.geomspace(1.0 * scale, 0.01 * scale, preset.anneal_sweeps)
     quenched: list[tuple[np.ndarray, float, float]] = []
     margin_from = _ANNEAL_MARGIN_FROM * len(temps)
+    frozen_from = _ANNEAL_FROZEN_FROM * len(temps)
 
     def stop(state: np.ndarray, sweeps: int) -> bool:
         q = state.copy()
@@ -290,6 +296,7 @@ def _anneal(model: SpinModel, lattice: Lattice, preset: Preset, child: np.random
         frozen = bool(quenched) and abs(e - quenched[-1][1]) <= _ANNEAL_FROZEN
         quenched.append((q, e, t))
         late = sweeps >= margin_from
+        frozen = frozen and sweeps >= frozen_from
         return (late and e > e_ref + _ANNEAL_MARGIN) or (frozen and e > e_ref - _ANNEAL_WINNING)
 
     _, done = anneal(s, nbr, mats, model, temps, preset.n_over, rng_state(child), clock,

@@ -116,3 +116,15 @@ def test_stats_account_for_the_stages():
     assert st["iterations"]["coarse"] > 0
     thermal = simulate(SpinModel.preset(h=0.3, T=1.0), 12, "screening", seed=4)
     assert thermal.stats == {}
+
+
+@pytest.mark.parametrize("kind", ["triangular", "square"])
+def test_solid_angle_charge_kernel_matches_the_observables(kind):
+    lat = make_lattice(kind, 12)
+    for seed in (1, 2):
+        s = random_spins(lat, np.random.SeedSequence(seed))
+        ambiguous, q = _kernels.solid_angle_charge(s, lat.triangles, 1e-9)
+        assert not ambiguous
+        assert q == pytest.approx(float(topological_charge_density(s, lat).sum()), abs=1e-9)
+    fm = np.tile([0.0, 0.0, 1.0], (lat.N, 1))
+    assert _kernels.solid_angle_charge(fm, lat.triangles, 1e-9) == (False, 0.0)
