@@ -217,7 +217,7 @@ def _dot(a, b, exact):
     before issue 20, so a relaxation repeats theirs bit for bit); otherwise four interleaved
     partial sums: independent chains the CPU overlaps (about 1.5x faster L-BFGS at L = 24), the
     same result on every call but rounded differently, which can send a relaxation that starts
-    on a symmetric saddle (a helix, a cone) into another local minimum."""
+    on a symmetric saddle (a helix) into another local minimum."""
     n = a.shape[0]
     if exact:
         acc = 0.0
@@ -245,8 +245,11 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
 
     Unconstrained 3-vectors ``x_i`` are normalised inside the objective (projected gradient);
     ``x`` is renormalised and the memory cleared every 200 iterations or when a line search
-    fails (three failures in a row end the run). ``exact`` selects the dot products of
-    :func:`_dot`. Returns ``(energy, max_torque, iterations)``.
+    fails (three failures in a row end the run). ``exact`` selects the arithmetic: that of
+    every release before issue 20 (one running sum per dot product, :func:`_objective`), which
+    a relaxation repeats bit for bit, or the faster reassociated sums and :func:`_objective_fast`
+    (about 2x faster per iteration, the same values up to rounding). Returns
+    ``(energy, max_torque, iterations)``.
     """
     n = spins.shape[0]
     n3 = 3 * n
