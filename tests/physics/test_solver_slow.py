@@ -117,7 +117,7 @@ def test_accurate_keeps_the_square_meron_state_at_the_audit_edge():
     # pool finds a meron-antimeron state at -2.1799342 J per spin; the accurate preset reaches
     # -2.1799160 from the helix (-2,1), chi = -1, off = 1 (as at eae91a8). With the reassociated
     # dot products of the L-BFGS that helix relaxed into another minimum and the search stopped
-    # at -2.1798867 (issue 20): the symmetric families keep the exact sums.
+    # at -2.1798867 (issue 20): the helices keep the exact arithmetic.
     m0 = SpinModel.preset("square-chiral")
     u = m0.natural_unit
     gs = simulate(m0.with_params({"h": 1.2 * u, "K": 1.375 * u}), 24, "accurate", seed=0)
