@@ -208,7 +208,11 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
     """All ansatz states for ``model`` on ``lattice`` within ``budget`` (physics.md 1.5).
 
     States along ``-z`` replace those along ``+z`` when ``h < 0`` (every spin reversed, which
-    maps the energy at ``h`` onto the energy at ``-h``).
+    maps the energy at ``h`` onto the energy at ``-h``). The spins of the returned candidates are
+    read-only: the states that do not depend on ``h`` and ``K`` (helices, triple-Q, double-Q and
+    general single-Q states; everything but the uniform states and the cones) are built once per
+    process for a set of couplings, field sign and budget (:func:`_templates`) and shared by every
+    call; copy them before relaxing.
     """
     p = -1.0 if model.h < 0 else 1.0
     out = [Candidate("fm_z", f"{'+' if p > 0 else '-'}z", textures.fm(lattice, (0.0, 0.0, p))),
@@ -218,33 +222,52 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
         out.append(Candidate("fm_canted", f"cos={c:.4f}", textures.canted_fm(lattice, c)))
     else:
         out.append(Candidate("fm_canted", "cos=0.7071", textures.fm(lattice, (1.0, 0.0, p))))
+    for cand in out:
+        cand.spins.setflags(write=False)
 
     plan = _plan(model.lattice, lattice.L, model.J1, model.J2, model.J3, model.D, model.dmi)
     if plan is None:
         return out
+    helices, rest = _templates(model.lattice, lattice.L, model.J1, model.J2, model.J3, model.D,
+                               model.dmi, p, budget)
+    out.extend(helices)
+    qn = lattice.q_integers
+    for i in plan.single[: budget.n_cone]:
+        for detail, s in _cones(model, lattice, i, p, plan.chi0, budget.cone_amplitudes):
+            s.setflags(write=False)
+            out.append(Candidate("cone", f"({qn[i][0]},{qn[i][1]}),{detail}", s))
+    out.extend(rest)
+    return out
+
+
+@functools.lru_cache(maxsize=12)
+def _templates(kind: str, L: int, J1: float, J2: float, J3: float, D: float, dmi: str, p: float,
+               budget: AnsatzBudget) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+    """The candidates of :func:`make_candidates` that depend neither on ``h`` (beyond its sign
+    ``p``) nor on ``K``: (helices, then triple-Q, double-Q and general single-Q states), read-only."""
+    plan = _plan(kind, L, J1, J2, J3, D, dmi)
+    lattice = make_lattice(kind, L)
     qn = lattice.q_integers
     chi0 = plan.chi0
-    plane = _PLANE[model.dmi]
+    plane = _PLANE[dmi]
 
     def label(i):
         return f"({qn[i][0]},{qn[i][1]})"
 
+    helices = []
     for i in plan.single[: budget.n_single]:
         for chi in ((chi0, -chi0) if budget.both_chiralities else (chi0,)):
             for off in budget.offsets:
-                out.append(Candidate("helix", f"{label(i)},chi={chi:+.0f},off={off:g}",
-                                     _helix(lattice, i, model.dmi, chi, p * off)))
+                helices.append(Candidate("helix", f"{label(i)},chi={chi:+.0f},off={off:g}",
+                                         _helix(lattice, i, dmi, chi, p * off)))
 
-    for i in plan.single[: budget.n_cone]:
-        for detail, s in _cones(model, lattice, i, p, chi0, budget.cone_amplitudes):
-            out.append(Candidate("cone", f"{label(i)},{detail}", s))
-
+    rest = []
     for trio in plan.triples[: budget.n_triple]:
         name = "+".join(label(t) for t in trio)
         for m in budget.triple_offsets:
             s = textures.triple_q_skx(lattice, [qn[t] for t in trio], plane=plane,
                                       chirality=-int(chi0), offset=m)
-            out.append(Candidate("triple_q", f"{name},m={m:g}", p * s))
+            rest.append(Candidate("triple_q", f"{name},m={m:g}", p * s))
 
     for pair in plan.doubles[: budget.n_double]:
         name = "+".join(label(t) for t in pair)
@@ -254,15 +277,17 @@ def make_candidates(model: SpinModel, lattice: Lattice, budget: AnsatzBudget) ->
                                  normalized=False)
             s[:, 2] *= alpha
             s[:, 2] += m
-            out.append(Candidate("double_q", f"{name},m={m:g},a={alpha:g}", normalize(p * s)))
+            rest.append(Candidate("double_q", f"{name},m={m:g},a={alpha:g}", normalize(p * s)))
 
     if budget.general_qmax > 0 and budget.general_orbits > 0:
-        orbits = single_q_orbits(model.lattice, lattice.L, round(budget.general_qmax * plan.q0, 9))
+        orbits = single_q_orbits(kind, L, round(budget.general_qmax * plan.q0, 9))
         for detail, s in general_single_q(lattice, p, orbits[: budget.general_orbits],
                                           budget.general_axes, budget.general_offsets,
                                           budget.general_solitons):
-            out.append(Candidate("single_q", detail, s))
-    return out
+            rest.append(Candidate("single_q", detail, s))
+    for cand in helices + rest:
+        cand.spins.setflags(write=False)
+    return tuple(helices), tuple(rest)
 
 
 def _cones(model: SpinModel, lattice: Lattice, i: int, p: float, chi0: float,

@@ -8,6 +8,7 @@ the solver's result type, so the solver imports this module and not the other wa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,15 +31,28 @@ def rng_state(ss: np.random.SeedSequence) -> np.ndarray:
 
 
 def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, temps: np.ndarray,
-           n_over: int, state: np.ndarray, clock: Any, chunk: int = 200) -> float:
+           n_over: int, state: np.ndarray, clock: Any, chunk: int = 200,
+           checkpoints: tuple[float, ...] = (),
+           stop: Callable[[np.ndarray, int], bool] | None = None) -> tuple[float, int]:
     """Metropolis sweeps of ``s`` (in place) through the temperatures ``temps``, the step adapted
-    to 45 % acceptance; ``clock.check`` runs every ``chunk`` sweeps. Returns the final step."""
+    to 45 % acceptance; ``clock.check`` runs every ``chunk`` sweeps.
+
+    At each fraction of ``checkpoints`` (of ``len(temps)``) ``stop(s, sweeps_done)`` is called,
+    and the anneal ends there when it returns True (the caller judges whether the state can
+    still win). Where the sweeps are cut into calls does not change the result. Returns the
+    final step and the number of sweeps done.
+    """
+    n = len(temps)
+    marks = {int(round(f * n)) for f in checkpoints if 0 < round(f * n) < n}
+    bounds = sorted(set(range(0, n, chunk)) | marks | {n})
     sigma = 0.5
-    for start in range(0, len(temps), chunk):
-        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps[start:start + chunk],
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        sigma, _ = _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps[start:end],
                                       sigma, state, n_over, 0.45)
         clock.check("annealing")
-    return sigma
+        if stop is not None and end in marks and stop(s, end):
+            return sigma, end
+    return sigma, n
 
 
 def sample(model: SpinModel, lattice: Lattice, preset: Any, child: np.random.SeedSequence,

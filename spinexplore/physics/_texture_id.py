@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
+from spinexplore.physics import _kernels
 from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import Lattice
 from spinexplore.physics.observables import (
-    ambiguous_triangles,
+    _PI_TIE,
+    _check_spins,
     magnetization,
     structure_factor,
-    topological_charge_density,
 )
 
 __all__ = ["fingerprint", "same_texture", "label_gap"]
@@ -32,15 +34,26 @@ def fingerprint(spins: np.ndarray, lattice: Lattice) -> tuple:
     sq[0] = 0.0
     m = magnetization(spins)
     peaks: tuple = ()
-    if sq.max() > 1e-4:
-        lens = np.linalg.norm(lattice.q_vectors, axis=1)
-        sel = np.flatnonzero(sq >= 0.25 * sq.max())
-        peaks = tuple(sorted(np.round(lens[sel], 4)))
-    if np.any(ambiguous_triangles(spins, lattice)):
-        charge = None
-    else:
-        charge = int(round(float(topological_charge_density(spins, lattice).sum())))
+    top = sq.max()
+    if top > 1e-4:
+        sel = np.flatnonzero(sq >= 0.25 * top)
+        peaks = tuple(sorted(np.round(_q_lengths(lattice)[sel], 4)))
+    # the solid-angle terms once for both (as ambiguous_triangles and topological_charge_density)
+    ambiguous, q = _kernels.solid_angle_charge(_check_spins(spins, lattice), lattice.triangles,
+                                               _PI_TIE)
+    charge = None if ambiguous else int(round(q))
     return peaks, float(np.linalg.norm(m)), float(m[2]), charge
+
+
+_Q_LENGTHS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def _q_lengths(lattice: Lattice) -> np.ndarray:
+    """``|q|`` of ``lattice.q_vectors``, computed once per lattice kind and size."""
+    key = (lattice.kind, lattice.L)
+    if key not in _Q_LENGTHS:
+        _Q_LENGTHS[key] = np.linalg.norm(lattice.q_vectors, axis=1)
+    return _Q_LENGTHS[key]
 
 
 def same_texture(f1: tuple, f2: tuple) -> bool:
@@ -55,18 +68,22 @@ def same_texture(f1: tuple, f2: tuple) -> bool:
 
 
 def label_gap(spins: np.ndarray, others: list[tuple[np.ndarray, float]], energy: float,
-              lattice: Lattice) -> tuple[str, float]:
+              lattice: Lattice, fingerprint_of: Callable[[int], tuple] | None = None,
+              winner_fingerprint: tuple | None = None) -> tuple[str, float]:
     """Phase label of ``spins`` and the energy gap to the lowest of ``others`` with another label.
 
     ``others`` holds ``(spins, energy per spin)`` of the other relaxed candidates. They are
     classified lowest first; a texture equal (:func:`same_texture`) to one already classified
     reuses its label, so the cost is a few ``classify`` calls. The gap is ``inf`` when every
-    candidate has the winner's label.
+    candidate has the winner's label. ``fingerprint_of(j)`` (the fingerprint of ``others[j]``)
+    and ``winner_fingerprint`` let a caller that already has the fingerprints pass them in.
     """
     label = classify(spins, lattice).phase.name
-    seen = [(fingerprint(spins, lattice), label)]
-    for s, e in sorted(others, key=lambda x: x[1]):
-        fp = fingerprint(s, lattice)
+    f0 = fingerprint(spins, lattice) if winner_fingerprint is None else winner_fingerprint
+    seen = [(f0, label)]
+    for j in sorted(range(len(others)), key=lambda j: others[j][1]):
+        s, e = others[j]
+        fp = fingerprint(s, lattice) if fingerprint_of is None else fingerprint_of(j)
         other = next((lab for f, lab in seen if same_texture(fp, f)), None)
         if other is None:
             other = classify(s, lattice).phase.name

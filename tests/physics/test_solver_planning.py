@@ -1,0 +1,130 @@
+"""The planned ground-state search (issue 20): batched relaxation, anneal checkpoints, cached
+ansatz templates, fingerprints and the per-stage statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinexplore.physics import _kernels
+from spinexplore.physics._ansatz import make_candidates
+from spinexplore.physics._sampling import anneal, rng_state
+from spinexplore.physics._texture_id import fingerprint
+from spinexplore.physics.energy import couplings
+from spinexplore.physics.lattice import make_lattice
+from spinexplore.physics.model import SpinModel
+from spinexplore.physics.observables import ambiguous_triangles, topological_charge_density
+from spinexplore.physics.solver import PRESET_BUDGETS, simulate
+from spinexplore.physics.textures import random_spins, triple_q_skx
+
+
+class _NoClock:
+    def check(self, stage):
+        pass
+
+
+def test_relax_many_equals_one_relax_call_per_state():
+    model = SpinModel.preset(h=0.3, K=0.2)
+    lat = make_lattice("triangular", 12)
+    nbr, mats = couplings(model, 12)
+    rng = np.random.default_rng(1)
+    stack = rng.normal(size=(4, lat.N, 3))
+    stack /= np.linalg.norm(stack, axis=2, keepdims=True)
+    caps = np.array([5, 50, 500, 5000], dtype=np.int64)
+    e, t, it = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
+    exact = np.array([True, False, True, False])
+    batch = stack.copy()
+    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-3, caps, 10, exact, e, t, it)
+    for c in range(4):
+        s = stack[c].copy()
+        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-3, int(caps[c]), 10,
+                                     bool(exact[c]))
+        np.testing.assert_array_equal(batch[c], s)
+        assert (e[c], t[c], it[c]) == (e1, t1, it1)
+    assert it[0] == 5 and t[3] <= 1e-3
+
+
+def test_anneal_checkpoints_change_nothing_unless_they_stop():
+    model = SpinModel.preset(h=0.2)
+    lat = make_lattice("triangular", 12)
+    nbr, mats = couplings(model, 12)
+    temps = np.geomspace(1.0, 0.01, 300)
+    ss = np.random.SeedSequence(5)
+    runs = []
+    for kwargs in ({}, {"checkpoints": (0.2, 0.5), "stop": lambda s, n: False}):
+        s = random_spins(lat, ss)
+        sigma, done = anneal(s, nbr, mats, model, temps, 1, rng_state(ss), _NoClock(), **kwargs)
+        runs.append((s, sigma, done))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1:] == runs[1][1:] and runs[0][2] == 300
+    seen = []
+    s = random_spins(lat, ss)
+    _, done = anneal(s, nbr, mats, model, temps, 1, rng_state(ss), _NoClock(),
+                     checkpoints=(0.2, 0.5), stop=lambda s, n: seen.append(n) or n >= 150)
+    assert seen == [60, 150] and done == 150
+
+
+def test_templates_are_shared_read_only_and_independent_of_h_and_K():
+    lat = make_lattice("square", 24)
+    budget = PRESET_BUDGETS["fast"].ansatz
+    m0 = SpinModel.preset("square-chiral")
+    a = make_candidates(m0.with_params({"h": 0.1, "K": 0.2}), lat, budget)
+    b = make_candidates(m0.with_params({"h": 0.3, "K": 0.9}), lat, budget)
+    assert [c.name for c in a if c.family != "cone" and not c.family.startswith("fm")] == \
+        [c.name for c in b if c.family != "cone" and not c.family.startswith("fm")]
+    shared = [(x, y) for x, y in zip(a, b) if x.family in ("helix", "single_q", "triple_q")]
+    assert shared and all(x.spins is y.spins for x, y in shared)
+    assert all(not c.spins.flags.writeable for c in a)
+    cone_a = next(c for c in a if c.family == "cone")
+    cone_b = next(c for c in b if c.family == "cone")
+    assert not np.allclose(cone_a.spins, cone_b.spins)  # the cone axis follows h / 2K
+    # the opposite field sign builds its own (reversed) states
+    c = make_candidates(m0.with_params({"h": -0.1, "K": 0.2}), lat, budget)
+    hel = next(x for x in c if x.family == "helix" and "off=0.5" in x.name)
+    hel_a = next(x for x in a if x.name == hel.name)
+    assert np.mean(hel.spins[:, 2]) == pytest.approx(-np.mean(hel_a.spins[:, 2]))
+
+
+@pytest.mark.parametrize("kind", ["triangular", "square"])
+def test_fingerprint_charge_matches_the_observables(kind):
+    lat = make_lattice(kind, 12)
+    q = [(2, 0), (0, 2), (-2, -2)] if kind == "triangular" else [(2, 0), (0, 2)]
+    states = [random_spins(lat, np.random.SeedSequence(3))]
+    if kind == "triangular":
+        states.append(triple_q_skx(lat, q, offset=0.5))
+        x, y = lat.coords[:, 0], lat.coords[:, 1]
+        ang = 2 * np.pi / 3 * ((x + 2 * y) % 3)  # 120 degree state: ambiguous triangles
+        states.append(np.stack([np.cos(ang), np.sin(ang), 0 * ang], axis=1))
+    for s in states:
+        fp = fingerprint(s, lat)
+        if np.any(ambiguous_triangles(s, lat)):
+            assert fp[3] is None
+        else:
+            assert fp[3] == int(round(float(topological_charge_density(s, lat).sum())))
+    if kind == "triangular":
+        assert fingerprint(states[2], lat)[3] is None
+
+
+def test_stats_account_for_the_stages():
+    gs = simulate(SpinModel.preset(h=0.3), 12, "fast", seed=4)
+    st = gs.stats
+    assert set(st["seconds"]) == {"coarse", "anneal", "refine", "classify"}
+    assert all(v >= 0 for v in st["seconds"].values())
+    assert st["candidates"] == len(gs.candidates)
+    assert 1 <= st["refined"] <= st["candidates"]
+    assert 0 < st["anneal_sweeps"] <= 2 * PRESET_BUDGETS["fast"].anneal_sweeps
+    assert st["iterations"]["coarse"] > 0
+    thermal = simulate(SpinModel.preset(h=0.3, T=1.0), 12, "screening", seed=4)
+    assert thermal.stats == {}
+
+
+@pytest.mark.parametrize("kind", ["triangular", "square"])
+def test_solid_angle_charge_kernel_matches_the_observables(kind):
+    lat = make_lattice(kind, 12)
+    for seed in (1, 2):
+        s = random_spins(lat, np.random.SeedSequence(seed))
+        ambiguous, q = _kernels.solid_angle_charge(s, lat.triangles, 1e-9)
+        assert not ambiguous
+        assert q == pytest.approx(float(topological_charge_density(s, lat).sum()), abs=1e-9)
+    fm = np.tile([0.0, 0.0, 1.0], (lat.N, 1))
+    assert _kernels.solid_angle_charge(fm, lat.triangles, 1e-9) == (False, 0.0)
