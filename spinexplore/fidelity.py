@@ -117,7 +117,7 @@ class Ladder:
     promotion : mapping, optional
         Options of the :class:`~spinexplore.promotion.PromotionPolicy` (``calibration``,
         ``min_disagreement``, ``max_share``, ``gain``, ``bandwidth``, ``probe_factor``, ``start_after``,
-        ``calibration_share``, ``min_weight``).
+        ``calibration_share``, ``min_weight``, ``settle_window``, ``settle_tol``).
     names : sequence of str, optional
         One name per rung (shown by ``status``, ``summary`` and the plots); default: the
         rungs' ``mode`` (with ``@L`` when lattice sizes differ) or ``rung 0``, ``rung 1``...
@@ -159,7 +159,7 @@ class Ladder:
         except TypeError as exc:
             raise InputTypeError(f"promotion: {exc}; allowed options: calibration, min_disagreement, "
                                  "max_share, gain, bandwidth, probe_factor, start_after, calibration_share, "
-                                 "min_weight") from None
+                                 "min_weight, settle_window, settle_tol") from None
 
     # --------------------------------------------------------------- running
     @property

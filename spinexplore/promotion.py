@@ -32,6 +32,12 @@ The method (``docs/architecture.md``, "Fidelities"):
   ``r`` stop (as on the triangular box, where the rungs agree). One *probe* promotion is made each
   time the number of labelled points has grown ``probe_factor``-fold since the last one, so a
   disagreement that only shows up later is still noticed, at a logarithmic cost.
+* **Settled**: once the predicted diagram has settled (the runner says so: it changed on at most
+  ``settle_tol`` of the box over the last ``settle_window`` labels), a new cheap point teaches
+  little, so a stopped rung is promoted again while ``p_r >= min_disagreement / 4``, within a
+  share ``min(max_share, 2 gain p_r)``: on the square box the cheap diagram stops improving at
+  ``screening``'s own accuracy and only promotions can go beyond it; where the rungs agree each
+  agreeing pair lowers ``p_r`` until it stops for good.
 
 The surrogate learns from each point's best label; a label of rung ``r`` below the top weighs
 ``max(min_weight, 1 - q_i)**2`` times its confidence, ``q_i`` the local disagreement there
@@ -71,6 +77,10 @@ class PromotionPolicy:
         (fewer than ``calibration`` pairs, none of them disagreeing).
     min_weight : float, default 0.1
         Floor of ``1 - q`` in the training weight of a cheap label (see the module docstring).
+    settle_window : int, default 100
+        Labels over which the runner measures whether the predicted diagram has settled.
+    settle_tol : float, default 0.05
+        Share of the box that may still change over ``settle_window`` labels for "settled".
     gain : float, default 2.0
         The share is ``min(max_share, gain x disagreement)``.
     bandwidth : float, default 0.1
@@ -85,7 +95,7 @@ class PromotionPolicy:
     def __init__(self, n_rungs: int, *, calibration: int = 4, min_disagreement: float = 0.15,
                  max_share: float = 0.6, gain: float = 2.0, bandwidth: float = 0.1,
                  probe_factor: float = 4.0, start_after: int = 50, calibration_share: float = 0.2,
-                 min_weight: float = 0.1) -> None:
+                 min_weight: float = 0.1, settle_window: int = 100, settle_tol: float = 0.05) -> None:
         self.n_rungs = check_int("n_rungs", n_rungs, minimum=2)
         self.calibration = check_int("calibration", calibration, minimum=0)
         self.min_disagreement = check_real("min_disagreement", min_disagreement, minimum=0.0, maximum=1.0)
@@ -96,6 +106,8 @@ class PromotionPolicy:
         self.start_after = check_int("start_after", start_after, minimum=0)
         self.calibration_share = check_real("calibration_share", calibration_share, minimum=0.0, maximum=0.99)
         self.min_weight = check_real("min_weight", min_weight, minimum=0.0, maximum=1.0)
+        self.settle_window = check_int("settle_window", settle_window, minimum=1)
+        self.settle_tol = check_real("settle_tol", settle_tol, minimum=0.0, maximum=1.0)
         self._entries: dict[int, dict[int, Any]] = {}  # index -> {rung: RungResult}, finished points
         self._unit: dict[int, np.ndarray] = {}
         self._status: dict[int, PointStatus] = {}
@@ -183,11 +195,16 @@ class PromotionPolicy:
         """Whether promotions from ``rung`` are paid for now (calibrating, or disagreeing)."""
         return self.calibrating(rung) or self.disagreement(rung) >= self.min_disagreement
 
-    def share(self, rung: int) -> float:
-        """Largest share of simulation time promotions from ``rung`` may take."""
+    def share(self, rung: int, settled: bool = False) -> float:
+        """Largest share of simulation time promotions from ``rung`` may take (``settled``: the
+        predicted diagram no longer changes with new cheap points)."""
         if self.calibrating(rung):
             return self.calibration_share
-        return min(self.max_share, self.gain * self.disagreement(rung))
+        return min(self.max_share, (2.0 if settled else 1.0) * self.gain * self.disagreement(rung))
+
+    def settled_active(self, rung: int) -> bool:
+        """Whether a settled diagram still pays promotions from ``rung`` (``p_r >= min_disagreement / 4``)."""
+        return not self.calibrating(rung) and self.disagreement(rung) >= self.min_disagreement / 4
 
     def local_disagreement(self, rung: int, indices: np.ndarray) -> np.ndarray:
         """Estimated chance that the label of ``rung`` at each point changes at ``rung + 1``: the
@@ -265,21 +282,23 @@ class PromotionPolicy:
             return u + 1e-9 * (1.0 - U.sum(axis=1) / U.shape[1])  # most uncertain first, ties stable
         return self.local_disagreement(rung, indices) * (0.25 + 0.75 * u)
 
-    def _allowed(self, rung: int, promo_time: float, total_time: float) -> bool:
+    def _allowed(self, rung: int, promo_time: float, total_time: float, settled: bool = False) -> bool:
         c = self.cost(rung + 1)
-        return promo_time + c <= self.share(rung) * (total_time + c)
+        return promo_time + c <= self.share(rung, settled) * (total_time + c)
 
     def _probe_due(self, rung: int) -> bool:
         return self.n_labeled >= self.probe_factor * max(1, self._probe_at[rung])
 
     def next_promotion(self, surrogate: Any, in_flight: Mapping[int, int], n_cheap_in_flight: int = 0,
-                       *, budget_left: bool = True) -> tuple[int, int] | None:
+                       *, budget_left: bool = True, changed: float = float("nan")) -> tuple[int, int] | None:
         """The ``(index, rung)`` to run on a free worker, or None for a new cheap point.
 
         ``in_flight`` maps the points being promoted to their rung; ``n_cheap_in_flight`` new
         points run at rung 0. ``budget_left=False`` (no new point may be handed out) still
-        allows a promotion within the share.
+        allows a promotion within the share. ``changed``: the share of the box whose predicted
+        phase changed over the last ``settle_window`` labels (NaN: unknown), see "Settled".
         """
+        settled = bool(changed <= self.settle_tol)  # False for NaN
         if self.n_labeled < self.start_after:
             return None
         times = self.time_per_rung()
@@ -291,10 +310,14 @@ class PromotionPolicy:
             if self.calibrating(rung) and n_pairs + sum(r == rung + 1 for r in in_flight.values()) >= self.calibration:
                 continue  # the calibration promotions are running: wait for their labels
             if not self.active(rung):
-                if not budget_left or not self._probe_due(rung):
+                if settled and self.settled_active(rung):
+                    if not self._allowed(rung, promo, total, settled):
+                        continue
+                elif not budget_left or not self._probe_due(rung):
                     continue
-                probing = True
-            elif not self._allowed(rung, promo, total):
+                else:
+                    probing = True
+            elif not self._allowed(rung, promo, total, settled):
                 continue
             cand = self.candidates(rung, in_flight)
             if not len(cand):
@@ -312,11 +335,12 @@ class PromotionPolicy:
             return index, rung + 1
         return None
 
-    def plan_round(self, surrogate: Any, n_new: int) -> list[tuple[int, int]]:
+    def plan_round(self, surrogate: Any, n_new: int, changed: float = float("nan")) -> list[tuple[int, int]]:
         """Promotions to run with a round of ``n_new`` new cheap points (the batch schedule)."""
         chosen: dict[int, int] = {}
         while True:
-            nxt = self.next_promotion(surrogate, chosen, n_cheap_in_flight=n_new, budget_left=n_new > 0)
+            nxt = self.next_promotion(surrogate, chosen, n_cheap_in_flight=n_new, budget_left=n_new > 0,
+                                      changed=changed)
             if nxt is None:
                 return list(chosen.items())
             chosen[nxt[0]] = nxt[1]

@@ -180,6 +180,25 @@ def test_calibration_is_paid_as_it_goes_and_ends_at_the_first_disagreement():
     assert not agree.calibrating(0) and not agree.active(0)
 
 
+def test_a_settled_diagram_resumes_promotions_until_the_rungs_agree_for_good():
+    rng = np.random.default_rng(2)
+    policy = PromotionPolicy(2, calibration=4, min_disagreement=0.15)
+    for i in range(400):  # 4 s of cheap work; four agreeing calibration pairs stopped the rung
+        policy.observe(_record(i, [(0, "SINGLE_Q")] + ([(1, "SINGLE_Q")] if i < 4 else [])), rng.random(2))
+    assert not policy.active(0) and policy.disagreement(0) == pytest.approx(0.1)
+    policy._probe_at[0] = policy.n_labeled  # no probe due
+    assert policy.next_promotion(None, {}) is None
+    assert policy.next_promotion(None, {}, changed=0.2) is None  # the diagram still moves: cheap points
+    nxt = policy.next_promotion(None, {}, changed=0.01)  # settled: promotions are the best use again
+    assert nxt is not None and nxt[1] == 1
+    assert policy.share(0, settled=True) == pytest.approx(min(policy.max_share, 4 * 0.1))
+    # agreeing pairs lower p until p < min_disagreement / 4: then even a settled diagram stops them
+    for i in range(4, 20):
+        policy.observe(_record(i, [(0, "SINGLE_Q"), (1, "SINGLE_Q")]), policy._unit[i])
+    assert policy.disagreement(0) < policy.min_disagreement / 4
+    assert policy.next_promotion(None, {}, changed=0.0) is None
+
+
 def test_cheap_labels_lose_weight_only_next_to_the_same_cheap_label_overturned():
     policy = PromotionPolicy(2, calibration=1, bandwidth=0.1)
     units = {0: [0.2, 0.2], 1: [0.22, 0.2], 2: [0.18, 0.22], 3: [0.8, 0.8], 4: [0.6, 0.6]}
