@@ -282,6 +282,17 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
+def late_mean(run: dict) -> float | None:
+    """Mean accuracy over the checkpoints of the last quarter of a run's simulation time (less noisy
+    than its last value); None without a trajectory."""
+    traj = run.get("trajectory") or []
+    if not traj:
+        return None
+    end = traj[-1]["simulation_time"]
+    late = [c["accuracy"] for c in traj if c["simulation_time"] >= 0.75 * end]
+    return sum(late) / len(late)
+
+
 def render_readme(data: dict) -> str:
     """The README's multi-fidelity section body (between the report markers), from the JSON."""
     lines = []
@@ -318,9 +329,15 @@ def render_readme(data: dict) -> str:
                          + ("never reached it within its budget" if t is None else
                             f"first reached it after {t:.0f} s ({100 * t / co['simulation_time']:.0f} % of that "
                             f"time)")
-                         + f" and ended at {_pct(lad['accuracy'])}, `screening` only at {_pct(r['cheap_only']['accuracy'])}.")
-        if any("costly_only" in r for r in runs["runs"]):
-            lines.append("")
+                         + f" and ended at {_pct(lad['accuracy'])}, `screening` only at {_pct(r['cheap_only']['accuracy'])}"
+                         f" (mean over the last quarter of the run: ladder {_pct(late_mean(lad))}, `screening` only "
+                         f"{_pct(late_mean(r['cheap_only']))}).")
+        for r in runs["runs"]:
+            if "costly_only" in r:
+                continue
+            lines.append(f"- seed {r['seed']}: mean accuracy over the last quarter of the run: ladder "
+                         f"{_pct(late_mean(r['ladder']))}, `screening` only {_pct(late_mean(r['cheap_only']))}.")
+        lines.append("")
     t = data.get("targets", {})
     yes = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
     if "square" in t:
@@ -345,8 +362,10 @@ def render_readme(data: dict) -> str:
                      f"a third of its simulation time there and {budget.get('triangular_time')} s on the triangular "
                      f"box; `screening` only gets the ladder's own time. Accuracy is checked {budget.get('checkpoints')} "
                      f"times along each run.")
-    lines.append(f"Seeds {data.get('seeds')}, {data.get('n_jobs')} workers; commit {data.get('commit')}, "
-                 f"{m.get('cpus')} CPUs, load average {m.get('load_avg_start')} at the start "
+    seeds = sorted({r["seed"] for box in data.get("boxes", {}).values() for r in box["runs"]})
+    lines.append(f"Seeds {seeds}, {data.get('n_jobs')} workers; commit {data.get('commit')}, "
+                 f"{m.get('cpus')} CPUs, load average {m.get('load_avg_start')} at the start and "
+                 f"{m.get('load_avg_end')} at the end "
                  f"(`python benchmarks/multi_fidelity.py`).")
     return "\n".join(lines)
 
