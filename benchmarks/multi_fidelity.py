@@ -386,6 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="the synthetic pair only (seconds)")
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--n-costly", type=int, default=64, help="points of the accurate-only run (square box)")
     ap.add_argument("--triangular-time", type=float, default=100.0,
                     help="summed simulation seconds of the ladder on the triangular box")
@@ -401,7 +402,7 @@ def main(argv: list[str] | None = None) -> dict:
     if a.quick and a.checkpoints == ap.get_default("checkpoints"):
         a.checkpoints = 8
     data: dict[str, Any] = {
-        "benchmark": "multi_fidelity", "quick": a.quick, "commit": _commit(), "seeds": list(range(a.seeds)),
+        "benchmark": "multi_fidelity", "quick": a.quick, "commit": _commit(), "seeds": list(range(a.first_seed, a.first_seed + a.seeds)),
         "n_jobs": a.jobs, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "budget": {"n_costly": a.n_costly, "triangular_time": a.triangular_time, "checkpoints": a.checkpoints},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
