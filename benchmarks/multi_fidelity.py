@@ -1,7 +1,7 @@
 """Multi-fidelity exploration: accuracy against summed simulation time, cheap rung, costly rung, ladder.
 
 ``python benchmarks/multi_fidelity.py`` (full: the built-in solver on the square and triangular
-presets, 2 workers, ~15 min on 2 busy cores) or ``--quick`` (a synthetic pair of diagrams with
+presets, 2 workers, 10-17 min per seed on 2 busy cores; ``--seeds``, ``--first-seed``) or ``--quick`` (a synthetic pair of diagrams with
 declared costs, seconds; what CI runs). Writes ``benchmarks/results/multi_fidelity.json`` (or
 ``multi_fidelity_quick.json``); the README section is :func:`render_readme` of the full JSON.
 
@@ -16,6 +16,10 @@ the costly rung:
   time (``max_cpu_time``) on the square box; at a fixed ``T_tri`` on the triangular box;
 * ``cheap only``: ``screening`` alone, stopped at the ladder's own final simulation time (equal
   simulation time).
+
+Every run is also scored along the way (:class:`Trajectory`: ``checkpoints`` times, with a
+surrogate fitted afresh on the labels so far), so the square target is read off the ladder's
+trajectory: the first simulation time at which it reaches costly-only's final accuracy.
 
 Accuracy is the share of the reference grid where the explorer's predicted phase equals the
 reference label; *boundary accuracy* the same on the grid cells that have a 4-neighbour with
