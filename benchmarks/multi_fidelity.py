@@ -398,7 +398,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--boxes", default="square,triangular")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--merge", nargs="+", metavar="JSON", default=None,
+                    help="combine the runs of earlier result files (other seeds) into --out, nothing is run")
     a = ap.parse_args(argv)
+    if a.merge:
+        return merge([json.loads(Path(f).read_text()) for f in a.merge], Path(a.out) if a.out else OUT /
+                     "multi_fidelity.json")
     if a.quick and a.n_costly == ap.get_default("n_costly"):
         a.n_costly, a.triangular_time = 30, 60.0
     if a.quick and a.seeds == ap.get_default("seeds"):
@@ -460,6 +465,29 @@ def main(argv: list[str] | None = None) -> dict:
                 data["boxes"][box] = {"reference": meta, "runs": runs}
                 _write(a, data, square, triangular)  # a partial result survives an interrupted run
     _write(a, data, square, triangular)
+    print(render_readme(data))
+    return data
+
+
+def merge(parts: list[dict], out: Path) -> dict:
+    """One result from several runs of this script (e.g. one seed each): runs concatenated, targets
+    recomputed, each part's commit, date and machine kept under ``parts``."""
+    data = {k: v for k, v in parts[0].items() if k not in ("boxes", "targets")}
+    data["boxes"] = {}
+    for part in parts:
+        for box, v in part["boxes"].items():
+            data["boxes"].setdefault(box, {"reference": v["reference"], "runs": []})["runs"].extend(v["runs"])
+    data["seeds"] = sorted({r["seed"] for v in data["boxes"].values() for r in v["runs"]})
+    data["parts"] = [{"commit": p.get("commit"), "date": p.get("date"), "seeds": p.get("seeds"),
+                      "machine": p.get("machine")} for p in parts]
+    data["commit"] = ",".join(dict.fromkeys(str(p.get("commit")) for p in parts))
+    m = dict(data["machine"])
+    m["load_avg_start"] = [p["machine"]["load_avg_start"] for p in parts]
+    m["load_avg_end"] = [p["machine"].get("load_avg_end") for p in parts]
+    data["machine"] = m
+    data["targets"] = targets(data["boxes"].get("square", {}).get("runs", []),
+                              data["boxes"].get("triangular", {}).get("runs", []))
+    out.write_text(json.dumps(data, indent=1))
     print(render_readme(data))
     return data
 

@@ -405,6 +405,9 @@ def test_the_benchmark_quick_mode_runs_and_renders(tmp_path):
     assert t is None or t == bench["first_time_at"](square["ladder"]["trajectory"], square["costly_only"]["accuracy"])
     text = bench["render_readme"](data)
     assert "ladder `screening,accurate`" in text and "Square target 1" in text and "Triangular target" in text
+    both = bench["main"](["--merge", str(out), str(out), "--out", str(tmp_path / "both.json")])  # two parts
+    assert len(both["boxes"]["square"]["runs"]) == 2 and len(both["parts"]) == 2
+    assert both["targets"]["square"]["costly_only_accuracy"] == data["targets"]["square"]["costly_only_accuracy"]
 
 
 @pytest.mark.slow
