@@ -116,7 +116,8 @@ class Ladder:
         cheapest first. Each rung's cost is learned from its own run times.
     promotion : mapping, optional
         Options of the :class:`~spinexplore.promotion.PromotionPolicy` (``calibration``,
-        ``min_disagreement``, ``max_share``, ``gain``, ``bandwidth``, ``probe_factor``, ``start_after``).
+        ``min_disagreement``, ``max_share``, ``gain``, ``bandwidth``, ``probe_factor``, ``start_after``,
+        ``calibration_share``, ``min_weight``, ``settle_window``, ``settle_tol``).
     names : sequence of str, optional
         One name per rung (shown by ``status``, ``summary`` and the plots); default: the
         rungs' ``mode`` (with ``@L`` when lattice sizes differ) or ``rung 0``, ``rung 1``...
@@ -157,7 +158,8 @@ class Ladder:
             PromotionPolicy(len(self.rungs), **self.promotion)  # checks the options before any work
         except TypeError as exc:
             raise InputTypeError(f"promotion: {exc}; allowed options: calibration, min_disagreement, "
-                                 "max_share, gain, bandwidth, probe_factor, start_after") from None
+                                 "max_share, gain, bandwidth, probe_factor, start_after, calibration_share, "
+                                 "min_weight, settle_window, settle_tol") from None
 
     # --------------------------------------------------------------- running
     @property

@@ -10,9 +10,11 @@ The method (``docs/architecture.md``, "Fidelities"):
 * **Cost** of each rung: the mean simulation time of its finished results (learned, never given).
 * **Disagreement** between rung ``r`` and ``r + 1``: every promoted point whose two labels are
   physical is a pair; ``p_r = (d + 1/2) / (n + 1)`` (``d`` of the ``n`` pairs disagree). Near a
-  point the estimate is kernel-weighted over the pairs (Gaussian, width ``bandwidth`` in the unit
-  cube) and shrunk towards ``p_r``, so the cheap rung is trusted where it agreed and distrusted
-  where it did not (the easy-plane corner of the square box).
+  point with cheap label ``l`` the estimate is kernel-weighted over the pairs whose cheap label is
+  also ``l`` (Gaussian, width ``bandwidth`` in the unit cube) and shrunk towards ``p_r``
+  (:meth:`~PromotionPolicy.local_disagreement`): the cheap rung is trusted where it agreed and
+  distrusted where the same cheap label was wrong before (the easy-plane corner of the square
+  box), while the other side of that boundary keeps its trust.
 * **Value** of promoting point ``i``: ``p_i x (1/4 + 3/4 u_i)`` with ``u_i`` its uncertainty
   (the larger of ``1 - confidence`` and the installed surrogate's ``1 - (p_first - p_second)``
   there), so promotions go first to points near a predicted boundary where the cheap rung is
@@ -21,13 +23,26 @@ The method (``docs/architecture.md``, "Fidelities"):
 * **When**: the share of simulation time spent above rung 0 may reach
   ``min(max_share, gain x p_r)``; a free worker runs the best promotion while the share (in-flight
   promotions counted at their learned cost) stays below it, a new cheap point otherwise.
+* **Calibration, paid as it goes**: until a rung has ``calibration`` pairs or a first
+  disagreement, its promotions may only take ``calibration_share`` of the simulation time, so
+  learning that the rungs agree (the triangular box) costs a bounded share of the run, not its
+  first seconds; the first disagreement ends the calibration at once (the square box), and the
+  share becomes ``min(max_share, gain x p_r)``.
 * **Stop**: once ``calibration`` pairs exist and ``p_r < min_disagreement``, promotions from rung
   ``r`` stop (as on the triangular box, where the rungs agree). One *probe* promotion is made each
   time the number of labelled points has grown ``probe_factor``-fold since the last one, so a
   disagreement that only shows up later is still noticed, at a logarithmic cost.
+* **Settled**: once the predicted diagram has settled (the runner says so: it changed on at most
+  ``settle_tol`` of the box over the last ``settle_window`` labels), a new cheap point teaches
+  little, so a stopped rung is promoted again while ``p_r >= min_disagreement / 4``, within a
+  share ``min(max_share, 2 gain p_r)``: on the square box the cheap diagram stops improving at
+  ``screening``'s own accuracy and only promotions can go beyond it; where the rungs agree each
+  agreeing pair lowers ``p_r`` until it stops for good.
 
 The surrogate learns from each point's best label; a label of rung ``r`` below the top weighs
-``max(1/4, 1 - p_r)`` times its confidence (:meth:`~PromotionPolicy.weight_factors`).
+``max(min_weight, 1 - q_i)**2`` times its confidence, ``q_i`` the local disagreement there
+(:meth:`~PromotionPolicy.weight_factors`): cheap labels next to a cheap label that the costly rung
+overturned barely pull, so the costly label moves the predicted boundary.
 """
 
 from __future__ import annotations
@@ -55,8 +70,17 @@ class PromotionPolicy:
         Promotions of each rung made before its disagreement rate may stop them.
     min_disagreement : float, default 0.15
         Promotions from a rung stop while its disagreement estimate is below this.
-    max_share : float, default 0.75
+    max_share : float, default 0.6
         Largest share of the simulation time spent on promotions.
+    calibration_share : float, default 0.2
+        Largest share of the simulation time spent on a rung's promotions while it calibrates
+        (fewer than ``calibration`` pairs, none of them disagreeing).
+    min_weight : float, default 0.1
+        Floor of ``1 - q`` in the training weight of a cheap label (see the module docstring).
+    settle_window : int, default 100
+        Labels over which the runner measures whether the predicted diagram has settled.
+    settle_tol : float, default 0.05
+        Share of the box that may still change over ``settle_window`` labels for "settled".
     gain : float, default 2.0
         The share is ``min(max_share, gain x disagreement)``.
     bandwidth : float, default 0.1
@@ -69,8 +93,9 @@ class PromotionPolicy:
     """
 
     def __init__(self, n_rungs: int, *, calibration: int = 4, min_disagreement: float = 0.15,
-                 max_share: float = 0.75, gain: float = 2.0, bandwidth: float = 0.1,
-                 probe_factor: float = 4.0, start_after: int = 50) -> None:
+                 max_share: float = 0.6, gain: float = 2.0, bandwidth: float = 0.1,
+                 probe_factor: float = 4.0, start_after: int = 50, calibration_share: float = 0.2,
+                 min_weight: float = 0.1, settle_window: int = 100, settle_tol: float = 0.05) -> None:
         self.n_rungs = check_int("n_rungs", n_rungs, minimum=2)
         self.calibration = check_int("calibration", calibration, minimum=0)
         self.min_disagreement = check_real("min_disagreement", min_disagreement, minimum=0.0, maximum=1.0)
@@ -79,11 +104,16 @@ class PromotionPolicy:
         self.bandwidth = check_real("bandwidth", bandwidth, minimum=0.0, strict_min=True)
         self.probe_factor = check_real("probe_factor", probe_factor, minimum=1.0, strict_min=True)
         self.start_after = check_int("start_after", start_after, minimum=0)
+        self.calibration_share = check_real("calibration_share", calibration_share, minimum=0.0, maximum=0.99)
+        self.min_weight = check_real("min_weight", min_weight, minimum=0.0, maximum=1.0)
+        self.settle_window = check_int("settle_window", settle_window, minimum=1)
+        self.settle_tol = check_real("settle_tol", settle_tol, minimum=0.0, maximum=1.0)
         self._entries: dict[int, dict[int, Any]] = {}  # index -> {rung: RungResult}, finished points
         self._unit: dict[int, np.ndarray] = {}
         self._status: dict[int, PointStatus] = {}
         self._confidence: dict[int, float] = {}
         self._pairs: list[dict[int, float]] = [{} for _ in range(n_rungs - 1)]  # rung -> {index: flag}
+        self._pair_label: list[dict[int, Any]] = [{} for _ in range(n_rungs - 1)]  # rung -> {index: cheap label}
         self._probe_at = [0] * n_rungs  # labelled points at the last promotion of each rung
         self.n_probes = 0
 
@@ -91,8 +121,9 @@ class PromotionPolicy:
     def observe(self, record: PointRecord, unit: np.ndarray) -> None:
         """Take one (new or changed) record; ``unit`` is its point in the unit cube."""
         i = record.index
-        for pairs in self._pairs:
+        for pairs, labels in zip(self._pairs, self._pair_label):
             pairs.pop(i, None)
+            labels.pop(i, None)
         if record.result is None:
             self._entries.pop(i, None)
             self._status.pop(i, None)
@@ -105,6 +136,7 @@ class PromotionPolicy:
             lo, hi = entries.get(r), entries.get(r + 1)
             if lo is not None and hi is not None and lo.phase.is_physical and hi.phase.is_physical:
                 pairs[i] = float(lo.phase != hi.phase)
+                self._pair_label[r][i] = lo.phase
 
     def rebuild(self, records: Sequence[PointRecord], units: np.ndarray) -> None:
         """Take every record (a restored learner)."""
@@ -155,23 +187,61 @@ class PromotionPolicy:
         d = self._pairs[rung].values()
         return float((sum(d) + 0.5) / (len(d) + 1))
 
+    def calibrating(self, rung: int) -> bool:
+        """Fewer than ``calibration`` pairs, none of them disagreeing: the rate is still unknown."""
+        return len(self._pairs[rung]) < self.calibration and not any(self._pairs[rung].values())
+
     def active(self, rung: int) -> bool:
         """Whether promotions from ``rung`` are paid for now (calibrating, or disagreeing)."""
-        n = len(self._pairs[rung])
-        return n < self.calibration or self.disagreement(rung) >= self.min_disagreement
+        return self.calibrating(rung) or self.disagreement(rung) >= self.min_disagreement
 
-    def share(self, rung: int) -> float:
-        """Largest share of simulation time promotions from ``rung`` may take."""
-        if len(self._pairs[rung]) < self.calibration:
-            return self.max_share
-        return min(self.max_share, self.gain * self.disagreement(rung))
+    def share(self, rung: int, settled: bool = False) -> float:
+        """Largest share of simulation time promotions from ``rung`` may take (``settled``: the
+        predicted diagram no longer changes with new cheap points)."""
+        if self.calibrating(rung):
+            return self.calibration_share
+        return min(self.max_share, (2.0 if settled else 1.0) * self.gain * self.disagreement(rung))
+
+    def settled_active(self, rung: int) -> bool:
+        """Whether a settled diagram still pays promotions from ``rung`` (``p_r >= min_disagreement / 4``)."""
+        return not self.calibrating(rung) and self.disagreement(rung) >= self.min_disagreement / 4
+
+    def local_disagreement(self, rung: int, indices: np.ndarray) -> np.ndarray:
+        """Estimated chance that the label of ``rung`` at each point changes at ``rung + 1``: the
+        kernel-weighted disagreement of the pairs with the same cheap label, shrunk towards
+        :meth:`disagreement` with the weight of one pair."""
+        indices = np.asarray(indices, dtype=int)
+        p0 = self.disagreement(rung)
+        if not len(indices):
+            return np.empty(0)
+        pairs = self._pairs[rung]
+        if not pairs:
+            return np.full(len(indices), p0)
+        idx = list(pairs)
+        Xp = np.asarray([self._unit[i] for i in idx])
+        d = np.fromiter((pairs[i] for i in idx), float, len(idx))
+        codes: dict[Any, int] = {}  # labels (a PhaseType or a user's Label) -> small ints
+        lp = np.array([codes.setdefault(self._pair_label[rung][i], len(codes)) for i in idx])
+        U = np.asarray([self._unit[int(i)] for i in indices])
+        own = np.array([codes.get(self._entries[int(i)][rung].phase, -1) if rung in self._entries.get(int(i), {})
+                        else -1 for i in indices])
+        d2 = ((U[:, None, :] - Xp[None, :, :]) ** 2).sum(axis=2)
+        k = np.exp(-0.5 * d2 / self.bandwidth**2) * (own[:, None] == lp[None, :])
+        return (k @ d + p0) / (k.sum(axis=1) + 1.0)
 
     def weight_factors(self, indices: np.ndarray) -> np.ndarray:
-        """Training-weight factors of labelled points: 1 at the top rung, ``max(1/4, 1 - p_r)``
-        for a label of rung ``r`` below it."""
+        """Training-weight factors of labelled points: 1 at the top rung, ``max(min_weight,
+        1 - q)**2`` for a label of rung ``r`` below it, ``q`` its :meth:`local_disagreement`."""
+        indices = np.asarray(indices, dtype=int)
         top = self.n_rungs - 1
-        factor = {r: max(0.25, 1.0 - self.disagreement(r)) for r in range(top)}
-        return np.array([1.0 if (r := self.best_rung(int(i))) >= top else factor[r] for i in indices])
+        rungs = np.array([self.best_rung(int(i)) for i in indices], dtype=int)
+        out = np.ones(len(indices))
+        for r in range(top):
+            sel = rungs == r
+            if sel.any():
+                q = self.local_disagreement(r, indices[sel])
+                out[sel] = np.maximum(self.min_weight, 1.0 - q) ** 2
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Per rung: points, simulation time, mean cost, disagreement with the next rung, active."""
@@ -208,30 +278,27 @@ class PromotionPolicy:
             except Exception:  # a surrogate that cannot predict here: confidence only
                 pass
         u = np.clip(u, 0.0, 1.0)
-        Xp, d = self.pairs(rung)
-        if d.size < self.calibration:
+        if self.calibrating(rung):
             return u + 1e-9 * (1.0 - U.sum(axis=1) / U.shape[1])  # most uncertain first, ties stable
-        p0 = self.disagreement(rung)
-        d2 = ((U[:, None, :] - Xp[None, :, :]) ** 2).sum(axis=2)
-        k = np.exp(-0.5 * d2 / self.bandwidth**2)
-        p_local = (k @ d + p0) / (k.sum(axis=1) + 1.0)
-        return p_local * (0.25 + 0.75 * u)
+        return self.local_disagreement(rung, indices) * (0.25 + 0.75 * u)
 
-    def _allowed(self, rung: int, promo_time: float, total_time: float) -> bool:
+    def _allowed(self, rung: int, promo_time: float, total_time: float, settled: bool = False) -> bool:
         c = self.cost(rung + 1)
-        return promo_time + c <= self.share(rung) * (total_time + c)
+        return promo_time + c <= self.share(rung, settled) * (total_time + c)
 
     def _probe_due(self, rung: int) -> bool:
         return self.n_labeled >= self.probe_factor * max(1, self._probe_at[rung])
 
     def next_promotion(self, surrogate: Any, in_flight: Mapping[int, int], n_cheap_in_flight: int = 0,
-                       *, budget_left: bool = True) -> tuple[int, int] | None:
+                       *, budget_left: bool = True, changed: float = float("nan")) -> tuple[int, int] | None:
         """The ``(index, rung)`` to run on a free worker, or None for a new cheap point.
 
         ``in_flight`` maps the points being promoted to their rung; ``n_cheap_in_flight`` new
         points run at rung 0. ``budget_left=False`` (no new point may be handed out) still
-        allows a promotion within the share.
+        allows a promotion within the share. ``changed``: the share of the box whose predicted
+        phase changed over the last ``settle_window`` labels (NaN: unknown), see "Settled".
         """
+        settled = bool(changed <= self.settle_tol)  # False for NaN
         if self.n_labeled < self.start_after:
             return None
         times = self.time_per_rung()
@@ -240,13 +307,17 @@ class PromotionPolicy:
         for rung in range(self.n_rungs - 2, -1, -1):  # the top rung's feeders first
             probing = False
             n_pairs = len(self._pairs[rung])
-            if n_pairs < self.calibration and n_pairs + sum(r == rung + 1 for r in in_flight.values()) >= self.calibration:
+            if self.calibrating(rung) and n_pairs + sum(r == rung + 1 for r in in_flight.values()) >= self.calibration:
                 continue  # the calibration promotions are running: wait for their labels
             if not self.active(rung):
-                if not budget_left or not self._probe_due(rung):
+                if settled and self.settled_active(rung):
+                    if not self._allowed(rung, promo, total, settled):
+                        continue
+                elif not budget_left or not self._probe_due(rung):
                     continue
-                probing = True
-            elif not self._allowed(rung, promo, total):
+                else:
+                    probing = True
+            elif not self._allowed(rung, promo, total, settled):
                 continue
             cand = self.candidates(rung, in_flight)
             if not len(cand):
@@ -264,11 +335,12 @@ class PromotionPolicy:
             return index, rung + 1
         return None
 
-    def plan_round(self, surrogate: Any, n_new: int) -> list[tuple[int, int]]:
+    def plan_round(self, surrogate: Any, n_new: int, changed: float = float("nan")) -> list[tuple[int, int]]:
         """Promotions to run with a round of ``n_new`` new cheap points (the batch schedule)."""
         chosen: dict[int, int] = {}
         while True:
-            nxt = self.next_promotion(surrogate, chosen, n_cheap_in_flight=n_new, budget_left=n_new > 0)
+            nxt = self.next_promotion(surrogate, chosen, n_cheap_in_flight=n_new, budget_left=n_new > 0,
+                                      changed=changed)
             if nxt is None:
                 return list(chosen.items())
             chosen[nxt[0]] = nxt[1]
@@ -277,5 +349,6 @@ class PromotionPolicy:
 
     def __repr__(self) -> str:
         return (f"PromotionPolicy(n_rungs={self.n_rungs}, calibration={self.calibration}, "
-                f"min_disagreement={self.min_disagreement}, max_share={self.max_share})")
+                f"min_disagreement={self.min_disagreement}, max_share={self.max_share}, "
+                f"calibration_share={self.calibration_share})")
 

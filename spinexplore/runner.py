@@ -448,10 +448,15 @@ class Runner:
                 learner.propose(n_per_iteration, strategy)
                 self.checkpointer.flush()
                 new = learner.pending_indices()
-                promotions = self.policy.plan_round(self._surrogate(), len(new)) if self.policy else []
+                promotions = (self.policy.plan_round(self._surrogate(), len(new), self._changed())
+                              if self.policy else [])
                 self.run_points(new, promotions)
                 self._end_round(on_round)
         self.report_outcomes()
+
+    def _changed(self) -> float:
+        """Share of the box whose predicted phase changed over the policy's settle window (NaN: unknown)."""
+        return self.learner.changed_since(self.policy.settle_window) if self.policy is not None else float("nan")
 
     def _end_round(self, on_round: Callable[[dict[str, Any]], None] | None) -> None:
         self.learner.fit()
@@ -498,7 +503,7 @@ class Runner:
             if self.policy is None or learner.n_fitted == 0:
                 return None
             return self.policy.next_promotion(self._surrogate(), self._promoting, len(cheap_running),
-                                              budget_left=budget_left)
+                                              budget_left=budget_left, changed=self._changed())
 
         def feed() -> Iterator[Any]:
             while True:

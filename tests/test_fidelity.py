@@ -133,10 +133,11 @@ def test_policy_learns_the_disagreement_rate_and_stops_when_the_rungs_agree():
     other = PromotionPolicy(2, calibration=4)
     for i in range(40):
         other.observe(_record(i, [(0, "SINGLE_Q")] + ([(1, "SKYRMION")] if i < 6 else [])), rng.random(2))
-    assert other.active(0) and other.share(0) == 0.75
+    assert other.active(0) and other.share(0) == other.max_share
     assert other.cost(0) == pytest.approx(CHEAP_COST) and other.cost(1) == pytest.approx(COSTLY_COST)
     factors = other.weight_factors(np.array([0, 10]))
-    assert factors[0] == 1.0 and factors[1] == 0.25  # a promoted label counts fully, a cheap one less
+    # a promoted label counts fully; a cheap one whose label was overturned every time barely
+    assert factors[0] == 1.0 and factors[1] == pytest.approx(other.min_weight**2)
 
 
 def test_policy_promotes_where_the_cheap_rung_was_wrong_before():
@@ -152,14 +153,83 @@ def test_policy_promotes_where_the_cheap_rung_was_wrong_before():
     assert s[0] > 2.5 * s[1]
 
 
+def test_calibration_is_paid_as_it_goes_and_ends_at_the_first_disagreement():
+    policy = PromotionPolicy(2, calibration=4, calibration_share=0.2, start_after=10)
+    rng = np.random.default_rng(1)
+    for i in range(30):  # 0.3 s of cheap work: too little for a fifth of it to pay a promotion
+        policy.observe(_record(i, [(0, "SINGLE_Q")]), rng.random(2))
+    assert policy.calibrating(0) and policy.share(0) == 0.2
+    assert policy.next_promotion(None, {}) is None
+    for i in range(30, 200):  # 2 s: now one fits in a fifth of the time
+        policy.observe(_record(i, [(0, "SINGLE_Q")]), rng.random(2))
+    first = policy.next_promotion(None, {})
+    assert first is not None and first[1] == 1
+    policy.observe(_record(first[0], [(0, "SINGLE_Q"), (1, "SINGLE_Q")]), policy._unit[first[0]])  # agrees
+    assert policy.calibrating(0)
+    assert policy.next_promotion(None, {}) is None  # 0.3 s of 2.3: the next calibration waits for cheap work
+    other = next(i for i in range(200) if i != first[0])
+    policy.observe(_record(other, [(0, "SINGLE_Q"), (1, "SKYRMION")]), policy._unit[other])  # overturned
+    # one overturned label ends the calibration: the share follows the disagreement at once
+    assert not policy.calibrating(0) and policy.active(0)
+    assert policy.share(0) == pytest.approx(min(policy.max_share, policy.gain * 1.5 / 3))
+    assert policy.next_promotion(None, {}) is not None
+    # four agreeing calibration pairs on another policy: stopped
+    agree = PromotionPolicy(2, calibration=4)
+    for i in range(200):
+        agree.observe(_record(i, [(0, "SINGLE_Q")] + ([(1, "SINGLE_Q")] if i < 4 else [])), rng.random(2))
+    assert not agree.calibrating(0) and not agree.active(0)
+
+
+def test_a_settled_diagram_resumes_promotions_until_the_rungs_agree_for_good():
+    rng = np.random.default_rng(2)
+    policy = PromotionPolicy(2, calibration=4, min_disagreement=0.15)
+    for i in range(400):  # 4 s of cheap work; four agreeing calibration pairs stopped the rung
+        policy.observe(_record(i, [(0, "SINGLE_Q")] + ([(1, "SINGLE_Q")] if i < 4 else [])), rng.random(2))
+    assert not policy.active(0) and policy.disagreement(0) == pytest.approx(0.1)
+    policy._probe_at[0] = policy.n_labeled  # no probe due
+    assert policy.next_promotion(None, {}) is None
+    assert policy.next_promotion(None, {}, changed=0.2) is None  # the diagram still moves: cheap points
+    nxt = policy.next_promotion(None, {}, changed=0.01)  # settled: promotions are the best use again
+    assert nxt is not None and nxt[1] == 1
+    assert policy.share(0, settled=True) == pytest.approx(min(policy.max_share, 4 * 0.1))
+    # agreeing pairs lower p until p < min_disagreement / 4: then even a settled diagram stops them
+    for i in range(4, 20):
+        policy.observe(_record(i, [(0, "SINGLE_Q"), (1, "SINGLE_Q")]), policy._unit[i])
+    assert policy.disagreement(0) < policy.min_disagreement / 4
+    assert policy.next_promotion(None, {}, changed=0.0) is None
+
+
+def test_cheap_labels_lose_weight_only_next_to_the_same_cheap_label_overturned():
+    policy = PromotionPolicy(2, calibration=1, bandwidth=0.1)
+    units = {0: [0.2, 0.2], 1: [0.22, 0.2], 2: [0.18, 0.22], 3: [0.8, 0.8], 4: [0.6, 0.6]}
+    policy.observe(_record(0, [(0, "SINGLE_Q"), (1, "SKYRMION")]), units[0])  # cheap SINGLE_Q overturned
+    policy.observe(_record(4, [(0, "SKYRMION"), (1, "SKYRMION")]), units[4])  # cheap SKYRMION confirmed
+    for i, u in enumerate(([0.9, 0.1], [0.9, 0.3], [0.5, 0.95], [0.05, 0.9]), start=5):  # agreements far away
+        policy.observe(_record(i, [(0, "SINGLE_Q"), (1, "SINGLE_Q")]), u)
+    policy.observe(_record(1, [(0, "SINGLE_Q")]), units[1])  # next to the overturned label, same label
+    policy.observe(_record(2, [(0, "SKYRMION")]), units[2])  # next to it, the other label
+    policy.observe(_record(3, [(0, "SINGLE_Q")]), units[3])  # far away
+    q = policy.local_disagreement(0, np.array([1, 2, 3]))
+    assert q[0] > 2 * policy.disagreement(0) and q[1] == pytest.approx(policy.disagreement(0), abs=0.02)
+    assert q[2] == pytest.approx(policy.disagreement(0), abs=0.01)
+    w = policy.weight_factors(np.array([0, 1, 2, 3, 4]))
+    assert w[0] == 1.0 and w[4] == 1.0  # costly labels count fully
+    assert w[1] < 0.5 * w[2] and w[1] < 0.5 * w[3]  # the suspect cheap label pulls much less
+    # and promotions go there first
+    s = policy.scores(0, np.array([1, 2, 3]), None)
+    assert s[0] > 2 * s[1] and s[0] > 2 * s[2]
+
+
 # ------------------------------------------------------------------------------ runs
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_ladder_run_promotes_fixes_labels_and_keeps_every_rung(tmp_path, n_jobs):
     path = tmp_path / "exploration.h5"
     ex = ActiveLearningExplorer(SPACE, seed=2, store=path, verbose=False)
-    ex.run(6, 10, simulation=[cheap_wrong_in_a_band, costly], n_initial=20, progress=False, **inline(n_jobs))
+    # a short run (1 s of cheap work against 0.3 s a promotion): calibrate early to see promotions
+    ladder = Ladder([cheap_wrong_in_a_band, costly], promotion={"calibration_share": 0.75})
+    ex.run(8, 10, simulation=ladder, n_initial=20, progress=False, **inline(n_jobs))
     records = ex.records
-    assert len(records) == 80 and all(r.status == PointStatus.DONE for r in records)
+    assert len(records) == 100 and all(r.status == PointStatus.DONE for r in records)
     promoted = [r for r in records if len(rung_results(r.result)) > 1]
     assert promoted, "no point was promoted although the cheap rung is wrong near the boundary"
     changed = [r for r in promoted if len({e.phase for e in rung_results(r.result).values()}) > 1]
@@ -169,8 +239,8 @@ def test_ladder_run_promotes_fixes_labels_and_keeps_every_rung(tmp_path, n_jobs)
         assert r.result.phase == entries[1].phase == truth(dict(zip(SPACE.names, r.params)))
         assert entries[0].cost == CHEAP_COST and entries[1].cost == COSTLY_COST
     stats = ex.run_stats["fidelity"]["rungs"]
-    assert stats[0]["n_points"] == 80 and stats[1]["n_points"] == len(promoted)
-    assert ex.run_stats["simulation_time"] == pytest.approx(80 * CHEAP_COST + len(promoted) * COSTLY_COST)
+    assert stats[0]["n_points"] == 100 and stats[1]["n_points"] == len(promoted)
+    assert ex.run_stats["simulation_time"] == pytest.approx(100 * CHEAP_COST + len(promoted) * COSTLY_COST)
     # the record survives the store, and the views show it
     ex.close()
     back = ActiveLearningExplorer.load(path)
@@ -185,13 +255,15 @@ def test_ladder_run_promotes_fixes_labels_and_keeps_every_rung(tmp_path, n_jobs)
     assert set(df["fidelity1_phase"].dropna()) <= {"FERROMAGNET", "SINGLE_Q"}
     pytest.importorskip("xarray")
     ds = back.to_xarray(resolution=8)
-    assert ds["rung_phase"].shape == (80, 2) and int((ds["fidelity"] == 1).sum()) == len(promoted)
+    assert ds["rung_phase"].shape == (100, 2) and int((ds["fidelity"] == 1).sum()) == len(promoted)
     assert int((ds["rung_phase"][:, 1] != "").sum()) == len(promoted)
 
 
 def test_promotions_stop_when_the_rungs_agree():
     ex = ActiveLearningExplorer(SPACE, seed=4, verbose=False)
-    ex.run(12, 10, simulation=Ladder([cheap_right, costly]), n_initial=20, progress=False, **inline())
+    # 140 cheap points are 4.7 promotions' worth: let the calibration take 3/4 of the time to finish in it
+    ladder = Ladder([cheap_right, costly], promotion={"calibration_share": 0.75})
+    ex.run(12, 10, simulation=ladder, n_initial=20, progress=False, **inline())
     fid = ex.run_stats["fidelity"]["rungs"]
     # calibration (4) plus at most a few logarithmic probes, out of 140 points
     assert 4 <= fid[1]["n_points"] <= 6
@@ -200,7 +272,8 @@ def test_promotions_stop_when_the_rungs_agree():
 
 def test_the_ladder_beats_the_cheap_rung_alone_on_the_synthetic_pair():
     lad = ActiveLearningExplorer(SPACE, seed=5, verbose=False)
-    lad.run(8, 10, simulation=[cheap_wrong_in_a_band, costly], n_initial=20, progress=False, **inline())
+    ladder = Ladder([cheap_wrong_in_a_band, costly], promotion={"calibration_share": 0.75})  # a short run
+    lad.run(8, 10, simulation=ladder, n_initial=20, progress=False, **inline())
     cheap_only = ActiveLearningExplorer(SPACE, seed=5, verbose=False)
     cheap_only.run(8, 10, simulation=cheap_wrong_in_a_band, n_initial=20, progress=False, **inline())
     assert _accuracy(lad) > _accuracy(cheap_only)
@@ -252,8 +325,9 @@ def slow_costly(p):
     return t.costly(p)
 
 ex = ActiveLearningExplorer(t.SPACE, seed=7, store={store!r}, verbose=False)
-ex.run(40, 5, simulation=[t.cheap_wrong_in_a_band, slow_costly], n_initial=20, progress=False,
-       checkpoint_interval=1, **t.inline())
+# 2.2 s of cheap work: calibrate within 3/4 of the time so that promotions run before the end
+ladder = t.Ladder([t.cheap_wrong_in_a_band, slow_costly], promotion={{"calibration_share": 0.75}})
+ex.run(40, 5, simulation=ladder, n_initial=20, progress=False, checkpoint_interval=1, **t.inline())
 '''
 
 
@@ -316,14 +390,24 @@ def test_the_benchmark_quick_mode_runs_and_renders(tmp_path):
 
     bench = runpy.run_path(str(Path(__file__).parents[1] / "benchmarks" / "multi_fidelity.py"))
     out = tmp_path / "mf.json"
-    data = bench["main"](["--quick", "--n-costly", "12", "--triangular-time", "10", "--out", str(out)])
+    data = bench["main"](["--quick", "--n-costly", "12", "--triangular-time", "10", "--checkpoints", "3",
+                          "--out", str(out)])
     assert out.exists() and set(data["targets"]) == {"square", "triangular"}
     for box in ("square", "triangular"):
         run = data["boxes"][box]["runs"][0]
         assert run["cheap_only"]["simulation_time"] >= run["ladder"]["simulation_time"] - 0.2
         assert 0.0 <= run["ladder"]["accuracy"] <= 1.0
+        traj = run["ladder"]["trajectory"]  # accuracy along the run, ending with the final score
+        assert len(traj) >= 2 and traj[-1]["accuracy"] == run["ladder"]["accuracy"]
+        assert all(a["simulation_time"] <= b["simulation_time"] for a, b in zip(traj, traj[1:]))
+    square = data["boxes"]["square"]["runs"][0]
+    t = square["ladder"]["time_to_costly_accuracy"]
+    assert t is None or t == bench["first_time_at"](square["ladder"]["trajectory"], square["costly_only"]["accuracy"])
     text = bench["render_readme"](data)
-    assert "ladder `screening,accurate`" in text and "Square: the ladder used" in text
+    assert "ladder `screening,accurate`" in text and "Square target 1" in text and "Triangular target" in text
+    both = bench["main"](["--merge", str(out), str(out), "--out", str(tmp_path / "both.json")])  # two parts
+    assert len(both["boxes"]["square"]["runs"]) == 2 and len(both["parts"]) == 2
+    assert both["targets"]["square"]["costly_only_accuracy"] == data["targets"]["square"]["costly_only_accuracy"]
 
 
 @pytest.mark.slow
