@@ -58,7 +58,7 @@ def fidelity_summary(records: Sequence[Any], names: Sequence[str] | None = None)
         for k, e in entries.items():
             per.setdefault(k, []).append(e.cost)
             up = entries.get(k + 1)
-            if up is not None and e.phase.is_physical and up.phase.is_physical:
+            if up is not None and decided(e.phase) and decided(up.phase):  # UNKNOWN: no verdict
                 pairs.setdefault(k, []).append(int(e.phase != up.phase))
     n_rungs = max(len(names or ()), max(per, default=-1) + 1)
     rungs = []

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from spinexplore._validation import check_int, check_real
-from spinexplore._rungs import rung_results
+from spinexplore._rungs import decided, rung_results
 from spinexplore.results import PointRecord, PointStatus
 
 __all__ = ["PromotionPolicy"]
@@ -134,7 +134,7 @@ class PromotionPolicy:
         self._confidence[i] = float(record.result.confidence)
         for r, pairs in enumerate(self._pairs):
             lo, hi = entries.get(r), entries.get(r + 1)
-            if lo is not None and hi is not None and lo.phase.is_physical and hi.phase.is_physical:
+            if lo is not None and hi is not None and decided(lo.phase) and decided(hi.phase):  # UNKNOWN: no verdict
                 pairs[i] = float(lo.phase != hi.phase)
                 self._pair_label[r][i] = lo.phase
 
@@ -152,9 +152,10 @@ class PromotionPolicy:
         return sum(1 for i, s in self._status.items() if s == PointStatus.DONE)
 
     def best_rung(self, index: int) -> int:
-        """The rung of a point's best (physical) result, 0 when it has none yet."""
+        """The rung of a point's best result (as ``merge_result`` picks it), 0 when it has none yet."""
         entries = self._entries.get(index) or {}
-        physical = [k for k, e in entries.items() if e.phase.is_physical]
+        physical = ([k for k, e in entries.items() if decided(e.phase)]
+                    or [k for k, e in entries.items() if e.phase.is_physical])
         return max(physical) if physical else 0
 
     def cost(self, rung: int) -> float:
