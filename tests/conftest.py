@@ -7,7 +7,14 @@ benchmarks' quick modes) gets 600 s unless it names its own ``@pytest.mark.timeo
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# tests/helpers/ is imported as ``helpers`` by the test modules (--import-mode=importlib puts no
+# test directory on the path by itself)
+sys.path.insert(0, str(Path(__file__).parent))
 
 SLOW_TIMEOUT_S = 600
 

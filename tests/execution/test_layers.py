@@ -8,7 +8,6 @@ shared by the ``process`` backend and the ``concurrent.futures`` adapter, and
 
 from __future__ import annotations
 
-import ast
 import doctest
 import pathlib
 import subprocess
@@ -26,6 +25,8 @@ from spinexplore.execution import BACKENDS, OutcomeStatus, ProcessExecutor, regi
 from spinexplore.execution import _remote, _worker, registry
 from spinexplore.execution.base import BatchedMap, dump_fn
 
+from helpers.import_graph import subgraph
+
 PACKAGE = pathlib.Path(execution.__file__).parent
 
 #: Every module of the layer, bottom to top: a module may import only those before it.
@@ -33,21 +34,7 @@ ORDER = ["base", "progress", "_worker", "_spawn", "process", "sequential", "_rem
          "_loky", "_dask", "_mpi", "registry", "__init__"]
 
 
-def _imports(path: pathlib.Path) -> set[str]:
-    """Names of the execution modules ``path`` imports anywhere (module or function level)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            if parts[:2] == ["spinexplore", "execution"] and len(parts) == 3 and parts[2] in ORDER:
-                found.add(parts[2])
-    return found
+GRAPH = subgraph("spinexplore.execution")
 
 
 def test_every_module_is_placed_in_the_layer_order():
@@ -58,7 +45,7 @@ def test_every_module_is_placed_in_the_layer_order():
 @pytest.mark.parametrize("module", ORDER)
 def test_imports_point_only_down(module):
     below = set(ORDER[: ORDER.index(module)])
-    upward = _imports(PACKAGE / f"{module}.py") - below
+    upward = GRAPH[module] - below
     assert not upward, f"{module} imports {sorted(upward)}, which are not below it in {ORDER}"
 
 

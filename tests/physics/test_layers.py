@@ -4,67 +4,13 @@ solver that uses them."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
+from helpers.import_graph import find_cycle, subgraph
 
-import spinexplore.physics
-
-PACKAGE = "spinexplore.physics"
-ROOT = Path(spinexplore.physics.__file__).parent
-MODULES = {p.stem: p for p in ROOT.glob("*.py") if p.stem != "__init__"}
-
-
-def _imports(path: Path) -> set[str]:
-    """Sibling modules of the physics package that ``path`` imports anywhere in its body."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module is not None:
-            if node.level:  # relative: .x or from . import x
-                names = [f"{PACKAGE}.{node.module}"]
-            elif node.module == PACKAGE:
-                names = [f"{PACKAGE}.{a.name}" for a in node.names]
-            else:
-                names = [node.module]
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            names = [f"{PACKAGE}.{a.name}" for a in node.names]
-        for name in names:
-            if name.startswith(PACKAGE + "."):
-                stem = name[len(PACKAGE) + 1:].split(".")[0]
-                if stem in MODULES and MODULES[stem] != path:
-                    out.add(stem)
-    return out
-
-
-GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+GRAPH = {name: edges - {"__init__"} for name, edges in subgraph("spinexplore.physics").items() if name != "__init__"}
 
 
 def _cycle() -> list[str] | None:
-    state: dict[str, int] = {}  # 1 on the stack, 2 done
-    stack: list[str] = []
-
-    def visit(v: str) -> list[str] | None:
-        state[v] = 1
-        stack.append(v)
-        for w in sorted(GRAPH[v]):
-            if state.get(w) == 1:
-                return stack[stack.index(w):] + [w]
-            if w not in state:
-                found = visit(w)
-                if found:
-                    return found
-        stack.pop()
-        state[v] = 2
-        return None
-
-    for v in sorted(GRAPH):
-        if v not in state:
-            found = visit(v)
-            if found:
-                return found
-    return None
+    return find_cycle(GRAPH)
 
 
 def test_the_graph_sees_the_known_edges():
