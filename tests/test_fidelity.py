@@ -233,7 +233,8 @@ def test_ladder_run_promotes_fixes_labels_and_keeps_every_rung(tmp_path, n_jobs)
     promoted = [r for r in records if len(rung_results(r.result)) > 1]
     assert promoted, "no point was promoted although the cheap rung is wrong near the boundary"
     changed = [r for r in promoted if len({e.phase for e in rung_results(r.result).values()}) > 1]
-    assert changed  # the costly rung corrected some labels
+    if n_jobs == 1:  # in-process the order of results, hence the policy's choices, is fixed; with two
+        assert changed  # workers it follows their timing, and whether a promotion lands in the band varies
     for r in promoted:  # the best label is the costly one, and both rungs are recorded
         entries = rung_results(r.result)
         assert r.result.phase == entries[1].phase == truth(dict(zip(SPACE.names, r.params)))
