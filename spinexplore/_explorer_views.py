@@ -1,4 +1,5 @@
-"""Read access of ``ActiveLearningExplorer``: points, counts, summary, and the analysis shortcuts.
+"""Read access of ``ActiveLearningExplorer``: points, counts, summary, and the analysis shortcuts
+(nothing here writes: ``boundaries(save=True)`` lives in ``explorer.py``).
 
 A mixin over ``self._learner`` (a :class:`~spinexplore.learner.PhaseLearner`) and
 ``self.run_stats``; kept apart so that ``explorer.py`` holds what the facade does, not what it shows.
@@ -23,7 +24,6 @@ class ExplorerViews:
     _simulation_description: Any
     _boundaries: dict[str, Any] | None
     store: Any
-    checkpoint: Any  # the explorer's: write the state to the store
 
     # ------------------------------------------------------------------ read access
     records = property(lambda self: self._learner.records, doc="Every point, in index order (a copy).")
@@ -103,32 +103,6 @@ class ExplorerViews:
         from spinexplore.analysis import texture
 
         return texture(self, index, simulation=simulation, lattice=lattice)
-
-    def boundaries(self, *, save: bool = False, **kwargs: Any) -> list[Any]:
-        """Phase boundaries of a 2-D slice with uncertainty bands
-        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``).
-
-        ``save=True`` also writes them into the run's store (the explorer state, checkpointed at
-        once), where :meth:`stored_boundaries` finds them after ``load()``; one set is kept,
-        the last one saved. It needs a writable store (not ``read_only=True``).
-        """
-        from spinexplore.analysis import phase_boundaries
-
-        if save and getattr(self.store, "read_only", False):
-            from spinexplore.errors import InputError
-
-            raise InputError("boundaries(save=True) needs a writable store; this explorer was loaded "
-                             "with read_only=True (save_boundaries(b, 'file.json') writes a file instead)")
-        found = phase_boundaries(self, **kwargs)
-        if save:
-            from spinexplore._analysis_boundaries import DEFINITION
-
-            self._boundaries = {"n_finished": int(self._learner.n_finished), "n_points": int(self.n_points),
-                                "options": {k: v for k, v in kwargs.items() if k != "at"},
-                                "at": {k: float(v) for k, v in (kwargs.get("at") or {}).items()},
-                                "definition": DEFINITION, "boundaries": [b.to_dict() for b in found]}
-            self.checkpoint()
-        return found
 
     def stored_boundaries(self) -> tuple[list[Any], dict[str, Any]]:
         """The boundaries last saved with ``boundaries(save=True)``, and how they were made.

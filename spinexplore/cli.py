@@ -212,12 +212,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(format_policy(stats["fidelity"], (state.get("simulation") or {}).get("names")))
     history = state.get("history") or []
     if history:
+        from spinexplore._text import number, percent
+
         print("iteration  done  changed  mean uncertainty")
         for h in history:
             cf, mu = h.get("changed_fraction"), h.get("mean_uncertainty")
-            print(f"{h['iteration']:>9}  {h['n_done']:>4}  "
-                  f"{'   n/a' if cf is None or math.isnan(cf) else f'{100 * cf:5.1f}%'}  "
-                  f"{'  n/a' if mu is None or math.isnan(mu) else f'{mu:.3f}'}")
+            print(f"{h['iteration']:>9}  {h['n_done']:>4}  {percent(cf, width=6)}  {number(mu, width=5)}")
     return EXIT_OK
 
 

@@ -284,6 +284,32 @@ class ActiveLearningExplorer(ExplorerViews):
             store.close()
             raise
 
+    def boundaries(self, *, save: bool = False, **kwargs: Any) -> list[Any]:
+        """Phase boundaries of a 2-D slice with uncertainty bands
+        (:func:`spinexplore.analysis.phase_boundaries`: ``x=``, ``y=``, ``at=``, ``resolution=``).
+
+        ``save=True`` also writes them into the run's store (the explorer state, checkpointed at
+        once), where :meth:`stored_boundaries` finds them after ``load()``; one set is kept,
+        the last one saved. It needs a writable store (not ``read_only=True``).
+        """
+        from spinexplore.analysis import phase_boundaries
+
+        if save and getattr(self.store, "read_only", False):
+            from spinexplore.errors import InputError
+
+            raise InputError("boundaries(save=True) needs a writable store; this explorer was loaded "
+                             "with read_only=True (save_boundaries(b, 'file.json') writes a file instead)")
+        found = phase_boundaries(self, **kwargs)
+        if save:
+            from spinexplore._analysis_boundaries import DEFINITION
+
+            self._boundaries = {"n_finished": int(self._learner.n_finished), "n_points": int(self.n_points),
+                                "options": {k: v for k, v in kwargs.items() if k != "at"},
+                                "at": {k: float(v) for k, v in (kwargs.get("at") or {}).items()},
+                                "definition": DEFINITION, "boundaries": [b.to_dict() for b in found]}
+            self.checkpoint()
+        return found
+
     # ------------------------------------------------------------------ running
     def classify_pending_points(
         self, simulation_func: Callable[[dict[str, float]], Any], n_jobs: int = 1, checkpoint_interval: int = 10,

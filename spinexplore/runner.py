@@ -35,6 +35,7 @@ from typing import Any
 
 from spinexplore._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
 from spinexplore._log import get_logger
+from spinexplore._text import number, percent
 from spinexplore.errors import Interrupted, SimulationFailingError
 from spinexplore.execution._worker import WarmUp
 from spinexplore.learner import PhaseLearner, reference_metrics
@@ -689,11 +690,9 @@ def warn_oversubscribed(n_workers: int, backend: str | None) -> bool:
 
 def format_round(entry: dict[str, Any]) -> str:
     """``Iteration 2: 40 done, 0 failed; predicted phase changed on 4.5% of the box; ...``"""
-    cf, mu = entry["changed_fraction"], entry["mean_uncertainty"]
-    cf_text = "n/a" if math.isnan(cf) else f"{100 * cf:.1f}%"
-    mu_text = "n/a" if math.isnan(mu) else f"{mu:.3f}"
     return (f"Iteration {entry['iteration']}: {entry['n_done']} done, {entry['n_failed']} failed; "
-            f"predicted phase changed on {cf_text} of the box; mean uncertainty {mu_text}")
+            f"predicted phase changed on {percent(entry['changed_fraction'])} of the box; "
+            f"mean uncertainty {number(entry['mean_uncertainty'])}")
 
 
 def format_stats(stats: dict[str, Any] | None) -> str:
@@ -701,7 +700,7 @@ def format_stats(stats: dict[str, Any] | None) -> str:
     if not stats:
         return "no run yet"
     eff = stats.get("efficiency")
-    eff_text = "n/a" if eff is None or math.isnan(eff) else f"{100 * eff:.0f}%"
+    eff_text = percent(eff, 0)
     n_sim, n_ok = stats["n_simulations"], stats.get("n_ok")
     what = f"{n_sim} simulations"
     if n_ok is not None and n_ok < n_sim:  # "32 simulations (none succeeded: 32 TIMEOUT)"
