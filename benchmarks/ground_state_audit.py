@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-from _provenance import provenance  # noqa: E402 (benchmarks/ is the script's directory)
 from spinexplore.physics import _kernels
 from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import make_lattice
@@ -268,6 +267,17 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def _provenance() -> dict:
+    """The commit, machine and load of this run (benchmarks/_provenance.py, beside this script:
+    imported here so that the module also imports where benchmarks/ is not on the path)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _provenance import provenance
+
+    return provenance()
+
+
 def _sci(x: float) -> str:
     """2.1e-6, 2e-4: the short scientific form the README uses."""
     mant, exp = f"{x:.1e}".split("e")
@@ -394,7 +404,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"conditions": {"L": 24, "L2": None if a.quick else 36, "quick": a.quick,
                              "grid": None if a.quick else list(a.grid), "cpus": os.cpu_count(),
                              "load_avg": os.getloadavg()},
-              "provenance": provenance(),
+              "provenance": _provenance(),
               "targets": TARGETS,
               "summary": {p: summarize(rows) for p, rows in rows_by.items()},
               "rows": rows_by}
