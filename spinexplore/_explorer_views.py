@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from spinexplore._text import number
 from spinexplore.runner import format_stats
 
 __all__ = ["ExplorerViews"]
@@ -130,8 +131,8 @@ class ExplorerViews:
         if phases:
             lines.append("phases: " + ", ".join(f"{k}={v}" for k, v in phases.items()))
         for h in self.history[-5:]:
-            lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={h['changed_fraction']:.3f} "
-                         f"uncertainty={h['mean_uncertainty']:.3f}")
+            lines.append(f"iteration {h['iteration']}: done={h['n_done']} changed={number(h['changed_fraction'])} "
+                         f"uncertainty={number(h['mean_uncertainty'])}")
         if self.run_stats:
             lines.append(format_stats(self.run_stats))
         from spinexplore.fidelity import fidelity_summary, format_fidelity

@@ -351,3 +351,11 @@ def test_counts_separates_statuses_and_phases():
     assert "phases: FERROMAGNET=1, SKYRMION=2\n" in ex.summary() + "\n"
     with pytest.raises(ValueError, match="by must be 'status', 'phase' or None; got 'phases'"):
         ex.counts(by="phases")
+
+
+def test_summary_writes_a_missing_number_as_n_a():
+    """The first round has no earlier prediction to compare with: the summary said "changed=nan"."""
+    ex = ActiveLearningExplorer(SPACE, seed=0, verbose=False)
+    ex.run(0, 4, sim_quadrant, n_initial=10, progress=False, executor=get_executor(1, "sequential", isolate=False))
+    line = next(ln for ln in ex.summary().splitlines() if ln.startswith("iteration 0:"))
+    assert "changed=n/a" in line and "nan" not in line
