@@ -48,21 +48,6 @@ COLUMN_WIDTHS = {"single": 3.4, "double": 7.0}
 STYLES = ("single", "double")
 
 
-def phase_labels(overrides: Mapping[Any, str] | None = None) -> dict[PhaseType, str]:
-    """:data:`PHASE_LABELS` with ``overrides`` (keys: ``PhaseType``, names or values) applied."""
-    out = dict(PHASE_LABELS)
-    if overrides is None:
-        return out
-    if not isinstance(overrides, Mapping):
-        raise TypeError(f"phase_labels must be a mapping of phases to strings, e.g. {{'SKYRMION': 'SkX'}}; "
-                        f"got {overrides!r}")
-    for key, value in overrides.items():
-        if not isinstance(value, str):
-            raise TypeError(f"phase_labels[{key!r}] must be a string; got {value!r}")
-        out[PhaseType.parse(key)] = value
-    return out
-
-
 def new_axes(ax: Any) -> Axes:
     if ax is not None:
         return ax

@@ -10,8 +10,7 @@ import numpy as np
 from spinexplore._analysis_grid import GridPrediction, Slice, axis_label, decision, predict_grid, resolve_slice, space_of
 from spinexplore._validation import check_choice, check_int, check_real
 from spinexplore.labels import UNKNOWN_ID
-from spinexplore.plotting._common import (MIN_REGION_POINTS, PHASE_COLORS, UNDECIDED_STYLE, PhaseStyle, new_axes,
-                                          phase_labels)
+from spinexplore.plotting._common import MIN_REGION_POINTS, PHASE_COLORS, UNDECIDED_STYLE, PhaseStyle, new_axes
 from spinexplore.results import PhaseType, PointStatus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -570,10 +569,6 @@ def _outside_ok(ax: Any) -> bool:
     """True when the figure has this one Axes and constrained layout (a figure legend fits)."""
     engine = ax.figure.get_layout_engine()
     return len(ax.figure.axes) <= 2 and engine is not None and type(engine).__name__ == "ConstrainedLayoutEngine"
-
-
-def _phase_names(overrides: Mapping[Any, str] | None) -> dict[PhaseType, str]:
-    return phase_labels(overrides)
 
 
 def drop_classes(grid: GridPrediction, ids: Any) -> GridPrediction:
