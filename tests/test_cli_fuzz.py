@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from spinexplore.cli import main
 from spinexplore.explorer import ActiveLearningExplorer
 
+from helpers.cli import snapshot
+
 TINY = ["--n-initial", "1", "--n-iterations", "0", "--lattice-size", "6", "--mode", "screening",
         "--axes", "h=0:0.5", "K=0:0.5", "--no-progress"]
 
@@ -38,10 +40,6 @@ def existing_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fuzz") / "run"
     assert main(["run", *TINY, "--output-dir", str(out)]) == 0
     return out
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def call(argv: list[str]) -> tuple[int | str, str]:

@@ -19,12 +19,10 @@ from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
 from spinexplore.cli import main
 from spinexplore.execution import SequentialExecutor
 
+from helpers.cli import snapshot
+
 TINY = ["--n-initial", "2", "--n-iterations", "0", "--lattice-size", "6", "--mode", "screening",
         "--axes", "h=0:0.5", "K=0:0.5", "--no-progress"]
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def one_line_error(capsys) -> str:

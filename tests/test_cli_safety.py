@@ -14,6 +14,8 @@ import pytest
 
 from spinexplore.cli import main
 
+from helpers.cli import one_line_error, snapshot
+
 TINY = ["--n-initial", "2", "--n-iterations", "0", "--lattice-size", "6", "--mode", "screening",
         "--axes", "h=0:0.5", "K=0:0.5", "--no-progress"]
 
@@ -30,16 +32,6 @@ def run_dir(reference_run, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(reference_run, out)
     return out
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 @pytest.fixture

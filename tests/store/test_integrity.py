@@ -28,6 +28,9 @@ from spinexplore.store import ExplorationStore, StoreError
 from spinexplore.store import _reader
 from spinexplore.store._writer import SEAL_SIZE
 
+from helpers.cli import one_line_error as _error_line
+from helpers.cli import snapshot
+
 SPACE = ParameterSpace({"h": (0.0, 1.0), "K": (-1.0, 1.0)})
 
 
@@ -52,16 +55,6 @@ def killed_store(directory: Path, *, n_main: int = 2, n_journal: int = 3, spins:
     store._journal.close()  # kill -9: no fold on close
     store._lock.release()
     return path
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def _flip_store_id(path: Path, *, unseal: bool) -> None:

@@ -119,6 +119,16 @@ def test_a_torn_last_frame_is_dropped(tmp_path):
         assert reader.counts()["status"] == {"DONE": 15}
 
 
+def _refused_by_readers_and_writers_unchanged(path, match: str) -> None:
+    """Opening ``path`` to read and to write both raise ``StoreError`` matching ``match``, and
+    leave every file of its directory as it was."""
+    before = {p.name: p.read_bytes() for p in path.parent.iterdir()}
+    for mode in ("r", "a"):
+        with pytest.raises(StoreError, match=match):
+            ExplorationStore.open(path, mode)
+        assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == before
+
+
 def test_damage_inside_the_journal_is_refused(tmp_path):
     path = tmp_path / "exploration.h5"
     store = ExplorationStore.create(path, space=SPACE, config={})
@@ -128,12 +138,8 @@ def test_damage_inside_the_journal_is_refused(tmp_path):
     data = bytearray(_journal(path).read_bytes())
     data[len(data) // 3] ^= 0x10  # inside the first or second frame: valid frames follow
     _journal(path).write_bytes(bytes(data))
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    for mode in ("r", "a"):
-        with pytest.raises(StoreError, match=r"exploration\.h5\.journal \(the checkpoint journal of exploration\.h5\) "
-                                             r"is damaged: .*a valid checkpoint follows.*move the journal aside"):
-            ExplorationStore.open(path, mode)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    _refused_by_readers_and_writers_unchanged(path, r"exploration\.h5\.journal \(the checkpoint journal of exploration\.h5\) "
+                                                    r"is damaged: .*a valid checkpoint follows.*move the journal aside")
 
 
 def test_a_journal_of_another_store_is_an_error_and_nothing_is_deleted(tmp_path):
@@ -146,12 +152,8 @@ def test_a_journal_of_another_store_is_an_error_and_nothing_is_deleted(tmp_path)
     with ExplorationStore.create(path, space=SPACE, config={"new": True}, overwrite=True) as store:
         pass
     _journal(path).write_bytes(stale)  # e.g. restored from a backup next to the new store
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    for mode in ("r", "a"):
-        with pytest.raises(StoreError, match=r"the journal .*exploration.h5.journal does not match the store "
-                                             r".*exploration.h5: .*belongs to store .*Nothing was changed"):
-            ExplorationStore.open(path, mode)
-        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    _refused_by_readers_and_writers_unchanged(path, r"the journal .*exploration.h5.journal does not match the store "
+                                                    r".*exploration.h5: .*belongs to store .*Nothing was changed")
 
 
 def test_a_leftover_journal_of_a_finished_compaction_is_ignored(tmp_path):
