@@ -13,7 +13,7 @@ from typing import Any
 from spinexplore.labels import FIRST_USER_ID
 from spinexplore.results import Label, PhaseType, SimulationResult
 
-__all__ = ["FIDELITY_KEY", "RungResult", "decided", "decode_label", "encode_label", "merge_result", "rung_of", "rung_results"]
+__all__ = ["FIDELITY_KEY", "RungResult", "best_of", "decided", "decode_label", "encode_label", "merge_result", "rung_of", "rung_results"]
 
 #: Observable holding the rung of a point's best result.
 FIDELITY_KEY = "fidelity"
@@ -113,6 +113,14 @@ def decided(label: Any, unknown_as_phase: bool = False) -> bool:
     return bool(label.is_physical) and (unknown_as_phase or label != PhaseType.UNKNOWN)
 
 
+def best_of(entries: dict[int, RungResult], unknown_as_phase: bool = False, *, default: int = 0) -> int:
+    """The rung whose result is a point's best: the highest that decides (:func:`decided`),
+    else the highest with a physical label (UNKNOWN), else ``default``."""
+    ranked = ([k for k, e in entries.items() if decided(e.phase, unknown_as_phase)]
+              or [k for k, e in entries.items() if e.phase.is_physical])
+    return max(ranked) if ranked else default
+
+
 def merge_result(old: SimulationResult | None, rung: int, new: SimulationResult,
                  vocabulary: Any = None, *, unknown_as_phase: bool = False) -> SimulationResult:
     """The point's best result after ``new`` arrived from ``rung``, carrying every rung's record.
@@ -126,9 +134,7 @@ def merge_result(old: SimulationResult | None, rung: int, new: SimulationResult,
     rung = int(rung)
     entries = rung_results(old, vocabulary) if old is not None else {}
     entries[rung] = RungResult(new.phase, new.confidence, new.energy, new.duration)
-    physical = ([k for k, e in entries.items() if decided(e.phase, unknown_as_phase)]
-                or [k for k, e in entries.items() if e.phase.is_physical])
-    best_rung = max(physical) if physical else rung
+    best_rung = best_of(entries, unknown_as_phase, default=rung)
     if best_rung == rung:
         base = new
     else:

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from spinexplore._validation import check_int, check_real
-from spinexplore._rungs import decided, rung_results
+from spinexplore._rungs import best_of, decided, rung_results
 from spinexplore.results import PointRecord, PointStatus
 
 __all__ = ["PromotionPolicy"]
@@ -153,10 +153,7 @@ class PromotionPolicy:
 
     def best_rung(self, index: int) -> int:
         """The rung of a point's best result (as ``merge_result`` picks it), 0 when it has none yet."""
-        entries = self._entries.get(index) or {}
-        physical = ([k for k, e in entries.items() if decided(e.phase)]
-                    or [k for k, e in entries.items() if e.phase.is_physical])
-        return max(physical) if physical else 0
+        return best_of(self._entries.get(index) or {})
 
     def cost(self, rung: int) -> float:
         """Mean simulation time of rung ``rung`` (learned); before any result of it, ten times the

@@ -300,17 +300,16 @@ class Runner:
             self.first_error = raw.error
         self._finished.append(record)
         where = f" [{self.ladder.names[rung]}]" if self.ladder is not None and rung else ""
-        result = raw
-        if result.ok:
-            self.progress.record(index, result.phase.name + where, ok=True, confidence=result.confidence,
-                                 energy=result.energy)
+        if raw.ok:
+            self.progress.record(index, raw.phase.name + where, ok=True, confidence=raw.confidence,
+                                 energy=raw.energy)
         else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
-            reason = (result.error or "no result").strip().splitlines()[0][:120]
-            self.progress.record(index, f"{result.phase.name}{where} ({reason})", ok=False)
-            self._log_failure(index, result)
+            reason = (raw.error or "no result").strip().splitlines()[0][:120]
+            self.progress.record(index, f"{raw.phase.name}{where} ({reason})", ok=False)
+            self._log_failure(index, raw)
         if self.checkpointer.note() and self._on_disk and self.verbose:
             _LOG.info("Checkpoint saved (%d/%d completed)", self.learner.n_finished, self.learner.n_points)
-        self._check_fail_fast(result)
+        self._check_fail_fast(raw)
         return record
 
     # ------------------------------------------------------------------ before and after a schedule
