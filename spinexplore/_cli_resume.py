@@ -3,7 +3,7 @@
 The store is the single source of truth: the simulation is rebuilt from the recorded settings
 (or, for a store made with the Python API, from the simulation's own description), never from
 ``config.toml``. An explicit setting that differs from the record is refused with both values,
-unless it is in :data:`~spinexplore._cli_settings.SAFE_ON_RESUME`.
+unless the table of :mod:`spinexplore.settings` lets resume change it (:data:`~spinexplore.settings.SAFE_ON_RESUME`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from spinexplore._cli_settings import (
     write_toml,
 )
 from spinexplore._validation import InputError
+from spinexplore.settings import TABLE, RunSettings
 
 __all__ = ["cmd_resume", "merge_resume", "parse_override"]
 
@@ -192,6 +193,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         reader.store.close()
     settings, changes = merge_resume(recorded, explicit, sources, str(store))
     settings = {**DEFAULTS, **settings, "output_dir": str(out)}
+    for key in RunSettings.keys():  # what the run takes, recorded by any spinexplore: checked now
+        try:
+            settings[key] = TABLE[key].check(settings[key])
+        except InputError as exc:
+            raise CLIError(f"{sources.get(key, f'{key} (recorded in {store})')}: {exc}") from None
     check_budget(settings)
     check_execution(settings, sources, simulation, space)
     explorer = ActiveLearningExplorer.load(store)

@@ -90,7 +90,11 @@ class Interval:
         lo = "(" if self.closed in ("right", "neither") else "["
         hi = ")" if self.closed == "neither" else "]"
         what = "an integer" if self.type is int else "a number"
-        return f"{what} in {lo}{'-inf' if left is None else left}, {'inf' if right is None else right}{hi}"
+
+        def text(x: Any, none: str) -> str:
+            return none if x is None else f"{x:g}" if isinstance(x, float) else str(x)
+
+        return f"{what} in {lo}{text(left, '-inf')}, {text(right, 'inf')}{hi}"
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,12 @@ class Options:
 @dataclass(frozen=True)
 class Rule:
     """A check that is a function ``check(name, value) -> value`` (raising
-    :class:`~spinexplore.errors.InputError`), with its description in words."""
+    :class:`~spinexplore.errors.InputError`), with its description in words; ``type``: what
+    the command line converts the flag's text to."""
 
     function: Callable[[str, Any], Any]
     text: str
+    type: type = str
 
     def check(self, name: str, value: Any) -> Any:
         return self.function(name, value)
@@ -266,7 +272,7 @@ class Setting:
     @property
     def type(self) -> type:
         """What argparse converts the flag's text to."""
-        return self.constraint.type if isinstance(self.constraint, Interval) else str
+        return getattr(self.constraint, "type", str)
 
     @property
     def api(self) -> bool:
@@ -298,14 +304,14 @@ SETTINGS: tuple[Setting, ...] = (
             "active-learning rounds after the initial design (on resume: the new total)", resume=True),
     Setting("n_per_iteration", 10, _POINTS, "points proposed per round (the parallel batch)", resume=True),
     Setting("lattice_size", 24, Interval(int, 6, "spinexplore.simulation:MAX_LATTICE_SIZE"),
-            "linear size L of the periodic L x L lattice (even)"),
+            "linear size L of the periodic L x L lattice, even"),
     Setting("strategy", "balanced", Options("spinexplore.strategies:STRATEGIES", callables=True),
             "acquisition strategy", api_default=None),
-    Setting("n_jobs", 1, Rule(_n_jobs, f"a nonzero integer in [-{MAX_N_JOBS}, {MAX_N_JOBS}]"),
-            "parallel workers; -1 = all cores, -2 all but one", resume=True, api_default=1),
+    Setting("n_jobs", 1, Rule(_n_jobs, f"a nonzero integer in [-{MAX_N_JOBS}, {MAX_N_JOBS}]", int),
+            f"parallel workers, at most {MAX_N_JOBS}; -1 = all cores, -2 all but one", resume=True, api_default=1),
     Setting("mode", "fast", Rule(_mode, "screening, fast or accurate, or a fidelity ladder such as screening,accurate"),
-            "solver preset, or a fidelity ladder, cheapest first, e.g. screening,accurate or "
-            "screening,accurate@48 (@L: that rung's lattice size)"),
+            "solver preset: screening, fast or accurate, or a fidelity ladder, cheapest first, e.g. "
+            "screening,accurate or screening,accurate@48 (@L: that rung's lattice size)"),
     Setting("model", "triangular-chiral", Options("spinexplore.physics.model:PRESETS"), "model preset"),
     Setting("axes", None, Rule(_axes, "NAME=LOW:HIGH[:log] entries or a table of them"),
             "swept parameters and ranges in units of J1 (|value| <= 1000), e.g. h=0:0.57 K=-0.24:0.95",
@@ -321,7 +327,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("initial_method", "lhs", Options("spinexplore.samplers:SAMPLERS"), "initial design",
             api_default="lhs"),
     Setting("schedule", None, Options(SCHEDULES),
-            "async: a worker gets a new point as soon as it is free; batch: rounds of n_per_iteration",
+            "how points reach the workers (async: a worker gets a new point as soon as it is free; batch: "
+            "rounds of n_per_iteration)",
             resume=True, none="async with more than one worker", api_default=None),
     Setting("max_time", None, _SECONDS, "stop (resumably) after this much wall time", resume=True, none="none",
             metavar="SECONDS", api_default=None),
@@ -440,6 +447,11 @@ class RunSettings:
         if isinstance(self.executor, str):
             return build_executor(self.n_jobs, self.executor), True
         return get_executor(self.n_jobs, self.executor), False
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """The settings of the table that a run takes (the rest describe the simulation)."""
+        return [f.name for f in fields(cls) if f.name in TABLE]
 
     def total_points(self, n_initial: int) -> int:
         """The point budget ``n_initial + n_iterations * n_per_iteration``."""
