@@ -21,7 +21,6 @@ from spinexplore._cli_settings import (
     SAFE_ON_RESUME,
     STORE_NAME,
     CLIError,
-    _check_one,
     check_budget,
     check_execution,
     check_output_dir,
@@ -30,7 +29,7 @@ from spinexplore._cli_settings import (
     write_toml,
 )
 from spinexplore._validation import InputError
-from spinexplore.settings import TABLE, RunSettings
+from spinexplore.settings import TABLE, RunSettings, check
 
 __all__ = ["cmd_resume", "merge_resume", "parse_override"]
 
@@ -89,7 +88,7 @@ def merge_resume(recorded: Mapping[str, Any], explicit: Mapping[str, Any], sourc
     for key, value in explicit.items():
         where = sources.get(key, key)
         try:
-            value = _check_one(key, value)
+            value = check(key, value)
         except (InputError, CLIError) as exc:
             raise CLIError(f"{where}: {exc}") from None
         old = recorded.get(key)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from spinexplore._setting_checks import axes, boolean, command, mode, non_empty_path, parse_axes, phases
 from spinexplore._validation import (
     MAX_N_JOBS,
     MAX_POINTS,
@@ -139,89 +140,6 @@ def _n_jobs(name: str, value: Any) -> int:
     return check_n_jobs(value)
 
 
-def _mode(name: str, value: Any) -> str:
-    from spinexplore.fidelity import is_ladder_spec, parse_ladder_spec
-
-    if is_ladder_spec(value):  # a fidelity ladder, cheapest first: "screening,accurate@48"
-        return ",".join(m if s is None else f"{m}@{s}" for m, s in parse_ladder_spec(value))
-    return check_choice(name, value, _resolve("spinexplore.physics.solver:MODES"))
-
-
-def _non_empty_path(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{name} must be a non-empty directory path; got {value!r}")
-    return value
-
-
-def _axes(name: str, value: Any) -> dict[str, list]:
-    return parse_axes(value)
-
-
-def _solver(name: str, value: Any) -> Any:
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise InputError(f"{name} must be a command line (a string such as \"python solver.py {{params_file}}\" "
-                     f"or a list of strings); got {value!r}")
-
-
-def _phases(name: str, value: Any) -> dict[str, Any]:
-    """The ``[phases]`` table: ``name = "display name"`` or ``name = {display, color, code}``, in
-    legend order; checked by building the vocabulary. Returns it as a plain table."""
-    from spinexplore.labels import Vocabulary
-
-    if not isinstance(value, Mapping):
-        raise InputError(f"{name} must be a table such as [phases] q0 = \"$q=0$\" (name = display name, or "
-                         f"name = {{display = ..., color = ..., code = ...}}); got {value!r}")
-    try:
-        vocab = Vocabulary(value, where=name)
-    except (TypeError, ValueError) as exc:
-        raise InputError(str(exc)) from None
-    return {e.name: {k: getattr(e, k) for k in ("display", "color", "code") if getattr(e, k) is not None}
-            for e in vocab.entries()}
-
-
-def _boolean(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InputTypeError(f"{name} must be true or false; got {value!r}")
-    return value
-
-
-def parse_axes(specs: Any) -> dict[str, list]:
-    """``["h=0:0.5", "K=-0.2:0.9:log"]`` or a TOML table ``{h = "0:0.5", K = [-0.2, 0.9]}``
-    -> ``{"h": [0.0, 0.5], "K": [-0.2, 0.9, "log"]}``; a repeated name is refused."""
-    if isinstance(specs, Mapping):
-        out: dict[str, list] = {}
-        for name, value in specs.items():
-            if isinstance(value, str):
-                out.update(parse_axes([f"{name}={value}"]))
-            elif isinstance(value, (list, tuple)) and len(value) in (2, 3):
-                out[str(name)] = list(value)
-            else:
-                raise InputError(f"axis {name!r} must be \"LOW:HIGH\" or [low, high]; got {value!r}")
-        return out
-    if isinstance(specs, str) or not isinstance(specs, (list, tuple)):
-        raise InputError(f"axes must be a table such as [axes] h = \"0:0.5\" or a list such as "
-                         f"[\"h=0:0.5\", \"K=-0.2:0.9\"]; got {specs!r}")
-    out = {}
-    for spec in specs:
-        if not isinstance(spec, str):
-            raise InputError(f"each axis entry must be a string NAME=LOW:HIGH; got {spec!r}")
-        name, sep, rng = spec.partition("=")
-        parts = rng.split(":")
-        if not sep or len(parts) not in (2, 3) or not name:
-            raise InputError(f"{spec!r} must look like NAME=LOW:HIGH or NAME=LOW:HIGH:log (e.g. h=0:0.5)")
-        if name in out:
-            raise InputError(f"axis {name!r} is given twice ({spec!r}); give each axis once")
-        try:
-            low, high = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise InputError(f"bounds of {name!r} must be numbers; got {rng!r}") from None
-        out[name] = [low, high] if len(parts) == 2 else [low, high, parts[2]]
-    return out
-
-
 # ---------------------------------------------------------------------------- the table
 _NOT_API = object()  # Setting.api_default of a setting that is no keyword of explorer.run
 
@@ -309,11 +227,11 @@ SETTINGS: tuple[Setting, ...] = (
             "acquisition strategy", api_default=None),
     Setting("n_jobs", 1, Rule(_n_jobs, f"a nonzero integer in [-{MAX_N_JOBS}, {MAX_N_JOBS}]", int),
             f"parallel workers, at most {MAX_N_JOBS}; -1 = all cores, -2 all but one", resume=True, api_default=1),
-    Setting("mode", "fast", Rule(_mode, "screening, fast or accurate, or a fidelity ladder such as screening,accurate"),
+    Setting("mode", "fast", Rule(mode, "screening, fast or accurate, or a fidelity ladder such as screening,accurate"),
             "solver preset: screening, fast or accurate, or a fidelity ladder, cheapest first, e.g. "
             "screening,accurate or screening,accurate@48 (@L: that rung's lattice size)"),
     Setting("model", "triangular-chiral", Options("spinexplore.physics.model:PRESETS"), "model preset"),
-    Setting("axes", None, Rule(_axes, "NAME=LOW:HIGH[:log] entries or a table of them"),
+    Setting("axes", None, Rule(axes, "NAME=LOW:HIGH[:log] entries or a table of them"),
             "swept parameters and ranges in units of J1 (|value| <= 1000), e.g. h=0:0.57 K=-0.24:0.95",
             none="h in [0, 1.2u], K in [-0.5u, 2u], u = the model's natural unit D^2/J (x1.5 on the "
                  "triangular lattice)", metavar="NAME=LOW:HIGH[:log]", nargs="+"),
@@ -339,15 +257,15 @@ SETTINGS: tuple[Setting, ...] = (
             resume=True, none="off", metavar="FRACTION", api_default=None),
     Setting("converge_window", None, _POINTS, "number of new points over which --converge is measured",
             resume=True, none="the run's choice (50)", metavar="N", api_default=None),
-    Setting("output_dir", "spinexplore_output", Rule(_non_empty_path, "a non-empty directory path"),
+    Setting("output_dir", "spinexplore_output", Rule(non_empty_path, "a non-empty directory path"),
             "directory of the run's files", flag=False),
     # a user's solver instead of the built-in model, and the names of its phases (issue 22)
-    Setting("solver", None, Rule(_solver, "a command line: a string or a list of strings"),
+    Setting("solver", None, Rule(command, "a command line: a string or a list of strings"),
             "a command that runs one simulation instead of the built-in model", none="the built-in model",
             flag=False),
-    Setting("phases", None, Rule(_phases, "a table name = display name or name = {display, color, code}"),
+    Setting("phases", None, Rule(phases, "a table name = display name or name = {display, color, code}"),
             "the phases of the solver's labels, in legend order", none="the labels as they arrive", flag=False),
-    Setting("unknown_as_phase", False, Rule(_boolean, "true or false"), "learn UNKNOWN as a phase", flag=False),
+    Setting("unknown_as_phase", False, Rule(boolean, "true or false"), "learn UNKNOWN as a phase", flag=False),
 )
 
 #: The settings by name.
