@@ -66,11 +66,12 @@ class _Help(str):
         return self
 
     def render(self) -> str:
-        from spinexplore.settings import Interval, Options
+        from spinexplore.settings import Interval
 
         s, text = self.setting, self.setting.help
-        if isinstance(s.constraint, Options):  # the registry's names, plugins included
-            text += ": " + ", ".join(s.constraint.allowed())
+        names = s.constraint.allowed() if callable(getattr(s.constraint, "allowed", None)) else None
+        if names:  # the registry's names, plugins included
+            text += ": " + ", ".join(names)
         elif isinstance(s.constraint, Interval):
             text += f" ({s.constraint})"
         return f"{text} [default: {self.default}]".replace("%", "%%")

@@ -128,9 +128,13 @@ class Rule:
     function: Callable[[str, Any], Any]
     text: str
     type: type = str
+    names: Any = None  # the names it accepts among others (a tuple or "module:NAME"), for --help
 
     def check(self, name: str, value: Any) -> Any:
         return self.function(name, value)
+
+    def allowed(self) -> list[str] | None:
+        return None if self.names is None else list(_resolve(self.names))
 
     def __str__(self) -> str:
         return self.text
@@ -227,9 +231,10 @@ SETTINGS: tuple[Setting, ...] = (
             "acquisition strategy", api_default=None),
     Setting("n_jobs", 1, Rule(_n_jobs, f"a nonzero integer in [-{MAX_N_JOBS}, {MAX_N_JOBS}]", int),
             f"parallel workers, at most {MAX_N_JOBS}; -1 = all cores, -2 all but one", resume=True, api_default=1),
-    Setting("mode", "fast", Rule(mode, "screening, fast or accurate, or a fidelity ladder such as screening,accurate"),
-            "solver preset: screening, fast or accurate, or a fidelity ladder, cheapest first, e.g. "
-            "screening,accurate or screening,accurate@48 (@L: that rung's lattice size)"),
+    Setting("mode", "fast", Rule(mode, "a solver preset or a comma list of them (a fidelity ladder)",
+                                 names="spinexplore.physics.solver:MODES"),
+            "solver preset, or a fidelity ladder of them, cheapest first (e.g. screening,accurate or "
+            "screening,accurate@48, @L: that rung's lattice size)"),
     Setting("model", "triangular-chiral", Options("spinexplore.physics.model:PRESETS"), "model preset"),
     Setting("axes", None, Rule(axes, "NAME=LOW:HIGH[:log] entries or a table of them"),
             "swept parameters and ranges in units of J1 (|value| <= 1000), e.g. h=0:0.57 K=-0.24:0.95",
