@@ -3,7 +3,7 @@
 The store is the single source of truth: the simulation is rebuilt from the recorded settings
 (or, for a store made with the Python API, from the simulation's own description), never from
 ``config.toml``. An explicit setting that differs from the record is refused with both values,
-unless it is in :data:`~spinexplore._cli_settings.SAFE_ON_RESUME`.
+unless the table of :mod:`spinexplore.settings` lets resume change it (:data:`~spinexplore.settings.SAFE_ON_RESUME`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from spinexplore._cli_settings import (
     SAFE_ON_RESUME,
     STORE_NAME,
     CLIError,
-    _check_one,
     check_budget,
     check_execution,
     check_output_dir,
@@ -30,6 +29,7 @@ from spinexplore._cli_settings import (
     write_toml,
 )
 from spinexplore._validation import InputError
+from spinexplore.settings import TABLE, RunSettings, check
 
 __all__ = ["cmd_resume", "merge_resume", "parse_override"]
 
@@ -88,7 +88,7 @@ def merge_resume(recorded: Mapping[str, Any], explicit: Mapping[str, Any], sourc
     for key, value in explicit.items():
         where = sources.get(key, key)
         try:
-            value = _check_one(key, value)
+            value = check(key, value)
         except (InputError, CLIError) as exc:
             raise CLIError(f"{where}: {exc}") from None
         old = recorded.get(key)
@@ -192,6 +192,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         reader.store.close()
     settings, changes = merge_resume(recorded, explicit, sources, str(store))
     settings = {**DEFAULTS, **settings, "output_dir": str(out)}
+    for key in RunSettings.keys():  # what the run takes, recorded by any spinexplore: checked now
+        try:
+            settings[key] = TABLE[key].check(settings[key])
+        except InputError as exc:
+            raise CLIError(f"{sources.get(key, f'{key} (recorded in {store})')}: {exc}") from None
     check_budget(settings)
     check_execution(settings, sources, simulation, space)
     explorer = ActiveLearningExplorer.load(store)

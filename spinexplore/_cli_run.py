@@ -119,9 +119,6 @@ def signal_name(code: int) -> str:
     return "SIGTERM" if code == 143 else "Ctrl+C" if code == 130 else f"signal {code - 128}"
 
 
-_RUN_OPTIONS = ("schedule", "max_time", "max_cpu_time", "converge", "converge_window")
-
-
 def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *, progress: bool) -> int:
     """Run the exploration and report; on any way out release the store's lock.
 
@@ -130,16 +127,15 @@ def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *
     checkpointing becomes a :class:`RunError` (exit 4) with the resume command; anything else
     propagates (a bug).
     """
+    from spinexplore.settings import RunSettings
     from spinexplore.store.base import StoreError
 
-    extra = {k: settings[k] for k in _RUN_OPTIONS if settings.get(k) is not None}
+    # every keyword of the run from the table (the strategy is the explorer's own)
+    keywords = {k: settings[k] for k in RunSettings.keys()
+                if k not in ("n_iterations", "n_per_iteration", "strategy") and settings.get(k) is not None}
     try:
-        explorer.run(
-            settings["n_iterations"], settings["n_per_iteration"], simulation,
-            n_initial=settings["n_initial"], initial_method=settings.get("initial_method") or "lhs",
-            n_jobs=settings["n_jobs"], checkpoint_interval=settings["checkpoint_interval"],
-            timeout=settings["timeout"], backend=settings["backend"], progress=progress, **extra,
-        )
+        explorer.run(settings["n_iterations"], settings["n_per_iteration"], simulation, progress=progress,
+                     **keywords)
     except KeyboardInterrupt as exc:  # spinexplore.errors.Interrupted carries the signal
         release(explorer)
         code = int(getattr(exc, "exit_code", 130))

@@ -1,7 +1,9 @@
-"""The command line's run settings: defaults, the TOML config, checks, and what resume may change.
+"""The command line's run settings: the TOML config, the checks, the space and the simulation.
 
-Every setting is checked here before anything is written: a message names where the value
-came from (a flag, a key of a config file, an ``--override``), the value and what is allowed.
+Every setting is declared once, in the table of :mod:`spinexplore.settings` (default, allowed
+values, whether resume may change it, help); here each one is checked with it before anything
+is written: a message names where the value came from (a flag, a key of a config file, an
+``--override``), the value and what is allowed.
 The store records the settings of a run (:func:`stored_settings`); ``resume`` rebuilds the run
 from that record, never from ``config.toml`` (an export for people), and refuses an explicit
 setting that differs from it unless the setting is in :data:`SAFE_ON_RESUME`.
@@ -15,15 +17,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spinexplore._validation import (
-    MAX_POINTS,
-    InputError,
-    check_choice,
-    check_int,
-    check_n_jobs,
-    check_n_points,
-    check_real,
+from spinexplore._validation import InputError, check_n_points
+from spinexplore.settings import (  # noqa: F401 - the table's names, as the CLI has always exported them
+    DEFAULTS,
+    MAX_SECONDS,
+    MAX_SEED,
+    SAFE_ON_RESUME,
+    SCHEDULES,
+    TABLE,
+    parse_axes,
 )
+from spinexplore.settings import check as _check_one
 from spinexplore.store.hdf5 import DEFAULT_FILENAME as STORE_NAME
 
 __all__ = ["CLIError", "DEFAULTS", "SAFE_ON_RESUME", "load_toml", "write_toml", "parse_axes",
@@ -32,46 +36,6 @@ __all__ = ["CLIError", "DEFAULTS", "SAFE_ON_RESUME", "load_toml", "write_toml", 
 
 CONFIG_NAME = "config.toml"
 
-# run settings and their defaults; the TOML config uses the same keys (underscores)
-DEFAULTS: dict[str, Any] = {
-    "n_initial": 20,
-    "n_iterations": 3,
-    "n_per_iteration": 10,
-    "lattice_size": 24,
-    "strategy": "balanced",
-    "n_jobs": 1,
-    "output_dir": "spinexplore_output",
-    "mode": "fast",
-    "model": "triangular-chiral",
-    "axes": None,
-    "backend": None,
-    "timeout": None,
-    "checkpoint_interval": 10,
-    "seed": 0,
-    "initial_method": "lhs",
-    "schedule": None,
-    "max_time": None,
-    "max_cpu_time": None,
-    "converge": None,
-    "converge_window": None,
-    # a user's solver instead of the built-in model, and the names of its phases (issue 22)
-    "solver": None,
-    "phases": None,
-    "unknown_as_phase": False,
-}
-
-#: Settings that ``resume`` may change (with the same flag, ``--override KEY=VALUE`` or a
-#: config key): how the remaining points run, and how many rounds there are. Every other
-#: setting (model, lattice size, mode, axes, seed, strategy, initial design) is what the
-#: finished points were computed with, so a different value is refused.
-SAFE_ON_RESUME = ("n_jobs", "backend", "timeout", "checkpoint_interval", "n_iterations",
-                  "n_per_iteration", "schedule", "max_time", "max_cpu_time", "converge",
-                  "converge_window")
-SCHEDULES = ("async", "batch")
-#: Longest per-simulation timeout and run time limits, in seconds (about 30 years).
-MAX_SECONDS = 1e9
-#: Largest seed (what the store keeps as a 64-bit integer).
-MAX_SEED = 2**63 - 1
 #: Errors of a path the user chose that a different path (or free space) fixes.
 PATH_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
                errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ENOENT, errno.EEXIST,
@@ -137,134 +101,12 @@ def write_toml(path: Path, settings: Mapping[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------- values
-def parse_axes(specs: Any) -> dict[str, list]:
-    """``["h=0:0.5", "K=-0.2:0.9:log"]`` or a TOML table ``{h = "0:0.5", K = [-0.2, 0.9]}``
-    -> ``{"h": [0.0, 0.5], "K": [-0.2, 0.9, "log"]}``; a repeated name is refused."""
-    if isinstance(specs, Mapping):
-        out: dict[str, list] = {}
-        for name, value in specs.items():
-            if isinstance(value, str):
-                out.update(parse_axes([f"{name}={value}"]))
-            elif isinstance(value, (list, tuple)) and len(value) in (2, 3):
-                out[str(name)] = list(value)
-            else:
-                raise CLIError(f"axis {name!r} must be \"LOW:HIGH\" or [low, high]; got {value!r}")
-        return out
-    if isinstance(specs, str) or not isinstance(specs, (list, tuple)):
-        raise CLIError(
-            f"axes must be a table such as [axes] h = \"0:0.5\" or a list such as "
-            f"[\"h=0:0.5\", \"K=-0.2:0.9\"]; got {specs!r}"
-        )
-    out = {}
-    for spec in specs:
-        if not isinstance(spec, str):
-            raise CLIError(f"each axis entry must be a string NAME=LOW:HIGH; got {spec!r}")
-        name, sep, rng = spec.partition("=")
-        parts = rng.split(":")
-        if not sep or len(parts) not in (2, 3) or not name:
-            raise CLIError(f"{spec!r} must look like NAME=LOW:HIGH or NAME=LOW:HIGH:log (e.g. h=0:0.5)")
-        if name in out:
-            raise CLIError(f"axis {name!r} is given twice ({spec!r}); give each axis once")
-        try:
-            low, high = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise CLIError(f"bounds of {name!r} must be numbers; got {rng!r}") from None
-        out[name] = [low, high] if len(parts) == 2 else [low, high, parts[2]]
-    return out
-
-
-def _check_one(key: str, value: Any) -> Any:
-    """Check one setting's type and range; return its normalized value."""
-    from spinexplore.execution import BACKENDS
-    from spinexplore.physics.model import PRESETS
-    from spinexplore.samplers import SAMPLERS
-    from spinexplore.simulation import MAX_LATTICE_SIZE
-    from spinexplore.strategies import STRATEGIES
-
-    if key in ("n_initial", "n_per_iteration"):
-        return check_int(key, value, minimum=1, maximum=MAX_POINTS)
-    if key == "n_iterations":
-        return check_int(key, value, minimum=0, maximum=MAX_POINTS)
-    if key in ("checkpoint_interval", "converge_window"):
-        return None if value is None and key == "converge_window" else check_int(key, value, minimum=1, maximum=MAX_POINTS)
-    if key == "lattice_size":
-        return check_int(key, value, minimum=6, maximum=MAX_LATTICE_SIZE)
-    if key == "n_jobs":
-        return check_n_jobs(value)
-    if key == "seed":
-        return check_int(key, value, minimum=0, maximum=MAX_SEED)
-    if key in ("timeout", "max_time", "max_cpu_time"):
-        return check_real(key, value, minimum=0.0, maximum=MAX_SECONDS, strict_min=True, allow_none=True)
-    if key == "converge":
-        value = check_real(key, value, minimum=0.0, strict_min=True, allow_none=True)
-        if value is not None and value >= 1:
-            raise InputError(f"converge must be a fraction of the box in (0, 1), e.g. 0.01; got {value!r}")
-        return value
-    if key == "strategy":
-        return check_choice(key, value, STRATEGIES)
-    if key == "mode":
-        from spinexplore.fidelity import is_ladder_spec, parse_ladder_spec
-
-        if is_ladder_spec(value):  # a fidelity ladder, cheapest first: "screening,accurate@48"
-            return ",".join(m if s is None else f"{m}@{s}" for m, s in parse_ladder_spec(value))
-        return check_choice(key, value, ("screening", "fast", "accurate"))
-    if key == "model":
-        return check_choice(key, value, PRESETS)
-    if key == "initial_method":
-        return check_choice(key, value, SAMPLERS)
-    if key == "backend":
-        return None if value is None else check_choice(key, value, sorted(BACKENDS))
-    if key == "schedule":
-        return None if value is None else check_choice(key, value, SCHEDULES)
-    if key == "output_dir":
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"output_dir must be a non-empty directory path; got {value!r}")
-        return value
-    if key == "axes":
-        return None if value is None else parse_axes(value)
-    if key == "solver":
-        if value is None:
-            return None
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
-            return list(value)
-        raise InputError(f"solver must be a command line (a string such as \"python solver.py {{params_file}}\" "
-                         f"or a list of strings); got {value!r}")
-    if key == "phases":
-        return None if value is None else check_phases(value)
-    if key == "unknown_as_phase":
-        if not isinstance(value, bool):
-            raise InputError(f"unknown_as_phase must be true or false; got {value!r}")
-        return value
-    raise CLIError(f"unknown setting {key!r}; allowed: {sorted(DEFAULTS)}")  # pragma: no cover
-
-
-def check_phases(value: Any) -> dict[str, Any]:
-    """The ``[phases]`` table: ``name = "display name"`` or ``name = {display, color, code}``, in
-    legend order; checked by building the vocabulary. Returns it as a plain table."""
-    from spinexplore.labels import Vocabulary
-
-    if not isinstance(value, Mapping):
-        raise InputError(f"phases must be a table such as [phases] q0 = \"$q=0$\" (name = display name, or "
-                         f"name = {{display = ..., color = ..., code = ...}}); got {value!r}")
-    try:
-        vocab = Vocabulary(value, where="phases")
-    except (TypeError, ValueError) as exc:
-        raise InputError(str(exc)) from None
-    out: dict[str, Any] = {}
-    for e in vocab.entries():
-        fields = {k: getattr(e, k) for k in ("display", "color", "code") if getattr(e, k) is not None}
-        out[e.name] = fields
-    return out
-
-
 def check_settings(settings: dict[str, Any], sources: Mapping[str, str]) -> dict[str, Any]:
     """Check every setting and the point budget; messages name the value's source."""
     out = dict(settings)
-    for key in DEFAULTS:
+    for key, setting in TABLE.items():
         try:
-            out[key] = _check_one(key, settings.get(key))
+            out[key] = setting.check(settings.get(key))
         except (InputError, CLIError) as exc:
             raise CLIError(f"{sources.get(key, key)}: {exc}") from None
     check_budget(out)
@@ -385,11 +227,11 @@ def _check_backend(settings: Mapping[str, Any], sources: Mapping[str, str]) -> N
 def _check_memory(settings: Mapping[str, Any], simulation: Any) -> None:
     """Local workers times one simulation's peak memory must fit in the free memory."""
     from spinexplore._validation import available_memory
-    from spinexplore.execution import resolve_n_jobs
+    from spinexplore.execution.base import workers_for
 
     if settings["backend"] in ("dask", "mpi") or not hasattr(simulation, "memory_estimate"):
         return  # the workers run elsewhere
-    workers = resolve_n_jobs(settings["n_jobs"])
+    workers = workers_for(settings["n_jobs"])  # checked with the table
     need = workers * simulation.memory_estimate
     free = available_memory()
     if free is not None and need > free:

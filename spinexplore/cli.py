@@ -4,7 +4,8 @@ A thin layer over :class:`~spinexplore.explorer.ActiveLearningExplorer`. Every s
 checked first, then the store's lock is taken, then something is written: a command that
 fails its checks touches nothing. The store records the run's settings; ``resume`` continues
 from that record (``config.toml`` is an export for people) and refuses a different explicit
-value of anything but :data:`~spinexplore._cli_settings.SAFE_ON_RESUME`.
+value of anything but :data:`~spinexplore.settings.SAFE_ON_RESUME`. Every run setting's flag,
+type, default and help come from the table :data:`spinexplore.settings.SETTINGS`.
 
 Exit codes
 ----------
@@ -55,57 +56,47 @@ def __getattr__(name: str) -> Any:
 
 
 # ---------------------------------------------------------------------------- parser
+class _Help(str):
+    """The help of a setting's flag, written when ``--help`` is printed (from the table, with the
+    registries' names: they are imported only then)."""
+
+    def __new__(cls, setting: Any, default: str) -> _Help:
+        self = super().__new__(cls, setting.help)
+        self.setting, self.default = setting, default
+        return self
+
+    def render(self) -> str:
+        from spinexplore.settings import Interval
+
+        s, text = self.setting, self.setting.help
+        names = s.constraint.allowed() if callable(getattr(s.constraint, "allowed", None)) else None
+        if names:  # the registry's names, plugins included
+            text += ": " + ", ".join(names)
+        elif isinstance(s.constraint, Interval):
+            text += f" ({s.constraint})"
+        return f"{text} [default: {self.default}]".replace("%", "%%")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Each help text states its own default (once, and right); a setting's is made from the table."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help.render() if isinstance(action.help, _Help) else action.help
+
+
 def _add_settings(p: argparse.ArgumentParser, *, resume: bool) -> None:
-    """The run settings as flags; on resume they must match the run, except the safe ones."""
-    from spinexplore._cli_settings import DEFAULTS, SCHEDULES
+    """The run settings as flags, one per row of :data:`spinexplore.settings.SETTINGS`; on
+    resume they must match the run, except the ones the table lets resume change."""
+    from spinexplore.settings import SETTINGS
 
-    def d(key: str) -> str:
-        return "as recorded in the store" if resume else str(DEFAULTS[key])
-
-    add = p.add_argument
-    add("--n-initial", type=int, default=None,
-        help=f"points in the initial space-filling design [default: {d('n_initial')}]")
-    add("--n-iterations", type=int, default=None,
-        help=f"{'new total of ' if resume else ''}active-learning rounds after the initial design [default: {d('n_iterations')}]")
-    add("--n-per-iteration", type=int, default=None,
-        help=f"points proposed per round (the parallel batch) [default: {d('n_per_iteration')}]")
-    add("--lattice-size", type=int, default=None,
-        help=f"linear size L of the periodic L x L lattice (even, 6 to 1024) [default: {d('lattice_size')}]")
-    add("--strategy", default=None,
-        help=f"acquisition strategy: balanced, uncertainty, boundary, exploration, random... [default: {d('strategy')}]")
-    add("--n-jobs", type=int, default=None,
-        help=f"parallel workers (at most 4096); -1 = all cores [default: {d('n_jobs')}]")
-    add("--mode", default=None, help=("solver preset: screening, fast or accurate, or a fidelity ladder, cheapest "
-                                      "first, e.g. screening,accurate or screening,accurate@48 (@L: that rung's "
-                                      f"lattice size) [default: {d('mode')}]"))
-    add("--model", default=None, help=f"model preset: triangular-chiral or square-chiral [default: {d('model')}]")
-    add("--axes", nargs="+", default=None, metavar="NAME=LOW:HIGH[:log]",
-        help="swept parameters and ranges in units of J1 (|value| <= 1000), e.g. h=0:0.57 K=-0.24:0.95 "
-             + ("[default: as recorded in the store]" if resume else
-                "[default: h in [0, 1.2u], K in [-0.5u, 2u], u = the model's natural unit D^2/J (x1.5 on the triangular lattice)]"))
-    add("--backend", default=None,
-        help="execution backend: sequential, process, loky, dask, mpi "
-             + ("[default: as recorded]" if resume else "[default: sequential for 1 job, process otherwise]"))
-    add("--timeout", type=float, default=None, help=f"hard limit per simulation in seconds [default: {'as recorded' if resume else 'none'}]")
-    add("--checkpoint-interval", type=int, default=None,
-        help=f"checkpoint every N completed simulations [default: {d('checkpoint_interval')}]")
-    add("--seed", type=int, default=None, help=f"random seed [default: {d('seed')}]")
-    add("--initial-method", default=None,
-        help=f"initial design: lhs, sobol, grid or random [default: {d('initial_method')}]")
-    add("--schedule", default=None, choices=SCHEDULES,
-        help="async: a worker gets a new point as soon as it is free; batch: rounds of n_per_iteration "
-             "[default: async with more than one worker]")
-    add("--max-time", type=float, default=None, metavar="SECONDS",
-        help="stop (resumably) after this much wall time [default: none]")
-    add("--max-cpu-time", type=float, default=None, metavar="SECONDS",
-        help="stop (resumably) after this much summed simulation time [default: none]")
-    add("--converge", type=float, default=None, metavar="FRACTION",
-        help="stop when the predicted phase changes on less than this fraction of the box, e.g. 0.01 [default: off]")
-    add("--converge-window", type=int, default=None, metavar="N",
-        help="number of new points over which --converge is measured [default: the run's choice]")
-    add("--config", default=None, metavar="FILE",
-        help="TOML file with any of these settings (keys with underscores); flags override it")
-    add("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
+    for setting in SETTINGS:
+        if setting.flag:
+            p.add_argument(setting.option, type=setting.type, default=None, metavar=setting.metavar,
+                           nargs=setting.nargs,
+                           help=_Help(setting, "as recorded in the store" if resume else setting.default_text()))
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML file with any of these settings (keys with underscores); flags override it")
+    p.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     from spinexplore._cli_run import DIAGRAM_NAME, EXIT_CODES
     from spinexplore._cli_settings import CONFIG_NAME, DEFAULTS, SAFE_ON_RESUME, STORE_NAME
 
-    fmt = argparse.HelpFormatter  # each help text states its own default (once, and right)
+    fmt = _Formatter
     parser = argparse.ArgumentParser(
         prog="spinexplore",
         description="Map phase diagrams of classical spin models by parallel active learning.",

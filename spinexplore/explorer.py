@@ -8,7 +8,6 @@ simulates, pickles or writes HDF5 itself.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -17,11 +16,13 @@ from typing import Any
 import numpy as np
 
 from spinexplore._log import get_logger
-from spinexplore._validation import check_choice, check_int, check_n_jobs, check_n_points, check_real
+from spinexplore._validation import check_n_points
 from spinexplore.learner import PhaseLearner, describe
+from spinexplore._explorer_checks import check_simulation, check_store_writable, run_simulation, with_phases
 from spinexplore._explorer_views import ExplorerViews
-from spinexplore.runner import format_round
+from spinexplore.runner import format_round, open_runner
 from spinexplore.results import PhaseType, PointRecord, PointStatus  # noqa: F401 - the docstring example
+from spinexplore.settings import RunSettings, record
 from spinexplore.space import ParameterSpace
 
 __all__ = ["ActiveLearningExplorer"]
@@ -104,7 +105,7 @@ class ActiveLearningExplorer(ExplorerViews):
         self._learner = PhaseLearner(space, seed=seed, strategy=strategy, surrogate=surrogate, phases=phases,
                                      unknown_as_phase=unknown_as_phase)
         self.verbose = bool(verbose)
-        self.settings: dict[str, Any] = _check_settings(settings)
+        self.settings: dict[str, Any] = record(settings)
         self.run_stats: dict[str, Any] | None = None
         self._n_initial: int | None = None
         self._simulation_description: Any = None
@@ -348,13 +349,15 @@ class ActiveLearningExplorer(ExplorerViews):
             After Ctrl+C or SIGTERM (a ``KeyboardInterrupt``): every finished result is
             checkpointed first; the unfinished points stay pending and the next call reruns them.
         """
-        self._check_store_writable()
-        simulation_func = self._with_phases(simulation_func)
-        opts = self._check_run_options(simulation_func, n_jobs, checkpoint_interval, timeout, name="simulation_func")
+        check_store_writable(self.store)
+        settings = RunSettings.checked(n_jobs=n_jobs, checkpoint_interval=checkpoint_interval, timeout=timeout,
+                                       executor=executor, backend=backend, progress=progress, verbose=self.verbose)
+        simulation_func = self._prepare(with_phases(simulation_func, self._learner.vocabulary), "simulation_func")
         indices = self._learner.pending_indices()
         if not indices:
             return []
-        with self._open_runner(simulation_func, len(indices), opts, executor, backend, progress) as runner:
+        with open_runner(self._learner, simulation_func, settings, store=self.store, state=self._state,
+                         total=len(indices)) as runner:
             return runner.run_points(indices)
 
     def run(
@@ -399,113 +402,41 @@ class ActiveLearningExplorer(ExplorerViews):
         n_jobs, checkpoint_interval, timeout, executor, backend, progress
             As for :meth:`classify_pending_points`; one executor serves the whole run.
         """
-        from spinexplore.goals import make_goal
-        from spinexplore.runner import SCHEDULES
-        from spinexplore.samplers import SAMPLERS
-        from spinexplore.strategies import check_strategy
-
-        self._check_store_writable()
-        n_iterations = check_int("n_iterations", n_iterations, minimum=0)
-        n_per_iteration = check_int("n_per_iteration", n_per_iteration, minimum=1)
-        if n_initial is not None:
-            n_initial = check_int("n_initial", n_initial, minimum=1)
-        check_choice("initial_method", initial_method, SAMPLERS)
-        if strategy is not None:
-            strategy = check_strategy(strategy)
-        if schedule is not None:
-            check_choice("schedule", schedule, SCHEDULES)
-        stop = make_goal(max_time=max_time, max_cpu_time=max_cpu_time, converge=converge,
-                         converge_window=converge_window, goal=goal)
-        if simulation is None:
-            from spinexplore.simulation import SpinSimulation
-
-            simulation = SpinSimulation()
-        elif isinstance(simulation, (list, tuple)):  # a fidelity ladder, cheapest first
-            from spinexplore.fidelity import Ladder
-
-            simulation = Ladder([self._with_phases(s) for s in simulation])
-        else:
-            simulation = self._with_phases(simulation)
-        opts = self._check_run_options(simulation, n_jobs, checkpoint_interval, timeout)
+        check_store_writable(self.store)
+        settings = RunSettings.checked(
+            n_iterations=n_iterations, n_per_iteration=n_per_iteration, n_initial=n_initial,
+            initial_method=initial_method, strategy=strategy, n_jobs=n_jobs, checkpoint_interval=checkpoint_interval,
+            timeout=timeout, executor=executor, backend=backend, progress=progress, verbose=self.verbose,
+            schedule=schedule, max_time=max_time, max_cpu_time=max_cpu_time, converge=converge,
+            converge_window=converge_window, goal=goal)
+        stop = settings.stop_goal()
+        simulation = self._prepare(run_simulation(simulation, self._learner.vocabulary), "simulation")
         if self._n_initial is None and self.n_points:  # points added by hand, or a 0.1 store
             self._n_initial = int((self.iterations == 0).sum())
-        n0 = self._n_initial or n_initial or 2 * n_per_iteration
-        budget = check_n_points(n0 + n_iterations * n_per_iteration,
-                                what=f"n_initial + n_iterations * n_per_iteration = {n0} + {n_iterations} * "
-                                     f"{n_per_iteration}")
+        n0 = self._n_initial or settings.n_initial or 2 * settings.n_per_iteration
+        budget = check_n_points(settings.total_points(n0),
+                                what=f"n_initial + n_iterations * n_per_iteration = {n0} + {settings.n_iterations} "
+                                     f"* {settings.n_per_iteration}")
         if self.n_points == 0:
-            self.add_initial_samples(n0, method=initial_method)
+            self.add_initial_samples(n0, method=settings.initial_method)
         to_run = max(0, budget - self._learner.n_finished)
-        with self._open_runner(simulation, to_run, opts, executor, backend, progress) as runner:
-            chosen = schedule or ("async" if runner.n_workers > 1 else "batch")
+        with open_runner(self._learner, simulation, settings, store=self.store, state=self._state,
+                         total=to_run) as runner:
+            chosen = settings.schedule or ("async" if runner.n_workers > 1 else "batch")
             try:
                 if chosen == "batch":
-                    runner.run_rounds(n_iterations, n_per_iteration, strategy=strategy, goal=stop,
+                    runner.run_rounds(settings.n_iterations, settings.n_per_iteration, strategy=settings.strategy,
+                                      goal=stop,
                                       on_round=(lambda e: _LOG.info(format_round(e))) if self.verbose else None)
                 else:
-                    runner.run_async(budget, n0, n_per_iteration, strategy=strategy, goal=stop)
+                    runner.run_async(budget, n0, settings.n_per_iteration, strategy=settings.strategy, goal=stop)
             finally:
                 self.run_stats = runner.stats(chosen)
         return self
 
     # ------------------------------------------------------------------ helpers of the two above
-    def _check_store_writable(self) -> None:
-        """Before any simulation: the results must be storable (not after computing them)."""
-        closed, read_only = getattr(self.store, "closed", False), getattr(self.store, "read_only", False)
-        if closed or read_only:
-            from spinexplore.store import StoreError
-
-            path = str(getattr(self.store, "path", "the store"))
-            if closed:
-                raise StoreError(f"{path}: this explorer's store is closed (close() was called or its with block "
-                                 f"ended), so nothing was run; continue with ActiveLearningExplorer.load({path!r})")
-            raise StoreError(f"{path} is open read-only (loaded with read_only=True), so nothing was run; load it "
-                             f"with ActiveLearningExplorer.load({path!r}) to run it")
-
-    def _check_run_options(self, simulation: Any, n_jobs: int, checkpoint_interval: int,
-                           timeout: float | None, *, name: str = "simulation") -> dict[str, Any]:
-        if not callable(simulation):
-            raise TypeError(f"{name} must be callable; got {simulation!r}")
-        opts = {"n_jobs": check_n_jobs(n_jobs),
-                "checkpoint_interval": check_int("checkpoint_interval", checkpoint_interval, minimum=1),
-                "timeout": check_real("timeout", timeout, minimum=0.0, strict_min=True, allow_none=True)}
-        validate = getattr(simulation, "check_parameters", None)
-        if callable(validate):
-            validate(self.space.names + list(self.space.fixed))
+    def _prepare(self, simulation: Any, name: str) -> Any:
+        """A callable simulation whose parameters fit the space; its description is recorded."""
+        check_simulation(simulation, name, self.space)
         self._simulation_description = describe(simulation)
-        return opts
-
-    def _with_phases(self, simulation: Any) -> Any:
-        """A simulation that reads labels itself (an ``ExternalSimulation`` reads its solver's
-        output in the worker) gets this exploration's declared integer codes, unless it has its
-        own; so does each rung of a ladder."""
-        from spinexplore.fidelity import Ladder
-
-        vocab = self._learner.vocabulary
-        if not vocab.has_codes:
-            return simulation
-        if isinstance(simulation, Ladder):
-            rungs = [self._with_phases(r) for r in simulation.rungs]
-            if all(a is b for a, b in zip(rungs, simulation.rungs)):
-                return simulation
-            return Ladder(rungs, names=list(simulation.names), promotion=simulation.promotion)
-        if callable(getattr(simulation, "with_phases", None)) and getattr(simulation, "phases", None) is None:
-            return simulation.with_phases(vocab)
         return simulation
-
-    def _open_runner(self, simulation: Any, total: int, opts: dict[str, Any], executor: Any,
-                     backend: str | None, progress: bool) -> Any:
-        from spinexplore.runner import open_runner
-
-        return open_runner(self._learner, simulation, store=self.store, state=self._state, total=total,
-                           executor=executor, backend=backend, progress=progress, verbose=self.verbose, **opts)
-
-def _check_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    if settings is None:
-        return {}
-    if not isinstance(settings, Mapping):
-        raise TypeError(f"settings must be a dict of JSON-able values; got {type(settings).__name__}")
-    try:
-        return json.loads(json.dumps(dict(settings)))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"settings must hold JSON-able values only: {exc}") from None

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from spinexplore.cli import main
 from spinexplore.explorer import ActiveLearningExplorer
+from spinexplore.settings import SETTINGS
 
 from helpers.cli import snapshot
 
@@ -80,13 +81,9 @@ axis_specs = st.one_of(
               numbers_as_text, numbers_as_text),
     st.sampled_from(["h=0:0.5", "h=0:0.5:log", "K=-0.2:0.9", "h0.5", "h=0:1:cubic", "T=0:1e300"]),
 )
-FLAG_VALUES = {
-    **{flag: numbers_as_text for flag in (
-        "--n-initial", "--n-iterations", "--n-per-iteration", "--lattice-size", "--n-jobs",
-        "--checkpoint-interval", "--seed", "--converge-window", "--timeout", "--max-time",
-        "--max-cpu-time", "--converge")},
-    **{flag: words for flag in ("--strategy", "--mode", "--model", "--backend", "--initial-method", "--schedule")},
-}
+# every flag of the table of run settings (spinexplore.settings), numbers or words by its type
+FLAG_VALUES = {s.option: numbers_as_text if s.type in (int, float) else words
+               for s in SETTINGS if s.flag and s.nargs is None}
 flag_pairs = st.lists(st.one_of(
     st.tuples(st.sampled_from(sorted(FLAG_VALUES)), st.data()),
     st.tuples(st.just("--axes"), st.lists(axis_specs, min_size=1, max_size=3)),
@@ -102,9 +99,7 @@ toml_values = st.one_of(
     st.dictionaries(st.sampled_from(["h", "K", "T", "x"]),
                     st.one_of(st.lists(st.floats(-2, 2), max_size=3), st.text(max_size=6)), max_size=2),
 )
-CONFIG_KEYS = ["n_initial", "n_iterations", "n_per_iteration", "lattice_size", "strategy", "n_jobs", "mode",
-               "model", "axes", "backend", "timeout", "checkpoint_interval", "seed", "initial_method",
-               "schedule", "max_time", "max_cpu_time", "converge", "converge_window", "n-jobs", "warp_speed"]
+CONFIG_KEYS = [s.name for s in SETTINGS if s.flag] + ["n-jobs", "warp_speed"]
 
 
 def _flags(pairs, data) -> list[str]:

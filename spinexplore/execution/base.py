@@ -202,7 +202,11 @@ def _np_ndarray() -> type:
 
 def resolve_n_jobs(n_jobs: int) -> int:
     """Number of workers for joblib-style ``n_jobs`` (-1 = all cores, -2 = all but one...)."""
-    n_jobs = check_n_jobs(n_jobs)
+    return workers_for(check_n_jobs(n_jobs))
+
+
+def workers_for(n_jobs: int) -> int:
+    """:func:`resolve_n_jobs` of an ``n_jobs`` already checked (at the edge: the run's settings)."""
     if n_jobs > 0:
         return n_jobs
     return max(1, (os.cpu_count() or 1) + 1 + n_jobs)

@@ -13,11 +13,11 @@ from typing import Any
 
 from spinexplore._registry import Registry
 from spinexplore._validation import check_n_jobs
-from spinexplore.execution.base import Executor, resolve_n_jobs
+from spinexplore.execution.base import Executor, workers_for
 from spinexplore.execution.process import ProcessExecutor
 from spinexplore.execution.sequential import SequentialExecutor
 
-__all__ = ["BACKENDS", "get_executor", "register_executor"]
+__all__ = ["BACKENDS", "build_executor", "get_executor", "register_executor"]
 
 
 def _sequential(n_jobs: int = 1, **options: Any) -> Executor:
@@ -25,13 +25,13 @@ def _sequential(n_jobs: int = 1, **options: Any) -> Executor:
 
 
 def _process(n_jobs: int = -1, **options: Any) -> Executor:
-    return ProcessExecutor(resolve_n_jobs(n_jobs), **options)
+    return ProcessExecutor(workers_for(n_jobs), **options)
 
 
 def _loky(n_jobs: int = -1, **options: Any) -> Executor:
     from spinexplore.execution._loky import LokyExecutor
 
-    return LokyExecutor(resolve_n_jobs(n_jobs), **options)
+    return LokyExecutor(workers_for(n_jobs), **options)
 
 
 def _dask(n_jobs: int = -1, **options: Any) -> Executor:
@@ -120,10 +120,8 @@ def get_executor(
         When the backend's optional dependency is missing (the message names the extra).
     """
     check_n_jobs(n_jobs)
-    if backend is None:
-        backend = "sequential" if n_jobs == 1 else "process"
-    if isinstance(backend, str):
-        return BACKENDS.create(backend, n_jobs, **options)
+    if backend is None or isinstance(backend, str):
+        return build_executor(n_jobs, backend, **options)
     if isinstance(backend, Executor):
         if options:
             raise TypeError(f"options {sorted(options)} cannot be applied to an Executor instance {backend!r}")
@@ -131,8 +129,17 @@ def get_executor(
     if isinstance(backend, concurrent.futures.Executor):
         from spinexplore.execution._futures import FuturesExecutor
 
-        return FuturesExecutor(backend, n_workers=None if n_jobs == 1 else resolve_n_jobs(n_jobs), **options)
+        return FuturesExecutor(backend, n_workers=None if n_jobs == 1 else workers_for(n_jobs), **options)
     raise TypeError(
         f"backend must be a name from {list(BACKENDS)}, an Executor or a concurrent.futures.Executor; "
         f"got {backend!r} ({type(backend).__name__})"
     )
+
+
+def build_executor(n_jobs: int, backend: str | None = None, **options: Any) -> Executor:
+    """The executor of a backend name (None: ``"sequential"`` for one job, else ``"process"``)
+    for an ``n_jobs`` already checked at the edge (:class:`spinexplore.settings.RunSettings`,
+    :func:`get_executor`); an unknown name is refused by :data:`BACKENDS`."""
+    if backend is None:
+        backend = "sequential" if n_jobs == 1 else "process"
+    return BACKENDS.create(backend, n_jobs, **options)
