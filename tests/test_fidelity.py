@@ -296,7 +296,7 @@ def test_a_user_function_ladder_resumes_and_reuses_every_rung(tmp_path):
 
 
 def test_cli_mode_ladder_parses_to_a_ladder():
-    from spinexplore._cli_settings import _check_one, make_simulation
+    from spinexplore.cli._settings import _check_one, make_simulation
 
     assert _check_one("mode", "screening, accurate@48") == "screening,accurate@48"
     sim = make_simulation("square-chiral", 12, "screening,accurate@16")

@@ -109,7 +109,7 @@ def test_registered_strategy_explores_before_the_first_fit():
 
 
 def test_registered_names_pass_the_command_line_settings():
-    from spinexplore._cli_settings import _check_one
+    from spinexplore.cli._settings import _check_one
 
     register_strategy("right_first", right_first)
     register_sampler("halton", halton)

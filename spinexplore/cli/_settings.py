@@ -324,7 +324,7 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
 
 def _build_external(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, Any]:
     """The space and the :class:`~spinexplore.ExternalSimulation` of a run with ``solver`` (a command)."""
-    from spinexplore._external import ExternalSimulation
+    from spinexplore.simulation._external import ExternalSimulation
     from spinexplore.space import ParameterSpace
 
     if settings["axes"] is None:
@@ -343,7 +343,7 @@ def _build_external(settings: dict[str, Any], sources: Mapping[str, str]) -> tup
 def external_simulation(command: Any, described: Mapping[str, Any] | None = None) -> Any:
     """An :class:`~spinexplore.ExternalSimulation` of ``command`` (the solver prints or writes
     its JSON result; ``described``: the store's description, for resume)."""
-    from spinexplore._external import ExternalSimulation
+    from spinexplore.simulation._external import ExternalSimulation
 
     from spinexplore.labels import Vocabulary
 

@@ -19,7 +19,7 @@ import numpy as np
 from spinexplore._log import get_logger
 from spinexplore._validation import check_choice, check_int, check_n_jobs, check_n_points, check_real
 from spinexplore.learner import PhaseLearner, describe
-from spinexplore._explorer_views import ExplorerViews
+from spinexplore.explorer._views import ExplorerViews
 from spinexplore.runner import format_round
 from spinexplore.results import PhaseType, PointRecord, PointStatus  # noqa: F401 - the docstring example
 from spinexplore.space import ParameterSpace
@@ -301,7 +301,7 @@ class ActiveLearningExplorer(ExplorerViews):
                              "with read_only=True (save_boundaries(b, 'file.json') writes a file instead)")
         found = phase_boundaries(self, **kwargs)
         if save:
-            from spinexplore._analysis_boundaries import DEFINITION
+            from spinexplore.analysis._boundaries import DEFINITION
 
             self._boundaries = {"n_finished": int(self._learner.n_finished), "n_points": int(self.n_points),
                                 "options": {k: v for k, v in kwargs.items() if k != "at"},
@@ -399,7 +399,7 @@ class ActiveLearningExplorer(ExplorerViews):
         n_jobs, checkpoint_interval, timeout, executor, backend, progress
             As for :meth:`classify_pending_points`; one executor serves the whole run.
         """
-        from spinexplore.goals import make_goal
+        from spinexplore.runner.goals import make_goal
         from spinexplore.runner import SCHEDULES
         from spinexplore.samplers import SAMPLERS
         from spinexplore.strategies import check_strategy

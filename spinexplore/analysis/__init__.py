@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._analysis_boundaries import Boundary, load_boundaries, phase_boundaries, save_boundaries
-from spinexplore._analysis_grid import Slice, resolve_slice, space_of, units_of
+from spinexplore.analysis._boundaries import Boundary, load_boundaries, phase_boundaries, save_boundaries
+from spinexplore.analysis._grid import Slice, resolve_slice, space_of, units_of
 from spinexplore._validation import check_int
 from spinexplore.results import PhaseType, PointStatus
 

@@ -26,7 +26,7 @@ from spinexplore._validation import (
 )
 from spinexplore.results import PhaseType, SimulationResult
 
-from spinexplore._external import ExternalSimulation  # a user's solver command
+from spinexplore.simulation._external import ExternalSimulation  # a user's solver command
 
 __all__ = ["ExternalSimulation", "SpinSimulation", "format_point", "point_seed"]
 

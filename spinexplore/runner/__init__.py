@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from spinexplore._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
+from spinexplore.runner._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
 from spinexplore._log import get_logger
 from spinexplore._text import number, percent
 from spinexplore.errors import Interrupted, SimulationFailingError
