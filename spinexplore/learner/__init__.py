@@ -21,7 +21,8 @@ from spinexplore._validation import check_choice, check_new_points
 from spinexplore.errors import NotFittedError
 from spinexplore.labels import Vocabulary
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
-from spinexplore.learner._points import Columns, describe, reference_metrics, seeds
+from spinexplore._text import describe
+from spinexplore.learner._points import Columns, reference_metrics, seeds
 from spinexplore.space import ParameterSpace
 
 __all__ = ["PhaseLearner", "describe", "reference_metrics"]

@@ -1,4 +1,4 @@
-"""Helpers of the learner: seeds, descriptions of user objects, record columns, reference metrics."""
+"""Helpers of the learner: seeds, record columns, reference metrics."""
 
 from __future__ import annotations
 
@@ -9,25 +9,10 @@ import numpy as np
 from spinexplore.labels import UNKNOWN_ID, Vocabulary
 from spinexplore.results import PointRecord, PointStatus
 
-__all__ = ["Columns", "describe", "reference_metrics", "seeds"]
+__all__ = ["Columns", "reference_metrics", "seeds"]
 
 #: Smallest sample weight of a labelled point (its confidence, floored).
 MIN_WEIGHT = 0.05
-
-
-def describe(obj: Any) -> Any:
-    """A JSON-friendly description of a user object (simulation, surrogate spec...)."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    method = getattr(obj, "describe", None)
-    if callable(method):
-        try:
-            return method()
-        except Exception:  # a user's describe() must not break a checkpoint
-            pass
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    module = getattr(obj, "__module__", None) or type(obj).__module__
-    return f"{module}.{name}"
 
 
 def seeds(seed: int | np.random.Generator | None) -> tuple[int | None, np.random.Generator, int]:
