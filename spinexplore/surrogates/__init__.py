@@ -35,7 +35,7 @@ from typing import Any
 from spinexplore._validation import InputTypeError
 from spinexplore.surrogates._kernel import KernelPhaseClassifier
 from spinexplore.surrogates._label_spreading import PoolLabelSpreading
-from spinexplore.surrogates._registry import (
+from spinexplore.surrogates.registry import (
     DEFAULT_SURROGATE,
     SURROGATES,
     ClassifierFactory,

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from spinexplore._validation import InputTypeError
 from spinexplore.results import PhaseType
-from spinexplore.surrogates._registry import DEFAULT_SURROGATE, SURROGATES, make_estimator
+from spinexplore.surrogates.registry import DEFAULT_SURROGATE, SURROGATES, make_estimator
 from spinexplore.surrogates._subsample import boundary_subsample
 
 __all__ = ["SklearnSurrogate", "check_classifier"]
