@@ -366,13 +366,16 @@ def check_execution(settings: Mapping[str, Any], sources: Mapping[str, str], sim
 
 
 def _check_backend(settings: Mapping[str, Any], sources: Mapping[str, str]) -> None:
-    """The backend's optional dependency and, for MPI, the launcher: before any work."""
-    import importlib.util
+    """The backend's optional dependency (from the registry) and, for MPI, the launcher: before any work."""
+    from spinexplore.execution import BACKENDS
 
     backend = settings["backend"]
     where = sources.get("backend", "backend")
-    if backend == "dask" and importlib.util.find_spec("distributed") is None:
-        raise CLIError(f"{where}: the 'dask' backend needs dask.distributed: pip install spinexplore[dask]")
+    try:
+        if backend is not None:  # None: sequential or process, never missing
+            BACKENDS.check_available(backend)
+    except ImportError as exc:
+        raise CLIError(f"{where}: {exc}") from None
     if backend == "mpi":
         from spinexplore.execution._mpi import check_mpi_launch
 

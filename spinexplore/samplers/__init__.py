@@ -1,4 +1,5 @@
-"""Initial designs over a :class:`~spinexplore.space.ParameterSpace` (see :mod:`.registry`).
+"""Initial designs over a :class:`~spinexplore.space.ParameterSpace`: ``base`` (what a design
+is, :class:`Design`) and ``registry`` (``SAMPLERS``, :func:`register_sampler`, :func:`sample`).
 
 Examples
 --------
@@ -8,6 +9,7 @@ Examples
 (8, 2)
 """
 
+from spinexplore.samplers.base import Design
 from spinexplore.samplers.registry import (
     SAMPLERS,
     grid,
@@ -19,5 +21,5 @@ from spinexplore.samplers.registry import (
     unit_sample,
 )
 
-__all__ = ["SAMPLERS", "register_sampler", "sample", "lhs", "sobol", "grid", "random_uniform",
+__all__ = ["Design", "SAMPLERS", "register_sampler", "sample", "lhs", "sobol", "grid", "random_uniform",
            "unit_sample"]
