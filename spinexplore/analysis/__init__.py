@@ -4,7 +4,9 @@ Every function takes an :class:`~spinexplore.explorer.ActiveLearningExplorer` (l
 restored with ``ActiveLearningExplorer.load(path, read_only=True)``):
 
 - :func:`to_dataframe`: one row per point (pandas);
-- :func:`to_xarray`: the predicted diagram on a grid plus the sampled points (xarray);
+- :func:`to_xarray`: the predicted diagram on a grid plus the same points (xarray); both read
+  one column definition (``_tables.point_columns``) with one missing value, NaN (numbers and
+  text alike);
 - :func:`phase_boundaries`, :func:`save_boundaries`, :func:`load_boundaries`: each boundary of
   a 2-D slice as a curve with an uncertainty band, labelled with the two phases it separates;
 - :func:`texture`: the spins of one point, from memory, from the store, or re-simulated
@@ -17,7 +19,6 @@ pandas and xarray are optional: ``pip install spinexplore[data]``.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import warnings
 from collections.abc import Mapping
@@ -27,15 +28,12 @@ from typing import Any
 import numpy as np
 
 from spinexplore.analysis._boundaries import Boundary, load_boundaries, phase_boundaries, save_boundaries
-from spinexplore.analysis._grid import Slice, resolve_slice, space_of, units_of
-from spinexplore._validation import check_int
+from spinexplore.analysis._grid import Slice, resolve_slice, space_of
+from spinexplore.analysis._tables import to_dataframe, to_xarray
 from spinexplore.results import PhaseType, PointStatus
 
 __all__ = ["Boundary", "Slice", "Texture", "load_boundaries", "phase_boundaries", "save_boundaries",
            "slice_points", "texture", "to_dataframe", "to_xarray"]
-
-_EXTRA = "pip install 'spinexplore[data]'"
-
 
 def slice_points(explorer: Any, *, x: str | None = None, y: str | None = None,
                  at: Mapping[str, float] | None = None, slice_tol: float | None = 0.1) -> Slice:
@@ -46,205 +44,6 @@ def slice_points(explorer: Any, *, x: str | None = None, y: str | None = None,
     ``Slice.inside`` holds the point indices, ``Slice.describe()`` one line for a caption.
     """
     return resolve_slice(explorer, x=x, y=y, at=at, tol=slice_tol)
-
-
-# ---------------------------------------------------------------------------- tables
-def to_dataframe(explorer: Any) -> Any:
-    """One row per point: parameters, status, phase name, confidence, energy, duration,
-    iteration, worker, error, then the scalar observables (index: the point index).
-
-    ``DataFrame.attrs["units"]`` maps columns to units where known (``J_1``).
-
-    Raises
-    ------
-    ImportError
-        Without pandas (``pip install 'spinexplore[data]'``).
-    """
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ImportError(f"to_dataframe() needs pandas, which is not installed; {_EXTRA}") from exc
-    space = space_of(explorer)
-    records = list(explorer.records)
-    cols: dict[str, Any] = {}
-    X = np.array([r.params for r in records], dtype=float).reshape(-1, space.n_dims)
-    for j, name in enumerate(space.names):
-        cols[name] = X[:, j]
-    res = [r.result for r in records]
-    cols["status"] = [r.status.name for r in records]
-    cols["phase"] = [None if x is None or not x.ok else x.phase.name for x in res]  # FAILED/TIMEOUT: status
-    cols["confidence"] = [math.nan if x is None else x.confidence for x in res]
-    cols["energy"] = [math.nan if x is None else x.energy for x in res]
-    cols["duration"] = [math.nan if x is None else x.duration for x in res]
-    cols["iteration"] = np.array([r.iteration for r in records], dtype=int)
-    cols["worker"] = [r.worker or None for r in records]
-    cols["error"] = [None if x is None else (x.error or None) for x in res]
-    scalars = [{} if x is None else x.scalar_observables() for x in res]
-    obs_names = list(dict.fromkeys(k for sc in scalars for k in sc))
-    for k in obs_names:
-        cols[k if k not in cols else f"obs_{k}"] = [sc.get(k, math.nan) for sc in scalars]
-    _rung_phase_names(cols, getattr(explorer, "vocabulary", None))
-    df = pd.DataFrame(cols, index=pd.RangeIndex(len(records), name="index"))
-    units = units_of(explorer)
-    df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
-    if "J_1" in units.values():
-        df.attrs["units"]["energy"] = "J_1 per spin"
-    return df
-
-
-def _rung_phase_names(cols: dict[str, Any], vocabulary: Any = None) -> None:
-    """A fidelity ladder's ``fidelity{k}_phase`` columns as phase names (None: not run at rung k)."""
-    import re
-
-    from spinexplore.fidelity import decode_label
-
-    for key in [k for k in cols if re.fullmatch(r"fidelity\d+_phase", k)]:
-        cols[key] = [None if v != v else decode_label(v, vocabulary).name for v in cols[key]]
-
-
-def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = None, y: str | None = None,
-              at: Mapping[str, float] | None = None, max_cells: int = 4_000_000) -> Any:
-    """The predicted diagram on a grid and the sampled points, as an ``xarray.Dataset``.
-
-    Grid variables (dimensions named after the parameters, cell centres uniform in each axis'
-    sampling scale, plus ``phase_class``): ``phase`` (``PhaseType`` values, CF
-    ``flag_values``/``flag_meanings``), ``probability`` and ``uncertainty`` (``1 - max p``).
-    Point variables (dimension ``point``): ``point_<name>`` per parameter, ``status``,
-    ``point_phase`` (name), ``confidence``, ``energy``, ``iteration``, ``worker``, ``error``.
-    Coordinates carry ``units`` (``J_1`` for the built-in model, else empty) and ``long_name``.
-
-    Parameters
-    ----------
-    explorer : ActiveLearningExplorer
-    resolution : int, optional
-        Cells per gridded axis (default 100 for one or two axes, 30 for three, 12 for four,
-        8 beyond).
-    x, y, at : optional
-        Grid only the 2-D slice ``x``, ``y`` at ``at`` (hidden dimensions become scalar
-        coordinates); by default the whole box is gridded.
-    max_cells : int, default=4_000_000
-        Refuse grids larger than this (``resolution ** n_dims``) before any work.
-
-    Raises
-    ------
-    ImportError
-        Without xarray (``pip install 'spinexplore[data]'``).
-    spinexplore.errors.NotFittedError
-        Before any point has a physical phase.
-    """
-    try:
-        import xarray as xr
-    except ImportError as exc:
-        raise ImportError(f"to_xarray() needs xarray, which is not installed; {_EXTRA}") from exc
-    space = space_of(explorer)
-    names = list(space.names)
-    sliced = x is not None or y is not None or at is not None
-    n_axes = min(2, len(names)) if sliced else len(names)
-    if resolution is None:
-        resolution = {1: 100, 2: 100, 3: 30, 4: 12}.get(n_axes, 8)
-    resolution = check_int("resolution", resolution, minimum=2, maximum=100_000)
-    if resolution**n_axes > max_cells:
-        raise ValueError(f"resolution={resolution} on {n_axes} axes makes {resolution**n_axes} cells, more than "
-                         f"max_cells={max_cells}; lower the resolution or grid a 2-D slice with x=, y=, at=")
-    units = units_of(explorer)
-    mids = (np.arange(resolution) + 0.5) / resolution
-    if sliced:
-        sl = resolve_slice(explorer, x=x, y=y, at=at, tol=None)
-        shown = list(sl.shown)
-        center = sl.center
-    else:
-        shown = list(range(len(names)))
-        center = np.full(len(names), 0.5)
-    mesh = np.meshgrid(*([mids] * len(shown)), indexing="ij")
-    U = np.tile(center, (mesh[0].size, 1))
-    for axis, k in enumerate(shown):
-        U[:, k] = mesh[axis].ravel()
-    Xg = space.from_unit(U)
-    phases, proba = explorer.predict(Xg)
-    classes = np.asarray(explorer.classes_, dtype=int)
-    shape = (resolution,) * len(shown)
-    grid_dims = tuple(names[k] for k in shown)
-    coords: dict[str, Any] = {}
-    for axis, k in enumerate(shown):
-        u = np.tile(center, (resolution, 1))
-        u[:, k] = mids
-        coords[names[k]] = (names[k], space.from_unit(u)[:, k], _coord_attrs(names[k], space, k, units))
-    for k in range(len(names)):
-        if k not in shown:
-            coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]), _coord_attrs(names[k], space, k, units))
-    vocab = _vocabulary_of(explorer)
-    class_names = [vocab.name_of(c) for c in classes]
-    coords["phase_class"] = ("phase_class", class_names, {"long_name": "phase of each probability column"})
-    ids = sorted({int(p) for p in PhaseType if p.is_physical} | {e.id for e in vocab.entries()})
-    phase_attrs = {"long_name": "predicted phase (label id; names in flag_meanings)",
-                   "flag_values": np.array(ids, dtype=np.int16),
-                   # CF flag_meanings are blank-separated words: blanks in a name become "_"
-                   "flag_meanings": " ".join(vocab.name_of(i).replace(" ", "_") for i in ids),
-                   "phase_names": json.dumps({str(i): vocab.name_of(i) for i in ids})}
-    data: dict[str, Any] = {
-        "phase": (grid_dims, np.asarray(phases, dtype=np.int16).reshape(shape), phase_attrs),
-        "probability": (grid_dims + ("phase_class",), np.asarray(proba, float).reshape(shape + (len(classes),)),
-                        {"long_name": "surrogate class probability", "units": "1"}),
-        "uncertainty": (grid_dims, 1.0 - np.asarray(proba, float).max(axis=1).reshape(shape),
-                        {"long_name": "surrogate uncertainty, 1 - max_k p_k", "units": "1"}),
-    }
-    records = list(explorer.records)
-    coords["point"] = ("point", np.array([r.index for r in records], dtype=np.int64), {"long_name": "point index"})
-    P = np.array([r.params for r in records], dtype=float).reshape(-1, len(names))
-    for k, name in enumerate(names):
-        data[f"point_{name}"] = ("point", P[:, k], {**_coord_attrs(name, space, k, units),
-                                                   "long_name": f"{name} of the sampled point"})
-    res = [r.result for r in records]
-    data["status"] = ("point", np.array([r.status.name for r in records], dtype=str), {"long_name": "PointStatus"})
-    data["point_phase"] = ("point", np.array(["" if x is None or not x.ok else x.phase.name for x in res], dtype=str),
-                           {"long_name": "simulated phase (empty while pending, failed or timed out)"})
-    data["confidence"] = ("point", np.array([math.nan if x is None else x.confidence for x in res]),
-                          {"long_name": "classifier confidence", "units": "1"})
-    data["energy"] = ("point", np.array([math.nan if x is None else x.energy for x in res]),
-                      {"long_name": "energy per spin", "units": "J_1" if "J_1" in units.values() else ""})
-    data["iteration"] = ("point", np.array([r.iteration for r in records], dtype=np.int64),
-                         {"long_name": "round that proposed the point"})
-    data["worker"] = ("point", np.array([r.worker for r in records], dtype=str), {"long_name": "worker"})
-    data["error"] = ("point", np.array(["" if x is None else (x.error or "") for x in res], dtype=str),
-                     {"long_name": "error text of FAILED/TIMEOUT points"})
-    _rung_variables(data, coords, res, getattr(explorer, "vocabulary", None))
-    desc = getattr(explorer, "simulation_description", None)
-    attrs = {"title": "spinexplore phase diagram", "n_points": len(records),
-             "n_done": int(sum(r.status == PointStatus.DONE for r in records)),
-             "grid": "cell centres, uniform in each axis' sampling scale (log axes: in log)",
-             "simulation": json.dumps(desc, default=str), "seed": str(getattr(explorer, "seed", None))}
-    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
-
-
-def _rung_variables(data: dict[str, Any], coords: dict[str, Any], res: list[Any], vocabulary: Any = None) -> None:
-    """A fidelity ladder's record as ``(point, rung)`` variables: ``rung_phase`` (empty: not run at
-    that rung), ``rung_confidence``, ``rung_energy``, ``rung_cost``, and ``fidelity`` per point."""
-    from spinexplore.fidelity import FIDELITY_KEY, rung_of, rung_results
-
-    if not any(x is not None and FIDELITY_KEY in x.observables for x in res):
-        return
-    entries = [{} if x is None else rung_results(x, vocabulary) for x in res]
-    n_rungs = max((max(e) + 1 for e in entries if e), default=1)
-    coords["rung"] = ("rung", np.arange(n_rungs), {"long_name": "rung of the fidelity ladder (0: cheapest)"})
-    data["fidelity"] = ("point", np.array([-1 if x is None else rung_of(x) for x in res], dtype=np.int16),
-                        {"long_name": "rung of the point's best result (-1: pending)"})
-    phase = np.full((len(res), n_rungs), "", dtype=object)
-    vals = {k: np.full((len(res), n_rungs), math.nan) for k in ("confidence", "energy", "cost")}
-    for i, e in enumerate(entries):
-        for k, r in e.items():
-            phase[i, k] = r.phase.name
-            vals["confidence"][i, k], vals["energy"][i, k], vals["cost"][i, k] = r.confidence, r.energy, r.cost
-    data["rung_phase"] = (("point", "rung"), phase.astype(str), {"long_name": "phase at each rung (empty: not run)"})
-    data["rung_confidence"] = (("point", "rung"), vals["confidence"], {"long_name": "confidence at each rung"})
-    data["rung_energy"] = (("point", "rung"), vals["energy"], {"long_name": "energy per spin at each rung"})
-    data["rung_cost"] = (("point", "rung"), vals["cost"], {"long_name": "simulation time at each rung", "units": "s"})
-
-
-def _coord_attrs(name: str, space: Any, k: int, units: Mapping[str, str]) -> dict[str, Any]:
-    low, high = space.bounds[k]
-    # the box as a numeric array (netCDF writes no lists; CF reserves ``bounds`` for a variable name)
-    return {"units": units.get(name, ""), "long_name": name, "scale": "log" if space.is_log[k] else "linear",
-            "valid_range": np.array([float(low), float(high)])}
 
 
 # ---------------------------------------------------------------------------- textures
@@ -407,11 +206,3 @@ def _compare(index: int, stored: Any, rerun: Any) -> None:
         warnings.warn(f"re-simulating point {index} gave {rerun.phase.name} (E={rerun.energy!r}), the store holds "
                       f"{stored.phase.name} (E={stored.energy!r}): the run used other settings or another "
                       "spinexplore version", RuntimeWarning, stacklevel=3)
-
-
-def _vocabulary_of(explorer: Any) -> Any:
-    """The explorer's phase vocabulary (the built-in one for an object without one)."""
-    from spinexplore.labels import Vocabulary
-
-    vocab = getattr(explorer, "vocabulary", None)
-    return vocab if isinstance(vocab, Vocabulary) else Vocabulary()
