@@ -35,6 +35,7 @@ from spinexplore.results import PhaseType, PointStatus
 __all__ = ["Boundary", "Slice", "Texture", "load_boundaries", "phase_boundaries", "save_boundaries",
            "slice_points", "texture", "to_dataframe", "to_xarray"]
 
+
 def slice_points(explorer: Any, *, x: str | None = None, y: str | None = None,
                  at: Mapping[str, float] | None = None, slice_tol: float | None = 0.1) -> Slice:
     """The 2-D slice ``x``, ``y`` at ``at`` and the sampled points within ``slice_tol`` of it.

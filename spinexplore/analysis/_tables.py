@@ -196,7 +196,8 @@ def _grid_variables(explorer: Any, space: Any, shown: list[int], center: np.ndar
         coords[names[k]] = (names[k], space.from_unit(u)[:, k], _coord_attrs(names[k], space, k, units))
     for k in range(len(names)):
         if k not in shown:
-            coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]), _coord_attrs(names[k], space, k, units))
+            coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]),
+                                _coord_attrs(names[k], space, k, units))
     vocab = getattr(explorer, "vocabulary", None)
     vocab = vocab if isinstance(vocab, Vocabulary) else Vocabulary()
     coords["phase_class"] = ("phase_class", [vocab.name_of(c) for c in classes],

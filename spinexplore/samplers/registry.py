@@ -24,6 +24,7 @@ from spinexplore.space import ParameterSpace
 __all__ = ["SAMPLERS", "register_sampler", "sample", "lhs", "sobol", "grid", "random_uniform",
            "unit_sample"]
 
+
 def _lhs(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) -> np.ndarray:
     return qmc.LatinHypercube(d=n_dims, scramble=scramble, rng=rng).random(n)
 

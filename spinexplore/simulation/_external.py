@@ -51,6 +51,8 @@ __all__ = ["ExternalSimulation"]
 
 _PASS_MODES = ("json", "args", "env")
 _RESERVED = ("params_file", "result_file", "workdir")
+
+
 def _placeholders(arg: str) -> list[str]:
     """Names of the ``{name}`` fields of one argument (``{h:.3f}`` gives ``h``)."""
     names = []
