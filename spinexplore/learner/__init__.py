@@ -23,7 +23,7 @@ from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationR
 from spinexplore._text import describe
 from spinexplore.learner._batch import next_batch
 from spinexplore.learner._convergence import Convergence
-from spinexplore.learner._points import Columns, reference_metrics, seeds, count_points
+from spinexplore.learner._points import Columns, count_points, reference_metrics, seeds
 from spinexplore.space import ParameterSpace
 
 __all__ = ["PhaseLearner", "describe", "reference_metrics"]
