@@ -53,7 +53,7 @@ CHILD = textwrap.dedent(
 
     from sklearn.neighbors import KNeighborsClassifier
 
-    import spinexplore._background as background
+    import spinexplore.runner._background as background
     from spinexplore import ActiveLearningExplorer, ParameterSpace, PhaseType
     from spinexplore.errors import Interrupted
 

@@ -221,7 +221,7 @@ class Ladder:
 
     # --------------------------------------------------------------- record
     def describe(self) -> dict[str, Any]:
-        from spinexplore._points import describe
+        from spinexplore._text import describe
 
         return {"simulation": "Ladder", "names": list(self.names), "rungs": [describe(r) for r in self.rungs],
                 "promotion": dict(self.promotion)}

@@ -6,7 +6,7 @@ a constraint (:class:`Interval`, :class:`Options` or :class:`Rule`) that checks 
 says in words what is allowed. Everything else reads it:
 
 - the command line's flags, their types, defaults and ``--help`` text (``cli.py``), the TOML
-  config's keys and checks, and what ``resume`` may change (``_cli_settings``, ``_cli_resume``);
+  config's keys and checks, and what ``resume`` may change (``cli._settings``, ``cli._resume``);
 - :meth:`ActiveLearningExplorer.run <spinexplore.explorer.ActiveLearningExplorer.run>` and
   ``classify_pending_points``, which check their keywords once, at the edge, into a frozen
   :class:`RunSettings`; inside the package that object travels (explorer -> runner), never
@@ -354,8 +354,8 @@ class RunSettings:
         return cls(**out)
 
     def stop_goal(self) -> Any:
-        """The run's stopping goal (:func:`spinexplore.goals.make_goal`), None when there is none."""
-        from spinexplore.goals import make_goal
+        """The run's stopping goal (:func:`spinexplore.runner.goals.make_goal`), None when there is none."""
+        from spinexplore.runner.goals import make_goal
 
         return make_goal(max_time=self.max_time, max_cpu_time=self.max_cpu_time, converge=self.converge,
                          converge_window=self.converge_window, goal=self.goal)

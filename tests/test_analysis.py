@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -207,6 +208,41 @@ def test_to_xarray_slice_and_limits(circle, monkeypatch):
     monkeypatch.setitem(sys.modules, "xarray", None)
     with pytest.raises(ImportError, match=r"spinexplore\[data\]"):
         analysis.to_xarray(circle)
+
+
+def test_both_tables_are_one_definition_with_one_convention_for_missing_values(tmp_path):
+    """Issue 25: to_xarray repeated to_dataframe's columns with other missing values ("" for a
+    phase or an error, the text "None" for the worker of a pending point, no duration)."""
+    pytest.importorskip("pandas")
+    xr = pytest.importorskip("xarray")
+    from spinexplore.results import SimulationResult
+
+    space = ParameterSpace({"h": (0.0, 1.0), "K": (0.0, 1.0)})
+    ex = ActiveLearningExplorer(space, seed=0, verbose=False)
+    for p in space.from_unit(np.random.default_rng(3).random((10, 2))):
+        ex.tell(p, SimulationResult(phase=FM if p[0] > 0.5 else SQ, energy=-p[0], duration=0.5,
+                                    observables={"m": float(p[1])}))
+    ex.tell({"h": 0.5, "K": 0.5}, SimulationResult(phase=PhaseType.FAILED, error="boom"))
+    ex.ask(1)  # a pending point: no result, no worker
+    df, ds = analysis.to_dataframe(ex), analysis.to_xarray(ex, resolution=4)
+    failed, pending = 10, 11
+    assert df["phase"].isna()[[failed, pending]].all() and df["error"][failed] == "boom"
+    assert df["worker"].isna()[pending] and df["error"].isna()[0] and math.isnan(df["energy"][pending])
+    renamed = {"h": "point_h", "K": "point_K", "phase": "point_phase"}
+    assert list(df.columns) == ["h", "K", "status", "phase", "confidence", "energy", "duration", "iteration",
+                                "worker", "error", "m"]
+    def missing_as_none(values):  # NaN != NaN: compare missing values as None
+        return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+
+    for column in df.columns:
+        assert ds[renamed.get(column, column)].dims == ("point",)
+        assert missing_as_none(ds[renamed.get(column, column)].values) == missing_as_none(df[column]), column
+    assert ds["point_phase"].isnull()[[failed, pending]].all() and ds["worker"].isnull()[pending]
+    assert ds["energy"].attrs["long_name"] == "energy per spin" and ds["duration"].attrs["units"] == "s"
+    path = tmp_path / "points.nc"
+    ds.to_netcdf(path)  # None is written as an empty string
+    back = xr.load_dataset(path)
+    assert back["error"].values[failed] == "boom" and back["error"].values[0] == ""
 
 
 # ---------------------------------------------------------------------------- textures

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spinexplore._bench import verdict
+from spinexplore.cli._bench import verdict
 
 
 def test_a_speedup_of_1_02x_on_two_workers_is_not_called_working():

@@ -158,7 +158,7 @@ def test_fuzzed_resume_flags(existing_run, tmp_path_factory, pairs, overrides, d
     argv = ["resume", str(run_dir), *_flags(pairs, data)]
     for text in overrides:
         argv += ["--override", text]
-    with mock.patch("spinexplore._cli_resume.write_toml", _would_run):
+    with mock.patch("spinexplore.cli._resume.write_toml", _would_run):
         code, err = call(argv)
     check(code, err, run_dir, before)
 

@@ -165,7 +165,7 @@ def test_a_signal_during_the_final_plot_says_the_run_is_complete(tmp_path, captu
 
 
 def test_sigterm_just_after_the_store_appears_says_so_and_releases_it(tmp_path, monkeypatch, capsys):
-    import spinexplore._cli_run as cli_run
+    import spinexplore.cli._run as cli_run
 
     def terminated(path, settings):
         os.kill(os.getpid(), signal.SIGTERM)

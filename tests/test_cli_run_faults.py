@@ -124,7 +124,7 @@ class _Sleepy:
 
 
 def test_bench_warm_up_reaches_every_worker():
-    from spinexplore._bench import _warm
+    from spinexplore.cli._bench import _warm
 
     with get_executor(2, "process") as ex:
         assert _warm(ex, _Sleepy(), [{"x": 0.0}], 2) == 2
@@ -132,7 +132,7 @@ def test_bench_warm_up_reaches_every_worker():
 
 @pytest.mark.slow
 def test_bench_efficiency_is_at_most_100_percent(tmp_path, capsys):
-    from spinexplore._bench import run_parallel_benchmark
+    from spinexplore.cli._bench import run_parallel_benchmark
 
     figures = run_parallel_benchmark(n_sims=4, n_jobs=2, mode="screening", lattice_size=6,
                                      output=tmp_path / "bench.json")

@@ -394,7 +394,7 @@ def test_a_reader_that_leaves_the_pipe_is_not_a_bug(run_dir):
 # ---------------------------------------------------------------- 5 (CLI side). signals
 @pytest.mark.parametrize("signum, code, name", [(2, 130, "Ctrl+C"), (15, 143, "SIGTERM")])
 def test_an_interrupted_run_releases_the_store_and_exits_128_plus_signal(tmp_path, signum, code, name, capsys):
-    from spinexplore._cli_run import drive as _drive
+    from spinexplore.cli._run import drive as _drive
     from spinexplore.errors import Interrupted
 
     class Explorer:

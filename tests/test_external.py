@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spinexplore._external import ExternalSimulation
+from spinexplore.simulation._external import ExternalSimulation
 from spinexplore.results import PhaseType, SimulationResult
 
 SOLVER = str(Path(__file__).parent / "data" / "fake_solver.py")
@@ -229,7 +229,7 @@ def test_solver_dies_with_a_killed_worker(tmp_path):
 
     pidfile = tmp_path / "pids"
     code = (
-        "import sys; from spinexplore._external import ExternalSimulation; "
+        "import sys; from spinexplore.simulation._external import ExternalSimulation; "
         f"ExternalSimulation([sys.executable, {SOLVER!r}], env={{'FAKE_MODE': 'hang', "
         f"'FAKE_PIDFILE': {str(pidfile)!r}}})({{'h': 0.1}})"
     )
@@ -339,7 +339,7 @@ def test_a_huge_solver_log_on_stdout_is_streamed_not_read_into_memory(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import resource, sys\n"
-        "from spinexplore._external import ExternalSimulation\n"
+        "from spinexplore.simulation._external import ExternalSimulation\n"
         f"sim = ExternalSimulation([sys.executable, {str(script)!r}], result_file=None, workdir={str(tmp_path)!r})\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "res = sim({'h': 0.1})\n"

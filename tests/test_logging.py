@@ -72,6 +72,20 @@ def test_messages_reach_a_users_handler(tmp_path, caplog):
     assert "FAILED (RuntimeError: boom)" in text  # seed 0 puts points at x > 0.8
 
 
+def test_each_point_line_of_a_run_is_simulation_format_point(caplog):
+    """Issue 25: the runner wrote its own copy of format_point's line (a failure: the first line
+    of the error), so format_point of a multi-line error disagreed with the console."""
+    from spinexplore.simulation import format_point
+
+    ex = ActiveLearningExplorer(SPACE, seed=0)
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        ex.run(n_iterations=1, n_per_iteration=4, simulation=crashing, n_initial=6, progress=False)
+    lines = sorted(r.getMessage() for r in caplog.records if r.name == "spinexplore.progress")
+    finished = [r for r in ex.records if r.result is not None]
+    assert any("\n" in (r.result.error or "") for r in finished)  # a traceback: more than one line
+    assert lines == sorted(format_point(r.index, r.result) for r in finished)
+
+
 def test_an_explorer_without_a_store_logs_no_checkpoint(caplog):
     ex = ActiveLearningExplorer(SPACE, seed=0)
     with caplog.at_level(logging.INFO, logger=LOGGER_NAME):

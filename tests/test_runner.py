@@ -431,7 +431,7 @@ def test_sigterm_to_the_whole_job_cancels_the_points_of_the_workers_it_reached_f
 def _stop_the_fit_process_when_it_starts(monkeypatch):
     import threading
 
-    from spinexplore._background import FitProcess
+    from spinexplore.runner._background import FitProcess
 
     start = FitProcess.__init__
 
@@ -471,7 +471,7 @@ class _SlowSurrogate:
 def test_a_fit_process_stopped_during_a_fit_is_killed_and_the_fit_fails_with_why():
     import threading
 
-    from spinexplore._background import FitProcess
+    from spinexplore.runner._background import FitProcess
 
     fp = FitProcess()
     try:

@@ -62,7 +62,7 @@ def test_flags_convert_to_the_rows_type_and_default_to_none_until_checked():
 
 
 def test_defaults_agree_between_the_cli_the_config_and_explorer_run(tmp_path):
-    from spinexplore._cli_settings import load_toml, write_toml
+    from spinexplore.cli._settings import load_toml, write_toml
 
     run = inspect.signature(ActiveLearningExplorer.run).parameters
     classify = inspect.signature(ActiveLearningExplorer.classify_pending_points).parameters
@@ -96,8 +96,8 @@ def test_help_states_each_rows_default_and_the_registries_names(capsys):
 
 
 def test_what_resume_may_change_comes_from_the_table():
-    from spinexplore._cli_resume import parse_override
-    from spinexplore._cli_settings import CLIError
+    from spinexplore.cli._resume import parse_override
+    from spinexplore.cli._settings import CLIError
 
     assert SAFE_ON_RESUME == tuple(s.name for s in SETTINGS if s.resume)
     assert {"n_jobs", "backend", "timeout", "n_iterations"} <= set(SAFE_ON_RESUME)
@@ -248,7 +248,7 @@ def test_run_settings_are_frozen_checked_once_and_build_their_executor():
 
 
 def test_the_schedules_are_declared_once():
-    import spinexplore._cli_settings as cli_settings
+    import spinexplore.cli._settings as cli_settings
     import spinexplore.runner as runner
 
     assert runner.SCHEDULES is cli_settings.SCHEDULES

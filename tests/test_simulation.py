@@ -74,6 +74,9 @@ def test_format_point_matches_the_console_line():
     assert format_point(23, r) == "Point 23: MERON_ANTIMERON (conf=0.95, E=-0.8234)"
     t = SimulationResult(phase=P.TIMEOUT, confidence=0.0, error="took too long")
     assert format_point(7, t) == "Point 7: TIMEOUT (took too long)"
+    f = SimulationResult(phase=P.FAILED, error="RuntimeError: boom\nTraceback (most recent call last):\n...")
+    assert format_point(8, f, " [accurate]") == "Point 8: FAILED [accurate] (RuntimeError: boom)"
+    assert format_point(9, SimulationResult(phase=P.FAILED, error="x" * 200)) == f"Point 9: FAILED ({'x' * 120})"
 
 
 def test_a_screening_point_returns_a_full_result():

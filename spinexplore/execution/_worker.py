@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,28 +94,12 @@ def remove_stale_tmpdirs(root: str) -> list[str]:
     this user, are removed: a dir on a shared file system made by another host, or one kept for
     debugging, is never touched. Nothing is removed when ``SPINEXPLORE_KEEP_TMPDIRS=1``.
     """
-    if os.environ.get("SPINEXPLORE_KEEP_TMPDIRS") == "1":
-        return []
-    removed = []
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.name.startswith(f"{TMP_PREFIX}pid"):
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
-                continue
-            with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as fh:
-                host, pid, keep = fh.read().split("\n")[:3]
-            if host != HOST or keep != "0" or _pid_alive(int(pid)):
-                continue
-        except (OSError, ValueError):
-            continue
-        shutil.rmtree(entry.path, ignore_errors=True)
-        removed.append(entry.path)
-    return removed
+
+    def stale(fields: list[str]) -> bool:
+        host, pid, keep = fields[:3]  # ValueError without a complete owner file: kept
+        return host == HOST and keep == "0" and not _pid_alive(int(pid))
+
+    return _remove_tmpdirs(root, f"{TMP_PREFIX}pid", stale)
 
 
 def remove_tmpdirs_of(pid: int, root: str | None) -> list[str]:
@@ -124,15 +109,30 @@ def remove_tmpdirs_of(pid: int, root: str | None) -> list[str]:
     A dir kept on purpose (``keep = 1`` in its owner file) stays; one without an owner file
     (the worker died between making it and writing the file) goes: its name holds the pid.
     """
+
+    def made_by_pid(fields: list[str]) -> bool:
+        if len(fields) >= 3 and fields[2] in ("0", "1"):  # a complete owner file
+            host, owner, keep = fields[:3]
+            return host == HOST and int(owner) == pid and keep == "0"
+        return True  # the worker died before or while it wrote the file; the name holds its pid
+
+    return _remove_tmpdirs(root or tempfile.gettempdir(), f"{TMP_PREFIX}pid{pid}_", made_by_pid)
+
+
+def _remove_tmpdirs(root: str, prefix: str, removable: Callable[[list[str]], bool]) -> list[str]:
+    """Remove this user's dirs under ``root`` whose name starts with ``prefix`` and whose owner
+    file's lines (``[]`` without the file) ``removable`` accepts; return their paths. A dir that
+    cannot be read, or whose owner file ``removable`` cannot parse, stays. Nothing is removed
+    when ``SPINEXPLORE_KEEP_TMPDIRS=1``."""
     if os.environ.get("SPINEXPLORE_KEEP_TMPDIRS") == "1":
         return []
     removed = []
     try:
-        entries = list(os.scandir(root or tempfile.gettempdir()))
+        entries = list(os.scandir(root))
     except OSError:
         return []
     for entry in entries:
-        if not entry.name.startswith(f"{TMP_PREFIX}pid{pid}_"):
+        if not entry.name.startswith(prefix):
             continue
         try:
             if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.getuid():
@@ -142,11 +142,8 @@ def remove_tmpdirs_of(pid: int, root: str | None) -> list[str]:
                     fields = fh.read().split("\n")
             except FileNotFoundError:
                 fields = []
-            if len(fields) >= 3 and fields[2] in ("0", "1"):  # a complete owner file
-                host, owner, keep = fields[:3]
-                if host != HOST or int(owner) != pid or keep != "0":
-                    continue
-            # else: the worker died before or while it wrote the file; the name holds its pid
+            if not removable(fields):
+                continue
         except (OSError, ValueError):
             continue
         shutil.rmtree(entry.path, ignore_errors=True)

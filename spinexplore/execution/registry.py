@@ -8,7 +8,7 @@ adapter for a ``concurrent.futures.Executor`` are imported only when asked for.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from spinexplore._registry import Registry
@@ -48,17 +48,19 @@ def _mpi(n_jobs: int = -1, **options: Any) -> Executor:
 
 #: Backend name -> factory ``factory(n_jobs, **options) -> Executor``. The built-in names are
 #: listed alphabetically (as error messages and the command line show them); names added
-#: with :func:`register_executor` follow in the order they were registered.
+#: with :func:`register_executor` follow in the order they were registered. ``dask`` and
+#: ``mpi`` need optional packages (``BACKENDS.check_available(name)``).
 BACKENDS: Registry = Registry("backend", {
     "dask": _dask,
     "loky": _loky,
     "mpi": _mpi,
     "process": _process,
     "sequential": _sequential,
-})
+}, requires={"dask": (("distributed",), "dask"), "mpi": (("mpi4py",), "mpi")})
 
 
-def register_executor(name: str, factory: Callable[..., Executor]) -> None:
+def register_executor(name: str, factory: Callable[..., Executor], *, requires: Sequence[str] = (),
+                      extra: str | None = None) -> None:
     """Make ``get_executor(n_jobs, backend=name, **options)`` call ``factory(n_jobs, **options)``.
 
     Parameters
@@ -67,6 +69,10 @@ def register_executor(name: str, factory: Callable[..., Executor]) -> None:
         Backend name; an existing name is replaced.
     factory : callable
         ``factory(n_jobs, **options)`` returning an object that follows :class:`Executor`.
+    requires : sequence of str, optional
+        Optional modules the backend imports; while one is missing, the backend is refused
+        with an ``ImportError`` before any work (naming ``pip install spinexplore[extra]``
+        when ``extra`` is given).
 
     Raises
     ------
@@ -81,7 +87,7 @@ def register_executor(name: str, factory: Callable[..., Executor]) -> None:
     [2, 3]
     >>> del BACKENDS["inline"]
     """
-    BACKENDS.register(name, factory)
+    BACKENDS.register(name, factory, requires=requires, extra=extra)
 
 
 def get_executor(

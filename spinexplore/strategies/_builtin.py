@@ -1,7 +1,7 @@
 """The simple built-in strategies, and the adapter that runs a user's scoring function.
 
 Each strategy is a callable ``strategy(proposal) -> ndarray (n, n_dims)`` (see
-:class:`~spinexplore.strategies._proposal.Proposal`). One with ``space_filling = True``
+:class:`~spinexplore.strategies.base.Proposal`). One with ``space_filling = True``
 needs no surrogate: it runs before the first fit too, and an uncached surrogate is not
 evaluated for it. Every other strategy is called only once the surrogate has seen two
 phases; before that the dispatcher explores.
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore.strategies._proposal import Proposal
+from spinexplore.strategies.base import Proposal
 from spinexplore.strategies.batch import MIN_SEPARATION, greedy_spread
 
 __all__ = ["ScoringStrategy", "UncertaintySampling", "boundary", "exploration", "uniform"]

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from spinexplore.strategies._proposal import Proposal
+from spinexplore.strategies.base import Proposal
 from spinexplore.strategies._select import fill_distance
 
 __all__ = ["balanced", "ball_radius", "explore_share"]

@@ -2,7 +2,7 @@
 
 ``select_batch`` validates its arguments, builds what every strategy shares (the proposal
 context of the surrogate, the distances to every known point) into a
-:class:`~spinexplore.strategies._proposal.Proposal`, and calls the strategy registered under
+:class:`~spinexplore.strategies.base.Proposal`, and calls the strategy registered under
 the requested name; a function passed instead of a name is a scoring function
 (:class:`~spinexplore.strategies._builtin.ScoringStrategy`).
 """
@@ -24,7 +24,7 @@ from spinexplore.strategies._builtin import (
     uniform,
 )
 from spinexplore.strategies._context import context_for, is_cacheable, split_failed
-from spinexplore.strategies._proposal import Proposal
+from spinexplore.strategies.base import Proposal
 from spinexplore.strategies._select import Distances
 from spinexplore.strategies.balanced import balanced
 from spinexplore.strategies.batch import spacing

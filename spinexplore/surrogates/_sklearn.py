@@ -13,8 +13,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from spinexplore._validation import InputTypeError
 from spinexplore.results import PhaseType
-from spinexplore.surrogates._registry import DEFAULT_SURROGATE, SURROGATES, make_estimator
 from spinexplore.surrogates._subsample import boundary_subsample
+from spinexplore.surrogates.base import DEFAULT_SURROGATE, SURROGATES
 
 __all__ = ["SklearnSurrogate", "check_classifier"]
 
@@ -110,7 +110,7 @@ class SklearnSurrogate(ClassifierMixin, BaseEstimator):
     def _base_estimator(self) -> Any:
         spec = DEFAULT_SURROGATE if self.estimator is None else self.estimator
         if isinstance(spec, str):
-            return make_estimator(spec)
+            return SURROGATES.create(spec)
         return check_classifier(spec)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SklearnSurrogate:

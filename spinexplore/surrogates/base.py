@@ -1,4 +1,11 @@
-"""The :class:`Surrogate` protocol: what the explorer and the strategies need from a model."""
+"""What a surrogate is: the :class:`Surrogate` protocol (what the explorer and the strategies
+need from a model), and the registry object ``SURROGATES`` that names them.
+
+The registry lives here, empty, because the scikit-learn wrapper (``_sklearn``) resolves a
+name (``SklearnSurrogate("knn")``) and sits below :mod:`spinexplore.surrogates.registry`,
+which fills it with the built-in models and holds ``register_surrogate`` and
+``make_surrogate``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Surrogate"]
+from spinexplore._registry import Registry
+
+__all__ = ["DEFAULT_SURROGATE", "SURROGATES", "Surrogate"]
+
+#: Surrogate names and their factories (filled by :mod:`spinexplore.surrogates.registry`).
+SURROGATES = Registry("surrogate")
+DEFAULT_SURROGATE = "auto"
 
 
 @runtime_checkable

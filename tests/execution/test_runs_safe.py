@@ -145,3 +145,26 @@ def test_the_dir_of_a_worker_killed_while_writing_its_owner_file_is_removed(tmp_
         (d / _worker.OWNER_FILE).write_text(owner_text.format(host=_worker.HOST, pid=pid))
     assert (_worker.remove_tmpdirs_of(pid, str(tmp_path)) == [str(d)]) is removed
     assert d.exists() is not removed
+
+
+def test_only_the_dirs_of_dead_workers_of_this_host_not_kept_are_stale(tmp_path, monkeypatch):
+    """remove_stale_tmpdirs (shared scan with remove_tmpdirs_of since issue 25): a dir goes only
+    with a complete owner file naming this host, a dead pid and keep = 0."""
+    from spinexplore.execution import _worker
+
+    dead, alive = 2 ** 22 + 12345, os.getpid()
+    dirs = {}
+    for name, owner in {"dead": f"{_worker.HOST}\n{dead}\n0\n", "alive": f"{_worker.HOST}\n{alive}\n0\n",
+                        "elsewhere": f"another-host\n{dead}\n0\n", "kept": f"{_worker.HOST}\n{dead}\n1\n",
+                        "no_owner": None, "half": f"{_worker.HOST}\n"}.items():
+        dirs[name] = tmp_path / f"{_worker.TMP_PREFIX}pid{dead}_{name}"
+        dirs[name].mkdir()
+        if owner is not None:
+            (dirs[name] / _worker.OWNER_FILE).write_text(owner)
+    (tmp_path / "unrelated").mkdir()
+    monkeypatch.setenv("SPINEXPLORE_KEEP_TMPDIRS", "1")
+    assert _worker.remove_stale_tmpdirs(str(tmp_path)) == []
+    monkeypatch.delenv("SPINEXPLORE_KEEP_TMPDIRS")
+    assert _worker.remove_stale_tmpdirs(str(tmp_path)) == [str(dirs["dead"])]
+    assert sorted(p.name.rsplit("_", 1)[-1] for p in tmp_path.iterdir() if p.name != "unrelated") == [
+        "alive", "elsewhere", "half", "kept", "owner"]

@@ -15,7 +15,7 @@ from spinexplore.results import PhaseType
 from spinexplore.strategies import prepare, select_batch
 from spinexplore.strategies._context import ProposalContext, context_for
 from spinexplore.strategies._select import Distances, fill_distance, lazy_farthest, lazy_spread
-from spinexplore.strategies._proposal import R_BATCH, R_KNOWN
+from spinexplore.strategies.base import R_BATCH, R_KNOWN
 from spinexplore.strategies.batch import (
     MIN_SEPARATION,
     farthest_points,

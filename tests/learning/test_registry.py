@@ -109,7 +109,7 @@ def test_registered_strategy_explores_before_the_first_fit():
 
 
 def test_registered_names_pass_the_command_line_settings():
-    from spinexplore._cli_settings import _check_one
+    from spinexplore.cli._settings import _check_one
 
     register_strategy("right_first", right_first)
     register_sampler("halton", halton)
@@ -237,8 +237,64 @@ def test_registries_pickle_with_their_plugins(registry):
 def test_docstring_examples_of_the_registries():
     import spinexplore.samplers
     import spinexplore.strategies.registry
-    import spinexplore.surrogates
+    import spinexplore.surrogates.registry
 
-    for module in (spinexplore.surrogates, spinexplore.samplers, spinexplore.strategies.registry):
+    for module in (spinexplore.surrogates.registry, spinexplore.samplers, spinexplore.strategies.registry):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__
+
+
+# ---------------------------------------------------------------------------- one shape for the four kinds
+
+def test_the_four_plugin_kinds_have_one_shape():
+    """Each kind is a package with ``base.py`` (what a plugin is) and ``registry.py`` (its
+    Registry, listed by ``names()``)."""
+    import importlib
+
+    from spinexplore.execution import BACKENDS
+
+    for package, registry in (("execution", BACKENDS), ("surrogates", SURROGATES),
+                              ("strategies", STRATEGIES), ("samplers", SAMPLERS)):
+        importlib.import_module(f"spinexplore.{package}.base")
+        module = importlib.import_module(f"spinexplore.{package}.registry")
+        assert isinstance(registry, Registry) and registry.names() == list(registry) and registry.names()
+        assert any(value is registry for value in vars(module).values()), package
+
+
+def test_a_plugin_that_needs_a_missing_module_is_refused_with_the_install_line(monkeypatch):
+    shapes = Registry("shape", {"circle": dict, "cloud": dict},
+                      requires={"cloud": (("not_a_module_spinexplore",), "clouds")})
+    shapes.register("sky", list, requires=["json"])
+    assert shapes.check_available("circle") == "circle" and shapes.create("sky") == []
+    assert shapes.missing("cloud") == ["not_a_module_spinexplore"] and shapes.missing("sky") == []
+    with pytest.raises(ImportError, match=r"the 'cloud' shape needs not_a_module_spinexplore: "
+                                          r"pip install spinexplore\[clouds\]"):
+        shapes.create("cloud")
+    with pytest.raises(InputError, match=r"shape must be one of \['circle', 'cloud', 'sky'\]; got 'hexagon'"):
+        shapes.check_available("hexagon")
+    with pytest.raises(TypeError, match="requires of shape 'box' must be a sequence of module names; got 'json'"):
+        shapes.register("box", list, requires="json")
+    back = pickle.loads(pickle.dumps(shapes))
+    assert back.requires == shapes.requires and back.missing("cloud") == ["not_a_module_spinexplore"]
+    shapes.register("cloud", dict)  # registered again without requirements
+    assert shapes.missing("cloud") == [] and "cloud" not in shapes.requires
+    shapes.pop("sky")
+    assert "sky" not in shapes.requires
+
+
+def test_the_command_line_reads_the_backends_optional_dependency_from_the_registry(monkeypatch):
+    from spinexplore.cli._settings import CLIError, _check_backend
+    from spinexplore.execution import BACKENDS, register_executor
+
+    register_executor("cloudy", lambda n_jobs, **o: None, requires=("not_a_module_spinexplore",), extra="cloud")
+    try:
+        with pytest.raises(CLIError, match=r"--backend: the 'cloudy' backend needs not_a_module_spinexplore: "
+                                           r"pip install spinexplore\[cloud\]"):
+            _check_backend({"backend": "cloudy"}, {"backend": "--backend"})
+    finally:
+        del BACKENDS["cloudy"]
+    assert "cloudy" not in BACKENDS.requires
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)
+    with pytest.raises(CLIError, match=r"the 'dask' backend needs distributed: pip install spinexplore\[dask\]"):
+        _check_backend({"backend": "dask"}, {})
+    _check_backend({"backend": None}, {})  # the default needs nothing

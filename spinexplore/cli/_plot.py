@@ -9,8 +9,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from spinexplore._cli_run import EXIT_OK
-from spinexplore._cli_settings import STORE_NAME, CLIError, check_output_dir
+from spinexplore.cli._run import EXIT_OK
+from spinexplore.cli._settings import STORE_NAME, CLIError, check_output_dir
 
 __all__ = ["add_plot_parsers", "cmd_plot", "cmd_show"]
 
@@ -112,7 +112,7 @@ def _check_something_to_plot(explorer: Any, out: Path) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from spinexplore import analysis, plotting
-    from spinexplore._analysis_grid import resolve_slice
+    from spinexplore.analysis._grid import resolve_slice
 
     if args.dpi is not None and not 10 <= args.dpi <= 2400:
         raise CLIError(f"--dpi must be between 10 and 2400; got {args.dpi}")

@@ -11,7 +11,6 @@ it has asked for simulations (:meth:`~PhaseLearner.ask`), takes results
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,16 +20,13 @@ from spinexplore._validation import check_choice, check_new_points
 from spinexplore.errors import NotFittedError
 from spinexplore.labels import Vocabulary
 from spinexplore.results import PhaseType, PointRecord, PointStatus, SimulationResult, coerce_result
-from spinexplore._points import Columns, describe, reference_metrics, seeds
+from spinexplore._text import describe
+from spinexplore.learner._batch import next_batch
+from spinexplore.learner._convergence import Convergence
+from spinexplore.learner._points import Columns, count_points, reference_metrics, seeds
 from spinexplore.space import ParameterSpace
 
 __all__ = ["PhaseLearner", "describe", "reference_metrics"]
-
-#: Iterations of convergence history a checkpoint keeps (the state is written whole at every
-#: checkpoint, so its size must not grow with the run).
-MAX_HISTORY = 1000
-#: Reference-label snapshots kept for the convergence goal (one per refit).
-_MAX_SNAPSHOTS = 64
 
 
 class PhaseLearner:
@@ -95,9 +91,7 @@ class PhaseLearner:
         self._cols = Columns(space.n_dims, self.vocabulary, self.unknown_as_phase)
         self.iteration = 0
         self.n_completed_iterations = 0
-        self.history: list[dict[str, Any]] = []
-        self._reference_labels: np.ndarray | None = None
-        self._snapshots: list[tuple[int, np.ndarray]] = []  # (n labelled, reference labels)
+        self.convergence = Convergence()  # history, reference labels, changed_since
         #: ``label_weights(indices) -> factors`` scales the training weights of labelled points
         #: (a fidelity ladder's :meth:`~spinexplore.promotion.PromotionPolicy.weight_factors`).
         self.label_weights: Callable[[np.ndarray], np.ndarray] | None = None
@@ -120,16 +114,7 @@ class PhaseLearner:
     def column(self, name: str) -> np.ndarray:
         """One value per point: ``status``, ``phase`` (label id, -1 without a label: pending,
         failed or timed out), ``confidence``, ``energy`` (NaN without a result) or ``iteration``."""
-        rs = self._records
-        if name == "status":  # kept as a column already
-            return self._cols.status[: self._cols.n].astype(int)
-        if name == "iteration":
-            return np.array([r.iteration for r in rs], dtype=int)
-        if name == "phase":
-            return self._cols.phase[: self._cols.n].copy()
-        if name in ("confidence", "energy"):
-            return np.array([np.nan if r.result is None else getattr(r.result, name) for r in rs], dtype=float)
-        raise ValueError(f"name must be one of ['confidence', 'energy', 'iteration', 'phase', 'status']; got {name!r}")
+        return self._cols.values(name, self._records)
 
     def counts(self, by: str | None = None) -> dict[str, int]:
         """Number of points per status (``by="status"``) or per phase of the DONE points (``by="phase"``,
@@ -142,18 +127,7 @@ class PhaseLearner:
             raise ValueError(f"by must be 'status', 'phase' or None; got {by!r}")
         if by == "phase":
             return self.phase_counts()
-        status: dict[str, int] = {}
-        phase: dict[str, int] = {}
-        for r in self._records:
-            status[r.status.name] = status.get(r.status.name, 0) + 1
-            if r.status == PointStatus.DONE and r.result is not None:
-                phase[r.result.phase.name] = phase.get(r.result.phase.name, 0) + 1
-        if by == "status":
-            return status
-        both = dict(status)
-        for name, n in phase.items():  # summed where the names meet, as version 0.1 counted
-            both[name] = both.get(name, 0) + n
-        return both
+        return count_points(self._records, with_phases=by is None)
 
     def phase_counts(self) -> dict[str, int]:
         """Finished points per label name, in the vocabulary's order (UNKNOWN included)."""
@@ -233,45 +207,19 @@ class PhaseLearner:
         informative: a quarter of the batch on average goes next to the least surrounded of
         them (``strategies.batch.around_undecided``), the rest to the strategy.
         """
-        from spinexplore.strategies import check_strategy, select_batch
+        from spinexplore.strategies import check_strategy
 
         n = check_new_points("n", n, self.n_points, call="propose")
         strategy = self.strategy if strategy is None else check_strategy(strategy)
         surrogate = self.fit() if refit else (self._surrogate if self._fitted_on else None)
         X_lab, y, _ = self.labeled()
-        X_pend = self.unit_of(self.pending_indices())
-        follow = self._follow_up_undecided(n, X_pend)
-        if follow.shape[0]:
-            X_pend = np.vstack([X_pend, follow])
-        if follow.shape[0] == n:
-            return self._append(self.space.from_unit(follow))
-        U = select_batch(
-            strategy, n - follow.shape[0], n_dims=self.space.n_dims, surrogate=surrogate,
-            X_labeled=self.space.to_unit(X_lab) if len(X_lab) else np.empty((0, self.space.n_dims)),
-            y=y, X_pending=X_pend, X_failed=self.unit_of(self.failed_indices() + self.unknown_indices()),
-            # a fresh Generator per call: its whole state derives from self._rng, whereas
-            # self._rng's SeedSequence carries a spawn counter that the checkpointed
-            # bit-generator state does not (scipy's qmc spawns from it).
-            rng=np.random.default_rng(int(self._rng.integers(2**63 - 1))),
-        )
-        U = np.asarray(U, dtype=float).reshape(-1, self.space.n_dims)
-        return self._append(self.space.from_unit(np.vstack([follow, U]) if follow.shape[0] else U))
-
-    def _follow_up_undecided(self, n: int, X_pending: np.ndarray) -> np.ndarray:
-        """Unit-cube points next to undecided points (see :meth:`propose`); none without any."""
-        from spinexplore.strategies.batch import around_undecided, spacing
-
-        unknown = self.unknown_indices()
-        if not unknown:
-            return np.empty((0, self.space.n_dims))
-        rng = np.random.default_rng(int(self._rng.integers(2**63 - 1)))
-        k = int(np.floor(0.25 * n + rng.random()))
-        if k == 0:
-            return np.empty((0, self.space.n_dims))
         done = self._cols.where(PointStatus.DONE, PointStatus.FAILED, PointStatus.TIMEOUT)
-        known = np.vstack([self.unit_of(done), X_pending])
-        radius = 0.5 * spacing(known.shape[0], self.space.n_dims)
-        return around_undecided(self.unit_of(unknown), known, k, rng, radius)
+        U = next_batch(n, strategy, n_dims=self.space.n_dims, surrogate=surrogate,
+                       X_labeled=self.space.to_unit(X_lab) if len(X_lab) else np.empty((0, self.space.n_dims)),
+                       y=y, X_pending=self.unit_of(self.pending_indices()),
+                       X_failed=self.unit_of(self.failed_indices() + self.unknown_indices()),
+                       X_undecided=self.unit_of(self.unknown_indices()), X_done=self.unit_of(done), rng=self._rng)
+        return self._append(self.space.from_unit(U))
 
     def ask(self, n: int, strategy: str | Callable[..., Any] | None = None) -> list[dict[str, float]]:
         """Propose ``n`` points and return them as parameter dicts (they stay pending)."""
@@ -439,35 +387,19 @@ class PhaseLearner:
                        end_iteration: bool = False) -> dict[str, Any]:
         """Record the installed fit's reference labels (from :func:`reference_metrics`, which a
         background thread may compute) in this iteration's history entry; return the entry."""
-        c = self.counts(by="status")
-        entry: dict[str, Any] = {
-            "iteration": self.iteration, "n_points": self.n_points, "n_done": c.get("DONE", 0),
-            "n_failed": c.get("FAILED", 0) + c.get("TIMEOUT", 0),
-            "changed_fraction": math.nan, "mean_uncertainty": float(mean_uncertainty),
-        }
-        if labels is not None:
-            labels = np.asarray(labels, dtype=int)
-            if self._reference_labels is not None and self._reference_labels.shape == labels.shape:
-                entry["changed_fraction"] = float(np.mean(self._reference_labels != labels))
-            self._reference_labels = labels
-            self._snapshots = (self._snapshots + [(self.n_fitted, labels)])[-_MAX_SNAPSHOTS:]
-        # one entry per iteration: a resumed or refitted iteration replaces its earlier entry
-        self.history = [h for h in self.history if h["iteration"] != self.iteration] + [entry]
+        entry = self.convergence.record(self.iteration, self.counts(by="status"), mean_uncertainty, labels,
+                                        self.n_fitted)
         if end_iteration:
             self.n_completed_iterations = self.iteration + 1
         return entry
 
     def changed_since(self, n_points: int) -> float:
-        """Share of the box whose predicted phase changed over the last ``n_points`` labels.
+        """Share of the box whose predicted phase changed over the last ``n_points`` labels
+        (:meth:`Convergence.changed_since`)."""
+        return self.convergence.changed_since(n_points)
 
-        Compares the newest fit with the newest fit made at least ``n_points`` labels
-        earlier; NaN while no such pair of fits exists.
-        """
-        if not self._snapshots:
-            return math.nan
-        n_now, now = self._snapshots[-1]
-        older = [labels for n, labels in self._snapshots if n <= n_now - n_points]
-        return float(np.mean(older[-1] != now)) if older else math.nan
+    history = property(lambda self: self.convergence.history,
+                       doc="One entry per iteration: counts, changed_fraction, mean_uncertainty.")
 
     # ------------------------------------------------------------------ persistence
     def pop_dirty(self) -> list[PointRecord]:
@@ -489,8 +421,7 @@ class PhaseLearner:
             "surrogate_seed": self._surrogate_seed,
             "iteration": self.iteration,
             "n_completed_iterations": self.n_completed_iterations,
-            "history": self.history[-MAX_HISTORY:],
-            "reference_labels": None if self._reference_labels is None else self._reference_labels.tolist(),
+            **self.convergence.state(),
             "vocabulary": self.vocabulary.to_json(),
             "unknown_as_phase": self.unknown_as_phase,
         }
@@ -512,6 +443,4 @@ class PhaseLearner:
             self._cols.set(record)
         self.iteration = int(state.get("iteration", 0))
         self.n_completed_iterations = int(state.get("n_completed_iterations", 0))
-        self.history = list(state.get("history") or [])
-        ref = state.get("reference_labels")
-        self._reference_labels = None if ref is None else np.asarray(ref, dtype=int)
+        self.convergence.restore(state)

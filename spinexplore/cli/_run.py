@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spinexplore._cli_settings import (
+from spinexplore.cli._settings import (
     CONFIG_NAME,
     DEFAULTS,
     PATH_ERRNOS,

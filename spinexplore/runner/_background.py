@@ -209,7 +209,7 @@ def fit_and_prepare(job: tuple[bytes, Any, Any, Any, int]) -> tuple[Any, int, An
     """
     import cloudpickle
 
-    from spinexplore._points import reference_metrics
+    from spinexplore.learner._points import reference_metrics
     from spinexplore.strategies import cached_context, prepare
 
     blob, U, y, w, n_dims = job

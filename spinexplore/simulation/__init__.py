@@ -26,9 +26,9 @@ from spinexplore._validation import (
 )
 from spinexplore.results import PhaseType, SimulationResult
 
-from spinexplore._external import ExternalSimulation  # a user's solver command
+from spinexplore.simulation._external import ExternalSimulation  # a user's solver command
 
-__all__ = ["ExternalSimulation", "SpinSimulation", "format_point", "point_seed"]
+__all__ = ["ExternalSimulation", "SpinSimulation", "format_point", "point_label", "point_seed"]
 
 _N_LISTED_PEAKS = 3
 #: Largest linear lattice size ``L`` (a million spins; one point then needs about 2 GB).
@@ -58,17 +58,27 @@ def point_seed(seed: int, params: Mapping[str, float]) -> int:
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(11))
 
 
-def format_point(index: int, result: SimulationResult) -> str:
+def format_point(index: int, result: SimulationResult, where: str = "") -> str:
     """One console line per finished point: ``Point 23: MERON_ANTIMERON (conf=0.95, E=-0.8234)``.
 
-    FAILED and TIMEOUT results show their error text instead of the energy.
+    FAILED and TIMEOUT results show their error text instead of the energy (see
+    :func:`point_label`); ``where`` follows the phase name (a rung: ``" [accurate]"``).
     """
     from spinexplore.execution.progress import format_point as _line
 
-    if result.phase in (PhaseType.FAILED, PhaseType.TIMEOUT):
-        detail = f"{result.error}" if result.error else "no result"
-        return _line(index, f"{result.phase.name} ({detail})")
-    return _line(index, result.phase.name, confidence=result.confidence, energy=result.energy)
+    if not result.ok:
+        return _line(index, point_label(result, where))
+    return _line(index, point_label(result, where), confidence=result.confidence, energy=result.energy)
+
+
+def point_label(result: SimulationResult, where: str = "") -> str:
+    """What a console line says of a finished point: its phase name then ``where``
+    (``SKYRMION [accurate]``), or, for a FAILED or TIMEOUT result, the outcome and the first
+    line of its error, at most 120 characters: ``TIMEOUT (timed out after 2.0 s)``."""
+    if result.ok:
+        return f"{result.phase.name}{where}"
+    reason = (result.error or "no result").strip().splitlines()[0][:120]
+    return f"{result.phase.name}{where} ({reason})"
 
 
 class SpinSimulation:

@@ -30,14 +30,15 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from spinexplore._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
+from spinexplore.runner._background import Checkpointer, FitProcess, FitProcessStarting, Refitter
 from spinexplore._log import get_logger
-from spinexplore._runner_support import (FAILURES_LOGGED_PER_ERROR, Indices, RunnerBookkeeping,  # noqa: F401
+from spinexplore.runner._support import (FAILURES_LOGGED_PER_ERROR, Indices, RunnerBookkeeping,  # noqa: F401
                                          fidelity_hooks, format_round, format_stats, outcome_to_result, timeout_of)
 from spinexplore.execution._worker import WarmUp
 from spinexplore.learner import PhaseLearner, reference_metrics
 from spinexplore.results import PointRecord
 from spinexplore.settings import SCHEDULES, RunSettings
+from spinexplore.simulation import point_label
 from spinexplore.strategies import install_context
 
 __all__ = ["Runner", "SCHEDULES", "format_round", "format_stats", "open_runner", "outcome_to_result"]
@@ -173,12 +174,10 @@ class Runner(RunnerBookkeeping):
             self.first_error = raw.error
         self._finished.append(record)
         where = f" [{self.ladder.names[rung]}]" if self.ladder is not None and rung else ""
-        if raw.ok:
-            self.progress.record(index, raw.phase.name + where, ok=True, confidence=raw.confidence,
-                                 energy=raw.energy)
-        else:  # "Point 7: TIMEOUT (timed out after 2.0 s)"
-            reason = (raw.error or "no result").strip().splitlines()[0][:120]
-            self.progress.record(index, f"{raw.phase.name}{where} ({reason})", ok=False)
+        # the line of simulation.format_point: "Point 7: TIMEOUT (timed out after 2.0 s)"
+        self.progress.record(index, point_label(raw, where), ok=raw.ok, confidence=raw.confidence if raw.ok else None,
+                             energy=raw.energy if raw.ok else None)
+        if not raw.ok:
             self._log_failure(index, raw)
         if self.checkpointer.note() and self._on_disk and self.verbose:
             _LOG.info("Checkpoint saved (%d/%d completed)", self.learner.n_finished, self.learner.n_points)

@@ -1,4 +1,5 @@
-"""One call of ``select_batch`` as the strategies see it: a :class:`Proposal`.
+"""What a strategy is (:class:`Strategy`) and one call of ``select_batch`` as it sees it: a
+:class:`Proposal`.
 
 The dispatcher (:mod:`spinexplore.strategies.registry`) validates the arguments, builds the
 proposal context and the distances to everything known, and hands a :class:`Proposal` to
@@ -9,12 +10,14 @@ batch size by space filling.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 
 from spinexplore.strategies._context import ProposalContext
 from spinexplore.strategies._select import Distances, lazy_farthest, lazy_spread, random_points
 
-__all__ = ["Proposal", "R_KNOWN", "R_BATCH"]
+__all__ = ["Proposal", "R_KNOWN", "R_BATCH", "Strategy"]
 
 #: Hard minimum distance of a new point to known points, in units of the mean spacing.
 R_KNOWN = 0.15
@@ -98,3 +101,15 @@ class Proposal:
         if len(chosen) < n:
             chosen += random_points(self.dist, n - len(chosen), self.picked, self.rng)
         return np.clip(np.asarray(chosen, dtype=float).reshape(n, -1), 0.0, 1.0)
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """What :data:`~spinexplore.strategies.STRATEGIES` maps a name to: a callable
+    ``strategy(proposal) -> ndarray (n, n_dims)`` of points of the unit cube, usually
+    ``proposal.finish(taken)``. An optional attribute ``space_filling = True`` marks a
+    strategy that needs no surrogate (it runs before the first fit too); a user's scoring
+    function becomes one through :func:`~spinexplore.strategies.register_strategy`."""
+
+    def __call__(self, proposal: Proposal) -> np.ndarray:
+        ...

@@ -1,7 +1,8 @@
-"""Helpers of the learner: seeds, descriptions of user objects, record columns, reference metrics."""
+"""Helpers of the learner: seeds, record columns and counts, reference metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -9,25 +10,10 @@ import numpy as np
 from spinexplore.labels import UNKNOWN_ID, Vocabulary
 from spinexplore.results import PointRecord, PointStatus
 
-__all__ = ["Columns", "describe", "reference_metrics", "seeds"]
+__all__ = ["Columns", "reference_metrics", "seeds", "count_points"]
 
 #: Smallest sample weight of a labelled point (its confidence, floored).
 MIN_WEIGHT = 0.05
-
-
-def describe(obj: Any) -> Any:
-    """A JSON-friendly description of a user object (simulation, surrogate spec...)."""
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    method = getattr(obj, "describe", None)
-    if callable(method):
-        try:
-            return method()
-        except Exception:  # a user's describe() must not break a checkpoint
-            pass
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    module = getattr(obj, "__module__", None) or type(obj).__module__
-    return f"{module}.{name}"
 
 
 def seeds(seed: int | np.random.Generator | None) -> tuple[int | None, np.random.Generator, int]:
@@ -50,6 +36,19 @@ def reference_metrics(surrogate: Any, n_dims: int) -> tuple[np.ndarray | None, f
 
     metrics, labels = convergence_metrics(surrogate, None, n_dims=n_dims)
     return labels, float(metrics["mean_uncertainty"])
+
+
+def count_points(records: Sequence[PointRecord], *, with_phases: bool = False) -> dict[str, int]:
+    """Points per status name, in order of first appearance; ``with_phases``: plus the DONE
+    points per phase name, summed where a status and a phase share a name (as version 0.1
+    counted)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status.name] = counts.get(r.status.name, 0) + 1
+    for r in records if with_phases else ():
+        if r.status == PointStatus.DONE and r.result is not None:
+            counts[r.result.phase.name] = counts.get(r.result.phase.name, 0) + 1
+    return counts
 
 
 class Columns:
@@ -102,3 +101,16 @@ class Columns:
 
     def where(self, *statuses: PointStatus) -> np.ndarray:
         return np.flatnonzero(np.isin(self.status[: self.n], [int(s) for s in statuses]))
+
+    def values(self, name: str, records: Sequence[PointRecord]) -> np.ndarray:
+        """One value per record: ``status``, ``phase`` (label id, -1 without a label: pending,
+        failed or timed out), ``confidence``, ``energy`` (NaN without a result) or ``iteration``."""
+        if name == "status":  # kept as a column already
+            return self.status[: self.n].astype(int)
+        if name == "iteration":
+            return np.array([r.iteration for r in records], dtype=int)
+        if name == "phase":
+            return self.phase[: self.n].copy()
+        if name in ("confidence", "energy"):
+            return np.array([np.nan if r.result is None else getattr(r.result, name) for r in records], dtype=float)
+        raise ValueError(f"name must be one of ['confidence', 'energy', 'iteration', 'phase', 'status']; got {name!r}")

@@ -4,7 +4,9 @@ Every function takes an :class:`~spinexplore.explorer.ActiveLearningExplorer` (l
 restored with ``ActiveLearningExplorer.load(path, read_only=True)``):
 
 - :func:`to_dataframe`: one row per point (pandas);
-- :func:`to_xarray`: the predicted diagram on a grid plus the sampled points (xarray);
+- :func:`to_xarray`: the predicted diagram on a grid plus the same points (xarray); both read
+  one column definition (``_point_columns``) with one missing value, NaN (numbers and
+  text alike);
 - :func:`phase_boundaries`, :func:`save_boundaries`, :func:`load_boundaries`: each boundary of
   a 2-D slice as a curve with an uncertainty band, labelled with the two phases it separates;
 - :func:`texture`: the spins of one point, from memory, from the store, or re-simulated
@@ -19,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,15 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._analysis_boundaries import Boundary, load_boundaries, phase_boundaries, save_boundaries
-from spinexplore._analysis_grid import Slice, resolve_slice, space_of, units_of
+from spinexplore.analysis._boundaries import Boundary, load_boundaries, phase_boundaries, save_boundaries
 from spinexplore._validation import check_int
+from spinexplore.analysis._grid import Slice, resolve_slice, space_of, units_of
 from spinexplore.results import PhaseType, PointStatus
 
 __all__ = ["Boundary", "Slice", "Texture", "load_boundaries", "phase_boundaries", "save_boundaries",
            "slice_points", "texture", "to_dataframe", "to_xarray"]
 
 _EXTRA = "pip install 'spinexplore[data]'"
+_RUNG_COLUMN = re.compile(r"fidelity(\d+)_(phase|confidence|energy|cost)")
 
 
 def slice_points(explorer: Any, *, x: str | None = None, y: str | None = None,
@@ -49,9 +53,56 @@ def slice_points(explorer: Any, *, x: str | None = None, y: str | None = None,
 
 
 # ---------------------------------------------------------------------------- tables
+# Both tables read the points from one definition, _point_columns, so they hold the same columns
+# with the same values and one missing value, NaN, for numbers and text alike (pandas >= 3 and
+# xarray hold it as missing; netCDF has no missing text: to_netcdf writes "").
+def _point_columns(explorer: Any) -> dict[str, tuple[np.ndarray, str, str]]:
+    """The point table: column name -> (values, long name, unit), one value per point in index
+    order. Columns: the parameters, ``status``, ``phase`` (name), ``confidence``, ``energy``,
+    ``duration``, ``iteration``, ``worker``, ``error``, then the scalar observables (a name
+    taken by a column above gets the prefix ``obs_``; a fidelity ladder's ``fidelity{k}_phase``
+    holds phase names). Missing: NaN, for numbers and text alike."""
+    from spinexplore.fidelity import decode_label
+
+    space, units = space_of(explorer), units_of(explorer)
+    records = list(explorer.records)
+    res = [r.result for r in records]
+    vocabulary = getattr(explorer, "vocabulary", None)
+
+    def numbers(get: Any) -> np.ndarray:
+        return np.array([math.nan if x is None else get(x) for x in res], dtype=float)
+
+    def texts(values: Any) -> np.ndarray:
+        out = np.empty(len(records), dtype=object)
+        out[:] = [math.nan if v is None else v for v in values]
+        return out
+
+    P = np.array([r.params for r in records], dtype=float).reshape(-1, space.n_dims)
+    cols: dict[str, tuple[np.ndarray, str, str]] = {
+        name: (P[:, k], f"{name} of the sampled point", units.get(name, "")) for k, name in enumerate(space.names)}
+    cols["status"] = (texts(r.status.name for r in records), "PointStatus", "")
+    cols["phase"] = (texts(None if x is None or not x.ok else x.phase.name for x in res),
+                     "simulated phase (None while pending, failed or timed out: see status)", "")
+    cols["confidence"] = (numbers(lambda x: x.confidence), "classifier confidence", "1")
+    cols["energy"] = (numbers(lambda x: x.energy), "energy per spin", "J_1" if "J_1" in units.values() else "")
+    cols["duration"] = (numbers(lambda x: x.duration), "simulation time", "s")
+    cols["iteration"] = (np.array([r.iteration for r in records], dtype=np.int64), "round that proposed the point", "")
+    cols["worker"] = (texts(r.worker or None for r in records), "worker", "")
+    cols["error"] = (texts(None if x is None else (x.error or None) for x in res),
+                     "error text of FAILED/TIMEOUT points", "")
+    scalars = [{} if x is None else x.scalar_observables() for x in res]
+    for key in dict.fromkeys(k for sc in scalars for k in sc):
+        values = np.array([sc.get(key, math.nan) for sc in scalars], dtype=float)
+        if re.fullmatch(r"fidelity\d+_phase", key):  # a label id per rung: its name
+            values = texts(None if v != v else decode_label(v, vocabulary).name for v in values)
+        cols[key if key not in cols else f"obs_{key}"] = (values, f"observable {key}", "")
+    return cols
+
+
 def to_dataframe(explorer: Any) -> Any:
-    """One row per point: parameters, status, phase name, confidence, energy, duration,
-    iteration, worker, error, then the scalar observables (index: the point index).
+    """One row per point (index: the point index), the columns of the point table:
+    parameters, status, phase name, confidence, energy, duration, iteration, worker, error,
+    then the scalar observables. A missing value is NaN, in a number or a text column.
 
     ``DataFrame.attrs["units"]`` maps columns to units where known (``J_1``).
 
@@ -64,42 +115,13 @@ def to_dataframe(explorer: Any) -> Any:
         import pandas as pd
     except ImportError as exc:
         raise ImportError(f"to_dataframe() needs pandas, which is not installed; {_EXTRA}") from exc
-    space = space_of(explorer)
-    records = list(explorer.records)
-    cols: dict[str, Any] = {}
-    X = np.array([r.params for r in records], dtype=float).reshape(-1, space.n_dims)
-    for j, name in enumerate(space.names):
-        cols[name] = X[:, j]
-    res = [r.result for r in records]
-    cols["status"] = [r.status.name for r in records]
-    cols["phase"] = [None if x is None or not x.ok else x.phase.name for x in res]  # FAILED/TIMEOUT: status
-    cols["confidence"] = [math.nan if x is None else x.confidence for x in res]
-    cols["energy"] = [math.nan if x is None else x.energy for x in res]
-    cols["duration"] = [math.nan if x is None else x.duration for x in res]
-    cols["iteration"] = np.array([r.iteration for r in records], dtype=int)
-    cols["worker"] = [r.worker or None for r in records]
-    cols["error"] = [None if x is None else (x.error or None) for x in res]
-    scalars = [{} if x is None else x.scalar_observables() for x in res]
-    obs_names = list(dict.fromkeys(k for sc in scalars for k in sc))
-    for k in obs_names:
-        cols[k if k not in cols else f"obs_{k}"] = [sc.get(k, math.nan) for sc in scalars]
-    _rung_phase_names(cols, getattr(explorer, "vocabulary", None))
-    df = pd.DataFrame(cols, index=pd.RangeIndex(len(records), name="index"))
+    cols = _point_columns(explorer)
+    df = pd.DataFrame({k: v for k, (v, _, _) in cols.items()}, index=pd.RangeIndex(len(explorer.records), name="index"))
     units = units_of(explorer)
     df.attrs["units"] = {k: v for k, v in units.items() if k in df.columns}
     if "J_1" in units.values():
         df.attrs["units"]["energy"] = "J_1 per spin"
     return df
-
-
-def _rung_phase_names(cols: dict[str, Any], vocabulary: Any = None) -> None:
-    """A fidelity ladder's ``fidelity{k}_phase`` columns as phase names (None: not run at rung k)."""
-    import re
-
-    from spinexplore.fidelity import decode_label
-
-    for key in [k for k in cols if re.fullmatch(r"fidelity\d+_phase", k)]:
-        cols[key] = [None if v != v else decode_label(v, vocabulary).name for v in cols[key]]
 
 
 def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = None, y: str | None = None,
@@ -109,9 +131,12 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
     Grid variables (dimensions named after the parameters, cell centres uniform in each axis'
     sampling scale, plus ``phase_class``): ``phase`` (``PhaseType`` values, CF
     ``flag_values``/``flag_meanings``), ``probability`` and ``uncertainty`` (``1 - max p``).
-    Point variables (dimension ``point``): ``point_<name>`` per parameter, ``status``,
-    ``point_phase`` (name), ``confidence``, ``energy``, ``iteration``, ``worker``, ``error``.
-    Coordinates carry ``units`` (``J_1`` for the built-in model, else empty) and ``long_name``.
+    Point variables (dimension ``point``): the columns of the point table, as in
+    :func:`to_dataframe`, with the same missing values (NaN), except that a parameter is
+    ``point_<name>`` and the phase ``point_phase`` (the grid's names), and that a fidelity
+    ladder's record is a ``(point, rung)`` layout: ``rung_phase``, ``rung_confidence``,
+    ``rung_energy``, ``rung_cost``. Coordinates carry ``units`` (``J_1`` for the built-in model,
+    else empty) and ``long_name``.
 
     Parameters
     ----------
@@ -147,34 +172,62 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
         raise ValueError(f"resolution={resolution} on {n_axes} axes makes {resolution**n_axes} cells, more than "
                          f"max_cells={max_cells}; lower the resolution or grid a 2-D slice with x=, y=, at=")
     units = units_of(explorer)
-    mids = (np.arange(resolution) + 0.5) / resolution
     if sliced:
         sl = resolve_slice(explorer, x=x, y=y, at=at, tol=None)
-        shown = list(sl.shown)
-        center = sl.center
+        shown, center = list(sl.shown), sl.center
     else:
-        shown = list(range(len(names)))
-        center = np.full(len(names), 0.5)
+        shown, center = list(range(len(names))), np.full(len(names), 0.5)
+    data, coords = _grid_variables(explorer, space, shown, center, resolution, units)
+    records = list(explorer.records)
+    coords["point"] = ("point", np.array([r.index for r in records], dtype=np.int64), {"long_name": "point index"})
+    taken = set(data) | set(coords)
+    for key, (values, long_name, unit) in _point_columns(explorer).items():
+        if _RUNG_COLUMN.fullmatch(key):
+            continue  # the (point, rung) variables below
+        attrs = {"long_name": long_name, "units": unit}
+        if key in names:
+            attrs = {**_coord_attrs(key, space, names.index(key), units), **attrs}
+        name = f"point_{key}" if key in names or key == "phase" else key
+        data[name if name not in taken else f"obs_{name}"] = ("point", values, attrs)
+    _rung_variables(data, coords, [r.result for r in records], getattr(explorer, "vocabulary", None))
+    desc = getattr(explorer, "simulation_description", None)
+    attrs = {"title": "spinexplore phase diagram", "n_points": len(records),
+             "n_done": int(sum(r.status == PointStatus.DONE for r in records)),
+             "grid": "cell centres, uniform in each axis' sampling scale (log axes: in log)",
+             "missing": "NaN, for numbers and text alike (an empty string for text in netCDF)",
+             "simulation": json.dumps(desc, default=str), "seed": str(getattr(explorer, "seed", None))}
+    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+
+
+def _grid_variables(explorer: Any, space: Any, shown: list[int], center: np.ndarray, resolution: int,
+                    units: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The surrogate's ``phase``, ``probability`` and ``uncertainty`` on the grid of cell centres
+    over the axes ``shown`` (the others at ``center``), with their coordinates."""
+    from spinexplore.labels import Vocabulary
+
+    names = list(space.names)
+    mids = (np.arange(resolution) + 0.5) / resolution
     mesh = np.meshgrid(*([mids] * len(shown)), indexing="ij")
     U = np.tile(center, (mesh[0].size, 1))
     for axis, k in enumerate(shown):
         U[:, k] = mesh[axis].ravel()
-    Xg = space.from_unit(U)
-    phases, proba = explorer.predict(Xg)
+    phases, proba = explorer.predict(space.from_unit(U))
     classes = np.asarray(explorer.classes_, dtype=int)
     shape = (resolution,) * len(shown)
     grid_dims = tuple(names[k] for k in shown)
     coords: dict[str, Any] = {}
-    for axis, k in enumerate(shown):
+    for k in shown:
         u = np.tile(center, (resolution, 1))
         u[:, k] = mids
         coords[names[k]] = (names[k], space.from_unit(u)[:, k], _coord_attrs(names[k], space, k, units))
     for k in range(len(names)):
         if k not in shown:
-            coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]), _coord_attrs(names[k], space, k, units))
-    vocab = _vocabulary_of(explorer)
-    class_names = [vocab.name_of(c) for c in classes]
-    coords["phase_class"] = ("phase_class", class_names, {"long_name": "phase of each probability column"})
+            coords[names[k]] = ((), float(space.from_unit(center[None, :])[0, k]),
+                                _coord_attrs(names[k], space, k, units))
+    vocab = getattr(explorer, "vocabulary", None)
+    vocab = vocab if isinstance(vocab, Vocabulary) else Vocabulary()
+    coords["phase_class"] = ("phase_class", [vocab.name_of(c) for c in classes],
+                             {"long_name": "phase of each probability column"})
     ids = sorted({int(p) for p in PhaseType if p.is_physical} | {e.id for e in vocab.entries()})
     phase_attrs = {"long_name": "predicted phase (label id; names in flag_meanings)",
                    "flag_values": np.array(ids, dtype=np.int16),
@@ -188,53 +241,26 @@ def to_xarray(explorer: Any, *, resolution: int | None = None, x: str | None = N
         "uncertainty": (grid_dims, 1.0 - np.asarray(proba, float).max(axis=1).reshape(shape),
                         {"long_name": "surrogate uncertainty, 1 - max_k p_k", "units": "1"}),
     }
-    records = list(explorer.records)
-    coords["point"] = ("point", np.array([r.index for r in records], dtype=np.int64), {"long_name": "point index"})
-    P = np.array([r.params for r in records], dtype=float).reshape(-1, len(names))
-    for k, name in enumerate(names):
-        data[f"point_{name}"] = ("point", P[:, k], {**_coord_attrs(name, space, k, units),
-                                                   "long_name": f"{name} of the sampled point"})
-    res = [r.result for r in records]
-    data["status"] = ("point", np.array([r.status.name for r in records], dtype=str), {"long_name": "PointStatus"})
-    data["point_phase"] = ("point", np.array(["" if x is None or not x.ok else x.phase.name for x in res], dtype=str),
-                           {"long_name": "simulated phase (empty while pending, failed or timed out)"})
-    data["confidence"] = ("point", np.array([math.nan if x is None else x.confidence for x in res]),
-                          {"long_name": "classifier confidence", "units": "1"})
-    data["energy"] = ("point", np.array([math.nan if x is None else x.energy for x in res]),
-                      {"long_name": "energy per spin", "units": "J_1" if "J_1" in units.values() else ""})
-    data["iteration"] = ("point", np.array([r.iteration for r in records], dtype=np.int64),
-                         {"long_name": "round that proposed the point"})
-    data["worker"] = ("point", np.array([r.worker for r in records], dtype=str), {"long_name": "worker"})
-    data["error"] = ("point", np.array(["" if x is None else (x.error or "") for x in res], dtype=str),
-                     {"long_name": "error text of FAILED/TIMEOUT points"})
-    _rung_variables(data, coords, res, getattr(explorer, "vocabulary", None))
-    desc = getattr(explorer, "simulation_description", None)
-    attrs = {"title": "spinexplore phase diagram", "n_points": len(records),
-             "n_done": int(sum(r.status == PointStatus.DONE for r in records)),
-             "grid": "cell centres, uniform in each axis' sampling scale (log axes: in log)",
-             "simulation": json.dumps(desc, default=str), "seed": str(getattr(explorer, "seed", None))}
-    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+    return data, coords
 
 
 def _rung_variables(data: dict[str, Any], coords: dict[str, Any], res: list[Any], vocabulary: Any = None) -> None:
-    """A fidelity ladder's record as ``(point, rung)`` variables: ``rung_phase`` (empty: not run at
-    that rung), ``rung_confidence``, ``rung_energy``, ``rung_cost``, and ``fidelity`` per point."""
-    from spinexplore.fidelity import FIDELITY_KEY, rung_of, rung_results
+    """A fidelity ladder's record as ``(point, rung)`` variables: ``rung_phase``,
+    ``rung_confidence``, ``rung_energy``, ``rung_cost`` (NaN: not run at that rung)."""
+    from spinexplore.fidelity import FIDELITY_KEY, rung_results
 
     if not any(x is not None and FIDELITY_KEY in x.observables for x in res):
         return
     entries = [{} if x is None else rung_results(x, vocabulary) for x in res]
     n_rungs = max((max(e) + 1 for e in entries if e), default=1)
     coords["rung"] = ("rung", np.arange(n_rungs), {"long_name": "rung of the fidelity ladder (0: cheapest)"})
-    data["fidelity"] = ("point", np.array([-1 if x is None else rung_of(x) for x in res], dtype=np.int16),
-                        {"long_name": "rung of the point's best result (-1: pending)"})
-    phase = np.full((len(res), n_rungs), "", dtype=object)
+    phase = np.full((len(res), n_rungs), math.nan, dtype=object)
     vals = {k: np.full((len(res), n_rungs), math.nan) for k in ("confidence", "energy", "cost")}
     for i, e in enumerate(entries):
         for k, r in e.items():
             phase[i, k] = r.phase.name
             vals["confidence"][i, k], vals["energy"][i, k], vals["cost"][i, k] = r.confidence, r.energy, r.cost
-    data["rung_phase"] = (("point", "rung"), phase.astype(str), {"long_name": "phase at each rung (empty: not run)"})
+    data["rung_phase"] = (("point", "rung"), phase, {"long_name": "phase at each rung (NaN: not run)"})
     data["rung_confidence"] = (("point", "rung"), vals["confidence"], {"long_name": "confidence at each rung"})
     data["rung_energy"] = (("point", "rung"), vals["energy"], {"long_name": "energy per spin at each rung"})
     data["rung_cost"] = (("point", "rung"), vals["cost"], {"long_name": "simulation time at each rung", "units": "s"})
@@ -407,11 +433,3 @@ def _compare(index: int, stored: Any, rerun: Any) -> None:
         warnings.warn(f"re-simulating point {index} gave {rerun.phase.name} (E={rerun.energy!r}), the store holds "
                       f"{stored.phase.name} (E={stored.energy!r}): the run used other settings or another "
                       "spinexplore version", RuntimeWarning, stacklevel=3)
-
-
-def _vocabulary_of(explorer: Any) -> Any:
-    """The explorer's phase vocabulary (the built-in one for an object without one)."""
-    from spinexplore.labels import Vocabulary
-
-    vocab = getattr(explorer, "vocabulary", None)
-    return vocab if isinstance(vocab, Vocabulary) else Vocabulary()

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from spinexplore._cli_run import EXIT_STORE, RunError, drive, release
-from spinexplore._cli_settings import (
+from spinexplore.cli._run import EXIT_STORE, RunError, drive, release
+from spinexplore.cli._settings import (
     CONFIG_NAME,
     DEFAULTS,
     SAFE_ON_RESUME,
@@ -118,7 +118,7 @@ def read_record(explorer: Any, store: Path) -> tuple[dict[str, Any], Any]:
     space = explorer.space
     axes = {d.name: [d.low, d.high, "log"] if d.log else [d.low, d.high] for d in space.dimensions}
     if isinstance(desc, dict) and desc.get("simulation") == "ExternalSimulation" and record.get("solver"):
-        from spinexplore._cli_settings import external_simulation
+        from spinexplore.cli._settings import external_simulation
 
         try:
             simulation = external_simulation(record["solver"], desc)

@@ -1,15 +1,9 @@
-"""Initial designs over a :class:`~spinexplore.space.ParameterSpace`.
+"""The sampler registry: the built-in designs in ``SAMPLERS``, :func:`register_sampler`, and
+:func:`unit_sample` / :func:`sample` (a design by name, in the unit cube or in physical units).
 
 Every sampler returns points in *physical* units, shape ``(n, space.n_dims)``, inside the
 box. Log-scaled axes are sampled uniformly in ``log(value)`` because the designs are built
 in the unit cube and mapped with :meth:`ParameterSpace.from_unit`.
-
-Examples
---------
->>> from spinexplore.space import ParameterSpace
->>> space = ParameterSpace({"h": (0.0, 1.0), "K": (-1.0, 1.0)})
->>> sample(space, 8, method="sobol", seed=0).shape
-(8, 2)
 """
 
 from __future__ import annotations
@@ -24,31 +18,11 @@ from scipy.stats import qmc
 
 from spinexplore._registry import Registry
 from spinexplore._validation import InputError, check_int
+from spinexplore.samplers.base import Design, Seed, check_space, rng_of
 from spinexplore.space import ParameterSpace
 
 __all__ = ["SAMPLERS", "register_sampler", "sample", "lhs", "sobol", "grid", "random_uniform",
            "unit_sample"]
-
-#: What a ``seed`` may be: an int, a numpy Generator (used as it is) or None (fresh entropy).
-Seed = int | np.random.Generator | None
-
-
-def _check_space(space: Any) -> ParameterSpace:
-    if not isinstance(space, ParameterSpace):
-        raise TypeError(f"space must be a spinexplore.ParameterSpace; got {space!r}")
-    if space.n_dims < 1:  # pragma: no cover - ParameterSpace already forbids it
-        raise ValueError(f"space must have at least one free dimension; got {space!r}")
-    return space
-
-
-def _rng(seed: Seed) -> np.random.Generator:
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return np.random.default_rng(int(seed))
-    if isinstance(seed, np.random.SeedSequence):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, a numpy Generator or None; got {seed!r}")
 
 
 def _lhs(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) -> np.ndarray:
@@ -77,7 +51,7 @@ def _random(n_dims: int, n: int, rng: np.random.Generator, *, scramble: bool) ->
 SAMPLERS = Registry("method", {"lhs": _lhs, "sobol": _sobol, "grid": _grid, "random": _random})
 
 
-def register_sampler(name: str, design: Callable[..., Any]) -> None:
+def register_sampler(name: str, design: Design | Callable[..., Any]) -> None:
     """Make ``name`` an initial design, as good as a built-in one.
 
     The name is then accepted by :func:`sample` and :func:`unit_sample`, by the explorer's
@@ -145,7 +119,7 @@ def unit_sample(n_dims: int, n: int, method: str = "lhs", seed: Seed = None, *,
     n_dims = check_int("n_dims", n_dims, minimum=1)
     n = check_int("n", n, minimum=1)
     design = SAMPLERS[SAMPLERS.check(method)]
-    pts = np.asarray(design(n_dims, n, _rng(seed), scramble=bool(scramble)), dtype=float)
+    pts = np.asarray(design(n_dims, n, rng_of(seed), scramble=bool(scramble)), dtype=float)
     if pts.shape != (n, n_dims):
         raise InputError(f"sampler {method!r} must return an array of shape ({n}, {n_dims}) "
                          f"(n, n_dims); got shape {pts.shape}")
@@ -200,7 +174,7 @@ def sample(space: ParameterSpace, n: int, method: str = "lhs", seed: Seed = None
         For an unknown ``method`` (a ``ValueError``; the message lists :data:`SAMPLERS`) or
         ``n < 1``.
     """
-    space = _check_space(space)
+    space = check_space(space)
     SAMPLERS.check(method)
     n = check_int("n", n, minimum=1)
     return space.from_unit(unit_sample(space.n_dims, n, method, seed, scramble=scramble))

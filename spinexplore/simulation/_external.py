@@ -25,7 +25,6 @@ import shutil
 import signal
 import string
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -36,16 +35,22 @@ import numpy as np
 
 from spinexplore._validation import InputError, InputTypeError, check_choice, check_real
 from spinexplore.results import PhaseType, SimulationResult, coerce_result
+from spinexplore.simulation._solver_process import (
+    WHOLE_STDOUT_BYTES,
+    arrays,
+    base_tmpdir,
+    child_setup_fn,
+    jsonable,
+    kill_group,
+    last_json_line,
+    read_end,
+    tail_lines,
+)
 
 __all__ = ["ExternalSimulation"]
 
 _PASS_MODES = ("json", "args", "env")
 _RESERVED = ("params_file", "result_file", "workdir")
-_STDERR_LINES = 20
-_TAIL_BYTES = 65536
-#: A solver's stdout up to this size is also parsed as a whole (pretty-printed JSON); a longer
-#: one (a log) is read line by line for its last JSON line, so it costs no memory.
-WHOLE_STDOUT_BYTES = 16 * 2**20
 
 
 def _placeholders(arg: str) -> list[str]:
@@ -55,120 +60,6 @@ def _placeholders(arg: str) -> list[str]:
         if field is not None:
             names.append(field.split(".")[0].split("[")[0])
     return names
-
-
-def _base_tmpdir() -> Path:
-    """The current worker's temp dir, or the system temp dir when the execution layer is absent."""
-    try:
-        from spinexplore.execution import worker_tmpdir
-    except ImportError:
-        return Path(tempfile.gettempdir())
-    return Path(worker_tmpdir())
-
-
-def _read_end(path: Path, n_bytes: int) -> str:
-    """The last ``n_bytes`` of a file as text ("" when it cannot be read)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - n_bytes))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _tail(path: Path, n: int = _STDERR_LINES) -> str:
-    """The last ``n`` lines of a file (read from its last 64 kB only)."""
-    lines = _read_end(path, _TAIL_BYTES).rstrip().splitlines()
-    return "\n".join(lines[-n:])
-
-
-def _last_json_line(path: Path) -> str | None:
-    """The last line of a file that looks like a JSON object, read 1 MB at a time: memory stays
-    bounded whatever the size of the file (a line longer than :data:`WHOLE_STDOUT_BYTES`, such
-    as progress bars joined by carriage returns, is skipped)."""
-    last, carry = None, b""
-    try:
-        with open(path, "rb") as fh:
-            while True:
-                chunk = fh.read(2**20)
-                if not chunk:
-                    break
-                lines = (carry + chunk).split(b"\n")
-                carry = lines.pop()
-                if len(carry) > WHOLE_STDOUT_BYTES:
-                    carry = b"\0"  # the rest of this line cannot be a result either
-                for line in lines:
-                    if line.lstrip().startswith(b"{"):
-                        last = line
-    except OSError:
-        return None
-    if carry.lstrip().startswith(b"{"):
-        last = carry
-    return None if last is None else last.decode(errors="replace")
-
-
-def _kill_group(pgid: int, proc: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the whole process group, wait up to ``grace`` s, then SIGKILL it."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    try:  # also catches children that ignored SIGTERM or outlived the leader
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-_PRCTL: Any = None
-
-
-def _child_setup_fn() -> Any:
-    """The ``preexec_fn`` of the solver: a process group of its own (in the worker's session;
-    ``process_group=0`` of Python 3.11, also on 3.10) and, on Linux, SIGKILL when the thread
-    that started it dies.
-
-    ``prctl`` is looked up here, in the parent, so that the child only calls a loaded C
-    function between fork and exec (no import, no lock).
-    """
-    global _PRCTL
-    if _PRCTL is None:
-        _PRCTL = False
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-            except (OSError, AttributeError):
-                pass
-    prctl = _PRCTL
-    setpgid = os.setpgid
-
-    def setup() -> None:  # pragma: no cover - runs in the child
-        setpgid(0, 0)
-        if prctl:
-            prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-
-    return setup
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
-
-
-def _arrays(obj: Any) -> Any:
-    """Lists in a parsed result become ndarrays (observables such as S(q), or spins)."""
-    if isinstance(obj, list):
-        return np.asarray(obj, dtype=float)
-    return obj
 
 
 class ExternalSimulation:
@@ -386,7 +277,7 @@ class ExternalSimulation:
         env = {**os.environ, **self.env, "SPINEXPLORE_WORKDIR": str(run_dir),
                "SPINEXPLORE_RESULT_FILE": str(result_file)}
         if self.pass_params == "json":
-            params_file.write_text(json.dumps({k: _jsonable(v) for k, v in params.items()}))
+            params_file.write_text(json.dumps({k: jsonable(v) for k, v in params.items()}))
             env["SPINEXPLORE_PARAMS_FILE"] = str(params_file)
         elif self.pass_params == "args":
             for name, value in params.items():
@@ -406,10 +297,10 @@ class ExternalSimulation:
             # line, read line by line: a solver's log can be hundreds of MB
             size = stdout.stat().st_size if stdout.is_file() else 0
             whole = stdout.read_text(errors="replace") if 0 < size <= WHOLE_STDOUT_BYTES else None
-            line = _last_json_line(stdout) if size else None
+            line = last_json_line(stdout) if size else None
             where = "stdout"
             texts = [t for t in (whole, line) if t is not None]
-            shown = whole if whole is not None else _read_end(stdout, 300)
+            shown = whole if whole is not None else read_end(stdout, 300)
         for text in texts:
             try:
                 data = json.loads(text)
@@ -446,7 +337,7 @@ class ExternalSimulation:
         """
         if not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping of parameter names to values; got {params!r}")
-        base = Path(self.workdir) if self.workdir is not None else _base_tmpdir()
+        base = Path(self.workdir) if self.workdir is not None else base_tmpdir()
         base.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix="ext_", dir=base))
         start = time.perf_counter()
@@ -456,7 +347,7 @@ class ExternalSimulation:
             with open(stdout, "wb") as out, open(stderr, "wb") as err:
                 proc = subprocess.Popen(
                     argv, cwd=run_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                    preexec_fn=_child_setup_fn(),  # its own group, in the worker's session (see the module)
+                    preexec_fn=child_setup_fn(),  # its own group, in the worker's session (see the module)
                 )
             pgid = proc.pid  # leader of its own process group
             timed_out = False
@@ -465,10 +356,10 @@ class ExternalSimulation:
             except subprocess.TimeoutExpired:
                 timed_out = True
             finally:  # timeout, Ctrl+C or anything else: leave no process behind
-                _kill_group(pgid, proc, self.kill_grace if timed_out else 0.0)
+                kill_group(pgid, proc, self.kill_grace if timed_out else 0.0)
             duration = time.perf_counter() - start
             if timed_out:
-                tail = _tail(stderr)
+                tail = tail_lines(stderr)
                 return SimulationResult(
                     phase=PhaseType.TIMEOUT, confidence=0.0, duration=duration,
                     error=(f"external solver exceeded timeout={self.timeout:g} s; its process group was killed"
@@ -479,11 +370,11 @@ class ExternalSimulation:
                 how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
                        else f"exited with status {code}")
                 raise RuntimeError(
-                    f"external solver {self.command!r} {how}; last lines of stderr:\n{_tail(stderr) or '(empty)'}"
+                    f"external solver {self.command!r} {how}; last lines of stderr:\n{tail_lines(stderr) or '(empty)'}"
                 )
             data = self._parse(run_dir, stdout)
             if "observables" in data and isinstance(data["observables"], Mapping):
-                data["observables"] = {k: _arrays(v) for k, v in data["observables"].items()}
+                data["observables"] = {k: arrays(v) for k, v in data["observables"].items()}
             if isinstance(data.get("spins"), list):
                 data["spins"] = np.asarray(data["spins"], dtype=float)
             for key in ("energy", "confidence"):

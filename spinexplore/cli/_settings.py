@@ -166,7 +166,7 @@ def build(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, An
 
 def _build_external(settings: dict[str, Any], sources: Mapping[str, str]) -> tuple[Any, Any]:
     """The space and the :class:`~spinexplore.ExternalSimulation` of a run with ``solver`` (a command)."""
-    from spinexplore._external import ExternalSimulation
+    from spinexplore.simulation._external import ExternalSimulation
     from spinexplore.space import ParameterSpace
 
     if settings["axes"] is None:
@@ -185,7 +185,7 @@ def _build_external(settings: dict[str, Any], sources: Mapping[str, str]) -> tup
 def external_simulation(command: Any, described: Mapping[str, Any] | None = None) -> Any:
     """An :class:`~spinexplore.ExternalSimulation` of ``command`` (the solver prints or writes
     its JSON result; ``described``: the store's description, for resume)."""
-    from spinexplore._external import ExternalSimulation
+    from spinexplore.simulation._external import ExternalSimulation
 
     from spinexplore.labels import Vocabulary
 
@@ -208,13 +208,16 @@ def check_execution(settings: Mapping[str, Any], sources: Mapping[str, str], sim
 
 
 def _check_backend(settings: Mapping[str, Any], sources: Mapping[str, str]) -> None:
-    """The backend's optional dependency and, for MPI, the launcher: before any work."""
-    import importlib.util
+    """The backend's optional dependency (from the registry) and, for MPI, the launcher: before any work."""
+    from spinexplore.execution import BACKENDS
 
     backend = settings["backend"]
     where = sources.get("backend", "backend")
-    if backend == "dask" and importlib.util.find_spec("distributed") is None:
-        raise CLIError(f"{where}: the 'dask' backend needs dask.distributed: pip install spinexplore[dask]")
+    try:
+        if backend is not None:  # None: sequential or process, never missing
+            BACKENDS.check_available(backend)
+    except ImportError as exc:
+        raise CLIError(f"{where}: {exc}") from None
     if backend == "mpi":
         from spinexplore.execution._mpi import check_mpi_launch
 

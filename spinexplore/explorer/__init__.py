@@ -18,8 +18,8 @@ import numpy as np
 from spinexplore._log import get_logger
 from spinexplore._validation import check_n_points
 from spinexplore.learner import PhaseLearner, describe
-from spinexplore._explorer_checks import check_simulation, check_store_writable, run_simulation, with_phases
-from spinexplore._explorer_views import ExplorerViews
+from spinexplore.explorer._checks import check_simulation, check_store_writable, run_simulation, with_phases
+from spinexplore.explorer._views import ExplorerViews
 from spinexplore.runner import format_round, open_runner
 from spinexplore.results import PhaseType, PointRecord, PointStatus  # noqa: F401 - the docstring example
 from spinexplore.settings import RunSettings, record
@@ -302,7 +302,7 @@ class ActiveLearningExplorer(ExplorerViews):
                              "with read_only=True (save_boundaries(b, 'file.json') writes a file instead)")
         found = phase_boundaries(self, **kwargs)
         if save:
-            from spinexplore._analysis_boundaries import DEFINITION
+            from spinexplore.analysis._boundaries import DEFINITION
 
             self._boundaries = {"n_finished": int(self._learner.n_finished), "n_points": int(self.n_points),
                                 "options": {k: v for k, v in kwargs.items() if k != "at"},

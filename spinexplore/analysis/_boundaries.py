@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore._analysis_grid import decision, predict_grid, resolve_slice, space_of
+from spinexplore.analysis._grid import decision, predict_grid, resolve_slice, space_of
 from spinexplore._validation import check_int, check_real
 from spinexplore.labels import Vocabulary
 from spinexplore.results import Label, PhaseType, parse_label

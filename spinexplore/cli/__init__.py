@@ -44,7 +44,7 @@ __all__ = ["main", "build_parser", "CLIError", "EXIT_CODES"]
 
 # The command's modules (numpy, h5py...) are imported inside main(), where Ctrl+C and SIGTERM
 # are already handled: an interrupt during the start gives a one-line message, not a traceback.
-_LAZY = {"CLIError": "spinexplore._cli_settings", "EXIT_CODES": "spinexplore._cli_run"}
+_LAZY = {"CLIError": "spinexplore.cli._settings", "EXIT_CODES": "spinexplore.cli._run"}
 
 
 def __getattr__(name: str) -> Any:
@@ -100,9 +100,9 @@ def _add_settings(p: argparse.ArgumentParser, *, resume: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from spinexplore._cli_plot import add_plot_parsers
-    from spinexplore._cli_run import DIAGRAM_NAME, EXIT_CODES
-    from spinexplore._cli_settings import CONFIG_NAME, DEFAULTS, SAFE_ON_RESUME, STORE_NAME
+    from spinexplore.cli._plot import add_plot_parsers
+    from spinexplore.cli._run import DIAGRAM_NAME, EXIT_CODES
+    from spinexplore.cli._settings import CONFIG_NAME, DEFAULTS, SAFE_ON_RESUME, STORE_NAME
 
     fmt = _Formatter
     parser = argparse.ArgumentParser(
@@ -167,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_status(args: argparse.Namespace) -> int:
     """Counts, settings, efficiency and convergence from the columns and the state alone: no
     PointRecord is built, so it stays instant on a 10^6-point store."""
-    from spinexplore._cli_run import EXIT_OK
-    from spinexplore._cli_settings import STORE_NAME, check_output_dir
+    from spinexplore.cli._run import EXIT_OK
+    from spinexplore.cli._settings import STORE_NAME, check_output_dir
     from spinexplore.store import ExplorationStore
 
     out = check_output_dir(args.dir, must_exist=True)
@@ -215,8 +215,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _list_points(out: Path, phases: list[str] | None, statuses: list[str] | None) -> int:
     """``status --points``: one line per point, filtered by phase (a name of the run's
     vocabulary: built-in or the user's own) and status."""
-    from spinexplore._cli_run import EXIT_OK
-    from spinexplore._cli_settings import STORE_NAME, CLIError
+    from spinexplore.cli._run import EXIT_OK
+    from spinexplore.cli._settings import STORE_NAME, CLIError
     from spinexplore.explorer import ActiveLearningExplorer
     from spinexplore.results import PhaseType, PointStatus
 
@@ -249,8 +249,8 @@ def _list_points(out: Path, phases: list[str] | None, statuses: list[str] | None
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from spinexplore._bench import run_parallel_benchmark
-    from spinexplore._cli_run import EXIT_OK
+    from spinexplore.cli._bench import run_parallel_benchmark
+    from spinexplore.cli._run import EXIT_OK
 
     run_parallel_benchmark(
         n_sims=args.n_sims, n_jobs=args.n_jobs, mode=args.mode,
@@ -269,9 +269,9 @@ def _command(module: str, name: str) -> Any:
 
 
 _COMMANDS = {
-    "run": _command("spinexplore._cli_run", "cmd_run"), "resume": _command("spinexplore._cli_resume", "cmd_resume"),
-    "status": _cmd_status, "plot": _command("spinexplore._cli_plot", "cmd_plot"),
-    "show": _command("spinexplore._cli_plot", "cmd_show"), "bench": _cmd_bench,
+    "run": _command("spinexplore.cli._run", "cmd_run"), "resume": _command("spinexplore.cli._resume", "cmd_resume"),
+    "status": _cmd_status, "plot": _command("spinexplore.cli._plot", "cmd_plot"),
+    "show": _command("spinexplore.cli._plot", "cmd_show"), "bench": _cmd_bench,
 }
 
 
@@ -301,8 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from spinexplore._cli_run import EXIT_FILESYSTEM, EXIT_INPUT, EXIT_OK, EXIT_STORE, os_message
-    from spinexplore._cli_settings import PATH_ERRNOS, CLIError
+    from spinexplore.cli._run import EXIT_FILESYSTEM, EXIT_INPUT, EXIT_OK, EXIT_STORE, os_message
+    from spinexplore.cli._settings import PATH_ERRNOS, CLIError
     from spinexplore._validation import InputError
     from spinexplore.errors import SimulationFailingError
     from spinexplore.store.base import StoreError
