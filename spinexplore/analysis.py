@@ -20,9 +20,9 @@ import copy
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -286,11 +286,23 @@ class Texture:
         return (f"Texture(point {self.index}: {self.phase.name}, E={self.energy:.6g}, {self.lattice} L={self.L}, "
                 f"model={self.model!r}, {values}, from {self.source})")
 
-    def plot(self, **kwargs: Any) -> Any:
-        """Three panels (:func:`spinexplore.plotting.plot_texture`) on this texture's own lattice."""
-        from spinexplore.plotting._texture import plot_texture
+    #: What draws a texture, ``plotter(texture, **kwargs)``: :func:`spinexplore.plotting.plot_texture`,
+    #: installed by :mod:`spinexplore.plotting` when it is imported (plotting is a leaf of the
+    #: layers: analysis never imports it).
+    plotter: ClassVar[Callable[..., Any] | None] = None
 
-        return plot_texture(self, **kwargs)
+    def plot(self, **kwargs: Any) -> Any:
+        """Three panels (:func:`spinexplore.plotting.plot_texture`) on this texture's own lattice.
+
+        Raises
+        ------
+        RuntimeError
+            When :mod:`spinexplore.plotting` has not been imported (it installs the drawing).
+        """
+        if Texture.plotter is None:
+            raise RuntimeError("Texture.plot draws with spinexplore.plotting, which is not imported yet: "
+                               "run `from spinexplore import plotting` first")
+        return Texture.plotter(self, **kwargs)
 
     def make_lattice(self) -> Any:
         """The :class:`~spinexplore.physics.lattice.Lattice` the spins live on."""
