@@ -184,7 +184,8 @@ def analytic_cases(quick: bool) -> list[dict]:
                 cases.append(_case(f"{kind} L={L} {name} snapshots", lat, snaps[-1], samples=snaps, temperature=0.3))
             for mix in (0.1, 0.5, 0.9):  # partial order: helix weight over random spins
                 s = mix * tx.helix(lat, (2, 0)) + (1 - mix) * tx.random_spins(lat, 3)
-                cases.append(_case(f"{kind} L={L} helix+random {mix}", lat, s / np.linalg.norm(s, axis=1, keepdims=True)))
+                s /= np.linalg.norm(s, axis=1, keepdims=True)
+                cases.append(_case(f"{kind} L={L} helix+random {mix}", lat, s))
     for preset in PRESETS:  # the solver's unrelaxed ansatz states
         base = SpinModel.preset(preset)
         u = base.natural_unit
@@ -246,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     calls = [(case["name"], call) for case in cases for call in variants(case)]
     diffs = [{"case": name, "call": repr(call), "ref": b, "now": a}
              for (name, call), b, a in zip(calls, before, after) if a != b]
-    labels = collections.Counter(r.split("phase=")[0] if "Classification" not in r else r.split("<PhaseType.")[1].split(":")[0]
-                                 for r in after)
+    labels = collections.Counter(r.split("<PhaseType.")[1].split(":")[0] if r.startswith("(<PhaseType.")
+                                 else r.split(":")[0] for r in after)  # a label, or an exception's type
     rules = collections.Counter(r.split("'rule': ")[1].split("', '")[0].strip("'") for r in after if "'rule': " in r)
     ref_commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.ref],
                                 capture_output=True, text=True).stdout.strip()

@@ -160,7 +160,7 @@ class Measured:
         return abs(self.q_total) >= 0.5
 
     def fraction_threshold(self, th: Thresholds) -> tuple[float, float]:
-        """Share of the modulated weight a ``+-Q`` family or magnetic lattice must carry, and its full-margin value."""
+        """The share of the modulated weight a family must exceed, and the share where its margin is 1."""
         frac_min = th.single_q_fraction_thermal if self.thermal else th.single_q_fraction
         return frac_min, (1.0 + frac_min) / 2
 
@@ -200,14 +200,14 @@ def _measured(obs: dict[str, Any], lattice: Lattice, temperature: float, energy_
         "energy_gap": None if energy_gap is None else float(energy_gap),
     }
     return Measured(
-        lattice=lattice, obs=obs, thermal=temperature > 0, sq=sq, peaks=peaks, n_peaks=n_peaks, modulated=modulated, q_total=q_tot, q_plus=q_plus,
-        q_minus=q_minus, minority=minority, minority_frac=minority_frac, n_cells=n_cells,
-        top=peaks[0]["weight"] if peaks else 0.0, inplane_ratio=inplane_ratio, evidence=evidence,
+        lattice=lattice, obs=obs, thermal=temperature > 0, sq=sq, peaks=peaks, n_peaks=n_peaks,
+        modulated=modulated, q_total=q_tot, q_plus=q_plus, q_minus=q_minus, minority=minority,
+        minority_frac=minority_frac, n_cells=n_cells, top=peaks[0]["weight"] if peaks else 0.0,
+        inplane_ratio=inplane_ratio, evidence=evidence,
     )
 
 
-# The rules of physics.md 3.2, in the order they are tried. Each returns a Verdict when it
-# decides the label and None to pass the configuration on.
+# The rules of physics.md 3.2, in order: each returns a Verdict when it decides, else None.
 
 
 def paramagnet(m: Measured, th: Thresholds) -> Verdict | None:

@@ -26,22 +26,25 @@ from spinexplore.physics.lattice import make_lattice
 
 REFERENCE = Path(__file__).parent / "data" / "classify_reference.json"
 # (lattice, L, texture function, positional arguments, keyword arguments, noise)
+BOTH = ("triangular", "square")
+UNCHARGED = (("square", [[2, 0], [0, 2]], 0.0, 0.0), ("triangular", [[2, 0], [0, 2], [-2, -2]], 0.0, 0.0),
+             ("triangular", [[2, 0], [0, 2], [2, -2]], 0.3, 1.0), ("square", [[2, 0], [0, 3]], 0.0, 0.5))
+SUMS = ([[2, 0], [0, 2]], [[2, 0], [0, 2], [2, 2]], [[1, 0], [0, 2], [3, 3]], [[2, 0], [0, 2], [2, -2], [1, 1]])
 RECIPES = [
-    *[(kind, 12, "fm", [d], {}, 0.0) for kind in ("triangular", "square") for d in ([0, 0, 1], [1, 0, 0])],
-    *[(kind, 12, "canted_fm", [], {"m_z": mz}, 0.0) for kind in ("triangular", "square") for mz in (0.02, 0.5)],
-    *[(kind, 12, "helix", [q], {"plane": plane, "offset": off}, 0.0) for kind in ("triangular", "square")
+    *[(kind, 12, "fm", [d], {}, 0.0) for kind in BOTH for d in ([0, 0, 1], [1, 0, 0])],
+    *[(kind, 12, "canted_fm", [], {"m_z": mz}, 0.0) for kind in BOTH for mz in (0.02, 0.5)],
+    *[(kind, 12, "helix", [q], {"plane": plane, "offset": off}, 0.0) for kind in BOTH
       for q in ([2, 0], [1, 1]) for plane in ("neel", "inplane") for off in (0.0, 0.6)],
-    *[(kind, 12, "soliton_lattice", [[2, 0], k], {}, 0.0) for kind in ("triangular", "square") for k in (0.5, 0.999)],
-    *[("triangular", 12, "triple_q_skx", [], {"polarity": p, "offset": off}, 0.0) for p in (1, -1) for off in (0.0, 0.5)],
+    *[(kind, 12, "soliton_lattice", [[2, 0], k], {}, 0.0) for kind in BOTH for k in (0.5, 0.999)],
+    *[("triangular", 12, "triple_q_skx", [], {"polarity": p, "offset": off}, 0.0) for p in (1, -1)
+      for off in (0.0, 0.5)],
     *[("square", 12, "meron_antimeron", [[2, 0], [0, 2]], {"out_of_plane": a, "offset": off}, 0.0)
       for a, off in ((0.45, 0.15), (0.1, 0.0), (1.0, 0.3))],
-    *[(kind, 12, "multi_q", [qs], {"amplitude_z": 0.3, "offset": 0.3}, 0.0) for kind in ("triangular", "square")
-      for qs in ([[2, 0], [0, 2]], [[2, 0], [0, 2], [2, 2]], [[1, 0], [0, 2], [3, 3]], [[2, 0], [0, 2], [2, -2], [1, 1]])],
-    *[(kind, 12, "multi_q", [qs], {"amplitude_z": 1.0, "amplitude_e": ae, "offset": off}, 0.0)  # no net charge
-      for kind, qs, ae, off in (("square", [[2, 0], [0, 2]], 0.0, 0.0), ("triangular", [[2, 0], [0, 2], [-2, -2]], 0.0, 0.0),
-                                ("triangular", [[2, 0], [0, 2], [2, -2]], 0.3, 1.0), ("square", [[2, 0], [0, 3]], 0.0, 0.5))],
-    *[(kind, 12, "random_spins", [seed], {}, 0.0) for kind in ("triangular", "square") for seed in (0, 1)],
-    *[(kind, 12, "helix", [[2, 0]], {}, sigma) for kind in ("triangular", "square") for sigma in (0.3, 1.0)],
+    *[(kind, 12, "multi_q", [qs], {"amplitude_z": 0.3, "offset": 0.3}, 0.0) for kind in BOTH for qs in SUMS],
+    *[(kind, 12, "multi_q", [qs], {"amplitude_z": 1.0, "amplitude_e": ae, "offset": off}, 0.0)
+      for kind, qs, ae, off in UNCHARGED],
+    *[(kind, 12, "random_spins", [seed], {}, 0.0) for kind in BOTH for seed in (0, 1)],
+    *[(kind, 12, "helix", [[2, 0]], {}, sigma) for kind in BOTH for sigma in (0.3, 1.0)],
     *[("triangular", 12, "triple_q_skx", [], {}, sigma) for sigma in (0.2, 0.6)],
 ]
 PERTURBED = {"secondary": 0.1, "fm_m_abs": 0.6, "skyrmion_minority": 0.45, "meron_inplane_ratio": 1.0,
