@@ -353,13 +353,6 @@ class RunSettings:
                              "e.g. 0.01)")
         return cls(**out)
 
-    def stop_goal(self) -> Any:
-        """The run's stopping goal (:func:`spinexplore.runner.goals.make_goal`), None when there is none."""
-        from spinexplore.runner.goals import make_goal
-
-        return make_goal(max_time=self.max_time, max_cpu_time=self.max_cpu_time, converge=self.converge,
-                         converge_window=self.converge_window, goal=self.goal)
-
     def make_executor(self) -> tuple[Any, bool]:
         """(executor, whether this run owns it): the user's executor, or one built once from the
         checked ``n_jobs`` and ``backend`` (never checked again on the way)."""

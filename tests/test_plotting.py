@@ -608,6 +608,19 @@ def test_texture_figure_names_the_point_its_phase_and_parameters():
     assert [t.get_text() for ax in axes for t in ax.texts if t.get_text().startswith("(")] == ["(a)", "(b)", "(c)"]
 
 
+def test_texture_plot_draws_with_what_plotting_installs(monkeypatch):
+    """Issue 25: analysis no longer imports plotting (a leaf); importing plotting installs the
+    drawing, and without it Texture.plot loads plotting by name when it is called."""
+    from spinexplore.analysis import Texture
+
+    assert Texture.plotter is plotting.plot_texture
+    tex = Texture(spins=np.tile([0.0, 0.0, 1.0], (36, 1)), lattice="square", L=6, model="custom", index=0,
+                  params={}, phase=PhaseType.FERROMAGNET, energy=-2.0, source="memory")
+    monkeypatch.setattr(Texture, "plotter", None)
+    axes = tex.plot()
+    assert "point 0" in axes[0].figure.get_suptitle()
+
+
 def test_journal_figures_have_panels_of_about_4_to_3_and_panel_labels(tmp_path):
     """Issue 23 (figures): `--style double` gave a 2.4:1 plot; multi-panel figures had no (a), (b)."""
     from spinexplore.plotting._common import figure_size

@@ -18,14 +18,16 @@ pandas and xarray are optional: ``pip install spinexplore[data]``.
 
 from __future__ import annotations
 
+
 import copy
+import importlib
 import json
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -312,11 +314,19 @@ class Texture:
         return (f"Texture(point {self.index}: {self.phase.name}, E={self.energy:.6g}, {self.lattice} L={self.L}, "
                 f"model={self.model!r}, {values}, from {self.source})")
 
-    def plot(self, **kwargs: Any) -> Any:
-        """Three panels (:func:`spinexplore.plotting.plot_texture`) on this texture's own lattice."""
-        from spinexplore.plotting._texture import plot_texture
+    #: What draws a texture, ``plotter(texture, **kwargs)``: :func:`spinexplore.plotting.plot_texture`,
+    #: installed by :mod:`spinexplore.plotting` when it is imported (plotting is a leaf of the
+    #: layers: no module of analysis imports it).
+    plotter: ClassVar[Callable[..., Any] | None] = None
 
-        return plot_texture(self, **kwargs)
+    def plot(self, **kwargs: Any) -> Any:
+        """Three panels (:func:`spinexplore.plotting.plot_texture`) on this texture's own lattice.
+
+        The drawing is :attr:`plotter`; when plotting was never imported it is loaded here, by
+        name, at call time (matplotlib is needed then, never to import analysis).
+        """
+        draw = Texture.plotter or importlib.import_module("spinexplore.plotting").plot_texture
+        return draw(self, **kwargs)
 
     def make_lattice(self) -> Any:
         """The :class:`~spinexplore.physics.lattice.Lattice` the spins live on."""

@@ -21,6 +21,7 @@ from spinexplore.learner import PhaseLearner, describe
 from spinexplore.explorer._checks import check_simulation, check_store_writable, run_simulation, with_phases
 from spinexplore.explorer._views import ExplorerViews
 from spinexplore.runner import format_round, open_runner
+from spinexplore.runner.goals import make_goal
 from spinexplore.results import PhaseType, PointRecord, PointStatus  # noqa: F401 - the docstring example
 from spinexplore.settings import RunSettings, record
 from spinexplore.space import ParameterSpace
@@ -409,7 +410,8 @@ class ActiveLearningExplorer(ExplorerViews):
             timeout=timeout, executor=executor, backend=backend, progress=progress, verbose=self.verbose,
             schedule=schedule, max_time=max_time, max_cpu_time=max_cpu_time, converge=converge,
             converge_window=converge_window, goal=goal)
-        stop = settings.stop_goal()
+        stop = make_goal(max_time=settings.max_time, max_cpu_time=settings.max_cpu_time,
+                         converge=settings.converge, converge_window=settings.converge_window, goal=settings.goal)
         simulation = self._prepare(run_simulation(simulation, self._learner.vocabulary), "simulation")
         if self._n_initial is None and self.n_points:  # points added by hand, or a 0.1 store
             self._n_initial = int((self.iterations == 0).sum())

@@ -1,35 +1,30 @@
 """Rule-based phase label of a spin configuration: the oracle the surrogate learns from.
 
-The rules follow ``physics.md`` 3.2 and are applied in this order; the first that fits wins,
-and a configuration that no rule fits is UNKNOWN (never forced into a wrong label):
+The rules of ``physics.md`` 3.2 are functions, tried in the order of :data:`RULES` by
+:func:`decide`; the first that returns a :class:`Verdict` wins, and a configuration no rule fits
+is UNKNOWN (never forced into a wrong label):
 
-1. PARAMAGNET: no Bragg weight, ``max_q S(q) < 0.05`` (``q = 0`` included); at ``T > 0``
-   also a disordered state with a field-induced moment (``max_{q != 0} S(q) < 0.05`` and
-   ``|m| <= 0.5``), since a field breaks no symmetry.
-2. FERROMAGNET: zero net charge, ``|m| > 0.95`` (0.5 at ``T > 0``) and no modulated pair
-   above 0.02. Sub-label ``polarized`` (``m_xy < 0.05``) or ``canted``.
-3. Net charge (``|Q_total| >= 1/2``):
-   MERON_ANTIMERON when the primary peaks are one orthogonal, equal-length pair, they are
-   in-plane dominated (``S_perp > 2 S_z``), the in-plane angle has at least one
-   vortex-antivortex pair per magnetic cell (two are expected) and the minority-sign charge
-   is a sizeable part (``>= 10 %`` of ``|Q+| + |Q-|``, or ``>= 0.3`` per magnetic cell);
-   otherwise SKYRMION when one sign dominates (minority ``< 25 %``); otherwise UNKNOWN.
-4. No net charge: MERON_ANTIMERON for the square in-plane pair with vortex-antivortex
-   pairs and both signs ``>= 0.3`` per cell; SINGLE_Q when every primary peak is a multiple
-   of one ``Q`` (so an anharmonic, soliton-like modulation whose ``2Q`` outweighs ``Q`` still
-   counts) and that ``+-Q`` family with its harmonics carries ``> 80 %`` of the modulated
-   weight; DOUBLE_Q / TRIPLE_Q for two / three primary pairs (each
-   ``>= 25 %`` of the strongest, three only when ``Q1 +- Q2 +- Q3 = 0`` within one grid
-   step) whose integer combinations carry ``> 80 %`` of it; UNKNOWN otherwise.
+1. :func:`paramagnet`, :func:`field_induced_paramagnet` (``T > 0``): no Bragg weight;
+2. :func:`ferromagnet`: uniform moment, no net charge, no modulated pair (polarized / canted);
+3. :func:`meron_antimeron_crystal`: a square in-plane double-Q pair with vortex-antivortex pairs
+   and charge of both signs (with or without a net charge);
+4. :func:`skyrmion_crystal`: a net charge (``|Q_total| >= 1/2``) of one sign, else UNKNOWN;
+5. no net charge: :func:`no_bragg_peak`, then :func:`single_q` (every primary peak a multiple of
+   one ``Q``, so an anharmonic soliton lattice whose ``2Q`` outweighs ``Q`` still counts, and that
+   ``+-Q`` family with its harmonics holds ``> 80 %`` of the modulated weight),
+   :func:`diffuse_single_peak`, :func:`double_q` and :func:`triple_q` (two / three primary
+   pairs, each ``>= 25 %`` of the strongest, three only when ``Q1 +- Q2 +- Q3 = 0`` within one
+   grid step, whose integer combinations hold ``> 80 %`` of it).
 
-The number of magnetic cells is ``|det(n_a, n_b)|`` of the grid labels of the two strongest
-independent primary wavevectors (the torus area over the cell area).
+What the rules share (peaks, charge, magnetization, number of magnetic cells ``|det(n_a, n_b)|``
+of two independent primaries) is read once into :class:`Measured`; the peak geometry lives in
+:mod:`spinexplore.physics._reciprocal`.
 
-Confidence is the smallest of the rule's margins (each mapped linearly to [0, 1] between its
-threshold and a "clearly satisfied" value) and, when the solver's energy gap to the best state
-with a different label is known (``GroundState.label_gap``), ``1 - exp(-gap / 1e-4)``. For
-SINGLE_Q one margin is the harmonic content: the fundamental's share of the family weight,
-1 at ``>= 0.6`` (a helix), falling to 0 at 0.2 (a soliton lattice of narrow kinks).
+Confidence (:func:`confidence`) is the smallest of the deciding rule's margins (each mapped
+linearly to [0, 1] between its threshold and a "clearly satisfied" value) and, when the solver's
+energy gap to the best state with a different label is known (``GroundState.label_gap``),
+``1 - exp(-gap / 1e-4)``. For SINGLE_Q one margin is the harmonic content: the fundamental's
+share of the family weight, 1 at ``>= 0.6`` (a helix), falling to 0 at 0.2 (a soliton lattice).
 """
 
 from __future__ import annotations
@@ -40,7 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from spinexplore.physics._peaks import reduce_q
+from spinexplore.physics import _reciprocal as reciprocal
 from spinexplore.physics.lattice import Lattice
 from spinexplore.physics.observables import measure
 from spinexplore.results import PhaseType
@@ -116,69 +111,6 @@ def _ramp(value: float, zero: float, one: float) -> float:
     return float(min(1.0, max(0.0, (value - zero) / (one - zero))))
 
 
-def _n_cells(peaks: list[dict[str, Any]]) -> int | None:
-    for i in range(len(peaks)):
-        for j in range(i + 1, min(len(peaks), 3)):
-            a, b = peaks[i]["n"], peaks[j]["n"]
-            det = abs(a[0] * b[1] - a[1] * b[0])
-            if det:
-                return int(det)
-    return None
-
-
-def _lattice_weight(peaks: list[dict[str, Any]], sq: np.ndarray, lattice: Lattice) -> float:
-    """Weight of ``S(q)`` on all integer combinations of the peaks' wavevectors, ``q != 0``.
-
-    For one peak this is the ``+-Q`` family with its harmonics; for two or three it is the
-    reciprocal lattice of the magnetic cell (harmonics and ``Q1 +- Q2`` included).
-    """
-    L = lattice.L
-    gens = [np.asarray(p["n"], dtype=np.int64) for p in peaks]
-    reached = np.zeros((L, L), dtype=bool)
-    reached[0, 0] = True
-    frontier = [np.zeros(2, dtype=np.int64)]
-    while frontier:  # closure of the subgroup generated by the peaks in Z_L x Z_L
-        nxt = []
-        for v in frontier:
-            for g in gens:
-                for w in (v + g, v - g):
-                    w %= L
-                    if not reached[w[0], w[1]]:
-                        reached[w[0], w[1]] = True
-                        nxt.append(w)
-        frontier = nxt
-    reached[0, 0] = False
-    n1, n2 = np.nonzero(reached)
-    return float(sq[n1 + L * n2].sum())
-
-
-def _pair_weight(n: list[int], sq: np.ndarray, lattice: Lattice) -> float:
-    """``S(Q) + S(-Q)`` for the grid label ``n``."""
-    L = lattice.L
-    a = (n[0] % L) + L * (n[1] % L)
-    b = ((-n[0]) % L) + L * ((-n[1]) % L)
-    return float(sq[a] + (sq[b] if b != a else 0.0))
-
-
-def _common_generator(peaks: list[dict[str, Any]], lattice: Lattice) -> dict[str, Any] | None:
-    """The shortest primary peak when every primary peak is a multiple of it, else None.
-
-    An anharmonic (soliton-like) single-Q state can carry more weight in ``2Q`` or ``3Q`` than
-    in ``Q``; the peak finder then lists ``Q`` as a second primary although it generates the
-    others. Multiples are taken modulo the torus (``k Q = Q' mod L`` for some ``k``).
-    """
-    if not peaks:
-        return None
-    L = lattice.L
-    g = min(peaks, key=lambda p: p["norm"])
-    gn = np.asarray(g["n"], dtype=np.int64)
-    multiples = {tuple(int(x) for x in (k * gn) % L) for k in range(1, L)}
-    for p in peaks:
-        if tuple(int(x) for x in np.asarray(p["n"], dtype=np.int64) % L) not in multiples:
-            return None
-    return g
-
-
 def _square_pair(p1: dict[str, Any], p2: dict[str, Any], th: Thresholds) -> tuple[float, float]:
     """Margins for 'orthogonal' and 'equal length' of two peaks."""
     q1, q2 = np.asarray(p1["q"]), np.asarray(p2["q"])
@@ -189,16 +121,274 @@ def _square_pair(p1: dict[str, Any], p2: dict[str, Any], th: Thresholds) -> tupl
     return _ramp(angle, 90.0 - tol_a, 90.0 - tol_a / 2), _ramp(length, tol_l, tol_l / 2)
 
 
-def _closes(peaks: list[dict[str, Any]], lattice: Lattice) -> tuple[bool, float]:
-    """Whether ``Q1 +- Q2 +- Q3`` vanishes within one grid step, and the residual norm."""
-    step = float(np.max(np.linalg.norm(lattice.b, axis=1))) / lattice.L * 1.01
-    n = [np.asarray(p["n"]) for p in peaks[:3]]
-    best = math.inf
-    for s2 in (1, -1):
-        for s3 in (1, -1):
-            _, _, norm = reduce_q(n[0] + s2 * n[1] + s3 * n[2], lattice)
-            best = min(best, norm)
-    return best <= step, best
+class Verdict(NamedTuple):
+    """What a deciding rule returns: the label, the rule's name in words and its margins."""
+
+    phase: PhaseType
+    rule: str
+    margins: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Measured:
+    """What the rules share, read once from the observables of one configuration.
+
+    ``evidence`` is the JSON-friendly record :func:`classify` returns; a rule adds what it
+    measures to it (also when it does not decide), in the order the rules run.
+    """
+
+    lattice: Lattice
+    obs: dict[str, Any]
+    thermal: bool  # T > 0: the FM and SINGLE_Q rules are relaxed for thermal fluctuations
+    sq: np.ndarray  # S(q) = S_perp(q) + S_z(q) on the L x L grid (q = 0 at index 0)
+    peaks: list[dict[str, Any]]  # primary +-Q pairs, strongest first
+    n_peaks: int
+    modulated: float  # sum over q != 0 of S(q), the "modulated weight" (floored above zero)
+    q_total: float  # net Berg-Luscher charge and its positive / negative parts
+    q_plus: float
+    q_minus: float
+    minority: float  # charge of the minority sign, min(Q+, |Q-|)
+    minority_frac: float  # minority / (Q+ + |Q-|)
+    n_cells: int | None  # magnetic cells on the torus (two or three primaries)
+    top: float  # weight of the strongest pair
+    inplane_ratio: float  # S_perp / S_z at the two strongest peaks
+    evidence: dict[str, Any]
+
+    @property
+    def topological(self) -> bool:
+        """A net topological charge, ``|Q_total| >= 1/2``."""
+        return abs(self.q_total) >= 0.5
+
+    def fraction_threshold(self, th: Thresholds) -> tuple[float, float]:
+        """The share of the modulated weight a family must exceed, and the share where its margin is 1."""
+        frac_min = th.single_q_fraction_thermal if self.thermal else th.single_q_fraction
+        return frac_min, (1.0 + frac_min) / 2
+
+
+def _measured(obs: dict[str, Any], lattice: Lattice, temperature: float, energy_gap: float | None) -> Measured:
+    """The shared quantities and the evidence every label reports (physics.md 3.1)."""
+    sq = np.asarray(obs["sq_inplane"]) + np.asarray(obs["sq_z"])
+    peaks = list(obs["peaks"])
+    n_peaks = int(obs["n_peaks"])
+    modulated = max(float(obs["sq_modulated"]), 1e-300)
+    q_tot, q_plus, q_minus = float(obs["Q_total"]), float(obs["Q_plus"]), float(obs["Q_minus"])
+    charge_abs = q_plus - q_minus
+    minority = min(q_plus, -q_minus)
+    minority_frac = minority / charge_abs if charge_abs > 1e-6 else 0.0
+    n_cells = reciprocal.n_cells(peaks) if 2 <= n_peaks <= 3 else None
+    w_in2 = sum(p["weight_inplane"] for p in peaks[:2])
+    w_z2 = sum(p["weight_z"] for p in peaks[:2])
+    inplane_ratio = w_in2 / w_z2 if w_z2 > 0 else math.inf
+    evidence: dict[str, Any] = {
+        "Q_vectors": [list(map(float, p["q"])) for p in peaks],
+        "Q_labels": [list(map(int, p["n"])) for p in peaks],
+        "Q_weights": [float(p["weight"]) for p in peaks],
+        "Q_inplane_ratio": float(min(inplane_ratio, 1e6)),
+        "n_peaks": n_peaks,
+        "n_cells": n_cells,
+        "Q_total": q_tot,
+        "Q_per_cell": (q_tot / n_cells) if n_cells else None,
+        "Q_plus": q_plus,
+        "Q_minus": q_minus,
+        "minority_fraction": float(minority_frac),
+        "m_z": float(obs["m_z"]),
+        "m_xy": float(obs["m_xy"]),
+        "m_abs": float(obs["m_abs"]),
+        "sq_max": float(obs["sq_max"]),
+        "n_vortices": int(obs["n_vortices"]),
+        "n_antivortices": int(obs["n_antivortices"]),
+        "energy_gap": None if energy_gap is None else float(energy_gap),
+    }
+    return Measured(
+        lattice=lattice, obs=obs, thermal=temperature > 0, sq=sq, peaks=peaks, n_peaks=n_peaks,
+        modulated=modulated, q_total=q_tot, q_plus=q_plus, q_minus=q_minus, minority=minority,
+        minority_frac=minority_frac, n_cells=n_cells, top=peaks[0]["weight"] if peaks else 0.0,
+        inplane_ratio=inplane_ratio, evidence=evidence,
+    )
+
+
+# The rules of physics.md 3.2, in order: each returns a Verdict when it decides, else None.
+
+
+def paramagnet(m: Measured, th: Thresholds) -> Verdict | None:
+    """Short-range order only: no Bragg weight anywhere, ``max_q S(q) < 0.05`` (``q = 0`` included)."""
+    if m.obs["sq_max"] < th.paramagnet_sq:
+        margin = _ramp(m.obs["sq_max"], th.paramagnet_sq, th.paramagnet_sq / 2)
+        return Verdict(PhaseType.PARAMAGNET, "max S(q) below the ordering threshold", {"sq_max": margin})
+    return None
+
+
+def field_induced_paramagnet(m: Measured, th: Thresholds) -> Verdict | None:
+    """At ``T > 0``: no Bragg peak at ``q != 0`` and a moderate moment (a field breaks no symmetry)."""
+    sq_bragg = float(np.max(m.sq[1:])) if m.sq.size > 1 else 0.0
+    m.evidence["sq_bragg"] = sq_bragg
+    m_abs = m.obs["m_abs"]
+    if m.thermal and sq_bragg < th.paramagnet_sq and m_abs <= th.fm_m_abs_thermal:
+        return Verdict(PhaseType.PARAMAGNET, "no Bragg peak at q != 0 and a moderate induced moment", {
+            "sq_bragg": _ramp(sq_bragg, th.paramagnet_sq, th.paramagnet_sq / 2),
+            "m_abs": _ramp(m_abs, th.fm_m_abs_thermal, 0.8 * th.fm_m_abs_thermal),
+        })
+    return None
+
+
+def ferromagnet(m: Measured, th: Thresholds) -> Verdict | None:
+    """No net charge, a large uniform moment and no modulated pair; sub-label polarized or canted."""
+    m_min = th.fm_m_abs_thermal if m.thermal else th.fm_m_abs
+    if not m.topological and m.obs["m_abs"] > m_min and m.top < th.fm_peak:
+        m.evidence["sub_label"] = "polarized" if m.obs["m_xy"] < th.polarized_m_xy else "canted"
+        return Verdict(PhaseType.FERROMAGNET, "uniform magnetization without Bragg peaks", {
+            "m_abs": _ramp(m.obs["m_abs"], m_min, (1.0 + m_min) / 2),
+            "peak": _ramp(m.top, th.fm_peak, th.fm_peak / 2),
+        })
+    return None
+
+
+def meron_antimeron_crystal(m: Measured, th: Thresholds) -> Verdict | None:
+    """A square, in-plane dominated double-Q pair with vortex-antivortex pairs and charge of both signs.
+
+    With a net charge the minority sign must be a sizeable share (or >= 0.3 per cell); without
+    one, both signs must reach 0.3 per magnetic cell.
+    """
+    if m.n_peaks != 2:
+        return None
+    square = _square_pair(m.peaks[0], m.peaks[1], th)
+    if not (min(square) > 0 and m.inplane_ratio > th.meron_inplane_ratio):
+        return None
+    per_cell_minority = m.minority / m.n_cells if m.n_cells else 0.0
+    per_cell = _ramp(per_cell_minority, th.meron_minority_per_cell, 1.5 * th.meron_minority_per_cell)
+    if m.topological:
+        blob = max(_ramp(m.minority_frac, th.meron_minority, 1.5 * th.meron_minority), per_cell)
+    else:
+        blob = per_cell
+    obs = m.obs
+    pairs = min(int(obs["n_vortices"]), int(obs["n_antivortices"])) / m.n_cells if m.n_cells else 0.0
+    m.evidence["vortex_pairs_per_cell"] = float(pairs)
+    if not (blob > 0 and pairs >= 1.0):
+        return None
+    orthogonal, equal_length = square
+    return Verdict(PhaseType.MERON_ANTIMERON, "square in-plane double-Q with meron charges of both signs", {
+        "orthogonal": orthogonal,
+        "equal_length": equal_length,
+        "inplane_ratio": _ramp(m.inplane_ratio, th.meron_inplane_ratio, 1.5 * th.meron_inplane_ratio),
+        "merons": blob,
+        "secondary": _ramp(m.peaks[1]["weight"] / m.top, th.secondary, 2 * th.secondary),
+    })
+
+
+def skyrmion_crystal(m: Measured, th: Thresholds) -> Verdict | None:
+    """A net charge of one sign (about 1 per magnetic cell); both signs without a meron pair: UNKNOWN."""
+    if not m.topological:
+        return None
+    if not m.minority_frac < th.skyrmion_minority:
+        return Verdict(PhaseType.UNKNOWN, "net charge with both signs but no square in-plane pair", {
+            "minority": _ramp(m.minority_frac, th.skyrmion_minority, th.meron_minority)})
+    margins = {
+        "one_sign": _ramp(m.minority_frac, th.skyrmion_minority, th.skyrmion_minority - 0.1),
+        "charge_integer": _ramp(abs(m.q_total - round(m.q_total)), 0.25, 0.1),
+    }
+    if m.n_cells:
+        margins["charge_per_cell"] = _ramp(abs(abs(m.q_total) / m.n_cells - 1.0), 0.5, 0.25)
+    return Verdict(PhaseType.SKYRMION, "net topological charge of one sign", margins)
+
+
+def no_bragg_peak(m: Measured, th: Thresholds) -> Verdict | None:
+    """Ordered (some ``S(q)`` above threshold) but neither uniform nor with a primary peak."""
+    if m.peaks:
+        return None
+    return Verdict(PhaseType.UNKNOWN, "no Bragg peak and not uniform", {})
+
+
+def single_q(m: Measured, th: Thresholds) -> Verdict | None:
+    """Every primary peak is a harmonic of one ``Q`` and that ``+-Q`` family carries the modulated weight.
+
+    The fundamental's share of the family (a helix 1, a soliton lattice less) is the harmonic margin.
+    """
+    generator = reciprocal.common_generator(m.peaks, m.lattice)
+    if generator is None:
+        return None
+    frac = reciprocal.lattice_weight([generator], m.sq, m.lattice) / m.modulated
+    fundamental = reciprocal.pair_weight(generator["n"], m.sq, m.lattice) / max(frac * m.modulated, 1e-300)
+    m.evidence["single_q_fraction"] = float(frac)
+    m.evidence["fundamental_fraction"] = float(min(1.0, fundamental))
+    m.evidence["Q_single"] = [int(x) for x in generator["n"]]
+    frac_min, full = m.fraction_threshold(th)
+    if not frac > frac_min:
+        return None
+    rule = ("one +-Q family carries the modulated weight" if fundamental >= th.fundamental_high
+            else "one anharmonic +-Q family (harmonics included) carries the modulated weight")
+    return Verdict(PhaseType.SINGLE_Q, rule, {
+        "fraction": _ramp(frac, frac_min, full),
+        "harmonics": _ramp(fundamental, th.fundamental_low, th.fundamental_high),
+    })
+
+
+def diffuse_single_peak(m: Measured, th: Thresholds) -> Verdict | None:
+    """One primary peak whose family holds too little of the modulated weight: UNKNOWN."""
+    if m.n_peaks != 1:
+        return None
+    frac = reciprocal.lattice_weight(m.peaks[:1], m.sq, m.lattice) / m.modulated
+    m.evidence["single_q_fraction"] = float(frac)
+    frac_min, _ = m.fraction_threshold(th)
+    return Verdict(PhaseType.UNKNOWN, "one peak but diffuse modulated weight",
+                   {"fraction": _ramp(frac, frac_min, frac_min / 2)})
+
+
+def _secondary_margin(m: Measured, th: Thresholds) -> float:
+    """How clearly the weakest of the (two or three) primary pairs reaches ``secondary`` of the top."""
+    weak = m.peaks[min(m.n_peaks, 3) - 1]["weight"] / m.top
+    return _ramp(weak, th.secondary, 2 * th.secondary)
+
+
+def double_q(m: Measured, th: Thresholds) -> Verdict | None:
+    """Two primary ``+-Q`` pairs whose integer combinations carry the modulated weight."""
+    if m.n_peaks != 2:
+        return None
+    frac = reciprocal.lattice_weight(m.peaks[:2], m.sq, m.lattice) / m.modulated
+    frac_min, full = m.fraction_threshold(th)
+    margins = {"secondary": _secondary_margin(m, th), "fraction": _ramp(frac, frac_min, full)}
+    m.evidence["multi_q_fraction"] = float(frac)
+    if frac > frac_min:
+        return Verdict(PhaseType.DOUBLE_Q, "two primary +-Q pairs", margins)
+    return Verdict(PhaseType.UNKNOWN, "two peaks but diffuse modulated weight", margins)
+
+
+def triple_q(m: Measured, th: Thresholds) -> Verdict | None:
+    """Three primary pairs with ``Q1 +- Q2 +- Q3 = 0`` (within one grid step); no net charge here."""
+    if m.n_peaks != 3:
+        return None
+    closes, residual = reciprocal.closes(m.peaks, m.lattice)
+    m.evidence["triple_q_residual"] = float(residual)
+    frac = reciprocal.lattice_weight(m.peaks[:3], m.sq, m.lattice) / m.modulated
+    m.evidence["multi_q_fraction"] = frac
+    if not closes:
+        return Verdict(PhaseType.UNKNOWN, "three primary pairs that do not close", {})
+    frac_min, full = m.fraction_threshold(th)
+    return Verdict(PhaseType.TRIPLE_Q, "three primary +-Q pairs with Q1 + Q2 + Q3 = 0", {
+        "secondary": _secondary_margin(m, th), "fraction": _ramp(frac, frac_min, full)})
+
+
+RULES = (paramagnet, field_induced_paramagnet, ferromagnet, meron_antimeron_crystal, skyrmion_crystal,
+         no_bragg_peak, single_q, diffuse_single_peak, double_q, triple_q)
+
+
+def decide(m: Measured, th: Thresholds) -> Verdict:
+    """The verdict of the first rule of :data:`RULES` that decides; UNKNOWN for four or more primaries."""
+    for rule in RULES:
+        verdict = rule(m, th)
+        if verdict is not None:
+            return verdict
+    return Verdict(PhaseType.UNKNOWN, f"{m.n_peaks} primary pairs", {})
+
+
+def confidence(margins: dict[str, float], energy_gap: float | None, th: Thresholds) -> float:
+    """The smallest margin, capped by ``1 - exp(-gap / gap_scale)`` when the energy gap is known.
+
+    Adds the gap's margin to ``margins`` (the evidence reports it); 0.5 when no margin is known.
+    """
+    if energy_gap is not None:
+        margins["energy_gap"] = 1.0 - math.exp(-float(energy_gap) / th.gap_scale)
+    conf = min(margins.values()) if margins else 0.5
+    return float(min(1.0, max(0.0, conf)))
 
 
 def classify(
@@ -251,150 +441,10 @@ def classify(
     if energy_gap is not None and not (energy_gap >= 0):
         raise ValueError(f"energy_gap must be >= 0 (J per spin) or None; got {energy_gap!r}")
     obs = measure(spins, lattice) if observables is None else observables
-    thermal = temperature > 0
-    sq = np.asarray(obs["sq_inplane"]) + np.asarray(obs["sq_z"])
-    peaks = list(obs["peaks"])
-    n_peaks = int(obs["n_peaks"])
-    W = max(float(obs["sq_modulated"]), 1e-300)
-    q_tot, q_plus, q_minus = float(obs["Q_total"]), float(obs["Q_plus"]), float(obs["Q_minus"])
-    charge_abs = q_plus - q_minus
-    minority = min(q_plus, -q_minus)
-    minority_frac = minority / charge_abs if charge_abs > 1e-6 else 0.0
-    n_cells = _n_cells(peaks) if 2 <= n_peaks <= 3 else None
-    top = peaks[0]["weight"] if peaks else 0.0
-    w_in2 = sum(p["weight_inplane"] for p in peaks[:2])
-    w_z2 = sum(p["weight_z"] for p in peaks[:2])
-    inplane_ratio = w_in2 / w_z2 if w_z2 > 0 else math.inf
-
-    evidence: dict[str, Any] = {
-        "Q_vectors": [list(map(float, p["q"])) for p in peaks],
-        "Q_labels": [list(map(int, p["n"])) for p in peaks],
-        "Q_weights": [float(p["weight"]) for p in peaks],
-        "Q_inplane_ratio": float(min(inplane_ratio, 1e6)),
-        "n_peaks": n_peaks,
-        "n_cells": n_cells,
-        "Q_total": q_tot,
-        "Q_per_cell": (q_tot / n_cells) if n_cells else None,
-        "Q_plus": q_plus,
-        "Q_minus": q_minus,
-        "minority_fraction": float(minority_frac),
-        "m_z": float(obs["m_z"]),
-        "m_xy": float(obs["m_xy"]),
-        "m_abs": float(obs["m_abs"]),
-        "sq_max": float(obs["sq_max"]),
-        "n_vortices": int(obs["n_vortices"]),
-        "n_antivortices": int(obs["n_antivortices"]),
-        "energy_gap": None if energy_gap is None else float(energy_gap),
-    }
-    margins: dict[str, float] = {}
-
-    def done(phase: PhaseType, rule: str) -> Classification:
-        if energy_gap is not None:
-            margins["energy_gap"] = 1.0 - math.exp(-float(energy_gap) / th.gap_scale)
-        conf = min(margins.values()) if margins else 0.5
-        evidence["rule"] = rule
-        evidence["margins"] = {k: float(v) for k, v in margins.items()}
-        return Classification(phase, float(min(1.0, max(0.0, conf))), evidence)
-
-    # 1. paramagnet
-    if obs["sq_max"] < th.paramagnet_sq:
-        margins["sq_max"] = _ramp(obs["sq_max"], th.paramagnet_sq, th.paramagnet_sq / 2)
-        return done(PhaseType.PARAMAGNET, "max S(q) below the ordering threshold")
-    sq_bragg = float(np.max(sq[1:])) if sq.size > 1 else 0.0
-    evidence["sq_bragg"] = sq_bragg
-    if thermal and sq_bragg < th.paramagnet_sq and obs["m_abs"] <= th.fm_m_abs_thermal:
-        # a field-induced moment on a disordered state: no symmetry is broken
-        margins["sq_bragg"] = _ramp(sq_bragg, th.paramagnet_sq, th.paramagnet_sq / 2)
-        margins["m_abs"] = _ramp(obs["m_abs"], th.fm_m_abs_thermal, 0.8 * th.fm_m_abs_thermal)
-        return done(PhaseType.PARAMAGNET, "no Bragg peak at q != 0 and a moderate induced moment")
-
-    topological = abs(q_tot) >= 0.5
-    # 2. ferromagnet
-    m_min = th.fm_m_abs_thermal if thermal else th.fm_m_abs
-    if not topological and obs["m_abs"] > m_min and top < th.fm_peak:
-        margins["m_abs"] = _ramp(obs["m_abs"], m_min, (1.0 + m_min) / 2)
-        margins["peak"] = _ramp(top, th.fm_peak, th.fm_peak / 2)
-        evidence["sub_label"] = "polarized" if obs["m_xy"] < th.polarized_m_xy else "canted"
-        return done(PhaseType.FERROMAGNET, "uniform magnetization without Bragg peaks")
-
-    square = None
-    if n_peaks == 2:
-        square = _square_pair(peaks[0], peaks[1], th)
-    per_cell_minority = minority / n_cells if n_cells else 0.0
-    # 3./4. meron-antimeron crystal (square in-plane pair with charge of both signs)
-    if square is not None and min(square) > 0 and inplane_ratio > th.meron_inplane_ratio:
-        if topological:
-            blob = max(
-                _ramp(minority_frac, th.meron_minority, 1.5 * th.meron_minority),
-                _ramp(per_cell_minority, th.meron_minority_per_cell, 1.5 * th.meron_minority_per_cell),
-            )
-        else:
-            blob = _ramp(per_cell_minority, th.meron_minority_per_cell, 1.5 * th.meron_minority_per_cell)
-        pairs = min(int(obs["n_vortices"]), int(obs["n_antivortices"])) / n_cells if n_cells else 0.0
-        evidence["vortex_pairs_per_cell"] = float(pairs)
-        if blob > 0 and pairs >= 1.0:
-            margins["orthogonal"], margins["equal_length"] = square
-            margins["inplane_ratio"] = _ramp(inplane_ratio, th.meron_inplane_ratio, 1.5 * th.meron_inplane_ratio)
-            margins["merons"] = blob
-            margins["secondary"] = _ramp(peaks[1]["weight"] / top, th.secondary, 2 * th.secondary)
-            return done(
-                PhaseType.MERON_ANTIMERON,
-                "square in-plane double-Q with meron charges of both signs",
-            )
-
-    if topological:
-        if minority_frac < th.skyrmion_minority:
-            margins["one_sign"] = _ramp(minority_frac, th.skyrmion_minority, th.skyrmion_minority - 0.1)
-            margins["charge_integer"] = _ramp(abs(q_tot - round(q_tot)), 0.25, 0.1)
-            if n_cells:
-                per_cell = abs(q_tot) / n_cells
-                evidence["Q_per_cell"] = q_tot / n_cells
-                margins["charge_per_cell"] = _ramp(abs(per_cell - 1.0), 0.5, 0.25)
-            return done(PhaseType.SKYRMION, "net topological charge of one sign")
-        margins["minority"] = _ramp(minority_frac, th.skyrmion_minority, th.meron_minority)
-        return done(PhaseType.UNKNOWN, "net charge with both signs but no square in-plane pair")
-
-    if not peaks:
-        return done(PhaseType.UNKNOWN, "no Bragg peak and not uniform")
-
-    frac_min = th.single_q_fraction_thermal if thermal else th.single_q_fraction
-    full = (1.0 + frac_min) / 2
-    generator = _common_generator(peaks, lattice)
-    if generator is not None:  # one +-Q family: every primary peak is a harmonic of one Q
-        frac = _lattice_weight([generator], sq, lattice) / W
-        fundamental = _pair_weight(generator["n"], sq, lattice) / max(frac * W, 1e-300)
-        evidence["single_q_fraction"] = float(frac)
-        evidence["fundamental_fraction"] = float(min(1.0, fundamental))
-        evidence["Q_single"] = [int(x) for x in generator["n"]]
-        if frac > frac_min:
-            margins["fraction"] = _ramp(frac, frac_min, full)
-            margins["harmonics"] = _ramp(fundamental, th.fundamental_low, th.fundamental_high)
-            rule = ("one +-Q family carries the modulated weight" if fundamental >= th.fundamental_high
-                    else "one anharmonic +-Q family (harmonics included) carries the modulated weight")
-            return done(PhaseType.SINGLE_Q, rule)
-    if n_peaks == 1:
-        frac = _lattice_weight(peaks[:1], sq, lattice) / W
-        evidence["single_q_fraction"] = float(frac)
-        margins["fraction"] = _ramp(frac, frac_min, frac_min / 2)
-        return done(PhaseType.UNKNOWN, "one peak but diffuse modulated weight")
-
-    weak = peaks[min(n_peaks, 3) - 1]["weight"] / top
-    if n_peaks == 2:
-        frac = _lattice_weight(peaks[:2], sq, lattice) / W
-        margins["secondary"] = _ramp(weak, th.secondary, 2 * th.secondary)
-        margins["fraction"] = _ramp(frac, frac_min, full)
-        evidence["multi_q_fraction"] = float(frac)
-        if frac > frac_min:
-            return done(PhaseType.DOUBLE_Q, "two primary +-Q pairs")
-        return done(PhaseType.UNKNOWN, "two peaks but diffuse modulated weight")
-    if n_peaks == 3:
-        closes, residual = _closes(peaks, lattice)
-        evidence["triple_q_residual"] = float(residual)
-        frac = _lattice_weight(peaks[:3], sq, lattice) / W
-        evidence["multi_q_fraction"] = frac
-        if closes:
-            margins["secondary"] = _ramp(weak, th.secondary, 2 * th.secondary)
-            margins["fraction"] = _ramp(frac, frac_min, full)
-            return done(PhaseType.TRIPLE_Q, "three primary +-Q pairs with Q1 + Q2 + Q3 = 0")
-        return done(PhaseType.UNKNOWN, "three primary pairs that do not close")
-    return done(PhaseType.UNKNOWN, f"{n_peaks} primary pairs")
+    measured = _measured(obs, lattice, temperature, energy_gap)
+    verdict = decide(measured, th)
+    conf = confidence(verdict.margins, energy_gap, th)
+    evidence = measured.evidence
+    evidence["rule"] = verdict.rule
+    evidence["margins"] = {k: float(v) for k, v in verdict.margins.items()}
+    return Classification(verdict.phase, conf, evidence)

@@ -37,7 +37,8 @@ The explorer arguments need the attributes ``space``, ``X``, ``status``, ``phase
 from __future__ import annotations
 
 from spinexplore.plotting._common import COLUMN_WIDTHS, PHASE_COLORS, PHASE_LABELS, journal_style
-from spinexplore.plotting._diagram import plot_convergence, plot_phase_diagram, plot_uncertainty
+from spinexplore.plotting._convergence import plot_convergence
+from spinexplore.plotting._diagram import plot_phase_diagram
 from spinexplore.plotting._files import save_all, save_phase_diagram
 from spinexplore.plotting._gallery import plot_boundaries, plot_phase_gallery, save_phase_gallery
 from spinexplore.plotting._observable import plot_observable
@@ -47,6 +48,7 @@ from spinexplore.plotting._texture import (
     plot_structure_factor,
     plot_texture,
 )
+from spinexplore.plotting._uncertainty import plot_uncertainty
 
 __all__ = [
     "COLUMN_WIDTHS",

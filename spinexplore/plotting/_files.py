@@ -11,7 +11,9 @@ import numpy as np
 
 from spinexplore._validation import check_choice, check_int
 from spinexplore.plotting._common import check_output, figure_size, panel_label, run_caption, style_rc
-from spinexplore.plotting._diagram import plot_convergence, plot_phase_diagram, plot_uncertainty
+from spinexplore.plotting._convergence import plot_convergence
+from spinexplore.plotting._diagram import plot_phase_diagram
+from spinexplore.plotting._uncertainty import plot_uncertainty
 
 _PANELS = ("phase", "uncertainty", "convergence")
 _SLICE_KEYS = ("x", "y", "at", "dims", "slice_at", "slice_tol", "resolution", "labels", "units")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spinexplore._analysis_grid import axis_label, resolve_slice, space_of
+from spinexplore.analysis._grid import axis_label, resolve_slice, space_of
 from spinexplore.plotting._common import PhaseStyle, check_output, new_axes, style_rc
 from spinexplore.plotting._diagram import plot_phase_diagram
 from spinexplore.plotting._texture import plot_spin_texture

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spinexplore._analysis_grid import resolve_slice, space_of
+from spinexplore.analysis._grid import resolve_slice, space_of
 from spinexplore.plotting._common import PhaseStyle, new_axes
-from spinexplore.plotting._diagram import fit_title, set_scales, slice_title
+from spinexplore.plotting._slice_axes import fit_title, set_scales, slice_title
 from spinexplore.results import PointStatus
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spinexplore._validation import check_choice
+from spinexplore.analysis import Texture
 from spinexplore.plotting._common import new_axes as _new_axes
 from spinexplore.plotting._common import panel_label
 
@@ -281,3 +282,8 @@ def texture_caption(texture: Any) -> str | None:
     if energy is not None and np.isfinite(energy):
         text += f", E = {energy:.6g} J$_1$ per spin"
     return text
+
+
+# Texture.plot draws with plot_texture: installed from here, since analysis (a layer below
+# plotting) never imports plotting.
+Texture.plotter = plot_texture

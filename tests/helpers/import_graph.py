@@ -1,6 +1,6 @@
-"""The package's import graph, read with ast (module- and function-level imports alike), and
-a cycle finder: the one reader the layer tests share (tests/test_import_graph.py,
-tests/physics/test_layers.py, tests/execution/test_layers.py)."""
+"""The package's import graph, read with ast (module- and function-level imports alike, and the
+parent packages an import runs), and a cycle finder: the one reader the layer tests share
+(tests/test_import_graph.py, tests/physics/test_layers.py, tests/execution/test_layers.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,22 @@ def import_graph() -> dict[str, set[str]]:
                     t = t.rpartition(".")[0]
                 if t and t != m:
                     edges[m].add(t)
+                    edges[m] |= parents_run_by(t, m)
     return edges
+
+
+def parents_run_by(target: str, importer: str) -> set[str]:
+    """The packages whose ``__init__`` importing ``target`` runs first: its parent packages, less
+    those that already contain ``importer`` (they are running when it imports). So a lazy
+    ``from spinexplore.plotting._texture import f`` in ``spinexplore.analysis`` is an edge to
+    ``spinexplore.plotting`` too, whose ``__init__`` imports the rest of plotting."""
+    parents = set()
+    parent = target.rpartition(".")[0]
+    while parent:
+        if not (importer == parent or importer.startswith(parent + ".")):
+            parents.add(parent)
+        parent = parent.rpartition(".")[0]
+    return parents
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
