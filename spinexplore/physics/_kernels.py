@@ -479,16 +479,19 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
 
 
 @njit(cache=True)
-def relax_many(stack, nbr, mats, K, h, tol, max_iters, memory, exact, energies, torques, iters):
+def relax_many(stack, nbr, mats, K, h, tol, max_iters, memory, exact, energies, torques, iters,
+               memory_fast=0):
     """:func:`relax` of every state ``stack[c]`` (shape (n, N, 3)) in place, in one compiled call.
 
     ``max_iters[c]`` caps the iterations of state ``c`` and ``exact[c]`` (bool) selects its dot
     products (:func:`_dot`); the energies, max torques and iteration
-    counts are written into ``energies``, ``torques`` and ``iters`` (length n). Each state is
-    relaxed exactly as a separate :func:`relax` call would relax it.
+    counts are written into ``energies``, ``torques`` and ``iters`` (length n). A state with
+    ``exact[c]`` False keeps ``memory_fast`` pairs when that is positive (``memory`` otherwise).
+    Each state is relaxed exactly as a separate :func:`relax` call would relax it.
     """
     for c in range(stack.shape[0]):
-        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], memory, exact[c])
+        mem = memory if exact[c] or memory_fast <= 0 else memory_fast
+        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], mem, exact[c])
         energies[c] = e
         torques[c] = t
         iters[c] = it
