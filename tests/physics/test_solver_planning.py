@@ -44,6 +44,29 @@ def test_relax_many_equals_one_relax_call_per_state():
     assert it[0] == 5 and t[3] <= 1e-3
 
 
+def test_relax_many_gives_the_fast_arithmetic_its_own_memory():
+    """``memory_fast`` (the solver's 6 pairs) applies to the states without ``exact`` only."""
+    model = SpinModel.preset(h=0.3, K=0.2)
+    lat = make_lattice("triangular", 12)
+    nbr, mats = couplings(model, 12)
+    rng = np.random.default_rng(2)
+    stack = rng.normal(size=(2, lat.N, 3))
+    stack /= np.linalg.norm(stack, axis=2, keepdims=True)
+    caps = np.array([400, 400], dtype=np.int64)
+    exact = np.array([True, False])
+    e, t, it = np.empty(2), np.empty(2), np.empty(2, dtype=np.int64)
+    batch = stack.copy()
+    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-6, caps, 10, exact, e, t, it, 6)
+    for c, memory in ((0, 10), (1, 6)):
+        s = stack[c].copy()
+        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, memory,
+                                     bool(exact[c]))
+        np.testing.assert_array_equal(batch[c], s)
+        assert (e[c], t[c], it[c]) == (e1, t1, it1)
+    s = stack[1].copy()
+    assert _kernels.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, 10, False)[2] != it[1]
+
+
 def test_anneal_checkpoints_change_nothing_unless_they_stop():
     model = SpinModel.preset(h=0.2)
     lat = make_lattice("triangular", 12)
