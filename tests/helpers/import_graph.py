@@ -5,6 +5,7 @@ tests/physics/test_layers.py, tests/execution/test_layers.py)."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import spinexplore
@@ -23,6 +24,12 @@ def _modules() -> dict[str, Path]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    """Edges ``module -> modules it imports`` (a fresh copy; the files are read once per process)."""
+    return {m: set(targets) for m, targets in _read_graph().items()}
+
+
+@functools.cache
+def _read_graph() -> dict[str, frozenset[str]]:
     mods = _modules()
     edges: dict[str, set[str]] = {m: set() for m in mods}
     for m, p in mods.items():
@@ -43,7 +50,7 @@ def import_graph() -> dict[str, set[str]]:
                     t = t.rpartition(".")[0]
                 if t and t != m:
                     edges[m].add(t)
-    return edges
+    return {m: frozenset(targets) for m, targets in edges.items()}
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
