@@ -70,7 +70,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     import cloudpickle
 
     tests = Path(__file__).parent
-    for name, module in list(sys.modules.items()):
+    for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if (path and Path(path).is_relative_to(tests) and not getattr(module, "PICKLE_BY_REFERENCE", False)
                 and Path(path).name != "conftest.py"):
