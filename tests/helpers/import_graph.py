@@ -5,6 +5,7 @@ parent packages an import runs), and a cycle finder: the one reader the layer te
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import spinexplore
@@ -23,6 +24,12 @@ def _modules() -> dict[str, Path]:
 
 
 def import_graph() -> dict[str, set[str]]:
+    """Edges ``module -> modules it imports`` (a fresh copy; the files are read once per process)."""
+    return {m: set(targets) for m, targets in _read_graph().items()}
+
+
+@functools.cache
+def _read_graph() -> dict[str, frozenset[str]]:
     mods = _modules()
     edges: dict[str, set[str]] = {m: set() for m in mods}
     for m, p in mods.items():
@@ -44,7 +51,7 @@ def import_graph() -> dict[str, set[str]]:
                 if t and t != m:
                     edges[m].add(t)
                     edges[m] |= parents_run_by(t, m)
-    return edges
+    return {m: frozenset(targets) for m, targets in edges.items()}
 
 
 def parents_run_by(target: str, importer: str) -> set[str]:

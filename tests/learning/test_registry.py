@@ -46,6 +46,9 @@ def _clean_registries():
         registry.update(saved[id(registry)])
 
 
+PICKLE_BY_REFERENCE = True  # tests/conftest.py: this module's plugins pickle by reference
+
+
 # module-level plugins, so that they pickle by reference
 def logistic() -> LogisticRegression:
     CALLS["surrogate"] = CALLS.get("surrogate", 0) + 1
