@@ -11,20 +11,12 @@ failed the same way (a simulation that cannot work). Anything else that escapes 
 from __future__ import annotations
 
 import signal
-
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from typing import Any
 
 # defined next to the checks that raise them, so that worker processes need no scikit-learn
 from spinexplore._validation import InputError, InputTypeError
 
 __all__ = ["InputError", "InputTypeError", "Interrupted", "NotFittedError", "SimulationFailingError"]
-
-
-class NotFittedError(_SklearnNotFittedError, RuntimeError):
-    """A prediction was asked for before any point had a physical phase.
-
-    Also a ``RuntimeError``, which is what spinexplore 0.1 raised there.
-    """
 
 
 class SimulationFailingError(RuntimeError):
@@ -50,3 +42,28 @@ class Interrupted(KeyboardInterrupt):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+def _not_fitted_error() -> type:
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    class NotFittedError(SklearnNotFittedError, RuntimeError):
+        """A prediction was asked for before any point had a physical phase.
+
+        Also a ``RuntimeError``, which is what spinexplore 0.1 raised there, and scikit-learn's
+        ``NotFittedError``.
+        """
+
+    NotFittedError.__module__ = __name__
+    NotFittedError.__qualname__ = "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str) -> Any:
+    # NotFittedError derives from scikit-learn's, whose import takes about a second: it is
+    # defined when first asked for, so `spinexplore --version`, the command line's error
+    # handling and worker processes do not pay for it.
+    if name == "NotFittedError":
+        cls = globals()["NotFittedError"] = _not_fitted_error()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

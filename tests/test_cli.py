@@ -131,6 +131,31 @@ def test_python_dash_m_entry_point():
     assert res.returncode == 2 and "Traceback" not in res.stderr
 
 
+def test_version_and_bad_input_answer_without_importing_scikit_learn():
+    """`spinexplore --version` took 2.3 s and a bad flag 2 s: spinexplore.errors imported
+    scikit-learn (1.2 s) for NotFittedError's base class, and `run` imported the explorer before
+    its checks. Both are answered now before the learning stack is imported."""
+    code = ("import sys\nfrom spinexplore.cli import main\n"
+            "for argv in (['--version'], ['run', '--n-jobs', '0']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('IMPORTED', sorted(m for m in ('sklearn', 'spinexplore.explorer', 'spinexplore.learner') "
+            "if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "IMPORTED []" in res.stdout, res.stdout + res.stderr
+    assert "n_jobs" in res.stderr
+
+
+def test_not_fitted_error_is_scikit_learns_and_a_runtime_error():
+    import pickle
+
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    from spinexplore.errors import NotFittedError
+
+    assert issubclass(NotFittedError, SklearnNotFittedError) and issubclass(NotFittedError, RuntimeError)
+    assert type(pickle.loads(pickle.dumps(NotFittedError("no phase yet")))) is NotFittedError
+
+
 @pytest.mark.slow
 def test_issue_acceptance_run(tmp_path):
     """The foundation issue's check: 40 finished points at L = 12 and a phase diagram."""

@@ -50,14 +50,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     Returns the exit code; bad input raises :class:`CLIError` before anything is touched.
     """
-    from spinexplore.explorer import ActiveLearningExplorer
-
     explicit, sources = collect(args, keys=list(DEFAULTS), config=args.config)
     settings = check_settings({**DEFAULTS, **explicit}, sources)
     out = check_output_dir(settings["output_dir"])
     space, simulation = build(settings, sources)
     store = out / STORE_NAME
     check_targets(out, overwrite=args.overwrite)
+    from spinexplore.explorer import ActiveLearningExplorer  # after the checks: bad input answers at once
+
     # every check passed: now create the directory, take the lock (the store), then write
     out.mkdir(parents=True, exist_ok=True)
     explorer = None
