@@ -124,11 +124,13 @@ class Stats:
         self.counts: dict[str, int] = {}
 
     def add(self, stage: str, seconds: float, iterations: int | None = None) -> None:
+        """Add the CPU ``seconds`` (and the relaxation ``iterations``) of ``stage``."""
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
         if iterations is not None:
-            self.iterations[stage] = self.iterations.get(stage, 0) + iterations
+            self.count_iterations(stage, iterations)
 
     def count_iterations(self, stage: str, iterations: int) -> None:
+        """Add relaxation ``iterations`` to ``stage``."""
         self.iterations[stage] = self.iterations.get(stage, 0) + iterations
 
     def as_dict(self) -> dict:
@@ -177,6 +179,7 @@ class Candidate:
         return self.family in EXACT_FAMILIES
 
     def fingerprint(self, lattice: Lattice) -> tuple:
+        """The texture fingerprint (:func:`~spinexplore.physics._texture_id.fingerprint`), cached."""
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.spins, lattice)
         return self._fingerprint
