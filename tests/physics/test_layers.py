@@ -25,7 +25,7 @@ def test_no_import_cycle_in_physics():
 
 
 def test_helpers_of_the_solver_do_not_import_it():
-    for name in ("energy", "_ansatz", "_ansatz_single", "_sampling", "_texture_id", "textures",
+    for name in ("energy", "_ansatz", "_ansatz_single", "_sampling", "_search", "_texture_id", "textures",
                  "observables", "classify", "lattice", "model", "_spins", "_peaks"):
         assert "solver" not in GRAPH[name], name
         assert "thermal" not in GRAPH[name], name
