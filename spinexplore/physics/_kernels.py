@@ -414,7 +414,10 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
     The two-loop recursion runs each update of the direction in the same pass as the next dot
     product, and ``s.y``, ``y.y`` of a stored pair are computed when it is stored: every value
     is the one of the plain loops, in the same order (issue 20: about 15 % less per iteration
-    with the exact arithmetic, whose single running sums bound the cost).
+    with the exact arithmetic, whose single running sums bound the cost). With ``exact`` the
+    first dot product of the recursion, ``s.(-g)`` of the pair stored last, is the negated
+    ``s.g`` summed in the pass that stores the pair (each term and partial sum negated exactly;
+    a sum of exactly zero, whose sign could differ, is recomputed).
     """
     n = spins.shape[0]
     n3 = 3 * n
