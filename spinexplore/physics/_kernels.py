@@ -75,7 +75,33 @@ def energy_and_fields(spins, nbr, mats, K, h, fields):
     return e
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _next_uniform(s0, s1, s2, s3):
+    """:func:`_uniform` on a state held in four scalars: ``(u, s0, s1, s2, s3)``, same numbers."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0), s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
+def _metropolis(u, x):
+    """``u < exp(-x)`` for ``x > 0`` and ``u`` in [0, 1): the same decision, with ``exp`` only
+    called where the bounds ``1 - x <= exp(-x) <= 1 / (1 + x + x^2 / 2)`` leave it open (their
+    margins, 1e-14, are far above the rounding errors of ``exp`` and of the bounds)."""
+    if u < 1.0 - x - 1e-14:
+        return True
+    if u > 1.0 / (1.0 + x + 0.5 * x * x) + 1e-14:
+        return False
+    return u < np.exp(-x)
+
+
+@njit(cache=True, error_model="numpy")
 def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
     """Metropolis sweeps (sequential sites), one per entry of ``temps``, in place.
 
@@ -84,9 +110,19 @@ def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
     when ``target <= 0``, as detailed balance requires while sampling). When
     ``K == 0`` each Metropolis sweep is followed by ``n_over`` over-relaxation sweeps.
     Returns ``(sigma, mean acceptance)``.
+
+    Issue 20, the same numbers drawn and the same trajectory bit for bit as before: the
+    generator's state lives in local scalars during the call (written back to ``rng`` at the
+    end), ``exp`` of the acceptance test is skipped where cheap bounds decide it
+    (:func:`_metropolis`), and divisions carry no zero check (``error_model="numpy"``; a
+    proposal of norm below 1e-12 is skipped before it is divided).
     """
     n = spins.shape[0]
     acc_total = 0.0
+    s0 = rng[0]
+    s1 = rng[1]
+    s2 = rng[2]
+    s3 = rng[3]
     for t in range(temps.shape[0]):
         beta = 1.0 / temps[t]
         acc = 0
@@ -94,9 +130,12 @@ def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
             fx, fy, fz = _pair_field(spins, nbr, mats, i)
             fz += h
             while True:
-                vx = 2.0 * _uniform(rng) - 1.0
-                vy = 2.0 * _uniform(rng) - 1.0
-                vz = 2.0 * _uniform(rng) - 1.0
+                ux, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+                uy, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+                uz, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+                vx = 2.0 * ux - 1.0
+                vy = 2.0 * uy - 1.0
+                vz = 2.0 * uz - 1.0
                 if vx * vx + vy * vy + vz * vz <= 1.0:
                     break
             ox = spins[i, 0]
@@ -112,7 +151,12 @@ def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
             ny /= norm
             nz /= norm
             de = -((nx - ox) * fx + (ny - oy) * fy + (nz - oz) * fz) + K * (nz * nz - oz * oz)
-            if de <= 0.0 or _uniform(rng) < np.exp(-beta * de):
+            accept = de <= 0.0
+            if not accept:
+                # (-beta) * de, the argument of exp in every release, is -(beta * de) exactly
+                u, s0, s1, s2, s3 = _next_uniform(s0, s1, s2, s3)
+                accept = _metropolis(u, beta * de)
+            if accept:
                 spins[i, 0] = nx
                 spins[i, 1] = ny
                 spins[i, 2] = nz
@@ -141,6 +185,10 @@ def mc_sweeps(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
                     spins[i, 0] = nx / norm
                     spins[i, 1] = ny / norm
                     spins[i, 2] = nz / norm
+    rng[0] = s0
+    rng[1] = s1
+    rng[2] = s2
+    rng[3] = s3
     return sigma, acc_total / max(temps.shape[0], 1)
 
 
@@ -273,11 +321,13 @@ def _axpy_dot(d, c, v, w, exact):
 @njit(cache=True, inline="always")
 def _store_pair(x_new, x, g_new, g, Sh, Yh, exact):
     """``s = x_new - x`` and ``y = g_new - g`` into ``Sh``, ``Yh``; returns ``(s.y, y.y)`` as
-    single running sums (the curvature check) and as :func:`_dot` computes them (gamma)."""
+    single running sums (the curvature check) and as :func:`_dot` computes them (gamma), and,
+    with ``exact``, ``s.g_new`` as :func:`_dot` computes it (0.0 otherwise)."""
     n = x.shape[0]
     sy = 0.0
     yy = 0.0
     if exact:
+        sg = 0.0
         for a in range(n):
             sv = x_new[a] - x[a]
             yv = g_new[a] - g[a]
@@ -285,7 +335,8 @@ def _store_pair(x_new, x, g_new, g, Sh, Yh, exact):
             Yh[a] = yv
             sy += sv * yv
             yy += yv * yv
-        return sy, yy, sy, yy
+            sg += sv * g_new[a]
+        return sy, yy, sy, yy, sg
     p0 = 0.0
     p1 = 0.0
     p2 = 0.0
@@ -337,7 +388,7 @@ def _store_pair(x_new, x, g_new, g, Sh, Yh, exact):
         yy += yv * yv
         p0 += sv * yv
         q0 += yv * yv
-    return sy, yy, (p0 + p1) + (p2 + p3), (q0 + q1) + (q2 + q3)
+    return sy, yy, (p0 + p1) + (p2 + p3), (q0 + q1) + (q2 + q3), 0.0
 
 
 @njit(cache=True, inline="always")
@@ -363,7 +414,10 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
     The two-loop recursion runs each update of the direction in the same pass as the next dot
     product, and ``s.y``, ``y.y`` of a stored pair are computed when it is stored: every value
     is the one of the plain loops, in the same order (issue 20: about 15 % less per iteration
-    with the exact arithmetic, whose single running sums bound the cost).
+    with the exact arithmetic, whose single running sums bound the cost). With ``exact`` the
+    first dot product of the recursion, ``s.(-g)`` of the pair stored last, is the negated
+    ``s.g`` summed in the pass that stores the pair (each term and partial sum negated exactly;
+    a sum of exactly zero, whose sign could differ, is recomputed).
     """
     n = spins.shape[0]
     n3 = 3 * n
@@ -390,6 +444,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
     it = 0
     since_reset = 0
     fails = 0
+    sg_fresh = 0.0  # s.g of the pair stored by the last iteration (exact only), else 0.0
     while tmax > tol and it < max_iter and fails < 3:
         it += 1
         if k > 0:
@@ -397,7 +452,13 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
             idx = (head - 1) % memory
             for a in range(n3):
                 d[a] = -g[a]
-            al = rho[idx] * _dot(S[idx], d, exact)
+            if sg_fresh != 0.0:
+                # s.(-g) of the pair stored last, summed in _store_pair with the other two
+                # chains: each term and hence every partial sum is negated exactly (only a sum
+                # of exactly zero could differ, in its sign; it is computed here)
+                al = rho[idx] * -sg_fresh
+            else:
+                al = rho[idx] * _dot(S[idx], d, exact)
             alpha[idx] = al
             for m in range(1, k):
                 nxt = (head - 1 - m) % memory
@@ -457,12 +518,15 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
             k = 0
             head = 0
             since_reset = 0
+            sg_fresh = 0.0
             continue
         fails = 0
-        sy, yy, sy_dot, yy_dot = _store_pair(x_new, x, g_new, g, S[head], Y[head], exact)
+        sy, yy, sy_dot, yy_dot, sg = _store_pair(x_new, x, g_new, g, S[head], Y[head], exact)
         sy_of[head] = sy_dot
         yy_of[head] = yy_dot
+        sg_fresh = 0.0
         if sy > 1e-16 * yy and sy > 0.0:
+            sg_fresh = sg
             rho[head] = 1.0 / sy
             head = (head + 1) % memory
             if k < memory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
 from spinexplore.physics import _kernels
 from spinexplore.physics._ansatz import make_candidates
@@ -151,3 +152,94 @@ def test_solid_angle_charge_kernel_matches_the_observables(kind):
         assert q == pytest.approx(float(topological_charge_density(s, lat).sum()), abs=1e-9)
     fm = np.tile([0.0, 0.0, 1.0], (lat.N, 1))
     assert _kernels.solid_angle_charge(fm, lat.triangles, 1e-9) == (False, 0.0)
+
+
+@njit
+def _exp_decides(u, x):
+    return u < np.exp(-x)
+
+
+def test_metropolis_bounds_decide_as_exp_does():
+    """The cheap bounds of the acceptance test give the decision ``u < exp(-x)`` itself,
+    also next to ``exp(-x)`` (one ulp either side), at u = 0 and where exp underflows."""
+    rng = np.random.default_rng(3)
+    xs = np.concatenate([np.geomspace(1e-18, 1e3, 400), [36.0, 36.7, 37.0, 40.0, 745.0, 800.0]])
+    checked = 0
+    for x in xs:
+        e = float(np.exp(-x))
+        us = [0.0, e, np.nextafter(e, 0.0), np.nextafter(e, 1.0), 1.0 - x, 1.0 / (1.0 + x),
+              *rng.random(20)]
+        for u in us:
+            if 0.0 <= u < 1.0:
+                assert _kernels._metropolis(u, x) == _exp_decides(u, x), (u, x)
+                checked += 1
+    assert checked > 8000
+
+
+@njit
+def _mc_sweeps_reference(spins, nbr, mats, K, h, temps, sigma, rng, n_over, target):
+    """The Metropolis sweeps as every release before issue 20 wrote them (generator state in
+    ``rng`` throughout, ``exp`` at every uphill proposal)."""
+    n = spins.shape[0]
+    for t in range(temps.shape[0]):
+        beta = 1.0 / temps[t]
+        acc = 0
+        for i in range(n):
+            fx, fy, fz = _kernels._pair_field(spins, nbr, mats, i)
+            fz += h
+            while True:
+                vx = 2.0 * _kernels._uniform(rng) - 1.0
+                vy = 2.0 * _kernels._uniform(rng) - 1.0
+                vz = 2.0 * _kernels._uniform(rng) - 1.0
+                if vx * vx + vy * vy + vz * vz <= 1.0:
+                    break
+            ox, oy, oz = spins[i, 0], spins[i, 1], spins[i, 2]
+            nx, ny, nz = ox + sigma * vx, oy + sigma * vy, oz + sigma * vz
+            norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+            if norm < 1e-12:
+                continue
+            nx /= norm
+            ny /= norm
+            nz /= norm
+            de = -((nx - ox) * fx + (ny - oy) * fy + (nz - oz) * fz) + K * (nz * nz - oz * oz)
+            if de <= 0.0 or _kernels._uniform(rng) < np.exp(-beta * de):
+                spins[i, 0], spins[i, 1], spins[i, 2] = nx, ny, nz
+                acc += 1
+        if target > 0.0:
+            sigma = min(max(sigma * (1.0 + (acc / n - target)), 1e-4), 3.0)
+        if K == 0.0:
+            for _ in range(n_over):
+                for i in range(n):
+                    fx, fy, fz = _kernels._pair_field(spins, nbr, mats, i)
+                    fz += h
+                    f2 = fx * fx + fy * fy + fz * fz
+                    if f2 < 1e-24:
+                        continue
+                    c = 2.0 * (spins[i, 0] * fx + spins[i, 1] * fy + spins[i, 2] * fz) / f2
+                    nx = c * fx - spins[i, 0]
+                    ny = c * fy - spins[i, 1]
+                    nz = c * fz - spins[i, 2]
+                    norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+                    spins[i, 0], spins[i, 1], spins[i, 2] = nx / norm, ny / norm, nz / norm
+    return sigma
+
+
+@pytest.mark.parametrize("kind,h,K", [("triangular-chiral", 0.2, 0.0),
+                                      ("triangular-chiral", 0.5, 1.2),
+                                      ("square-chiral", 0.2, 0.6)])
+@pytest.mark.parametrize("target", [0.45, -1.0])
+def test_mc_sweeps_repeat_the_reference_trajectory_bit_for_bit(kind, h, K, target):
+    """Same random numbers, same decisions, same spins and generator state as the plain kernel,
+    annealing (adaptive step) and sampling (frozen step), with and without over-relaxation."""
+    model = SpinModel.preset(kind, h=h, K=K)
+    lat = make_lattice(model.lattice, 12)
+    nbr, mats = couplings(model, 12)
+    temps = np.geomspace(2.0, 0.01, 120)
+    ss = np.random.SeedSequence(11)
+    s1 = random_spins(lat, ss)
+    s2 = s1.copy()
+    r1, r2 = rng_state(ss), rng_state(ss)
+    sigma1, _ = _kernels.mc_sweeps(s1, nbr, mats, model.K, model.h, temps, 0.5, r1, 1, target)
+    sigma2 = _mc_sweeps_reference(s2, nbr, mats, model.K, model.h, temps, 0.5, r2, 1, target)
+    assert s1.tobytes() == s2.tobytes()
+    assert r1.tobytes() == r2.tobytes() and sigma1 == sigma2
