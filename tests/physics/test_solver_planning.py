@@ -45,6 +45,32 @@ def test_relax_many_equals_one_relax_call_per_state():
     assert it[0] == 5 and t[3] <= 1e-3
 
 
+def test_relax_many_relaxes_exact_states_two_at_a_time_bit_for_bit():
+    """The exact states go through ``relax_pairs`` (two slots, the next state taking the slot
+    of one that ends): each gets exactly the result of its own ``relax`` call, whatever its
+    cap, also one converged before it starts and one running past a memory reset (200
+    iterations)."""
+    model = SpinModel.preset(h=0.3, K=0.2)
+    lat = make_lattice("triangular", 12)
+    nbr, mats = couplings(model, 12)
+    rng = np.random.default_rng(3)
+    stack = rng.normal(size=(6, lat.N, 3))
+    stack /= np.linalg.norm(stack, axis=2, keepdims=True)
+    _kernels.relax(stack[2], nbr, mats, model.K, model.h, 1e-4, 5000, 10, True)
+    caps = np.array([0, 7, 900, 40, 260, 3], dtype=np.int64)
+    exact = np.array([True, True, True, False, True, True])
+    e, t, it = np.empty(6), np.empty(6), np.empty(6, dtype=np.int64)
+    batch = stack.copy()
+    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-4, caps, 10, exact, e, t, it, 6)
+    for c in range(6):
+        s = stack[c].copy()
+        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-4, int(caps[c]),
+                                     10 if exact[c] else 6, bool(exact[c]))
+        np.testing.assert_array_equal(batch[c], s)
+        assert (e[c], t[c], it[c]) == (e1, t1, it1)
+    assert it[0] == 0 and it[2] == 0 and it[4] > 200
+
+
 def test_relax_many_gives_the_fast_arithmetic_its_own_memory():
     """``memory_fast`` (the solver's 6 pairs) applies to the states without ``exact`` only."""
     model = SpinModel.preset(h=0.3, K=0.2)
