@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinexplore.physics import _kernels
+from spinexplore.physics import _kernels, _lbfgs
 from spinexplore.physics.classify import classify
 from spinexplore.physics.lattice import make_lattice
 from spinexplore.physics.model import SpinModel
@@ -171,7 +171,7 @@ def audit_point(model: SpinModel, L: int, quick: bool, n_anneal: int, sweeps: in
         norm = np.linalg.norm(v, axis=1, keepdims=True)
         # a zero of the superposition gets an arbitrary unit spin
         s = np.ascontiguousarray(np.where(norm > 1e-9, v / np.maximum(norm, 1e-9), [0.0, 0.0, 1.0]))
-        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-3, 3000, 10)
+        e, t, _ = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-3, 3000, 10)
         if np.isfinite(e):
             coarse.append((e / lattice.N, name, s))
     scale = max(abs(model.J1), abs(model.D), 1e-3)
@@ -181,12 +181,12 @@ def audit_point(model: SpinModel, L: int, quick: bool, n_anneal: int, sweeps: in
         state = np.array(rng.integers(1, 2**62, size=4), dtype=np.uint64)
         temps = np.geomspace(1.5 * scale, 0.002 * scale, sweeps)
         _kernels.mc_sweeps(s, nbr, mats, model.K, model.h, temps, 0.5, state, 0, 0.45)
-        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-3, 20000, 10)
+        e, t, _ = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-3, 20000, 10)
         coarse.append((e / lattice.N, f"anneal:{r}", s))
     coarse.sort(key=lambda c: c[0])
     best = None
     for e0, name, s in coarse[:keep]:
-        e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, 5e-7, 200000, 10)
+        e, t, _ = _lbfgs.relax(s, nbr, mats, model.K, model.h, 5e-7, 200000, 10)
         e /= lattice.N
         if t <= 1e-6 and (best is None or e < best[0]):
             best = (e, s, name, float(t))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore.physics import _kernels
+from spinexplore.physics import _lbfgs, _lbfgs_pairs
 from spinexplore.physics._ansatz import make_candidates
 from spinexplore.physics._sampling import anneal, rng_state
 from spinexplore.physics._texture_id import fingerprint, label_gap, same_texture
@@ -76,7 +76,7 @@ REFINE_DROP = 1e-3
 #: on 36 points of the square box (fast): the second step lowers a state by at most 8.2e-7.
 REFINE_MID = 1e-5
 REFINE_MID_WINDOW = 1e-5
-#: Families relaxed with the exact arithmetic of earlier releases (``_kernels.relax`` with
+#: Families relaxed with the exact arithmetic of earlier releases (``_lbfgs.relax`` with
 #: ``exact=True``; the others take reassociated dot products and a two-pass objective, about 2x
 #: faster per iteration). A helix starts on a symmetric saddle and rounding picks the minimum it
 #: falls into: with the fast arithmetic the square preset's ``accurate`` lost a meron-antimeron
@@ -155,7 +155,7 @@ class Search:
 
     def relax(self, spins: np.ndarray, tol: float, exact: bool) -> tuple[float, float, int]:
         """Relax ``spins`` in place to the torque ``tol``: (energy per spin, torque, iterations)."""
-        e, t, it = _kernels.relax(spins, self.nbr, self.mats, self.model.K, self.model.h, tol,
+        e, t, it = _lbfgs.relax(spins, self.nbr, self.mats, self.model.K, self.model.h, tol,
                                   self.preset.max_iter, memory(exact), exact)
         return e / self.lattice.N, t, int(it)
 
@@ -219,7 +219,7 @@ def coarse_relaxation(search: Search) -> list[Candidate]:
             part = idx[first:first + BATCH]
             sub = np.ascontiguousarray(stack[part])
             e, t, it = np.empty(len(part)), np.empty(len(part)), np.empty(len(part), np.int64)
-            _kernels.relax_many(sub, search.nbr, search.mats, model.K, model.h, tol,
+            _lbfgs_pairs.relax_many(sub, search.nbr, search.mats, model.K, model.h, tol,
                                 np.ascontiguousarray(max_iters[first:first + BATCH]), MEMORY,
                                 np.ascontiguousarray(exact[part]), e, t, it, MEMORY_FAST)
             stack[part] = sub
@@ -286,7 +286,7 @@ def anneal_from_random_state(search: Search, child: np.random.SeedSequence,
 
     def stop(state: np.ndarray, sweeps: int) -> bool:
         q = state.copy()
-        e, t, it = _kernels.relax(q, nbr, mats, model.K, model.h, preset.coarse_tol,
+        e, t, it = _lbfgs.relax(q, nbr, mats, model.K, model.h, preset.coarse_tol,
                                   preset.max_iter, MEMORY_FAST)
         stats.count_iterations("anneal_quench", int(it))
         e /= N
@@ -301,7 +301,7 @@ def anneal_from_random_state(search: Search, child: np.random.SeedSequence,
     stats.counts["anneal_sweeps"] = stats.counts.get("anneal_sweeps", 0) + done
     if done < len(temps):
         return quenched[-1]
-    e, t, it = _kernels.relax(s, nbr, mats, model.K, model.h, preset.coarse_tol, preset.max_iter,
+    e, t, it = _lbfgs.relax(s, nbr, mats, model.K, model.h, preset.coarse_tol, preset.max_iter,
                               MEMORY, True)
     stats.count_iterations("anneal_quench", int(it))
     return s, e / N, t

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from spinexplore.physics import _kernels
+from spinexplore.physics import _kernels, _lbfgs
 from spinexplore.physics._spins import normalize
 from spinexplore.physics.lattice import Lattice, lattice_for_spins, make_lattice
 from spinexplore.physics.model import SpinModel
@@ -118,12 +118,12 @@ def max_torque(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = No
 
 def relax(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None, *,
           tol: float = TORQUE_TOL, max_iter: int = 50000) -> tuple[np.ndarray, float, float]:
-    """Relax ``spins`` to max torque ``<= tol`` (L-BFGS on the sphere, :func:`._kernels.relax`).
+    """Relax ``spins`` to max torque ``<= tol`` (L-BFGS on the sphere, :func:`._lbfgs.relax`).
 
     The spins are normalised first (:func:`._spins.normalize`). Returns the relaxed spins, the
     energy per spin and the final max torque.
     """
     lattice, s, nbr, mats = _prepare(spins, model, lattice)
     s = normalize(s)
-    e, t, _ = _kernels.relax(s, nbr, mats, model.K, model.h, 0.5 * tol, max_iter, 10)
+    e, t, _ = _lbfgs.relax(s, nbr, mats, model.K, model.h, 0.5 * tol, max_iter, 10)
     return s, e / lattice.N, float(t)

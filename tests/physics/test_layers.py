@@ -34,5 +34,6 @@ def test_helpers_of_the_solver_do_not_import_it():
 def test_bottom_layer_imports_nothing_of_the_solver_stack():
     assert GRAPH["_spins"] == set()
     assert GRAPH["lattice"] == set()
-    assert GRAPH["energy"] <= {"_kernels", "_spins", "lattice", "model"}
+    assert GRAPH["energy"] <= {"_kernels", "_lbfgs", "_spins", "lattice", "model"}
+    assert GRAPH["_lbfgs"] == {"_kernels"} and GRAPH["_lbfgs_pairs"] == {"_lbfgs"} and GRAPH["_kernels"] == set()
     assert GRAPH["textures"] <= {"_spins", "lattice"}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from spinexplore.physics import _kernels
+from spinexplore.physics import _kernels, _lbfgs, _lbfgs_pairs
 from spinexplore.physics._ansatz import make_candidates
 from spinexplore.physics._sampling import anneal, rng_state
 from spinexplore.physics._texture_id import fingerprint
@@ -35,10 +35,10 @@ def test_relax_many_equals_one_relax_call_per_state():
     e, t, it = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
     exact = np.array([True, False, True, False])
     batch = stack.copy()
-    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-3, caps, 10, exact, e, t, it)
+    _lbfgs_pairs.relax_many(batch, nbr, mats, model.K, model.h, 1e-3, caps, 10, exact, e, t, it)
     for c in range(4):
         s = stack[c].copy()
-        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-3, int(caps[c]), 10,
+        e1, t1, it1 = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-3, int(caps[c]), 10,
                                      bool(exact[c]))
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
@@ -56,15 +56,15 @@ def test_relax_many_relaxes_exact_states_two_at_a_time_bit_for_bit():
     rng = np.random.default_rng(3)
     stack = rng.normal(size=(6, lat.N, 3))
     stack /= np.linalg.norm(stack, axis=2, keepdims=True)
-    _kernels.relax(stack[2], nbr, mats, model.K, model.h, 1e-4, 5000, 10, True)
+    _lbfgs.relax(stack[2], nbr, mats, model.K, model.h, 1e-4, 5000, 10, True)
     caps = np.array([0, 7, 900, 40, 260, 3], dtype=np.int64)
     exact = np.array([True, True, True, False, True, True])
     e, t, it = np.empty(6), np.empty(6), np.empty(6, dtype=np.int64)
     batch = stack.copy()
-    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-4, caps, 10, exact, e, t, it, 6)
+    _lbfgs_pairs.relax_many(batch, nbr, mats, model.K, model.h, 1e-4, caps, 10, exact, e, t, it, 6)
     for c in range(6):
         s = stack[c].copy()
-        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-4, int(caps[c]),
+        e1, t1, it1 = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-4, int(caps[c]),
                                      10 if exact[c] else 6, bool(exact[c]))
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
@@ -83,15 +83,15 @@ def test_relax_many_gives_the_fast_arithmetic_its_own_memory():
     exact = np.array([True, False])
     e, t, it = np.empty(2), np.empty(2), np.empty(2, dtype=np.int64)
     batch = stack.copy()
-    _kernels.relax_many(batch, nbr, mats, model.K, model.h, 1e-6, caps, 10, exact, e, t, it, 6)
+    _lbfgs_pairs.relax_many(batch, nbr, mats, model.K, model.h, 1e-6, caps, 10, exact, e, t, it, 6)
     for c, memory in ((0, 10), (1, 6)):
         s = stack[c].copy()
-        e1, t1, it1 = _kernels.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, memory,
+        e1, t1, it1 = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, memory,
                                      bool(exact[c]))
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
     s = stack[1].copy()
-    assert _kernels.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, 10, False)[2] != it[1]
+    assert _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, 10, False)[2] != it[1]
 
 
 def test_anneal_checkpoints_change_nothing_unless_they_stop():
