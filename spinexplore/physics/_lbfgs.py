@@ -213,6 +213,33 @@ def _store_pair(x_new, x, g_new, g, Sh, Yh, exact):
 
 
 @njit(cache=True, inline="always")
+def _first_dot(d, g, S, rho, alpha, idx, sg_fresh, exact):
+    """``d = -g`` and the first ``alpha`` of the two-loop recursion, ``rho s.d`` of the pair
+    stored last (slot ``idx``). With ``sg_fresh`` nonzero (exact arithmetic only), ``s.(-g)`` is
+    the negated ``s.g`` that :func:`_store_pair` summed with the pair's other two chains: each
+    term and hence every partial sum is negated exactly (only a sum of exactly zero could differ,
+    in its sign; it is computed here)."""
+    for a in range(d.shape[0]):
+        d[a] = -g[a]
+    if sg_fresh != 0.0:
+        al = rho[idx] * -sg_fresh
+    else:
+        al = rho[idx] * _dot(S[idx], d, exact)
+    alpha[idx] = al
+    return al
+
+
+@njit(cache=True, inline="always")
+def copy_rows(dst, src):
+    """``dst[:] = src`` for (n, 3) arrays, as a loop: numba's slice assignment compiles a
+    shape-mismatch message (string formatting), seconds of compile time in every fresh cache."""
+    for i in range(src.shape[0]):
+        dst[i, 0] = src[i, 0]
+        dst[i, 1] = src[i, 1]
+        dst[i, 2] = src[i, 2]
+
+
+@njit(cache=True, inline="always")
 def _sub_scale(d, c, v, gamma):
     """``d -= c * v`` then ``d *= gamma``, in one pass (the same values as two loops)."""
     for a in range(d.shape[0]):
@@ -271,16 +298,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
         if k > 0:
             # first loop: d = -g, then d -= alpha_m y_m, each fused with the next s_m . d
             idx = (head - 1) % memory
-            for a in range(n3):
-                d[a] = -g[a]
-            if sg_fresh != 0.0:
-                # s.(-g) of the pair stored last, summed in _store_pair with the other two
-                # chains: each term and hence every partial sum is negated exactly (only a sum
-                # of exactly zero could differ, in its sign; it is computed here)
-                al = rho[idx] * -sg_fresh
-            else:
-                al = rho[idx] * _dot(S[idx], d, exact)
-            alpha[idx] = al
+            al = _first_dot(d, g, S, rho, alpha, idx, sg_fresh, exact)
             for m in range(1, k):
                 nxt = (head - 1 - m) % memory
                 al = rho[nxt] * _axpy_dot(d, -al, Y[idx], S[nxt], exact)
@@ -360,5 +378,5 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
         tmax = t_new
         since_reset += 1
     e, tmax = _objective_any(x2, s_work, nbr, mats, K, h, fields, g2, exact)
-    spins[:] = s_work
+    copy_rows(spins, s_work)
     return e, tmax, it

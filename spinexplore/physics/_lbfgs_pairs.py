@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spinexplore.physics._lbfgs import (_axpy_dot, _dot, _objective, _store_pair, _sub_scale,
-                                         relax)
+from spinexplore.physics._lbfgs import (_axpy_dot, _dot, _first_dot, _objective, _store_pair,
+                                         _sub_scale, copy_rows, relax)
 
 
 @njit(cache=True, inline="always")
@@ -38,19 +38,6 @@ def _dot2(a, b, a2, b2):
     return acc, acc2
 
 
-@njit(cache=True, inline="always")
-def _first_dot(d, g, S, rho, alpha, idx, sg_fresh):
-    """``d = -g`` and the first ``alpha`` of the recursion, as :func:`relax` computes them."""
-    for a in range(d.shape[0]):
-        d[a] = -g[a]
-    if sg_fresh != 0.0:
-        al = rho[idx] * -sg_fresh
-    else:
-        al = rho[idx] * _dot(S[idx], d, True)
-    alpha[idx] = al
-    return al
-
-
 @njit(cache=True)
 def _two_loop_pair(d0, g0, S0, Y0, rho0, alpha0, head0, k0, sgf0, last_sy0, last_yy0,
                    d1, g1, S1, Y1, rho1, alpha1, head1, k1, sgf1, last_sy1, last_yy1, memory):
@@ -60,8 +47,8 @@ def _two_loop_pair(d0, g0, S0, Y0, rho0, alpha0, head0, k0, sgf0, last_sy0, last
     two ``g.d``."""
     idx0 = (head0 - 1) % memory
     idx1 = (head1 - 1) % memory
-    al0 = _first_dot(d0, g0, S0, rho0, alpha0, idx0, sgf0)
-    al1 = _first_dot(d1, g1, S1, rho1, alpha1, idx1, sgf1)
+    al0 = _first_dot(d0, g0, S0, rho0, alpha0, idx0, sgf0, True)
+    al1 = _first_dot(d1, g1, S1, rho1, alpha1, idx1, sgf1, True)
     kmin = min(k0, k1)
     for m in range(1, kmin):
         nxt0 = (head0 - 1 - m) % memory
@@ -154,7 +141,7 @@ def relax_pairs(stack, order, nbr, mats, K, h, tol, max_iters, memory, energies,
                     c = sid[p]  # ended: final objective, results out
                     ef, tf = _objective(X4[p, cur[p]], s_work, nbr, mats, K, h, fields,
                                         G4[p, cur[p]])
-                    stack[c] = s_work
+                    copy_rows(stack[c], s_work)
                     energies[c] = ef
                     torques[c] = tf
                     iters[c] = it[p]
@@ -164,7 +151,7 @@ def relax_pairs(stack, order, nbr, mats, K, h, tol, max_iters, memory, energies,
                 c = order[nxt_state]
                 nxt_state += 1
                 sid[p] = c
-                X4[p, 0] = stack[c]
+                copy_rows(X4[p, 0], stack[c])
                 cur[p] = 0
                 k[p] = 0
                 head[p] = 0
@@ -200,7 +187,7 @@ def relax_pairs(stack, order, nbr, mats, K, h, tol, max_iters, memory, energies,
             if not both:
                 if k[p] > 0:
                     idx = (head[p] - 1) % memory
-                    al = _first_dot(d, g, S[p], rho[p], alpha[p], idx, sg_fresh[p])
+                    al = _first_dot(d, g, S[p], rho[p], alpha[p], idx, sg_fresh[p], True)
                     for m in range(1, k[p]):
                         nxt = (head[p] - 1 - m) % memory
                         al = rho[p, nxt] * _axpy_dot(d, -al, Y[p, idx], S[p, nxt], True)
@@ -292,20 +279,22 @@ def relax_many(stack, nbr, mats, K, h, tol, max_iters, memory, exact, energies, 
     ``exact[c]`` False keeps ``memory_fast`` pairs when that is positive (``memory`` otherwise).
     Each state is relaxed exactly as a separate :func:`relax` call would relax it; the states
     with ``exact[c]`` go two at a time through :func:`relax_pairs` (same results, the serial
-    sums of the two overlap).
+    sums of the two overlap). ``relax`` gets ``exact[c]`` (a ``bool`` at run time, never the
+    literal ``True``/``False``), so this and the Python callers share one compiled
+    specialization of it: every literal or omitted flag is another full compile (seconds each).
     """
     for c in range(stack.shape[0]):
         if exact[c]:
             continue
         mem = memory if memory_fast <= 0 else memory_fast
-        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], mem, False)
+        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], mem, exact[c])
         energies[c] = e
         torques[c] = t
         iters[c] = it
     order = np.flatnonzero(exact)
     if order.shape[0] == 1:
         c = order[0]
-        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], memory, True)
+        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], memory, exact[c])
         energies[c] = e
         torques[c] = t
         iters[c] = it

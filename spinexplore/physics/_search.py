@@ -287,7 +287,7 @@ def anneal_from_random_state(search: Search, child: np.random.SeedSequence,
     def stop(state: np.ndarray, sweeps: int) -> bool:
         q = state.copy()
         e, t, it = _lbfgs.relax(q, nbr, mats, model.K, model.h, preset.coarse_tol,
-                                  preset.max_iter, MEMORY_FAST)
+                                  preset.max_iter, MEMORY_FAST, False)
         stats.count_iterations("anneal_quench", int(it))
         e /= N
         frozen = bool(quenched) and abs(e - quenched[-1][1]) <= ANNEAL_FROZEN

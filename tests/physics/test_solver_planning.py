@@ -269,3 +269,50 @@ def test_mc_sweeps_repeat_the_reference_trajectory_bit_for_bit(kind, h, K, targe
     sigma2 = _mc_sweeps_reference(s2, nbr, mats, model.K, model.h, temps, 0.5, r2, 1, target)
     assert s1.tobytes() == s2.tobytes()
     assert r1.tobytes() == r2.tobytes() and sigma1 == sigma2
+
+
+
+_COMPILES = """
+import sys
+from numba.core import event
+
+compiled = []
+
+
+class Recorder(event.Listener):
+    def on_start(self, ev):
+        pass
+
+    def on_end(self, ev):
+        compiled.append((ev.data["dispatcher"].py_func.__qualname__, str(ev.data["args"])))
+
+
+event.register("numba:compile", Recorder())
+sys.path.insert(0, sys.argv[1])
+import warm_kernels
+
+warm_kernels.warm()
+for name, args in compiled:
+    print(name, "|", args)
+"""
+
+
+@pytest.mark.slow
+def test_a_fresh_cache_compiles_relax_once_and_no_error_message_formatting(tmp_path):
+    """Compile cost of a fresh numba cache (every new venv, CI run and a user's first
+    simulation): every caller of ``_lbfgs.relax`` (the search's stages, ``relax_many``,
+    ``energy.relax``) passes ``exact`` as a run-time ``bool``, since a literal ``True``/``False``
+    from compiled code or an omitted flag makes numba compile another full specialization (about
+    5 s each); and no kernel assigns an array to a slice, whose shape-mismatch message compiles
+    string formatting (about 10 s)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    helpers = Path(__file__).resolve().parents[1] / "helpers"
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _COMPILES, str(helpers)], env=env, check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    names = [line.split(" | ")[0] for line in out]
+    assert names.count("relax") == 1, [line for line in out if line.startswith("relax ")]
+    assert not [n for n in names if "raise_with_shape_context" in n or "join" in n], names
