@@ -266,22 +266,15 @@ def test_rule_and_options_describe_themselves():
 
 
 def test_n_jobs_is_checked_once_at_the_edge_and_the_executor_built_without_a_second_check(monkeypatch):
-    import spinexplore.execution.base as base
-    import spinexplore.execution.registry as registry
-    import spinexplore.settings as settings_mod
+    import spinexplore._constraints as constraints
 
     calls = []
 
-    def counted(value):
+    def counted(value):  # what the table's constraint N_JOBS (and so every executor) checks with
         calls.append(value)
         return value
 
-    def refuse(value):
-        raise AssertionError("n_jobs checked again after the edge")
-
-    monkeypatch.setattr(settings_mod, "check_n_jobs", counted)
-    monkeypatch.setattr(registry, "check_n_jobs", refuse)
-    monkeypatch.setattr(base, "check_n_jobs", refuse)
+    monkeypatch.setattr(constraints, "check_n_jobs", counted)
     executor, own = RunSettings.checked(n_jobs=1, backend="sequential").make_executor()
     executor.shutdown()
     assert own and executor.n_workers == 1 and calls == [1]
