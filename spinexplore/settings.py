@@ -242,6 +242,15 @@ class RunSettings:
             out[name] = value
         if isinstance(out.get("executor"), str):
             out["executor"] = Options("spinexplore.execution:BACKENDS").check("executor", out["executor"])
+        return cls.from_checked(out)
+
+    @classmethod
+    def from_checked(cls, values: Mapping[str, Any], **extra: Any) -> RunSettings:
+        """From values each already checked by its row of :data:`TABLE` (the command line checks
+        each one once, at its edge, naming its flag or key): the rows are not checked again, the
+        relations between settings are. Keys that are no field (``model``...) are left out."""
+        names = {f.name for f in fields(cls)}
+        out = {**{k: v for k, v in values.items() if k in names}, **extra}
         if out.get("goal") is not None and not callable(out["goal"]):
             raise InputTypeError(f"goal must be callable as goal(runner) -> bool; got {out['goal']!r}")
         if out.get("converge_window") is not None and out.get("converge") is None:
