@@ -2,15 +2,19 @@
 
 The table (:data:`SETTINGS`, by name :data:`TABLE`) is the one place a run setting is
 declared, in the spirit of scikit-learn's ``_param_validation``: each :class:`Setting` carries
-a constraint (:class:`Interval`, :class:`Options` or :class:`Rule`) that checks a value and
-says in words what is allowed. Everything else reads it:
+a constraint (:class:`Interval`, :class:`Options` or :class:`Rule`, defined in
+:mod:`spinexplore._constraints` so that the executors check ``n_jobs`` with the row's own
+:data:`N_JOBS`) that checks a value and says in words what is allowed. Everything else reads it:
 
 - the command line's flags, their types, defaults and ``--help`` text (``cli.py``), the TOML
   config's keys and checks, and what ``resume`` may change (``cli._settings``, ``cli._resume``);
 - :meth:`ActiveLearningExplorer.run <spinexplore.explorer.ActiveLearningExplorer.run>` and
   ``classify_pending_points``, which check their keywords once, at the edge, into a frozen
-  :class:`RunSettings`; inside the package that object travels (explorer -> runner), never
-  loose keywords, and the executor is built once from its ``n_jobs`` and ``backend``;
+  :class:`RunSettings` (the command line, which has checked them already, builds it with
+  :meth:`RunSettings.from_checked`, without a second check); inside the package that object
+  travels (explorer -> runner), never loose keywords, and the executor is built once from its
+  ``n_jobs`` and ``backend``;
+- ``spinexplore bench``'s ``--n-jobs`` and ``--mode``;
 - the tests, which fuzz every constraint from the table.
 
 Names of plugins (strategies, samplers, backends, model presets) are read from their
@@ -29,8 +33,8 @@ from spinexplore._constraints import N_JOBS, Interval, Options, Rule
 from spinexplore._setting_checks import axes, boolean, command, mode, non_empty_path, parse_axes, phases
 from spinexplore._validation import MAX_N_JOBS, MAX_POINTS, InputError, InputTypeError
 
-__all__ = ["DEFAULTS", "Interval", "MAX_SECONDS", "MAX_SEED", "N_JOBS", "Options", "Rule", "RunSettings", "SAFE_ON_RESUME",
-           "SCHEDULES", "SETTINGS", "Setting", "TABLE", "check", "parse_axes", "record"]
+__all__ = ["DEFAULTS", "Interval", "MAX_SECONDS", "MAX_SEED", "N_JOBS", "Options", "Rule", "RunSettings",
+           "SAFE_ON_RESUME", "SCHEDULES", "SETTINGS", "Setting", "TABLE", "check", "parse_axes", "record"]
 
 #: The two schedules of a run (see :mod:`spinexplore.runner`).
 SCHEDULES = ("async", "batch")
