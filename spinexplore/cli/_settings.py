@@ -31,8 +31,8 @@ from spinexplore.settings import check as _check_one
 from spinexplore.store.hdf5 import DEFAULT_FILENAME as STORE_NAME
 
 __all__ = ["CLIError", "DEFAULTS", "SAFE_ON_RESUME", "load_toml", "write_toml", "parse_axes",
-           "check_settings", "run_settings", "check_budget", "build", "check_execution", "check_output_dir", "collect",
-           "stored_settings"]
+           "check_settings", "run_settings", "check_budget", "build", "check_execution", "check_output_dir",
+           "collect", "stored_settings"]
 
 CONFIG_NAME = "config.toml"
 

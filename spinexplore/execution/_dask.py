@@ -11,9 +11,9 @@ import concurrent.futures as cf
 import logging
 from typing import Any
 
+from spinexplore._constraints import N_JOBS
 from spinexplore.execution import _remote
 from spinexplore.execution._futures import FuturesExecutor
-from spinexplore._constraints import N_JOBS
 from spinexplore.execution.base import workers_for
 
 __all__ = ["DaskExecutor"]
