@@ -2,15 +2,19 @@
 
 The table (:data:`SETTINGS`, by name :data:`TABLE`) is the one place a run setting is
 declared, in the spirit of scikit-learn's ``_param_validation``: each :class:`Setting` carries
-a constraint (:class:`Interval`, :class:`Options` or :class:`Rule`) that checks a value and
-says in words what is allowed. Everything else reads it:
+a constraint (:class:`Interval`, :class:`Options` or :class:`Rule`, defined in
+:mod:`spinexplore._constraints` so that the executors check ``n_jobs`` with the row's own
+:data:`N_JOBS`) that checks a value and says in words what is allowed. Everything else reads it:
 
 - the command line's flags, their types, defaults and ``--help`` text (``cli.py``), the TOML
   config's keys and checks, and what ``resume`` may change (``cli._settings``, ``cli._resume``);
 - :meth:`ActiveLearningExplorer.run <spinexplore.explorer.ActiveLearningExplorer.run>` and
   ``classify_pending_points``, which check their keywords once, at the edge, into a frozen
-  :class:`RunSettings`; inside the package that object travels (explorer -> runner), never
-  loose keywords, and the executor is built once from its ``n_jobs`` and ``backend``;
+  :class:`RunSettings` (the command line, which has checked them already, builds it with
+  :meth:`RunSettings.from_checked`, without a second check); inside the package that object
+  travels (explorer -> runner), never loose keywords, and the executor is built once from its
+  ``n_jobs`` and ``backend``;
+- ``spinexplore bench``'s ``--n-jobs`` and ``--mode``;
 - the tests, which fuzz every constraint from the table.
 
 Names of plugins (strategies, samplers, backends, model presets) are read from their
@@ -21,25 +25,16 @@ imported when a value is checked or ``--help`` is printed.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from spinexplore._constraints import N_JOBS, Interval, Options, Rule
 from spinexplore._setting_checks import axes, boolean, command, mode, non_empty_path, parse_axes, phases
-from spinexplore._validation import (
-    MAX_N_JOBS,
-    MAX_POINTS,
-    InputError,
-    InputTypeError,
-    check_choice,
-    check_int,
-    check_n_jobs,
-    check_real,
-)
+from spinexplore._validation import MAX_N_JOBS, MAX_POINTS, InputError, InputTypeError
 
-__all__ = ["DEFAULTS", "Interval", "MAX_SECONDS", "MAX_SEED", "Options", "Rule", "RunSettings", "SAFE_ON_RESUME",
-           "SCHEDULES", "SETTINGS", "Setting", "TABLE", "check", "parse_axes", "record"]
+__all__ = ["DEFAULTS", "Interval", "MAX_SECONDS", "MAX_SEED", "N_JOBS", "Options", "Rule", "RunSettings",
+           "SAFE_ON_RESUME", "SCHEDULES", "SETTINGS", "Setting", "TABLE", "check", "parse_axes", "record"]
 
 #: The two schedules of a run (see :mod:`spinexplore.runner`).
 SCHEDULES = ("async", "batch")
@@ -47,101 +42,6 @@ SCHEDULES = ("async", "batch")
 MAX_SECONDS = 1e9
 #: Largest seed (what the store keeps as a 64-bit integer).
 MAX_SEED = 2**63 - 1
-
-
-def _resolve(ref: Any) -> Any:
-    """``"module:NAME"`` -> that object (imported now); anything else as is."""
-    if isinstance(ref, str) and ":" in ref:
-        module, name = ref.split(":")
-        return getattr(importlib.import_module(module), name)
-    return ref
-
-
-# ---------------------------------------------------------------------------- constraints
-@dataclass(frozen=True)
-class Interval:
-    """A number in an interval, as scikit-learn's ``Interval(Integral|Real, left, right, closed=)``.
-
-    ``type`` is ``int`` or ``float``; ``left``/``right`` are numbers, None (unbounded) or a
-    ``"module:NAME"`` reference read at check time; ``closed`` says which ends are included:
-    ``"both"``, ``"right"`` (left end excluded) or ``"neither"``.
-    """
-
-    type: type
-    left: Any
-    right: Any
-    closed: str = "both"
-
-    def bounds(self) -> tuple[Any, Any]:
-        return _resolve(self.left), _resolve(self.right)
-
-    def check(self, name: str, value: Any) -> Any:
-        left, right = self.bounds()
-        if self.type is int:
-            return check_int(name, value, minimum=left, maximum=right)
-        open_right = self.closed == "neither" and right is not None
-        value = check_real(name, value, minimum=left, maximum=None if open_right else right,
-                           strict_min=self.closed in ("right", "neither"))
-        if open_right and value >= right:
-            raise InputError(f"{name} must be < {right}; got {value!r}")
-        return value
-
-    def __str__(self) -> str:
-        left, right = self.bounds()
-        lo = "(" if self.closed in ("right", "neither") else "["
-        hi = ")" if self.closed == "neither" else "]"
-        what = "an integer" if self.type is int else "a number"
-
-        def text(x: Any, none: str) -> str:
-            return none if x is None else f"{x:g}" if isinstance(x, float) else str(x)
-
-        return f"{what} in {lo}{text(left, '-inf')}, {text(right, 'inf')}{hi}"
-
-
-@dataclass(frozen=True)
-class Options:
-    """One of a set of names, as scikit-learn's ``StrOptions``: a tuple, or a registry given as
-    ``"module:NAME"`` and read at each check (plugins registered later count). ``callables``:
-    a callable is accepted as well (the Python API's custom strategies)."""
-
-    names: Any
-    callables: bool = False
-
-    def allowed(self) -> list[str]:
-        return list(_resolve(self.names))
-
-    def check(self, name: str, value: Any) -> Any:
-        if self.callables and callable(value):
-            return value
-        return check_choice(name, value, self.allowed())
-
-    def __str__(self) -> str:
-        return f"one of {self.allowed()}" + (" or a callable" if self.callables else "")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A check that is a function ``check(name, value) -> value`` (raising
-    :class:`~spinexplore.errors.InputError`), with its description in words; ``type``: what
-    the command line converts the flag's text to."""
-
-    function: Callable[[str, Any], Any]
-    text: str
-    type: type = str
-    names: Any = None  # the names it accepts among others (a tuple or "module:NAME"), for --help
-
-    def check(self, name: str, value: Any) -> Any:
-        return self.function(name, value)
-
-    def allowed(self) -> list[str] | None:
-        return None if self.names is None else list(_resolve(self.names))
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _n_jobs(name: str, value: Any) -> int:
-    return check_n_jobs(value)
 
 
 # ---------------------------------------------------------------------------- the table
@@ -229,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
             "linear size L of the periodic L x L lattice, even"),
     Setting("strategy", "balanced", Options("spinexplore.strategies:STRATEGIES", callables=True),
             "acquisition strategy", api_default=None),
-    Setting("n_jobs", 1, Rule(_n_jobs, f"a nonzero integer in [-{MAX_N_JOBS}, {MAX_N_JOBS}]", int),
+    Setting("n_jobs", 1, N_JOBS,
             f"parallel workers, at most {MAX_N_JOBS}; -1 = all cores, -2 all but one", resume=True, api_default=1),
     Setting("mode", "fast", Rule(mode, "a solver preset or a comma list of them (a fidelity ladder)",
                                  names="spinexplore.physics.solver:MODES"),
@@ -346,6 +246,15 @@ class RunSettings:
             out[name] = value
         if isinstance(out.get("executor"), str):
             out["executor"] = Options("spinexplore.execution:BACKENDS").check("executor", out["executor"])
+        return cls.from_checked(out)
+
+    @classmethod
+    def from_checked(cls, values: Mapping[str, Any], **extra: Any) -> RunSettings:
+        """From values each already checked by its row of :data:`TABLE` (the command line checks
+        each one once, at its edge, naming its flag or key): the rows are not checked again, the
+        relations between settings are. Keys that are no field (``model``...) are left out."""
+        names = {f.name for f in fields(cls)}
+        out = {**{k: v for k, v in values.items() if k in names}, **extra}
         if out.get("goal") is not None and not callable(out["goal"]):
             raise InputTypeError(f"goal must be callable as goal(runner) -> bool; got {out['goal']!r}")
         if out.get("converge_window") is not None and out.get("converge") is None:

@@ -180,7 +180,7 @@ def test_a_simulation_that_always_fails_stops_the_run_with_exit_2(tmp_path, monk
         raise SimulationFailingError("stopped: the first 5 simulations all failed with the same error: "
                                      "invalid return value: ... without a 'phase' key")
 
-    monkeypatch.setattr(ActiveLearningExplorer, "run", failing)
+    monkeypatch.setattr(ActiveLearningExplorer, "_run_checked", failing)  # the command line's way in
     code = main(["run", "--n-initial", "8", "--n-iterations", "1", "--lattice-size", "6", "--mode", "screening",
                  "--n-jobs", "1", "--no-progress", "--output-dir", str(tmp_path / "out")])
     err = capsys.readouterr().err

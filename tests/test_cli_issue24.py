@@ -33,14 +33,20 @@ def one_line_error(capsys) -> str:
 
 @pytest.fixture
 def captured_run(monkeypatch):
-    """ActiveLearningExplorer.run replaced by a recorder: the command around it, without simulations."""
+    """The explorer's run (the command line's way in, ``_run_checked``: the settings checked once at
+    its edge) replaced by a recorder: the command around it, without simulations."""
+    from dataclasses import fields
+
+    from spinexplore.settings import RunSettings
+
     calls = []
 
-    def record(self, n_iterations, n_per_iteration, simulation, **kwargs):
-        calls.append({"n_iterations": n_iterations, "n_per_iteration": n_per_iteration, **kwargs})
+    def record(self, simulation, settings):
+        assert type(settings) is RunSettings
+        calls.append({f.name: getattr(settings, f.name) for f in fields(settings)})
         return self
 
-    monkeypatch.setattr(ActiveLearningExplorer, "run", record)
+    monkeypatch.setattr(ActiveLearningExplorer, "_run_checked", record)
     return calls
 
 

@@ -36,17 +36,21 @@ def run_dir(reference_run, tmp_path):
 
 @pytest.fixture
 def captured_run(monkeypatch):
-    """Replace ActiveLearningExplorer.run by a recorder: what the CLI would run, without running it."""
+    """Replace the explorer's run (the command line's way in, ``_run_checked``: the settings checked
+    once at its edge) by a recorder: what the CLI would run, without running it."""
+    from dataclasses import fields
+
     from spinexplore.explorer import ActiveLearningExplorer
+    from spinexplore.settings import RunSettings
 
     calls = []
 
-    def record(self, n_iterations, n_per_iteration, simulation, **kwargs):
-        calls.append({"n_iterations": n_iterations, "n_per_iteration": n_per_iteration,
-                      "simulation": simulation, **kwargs})
+    def record(self, simulation, settings):
+        assert type(settings) is RunSettings
+        calls.append({"simulation": simulation, **{f.name: getattr(settings, f.name) for f in fields(settings)}})
         return self
 
-    monkeypatch.setattr(ActiveLearningExplorer, "run", record)
+    monkeypatch.setattr(ActiveLearningExplorer, "_run_checked", record)
     return calls
 
 
@@ -324,7 +328,7 @@ def test_a_store_error_during_the_run_says_how_to_resume(run_dir, monkeypatch, c
         raise StoreError(f"{self.store.path}: checkpoint 9 could not be written (No space left on device); "
                          "the store still holds checkpoint 8 intact")
 
-    monkeypatch.setattr(ActiveLearningExplorer, "run", full)
+    monkeypatch.setattr(ActiveLearningExplorer, "_run_checked", full)
     assert main(["resume", str(run_dir), "--no-progress"]) == 4
     err = one_line_error(capsys)
     assert "No space left on device" in err and f"spinexplore resume {run_dir}" in err
@@ -396,19 +400,20 @@ def test_a_reader_that_leaves_the_pipe_is_not_a_bug(run_dir):
 def test_an_interrupted_run_releases_the_store_and_exits_128_plus_signal(tmp_path, signum, code, name, capsys):
     from spinexplore.cli._run import drive as _drive
     from spinexplore.errors import Interrupted
+    from spinexplore.settings import RunSettings
 
     class Explorer:
         closed = False
 
-        def run(self, *args, **kwargs):
+        def _run_checked(self, *args, **kwargs):
             raise Interrupted(signum)
 
         def close(self):
             Explorer.closed = True
 
-    settings = {"n_iterations": 1, "n_per_iteration": 1, "n_initial": 1, "initial_method": "lhs", "n_jobs": 1,
-                "checkpoint_interval": 1, "timeout": None, "backend": None}
-    assert _drive(Explorer(), None, settings, tmp_path, progress=False) == code
+    settings = RunSettings.checked(n_iterations=1, n_per_iteration=1, n_initial=1, checkpoint_interval=1,
+                                   progress=False)
+    assert _drive(Explorer(), None, settings, tmp_path) == code
     err = capsys.readouterr().err
     assert Explorer.closed and f"Interrupted by {name}" in err and f"Resume with: spinexplore resume {tmp_path}" in err
 

@@ -35,8 +35,8 @@ LAYERS = [
      "spinexplore.store"),
     ("spinexplore.physics",),
     ("spinexplore", "spinexplore.results", "spinexplore.labels", "spinexplore.space", "spinexplore.errors",
-     "spinexplore._validation", "spinexplore._rungs", "spinexplore._text", "spinexplore._log",
-     "spinexplore._registry"),
+     "spinexplore._validation", "spinexplore._constraints", "spinexplore._rungs", "spinexplore._text",
+     "spinexplore._log", "spinexplore._registry"),
 ]
 PLUGINS = 7  # the index of the plugin layer in LAYERS
 #: Known upward edges, each with the issue that removes it (none may be added).

@@ -266,22 +266,69 @@ def test_rule_and_options_describe_themselves():
 
 
 def test_n_jobs_is_checked_once_at_the_edge_and_the_executor_built_without_a_second_check(monkeypatch):
-    import spinexplore.execution.base as base
-    import spinexplore.execution.registry as registry
-    import spinexplore.settings as settings_mod
+    import spinexplore._constraints as constraints
 
     calls = []
 
-    def counted(value):
+    def counted(value):  # what the table's constraint N_JOBS (and so every executor) checks with
         calls.append(value)
         return value
 
-    def refuse(value):
-        raise AssertionError("n_jobs checked again after the edge")
-
-    monkeypatch.setattr(settings_mod, "check_n_jobs", counted)
-    monkeypatch.setattr(registry, "check_n_jobs", refuse)
-    monkeypatch.setattr(base, "check_n_jobs", refuse)
+    monkeypatch.setattr(constraints, "check_n_jobs", counted)
     executor, own = RunSettings.checked(n_jobs=1, backend="sequential").make_executor()
     executor.shutdown()
     assert own and executor.n_workers == 1 and calls == [1]
+
+
+# ---------------------------------------------------------------- the command line checks once
+TINY_RUN = ["--n-initial", "2", "--n-iterations", "0", "--lattice-size", "6", "--mode", "screening",
+            "--axes", "h=0:0.5", "K=0:0.5", "--no-progress"]
+
+
+@pytest.fixture
+def row_checks(monkeypatch):
+    """How often each row of the table checked a value."""
+    from collections import Counter
+
+    from spinexplore.settings import Setting
+
+    counts: Counter = Counter()
+    real = Setting.check
+
+    def counted(self, value):
+        counts[self.name] += 1
+        return real(self, value)
+
+    monkeypatch.setattr(Setting, "check", counted)
+    return counts
+
+
+def test_a_command_line_run_checks_each_value_once_with_its_row(tmp_path, row_checks, capsys):
+    """Issue 25: ``spinexplore run`` checked every value with its row, then handed loose keywords to
+    ``explorer.run``, which checked them again with the same rows. A real run (explorer, runner,
+    executor) now checks each row once; so does resume, for the flags it is given and for the
+    values it reads from the store."""
+    out = tmp_path / "run"
+    assert main(["run", *TINY_RUN, "--n-jobs", "1", "--output-dir", str(out)]) == 0, capsys.readouterr().err
+    assert dict(row_checks) == {name: 1 for name in TABLE}
+    row_checks.clear()
+    assert main(["resume", str(out), "--n-jobs", "1", "--timeout", "60", "--no-progress"]) == 0
+    assert set(RunSettings.keys()) <= set(row_checks) and set(row_checks.values()) == {1}, row_checks
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--n-jobs", "0"], "--n-jobs: n_jobs must be a positive number of workers or negative (-1 = all cores); got 0"),
+    (["--schedule", "sometimes"], "--schedule: schedule must be one of ['async', 'batch']; got 'sometimes'"),
+    (["--converge-window", "20"], "converge_window=20 needs converge (a fraction of the box, e.g. 0.01)"),
+])
+def test_a_bad_run_setting_is_refused_before_any_work(tmp_path, monkeypatch, capsys, flags, message):
+    def never(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(ActiveLearningExplorer, "_run_checked", never)
+    monkeypatch.setattr(ActiveLearningExplorer, "run", never)
+    out = tmp_path / "run"
+    assert main(["run", *TINY_RUN, *flags, "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"spinexplore run: error: {message}\n"
+    assert not out.exists()  # nothing written: no directory, no store

@@ -60,15 +60,15 @@ class _Help(str):
     """The help of a setting's flag, written when ``--help`` is printed (from the table, with the
     registries' names: they are imported only then)."""
 
-    def __new__(cls, setting: Any, default: str) -> _Help:
-        self = super().__new__(cls, setting.help)
+    def __new__(cls, setting: Any, default: str, text: str | None = None) -> _Help:
+        self = super().__new__(cls, setting.help if text is None else text)
         self.setting, self.default = setting, default
         return self
 
     def render(self) -> str:
         from spinexplore.settings import Interval
 
-        s, text = self.setting, self.setting.help
+        s, text = self.setting, str(self)
         names = s.constraint.allowed() if callable(getattr(s.constraint, "allowed", None)) else None
         if names:  # the registry's names, plugins included
             text += ": " + ", ".join(names)
@@ -156,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", formatter_class=fmt, help="sequential vs parallel benchmark on real simulations")
     bench.add_argument("--n-sims", type=int, default=8, help="number of simulations [default: 8]")
-    bench.add_argument("--n-jobs", type=int, default=-1, help="parallel workers; -1 = all cores [default: -1]")
-    bench.add_argument("--mode", default="fast", help="solver preset [default: fast]")
+    from spinexplore.settings import TABLE  # the run's rows: type, help, names and check (run_parallel_benchmark)
+
+    n_jobs, mode = TABLE["n_jobs"], TABLE["mode"]
+    bench.add_argument(n_jobs.option, type=n_jobs.type, default=-1, help=_Help(n_jobs, "-1"))
+    bench.add_argument(mode.option, type=mode.type, default=mode.default,
+                       help=_Help(mode, mode.default_text(), "solver preset (one: bench times single simulations)"))
     bench.add_argument("--lattice-size", type=int, default=24, help="linear lattice size [default: 24]")
     bench.add_argument("--output", default=None, help="write the figures as JSON to this file")
     return parser

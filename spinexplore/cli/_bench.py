@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["run_parallel_benchmark"]
+__all__ = ["check_bench", "run_parallel_benchmark"]
 
 
 class _Warmup:
@@ -85,6 +85,19 @@ def _cores() -> int:
     return usable_cores()
 
 
+def check_bench(n_jobs: Any, mode: Any) -> tuple[int, str]:
+    """``n_jobs`` and ``mode`` checked by their rows of the run settings' table
+    (:mod:`spinexplore.settings`), once; ``mode`` must be one preset, not a fidelity ladder."""
+    from spinexplore._validation import check_choice
+    from spinexplore.fidelity import is_ladder_spec
+    from spinexplore.settings import TABLE
+
+    n_jobs, mode = TABLE["n_jobs"].check(n_jobs), TABLE["mode"].check(mode)
+    if is_ladder_spec(mode):  # the row allows a ladder; bench times one preset
+        check_choice("mode", mode, TABLE["mode"].constraint.allowed())
+    return n_jobs, mode
+
+
 def run_parallel_benchmark(
     *,
     n_sims: int = 8,
@@ -99,15 +112,15 @@ def run_parallel_benchmark(
 
     Returns the figures as a dict (and writes them as JSON to ``output`` when given).
     """
-    from spinexplore._validation import check_int, check_n_jobs
-    from spinexplore.execution import get_executor
+    from spinexplore._validation import check_int
+    from spinexplore.execution.registry import build_executor
     from spinexplore.runner import warn_oversubscribed
     from spinexplore.samplers import sample
     from spinexplore.simulation import SpinSimulation
     from spinexplore.space import ParameterSpace
 
     n_sims = check_int("n_sims", n_sims, minimum=1, maximum=100_000)
-    check_n_jobs(n_jobs)
+    n_jobs, mode = check_bench(n_jobs, mode)
     sim = SpinSimulation(model=model, lattice_size=lattice_size, mode=mode)
     u = sim.model.natural_unit if hasattr(sim, "model") else 0.4746
     space = ParameterSpace({"h": (0.0, 1.2 * u), "K": (-0.5 * u, 2.0 * u)})
@@ -118,13 +131,13 @@ def run_parallel_benchmark(
     print(f"[1] {n_sims} LHS points of {model}, L={lattice_size}, mode={mode}")
     print("[2] Warming up every worker (interpreter start, compiled solver load)...")
     sim(items[0])  # compiles (or loads) the solver once, so that the workers find the cache
-    with get_executor(1, "sequential") as seq:
+    with build_executor(1, "sequential") as seq:
         _warm(seq, sim, items, 1)
         print("[3] Testing SEQUENTIAL execution (n_jobs=1)...")
         t_seq, ok_seq = _timed_map(seq, sim, items)
     print(f"    Sequential time: {t_seq:.1f}s")
     print(f"    Time per simulation: {t_seq / n_sims:.2f}s")
-    with get_executor(n_jobs) as par:
+    with build_executor(n_jobs) as par:  # n_jobs checked above
         workers = par.n_workers
         warn_oversubscribed(workers, None)
         warmed = _warm(par, sim, items, workers)

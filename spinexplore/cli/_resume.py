@@ -25,6 +25,7 @@ from spinexplore.cli._settings import (
     check_execution,
     check_output_dir,
     collect,
+    run_settings,
     stored_settings,
     write_toml,
 )
@@ -192,13 +193,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
         reader.store.close()
     settings, changes = merge_resume(recorded, explicit, sources, str(store))
     settings = {**DEFAULTS, **settings, "output_dir": str(out)}
-    for key in RunSettings.keys():  # what the run takes, recorded by any spinexplore: checked now
+    for key in [k for k in RunSettings.keys() if k not in explicit]:  # the recorded ones: checked now
         try:
             settings[key] = TABLE[key].check(settings[key])
         except InputError as exc:
             raise CLIError(f"{sources.get(key, f'{key} (recorded in {store})')}: {exc}") from None
     check_budget(settings)
     check_execution(settings, sources, simulation, space)
+    run = run_settings(settings, progress=not args.no_progress)  # each value checked once, above
     explorer = ActiveLearningExplorer.load(store)
     try:
         if isinstance(getattr(explorer, "settings", None), dict):
@@ -216,6 +218,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
         f"Resuming {store}: {c.get('DONE', 0)} done, {c.get('PENDING', 0) + c.get('CANCELLED', 0)} pending, "
         f"iteration {explorer.iteration}; {what} as recorded" + (f"; changed: {', '.join(changes)}" if changes else "")
     )
-    return drive(explorer, simulation, settings, out, progress=not args.no_progress)
+    return drive(explorer, simulation, run, out)
 
 

@@ -23,6 +23,7 @@ from spinexplore.cli._settings import (
     check_output_dir,
     check_settings,
     collect,
+    run_settings,
     stored_settings,
     write_toml,
 )
@@ -51,7 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     Returns the exit code; bad input raises :class:`CLIError` before anything is touched.
     """
     explicit, sources = collect(args, keys=list(DEFAULTS), config=args.config)
-    settings = check_settings({**DEFAULTS, **explicit}, sources)
+    settings = check_settings({**DEFAULTS, **explicit}, sources)  # each value by its row, once
+    run = run_settings(settings, progress=not args.no_progress)  # what the explorer runs with
     out = check_output_dir(settings["output_dir"])
     space, simulation = build(settings, sources)
     store = out / STORE_NAME
@@ -88,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Exploring {space!r} with the command {settings['solver']!r}")
     else:
         print(f"Exploring {space!r} on {settings['model']} (L={settings['lattice_size']}, mode={settings['mode']})")
-    return drive(explorer, simulation, settings, out, progress=not args.no_progress)
+    return drive(explorer, simulation, run, out)
 
 
 def check_targets(out: Path, *, overwrite: bool) -> None:
@@ -119,23 +121,20 @@ def signal_name(code: int) -> str:
     return "SIGTERM" if code == 143 else "Ctrl+C" if code == 130 else f"signal {code - 128}"
 
 
-def drive(explorer: Any, simulation: Any, settings: dict[str, Any], out: Path, *, progress: bool) -> int:
-    """Run the exploration and report; on any way out release the store's lock.
+def drive(explorer: Any, simulation: Any, settings: Any, out: Path) -> int:
+    """Run the exploration with ``settings`` (a :class:`~spinexplore.settings.RunSettings` built
+    by :func:`~spinexplore.cli._settings.run_settings`, not checked again) and report; on any way
+    out release the store's lock.
 
     Ctrl+C or SIGTERM (``spinexplore.errors.Interrupted``) prints where the results are and
     the resume command and returns ``128 + signal``; a store or file-system error while
     checkpointing becomes a :class:`RunError` (exit 4) with the resume command; anything else
     propagates (a bug).
     """
-    from spinexplore.settings import RunSettings
     from spinexplore.store.base import StoreError
 
-    # every keyword of the run from the table (the strategy is the explorer's own)
-    keywords = {k: settings[k] for k in RunSettings.keys()
-                if k not in ("n_iterations", "n_per_iteration", "strategy") and settings.get(k) is not None}
     try:
-        explorer.run(settings["n_iterations"], settings["n_per_iteration"], simulation, progress=progress,
-                     **keywords)
+        explorer._run_checked(simulation, settings)  # the values were checked at the command line's edge
     except KeyboardInterrupt as exc:  # spinexplore.errors.Interrupted carries the signal
         release(explorer)
         code = int(getattr(exc, "exit_code", 130))

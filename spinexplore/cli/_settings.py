@@ -31,8 +31,8 @@ from spinexplore.settings import check as _check_one
 from spinexplore.store.hdf5 import DEFAULT_FILENAME as STORE_NAME
 
 __all__ = ["CLIError", "DEFAULTS", "SAFE_ON_RESUME", "load_toml", "write_toml", "parse_axes",
-           "check_settings", "check_budget", "build", "check_execution", "check_output_dir", "collect",
-           "stored_settings"]
+           "check_settings", "run_settings", "check_budget", "build", "check_execution", "check_output_dir",
+           "collect", "stored_settings"]
 
 CONFIG_NAME = "config.toml"
 
@@ -111,6 +111,20 @@ def check_settings(settings: dict[str, Any], sources: Mapping[str, str]) -> dict
             raise CLIError(f"{sources.get(key, key)}: {exc}") from None
     check_budget(out)
     return out
+
+
+def run_settings(settings: Mapping[str, Any], *, progress: bool) -> Any:
+    """The :class:`~spinexplore.settings.RunSettings` that the explorer runs with, built once from
+    ``settings`` whose every value its row of the table has already checked (:func:`check_settings`,
+    or resume's checks): not checked again on the way. The strategy is the explorer's own (given
+    when it is made); a relation between settings (``converge_window`` needs ``converge``) is
+    checked here, before any work."""
+    from spinexplore.settings import RunSettings
+
+    try:
+        return RunSettings.from_checked({k: v for k, v in settings.items() if k != "strategy"}, progress=progress)
+    except InputError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def check_budget(settings: Mapping[str, Any]) -> None:

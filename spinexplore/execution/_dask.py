@@ -11,9 +11,10 @@ import concurrent.futures as cf
 import logging
 from typing import Any
 
+from spinexplore._constraints import N_JOBS
 from spinexplore.execution import _remote
 from spinexplore.execution._futures import FuturesExecutor
-from spinexplore.execution.base import resolve_n_jobs
+from spinexplore.execution.base import workers_for
 
 __all__ = ["DaskExecutor"]
 
@@ -35,7 +36,8 @@ class DaskExecutor(FuturesExecutor):
     ----------
     n_jobs : int, default=-1
         Workers of the ``LocalCluster`` started when neither ``client`` nor ``address`` is
-        given (-1 = all cores); ignored otherwise (the cluster's threads are used).
+        given (-1 = all cores); checked always (the ``n_jobs`` row of
+        :mod:`spinexplore.settings`), unused otherwise (the cluster's threads are used).
     client : distributed.Client or None, default=None
         An existing client; it stays open after :meth:`shutdown`.
     address : str or None, default=None
@@ -47,6 +49,7 @@ class DaskExecutor(FuturesExecutor):
     """
 
     def __init__(self, n_jobs: int = -1, *, client: Any = None, address: str | None = None, **options: Any) -> None:
+        n_jobs = N_JOBS.check("n_jobs", n_jobs)  # before any import or cluster
         distributed = _import_distributed()
         if client is not None and address is not None:
             raise ValueError(f"pass either client or address, not both; got client={client!r}, address={address!r}")
@@ -56,7 +59,7 @@ class DaskExecutor(FuturesExecutor):
                 client = self._own_client = distributed.Client(address)
             else:
                 self._own_cluster = distributed.LocalCluster(
-                    n_workers=resolve_n_jobs(n_jobs), threads_per_worker=1, processes=True,
+                    n_workers=workers_for(n_jobs), threads_per_worker=1, processes=True,
                     dashboard_address=None, silence_logs=logging.ERROR,
                 )
                 client = self._own_client = distributed.Client(self._own_cluster)

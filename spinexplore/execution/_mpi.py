@@ -14,7 +14,8 @@ from typing import Any
 
 from spinexplore._validation import InputError
 from spinexplore.execution._futures import FuturesExecutor
-from spinexplore.execution.base import resolve_n_jobs
+from spinexplore._constraints import N_JOBS
+from spinexplore.execution.base import workers_for
 
 __all__ = ["MPIExecutor", "check_mpi_launch"]
 
@@ -80,12 +81,13 @@ class MPIExecutor(FuturesExecutor):
     """
 
     def __init__(self, n_jobs: int = -1, **options: Any) -> None:
+        n_jobs = N_JOBS.check("n_jobs", n_jobs)  # the table's constraint, before MPI starts
         try:
             from mpi4py.futures import MPIPoolExecutor
         except ImportError as exc:
             raise ImportError(_INSTALL_HINT) from exc
         check_mpi_launch()
-        max_workers = None if n_jobs == -1 else resolve_n_jobs(n_jobs)
+        max_workers = None if n_jobs == -1 else workers_for(n_jobs)
         self.pool = MPIPoolExecutor(max_workers=max_workers)
         super().__init__(self.pool, n_workers=self.pool.num_workers, **options)
 

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from spinexplore._validation import check_int, check_n_jobs, check_real
+from spinexplore._constraints import N_JOBS
+from spinexplore._validation import check_int, check_real
 
 __all__ = [
     "BatchedMap",
@@ -202,7 +203,7 @@ def _np_ndarray() -> type:
 
 def resolve_n_jobs(n_jobs: int) -> int:
     """Number of workers for joblib-style ``n_jobs`` (-1 = all cores, -2 = all but one...)."""
-    return workers_for(check_n_jobs(n_jobs))
+    return workers_for(N_JOBS.check("n_jobs", n_jobs))
 
 
 def workers_for(n_jobs: int) -> int:

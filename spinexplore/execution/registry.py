@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from spinexplore._registry import Registry
-from spinexplore._validation import check_n_jobs
+from spinexplore._constraints import N_JOBS
 from spinexplore.execution.base import Executor, workers_for
 from spinexplore.execution.process import ProcessExecutor
 from spinexplore.execution.sequential import SequentialExecutor
@@ -125,7 +125,7 @@ def get_executor(
     ImportError
         When the backend's optional dependency is missing (the message names the extra).
     """
-    check_n_jobs(n_jobs)
+    n_jobs = N_JOBS.check("n_jobs", n_jobs)  # the table's constraint (spinexplore.settings)
     if backend is None or isinstance(backend, str):
         return build_executor(n_jobs, backend, **options)
     if isinstance(backend, Executor):

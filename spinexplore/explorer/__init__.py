@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -403,13 +404,18 @@ class ActiveLearningExplorer(ExplorerViews):
         n_jobs, checkpoint_interval, timeout, executor, backend, progress
             As for :meth:`classify_pending_points`; one executor serves the whole run.
         """
-        check_store_writable(self.store)
-        settings = RunSettings.checked(
+        return self._run_checked(simulation, RunSettings.checked(
             n_iterations=n_iterations, n_per_iteration=n_per_iteration, n_initial=n_initial,
             initial_method=initial_method, strategy=strategy, n_jobs=n_jobs, checkpoint_interval=checkpoint_interval,
-            timeout=timeout, executor=executor, backend=backend, progress=progress, verbose=self.verbose,
-            schedule=schedule, max_time=max_time, max_cpu_time=max_cpu_time, converge=converge,
-            converge_window=converge_window, goal=goal)
+            timeout=timeout, executor=executor, backend=backend, progress=progress, schedule=schedule,
+            max_time=max_time, max_cpu_time=max_cpu_time, converge=converge, converge_window=converge_window,
+            goal=goal))
+
+    def _run_checked(self, simulation: Any, settings: RunSettings) -> ActiveLearningExplorer:
+        """:meth:`run` with settings already checked against the table, not checked again: the
+        command line checks each value once, at its edge, and comes in here (``cli._run.drive``)."""
+        check_store_writable(self.store)
+        settings = replace(settings, verbose=self.verbose)  # the display is the explorer's
         stop = make_goal(max_time=settings.max_time, max_cpu_time=settings.max_cpu_time,
                          converge=settings.converge, converge_window=settings.converge_window, goal=settings.goal)
         simulation = self._prepare(run_simulation(simulation, self._learner.vocabulary), "simulation")
