@@ -340,7 +340,8 @@ def render_readme(data: dict) -> str:
             lines.append(f"| `{mode}`, {preset.split('-')[0]} | " + " | ".join(cells) + " |")
     if spread:
         lines += ["", "In brackets: the ratio range over rounds (the ratio of the medians over the "
-                  "points, each round on its own)."]
+                  "points, each round on its own); the ratio before it takes each point's best "
+                  "round, so it may lie outside."]
     unsteady = [r for r, e in data["revisions"].items() if e.get("repeatable") is False]
     if unsteady:
         lines += ["", "Energy or label changed from round to round for: "
