@@ -155,3 +155,14 @@ def test_rounds_rotate_the_revisions_and_each_round_gives_a_ratio():
     assert "revisions take turns call by call" in text and "changed from round to round" not in text
     del data["ratio_by_round"], data["conditions"]["interleaved"]  # a JSON from before
     assert "0.50x |" in solver.render_readme(data) and "range" not in solver.render_readme(data)
+
+
+def test_a_row_keeps_the_best_round_and_flags_results_that_change_between_rounds():
+    call = {"label": "FM", "family": "fm", "gap": 0.1, "label_gap": None}
+    same = [{**call, "cpu_s": t, "energy": -1.0, "stats": {"t": t}} for t in (0.3, 0.1, 0.2)]
+    row = solver._row(("square-chiral", 0.2, 0.6), "fast", same)
+    assert row["cpu_s"] == 0.1 and row["cpu_all_s"] == [0.3, 0.1, 0.2] and row["stats"] == {"t": 0.1}
+    assert row["repeatable"] and "energy_all" not in row
+    drift = same[:2] + [{**same[2], "energy": -1.0 + 1e-12}]
+    row = solver._row(("square-chiral", 0.2, 0.6), "fast", drift)
+    assert not row["repeatable"] and row["energy_all"] == [-1.0, -1.0, -1.0 + 1e-12]
