@@ -3,22 +3,28 @@
 Measures, per preset (``screening``, ``fast``, ``accurate``) on points of both presets' default
 boxes (h/u in [0, 1.2], K/u in [-0.5, 2.0], physics.md 1.6):
 
-* the CPU seconds per ``simulate`` call (best of ``--repeats`` warm calls per point; the median
-  over the points of a box is the figure), for this tree and, with ``--compare REV [REV ...]``,
-  for other revisions side by side in the same run (each in its own subprocess with
-  ``PYTHONPATH`` at a checkout of that revision, numba kernels compiled and warmed up first);
+* the CPU seconds per ``simulate`` call for this tree and, with ``--compare REV [REV ...]``, for
+  other revisions in the same run. Each revision has one persistent worker process
+  (``benchmarks/_solver_worker.py``, ``PYTHONPATH`` at a checkout of that revision), started and
+  warmed up (numba kernels compiled) before any timing. The revisions are then interleaved: in
+  each of ``--repeats`` rounds every (point, mode) is simulated once by each revision, one call
+  at a time, the revisions' order rotated by one each round, so all revisions see the same
+  machine within seconds. Per point the best round counts; the median over the points of a box
+  is the figure, and the JSON also has each round's ratio (``ratio_by_round``) to show the
+  spread;
 * where the time goes (this tree only, from ``GroundState.stats``): the share in anneals, coarse
   relaxations of the ansatz states, full relaxations and classification, and how many
   candidates were relaxed fully;
 * whether anything was lost: per point and preset the energy and label of every revision, and
-  ``fast`` / ``screening`` against ``accurate`` (same label);
+  ``fast`` / ``screening`` against ``accurate`` (same label); whether every round gave the same
+  energy and label (``repeatable``);
 * Metropolis spin updates per second of the ``mc_sweeps`` kernel.
 
 A revision is a directory (a checkout) or anything ``git archive`` accepts; the latter is
 unpacked once under the system's temporary directory, where numba keeps its compiled kernels
 between runs.
 
-Usage: ``python benchmarks/solver.py [--quick] [--repeats 3] [--compare REV ...]``.
+Usage: ``python benchmarks/solver.py [--quick] [--repeats 5] [--compare REV ...] [--out FILE]``.
 Writes ``benchmarks/results/solver.json`` (``--quick``: ``solver_quick.json``);
 :func:`render_readme` turns it into the README's solver section.
 """
@@ -29,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _solver_worker import pool
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("screening", "fast", "accurate")
@@ -59,44 +67,55 @@ def points(quick: bool) -> list[tuple[str, float, float]]:
     return out
 
 
-# ------------------------------------------------------------------ worker (any revision) ----
+# ------------------------------------------------------------------ interleaved timing -------
 
 
-def worker(task_file: str, out_file: str) -> None:
-    """Run the tasks of ``task_file`` with the ``spinexplore`` on ``sys.path`` (any revision:
-    only ``SpinModel.preset``, ``natural_unit``, ``with_params`` and ``simulate`` are used)."""
-    import spinexplore
-    from spinexplore.physics.model import SpinModel
-    from spinexplore.physics.solver import simulate
+def rotation(names: list[str], r: int) -> list[str]:
+    """The order of the revisions in round ``r``: ``names`` rotated left by ``r``."""
+    k = r % len(names)
+    return names[k:] + names[:k]
 
-    task = json.loads(Path(task_file).read_text())
-    repeats = task["repeats"]
-    for preset in PRESETS:  # compile or load the kernels and fill the per-process caches
-        for mode in MODES:
-            simulate(SpinModel.preset(preset, h=0.1), 24, mode, seed=0)
-    rows = []
-    for preset, h_u, K_u in task["points"]:
-        m0 = SpinModel.preset(preset)
-        u = m0.natural_unit
-        model = m0.with_params({"h": h_u * u, "K": K_u * u})
-        for mode in MODES:
-            cpu = []
-            for _ in range(repeats):
-                c0 = time.process_time()
-                gs = simulate(model, 24, mode, seed=0)
-                cpu.append(time.process_time() - c0)
-            label = getattr(gs, "label", None)
-            if label is None:
-                from spinexplore.physics.classify import classify
 
-                label = classify(gs.spins, gs.lattice).phase.name
-            rows.append({"preset": preset, "h_over_u": h_u, "K_over_u": K_u, "mode": mode,
-                         "cpu_s": min(cpu), "cpu_all_s": cpu, "energy": gs.energy, "label": label,
-                         "family": gs.best, "gap": gs.gap,
-                         "label_gap": getattr(gs, "label_gap", None),
-                         "stats": getattr(gs, "stats", None) or None})
-    Path(out_file).write_text(json.dumps({"spinexplore": spinexplore.__file__, "rows": rows},
-                                         default=float))
+def measure(trees: dict[str, Path], pts: list, repeats: int) -> dict[str, dict]:
+    """Per revision ``{"spinexplore": FILE, "rows": [...]}``, timed call by call in turns.
+
+    Every worker is started and warmed up first. Then, ``repeats`` rounds: each (point, mode)
+    is simulated once by each revision, in the order :func:`rotation` gives for that round, one
+    worker computing at a time.
+    """
+    names = list(trees)
+    calls: dict[tuple, list[dict]] = {(n, i, m): [] for n in names for i in range(len(pts))
+                                      for m in MODES}
+    with pool(trees, {"presets": PRESETS, "modes": MODES, "L": 24}) as workers:
+        for r in range(repeats):
+            t0 = time.time()
+            for i, (preset, h_u, K_u) in enumerate(pts):
+                for mode in MODES:
+                    for n in rotation(names, r):
+                        calls[(n, i, mode)].append(workers[n].call(
+                            preset=preset, h_over_u=h_u, K_over_u=K_u, mode=mode))
+            print(f"round {r + 1}/{repeats}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        files = {n: w.spinexplore for n, w in workers.items()}
+    return {n: {"spinexplore": files[n],
+                "rows": [_row(pt, mode, calls[(n, i, mode)]) for i, pt in enumerate(pts)
+                         for mode in MODES]} for n in names}
+
+
+def _row(pt: tuple, mode: str, cs: list[dict]) -> dict:
+    """One point and mode of one revision: the best CPU time of the rounds, every round's time,
+    the result of the first round, and whether every round gave its energy and label."""
+    cpu = [c["cpu_s"] for c in cs]
+    first, best = cs[0], cs[cpu.index(min(cpu))]
+    row = {"preset": pt[0], "h_over_u": pt[1], "K_over_u": pt[2], "mode": mode,
+           "cpu_s": min(cpu), "cpu_all_s": cpu,
+           **{k: first[k] for k in ("energy", "label", "family", "gap", "label_gap")},
+           "stats": best["stats"],
+           "repeatable": all(c["energy"] == first["energy"] and c["label"] == first["label"]
+                             for c in cs)}
+    if not row["repeatable"]:
+        row["energy_all"] = [c["energy"] for c in cs]
+        row["label_all"] = [c["label"] for c in cs]
+    return row
 
 
 def metropolis_rate(repeats: int, sweeps: int = 2000) -> dict:
@@ -141,16 +160,6 @@ def checkout(rev: str) -> tuple[Path, str]:
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target, commit
-
-
-def run_revision(tree: Path, pts: list, repeats: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        task, out = Path(tmp) / "task.json", Path(tmp) / "out.json"
-        task.write_text(json.dumps({"points": pts, "repeats": repeats}))
-        env = {**os.environ, "PYTHONPATH": str(tree)}
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(task),
-                        str(out)], check=True, env=env, cwd=tmp)
-        return json.loads(out.read_text())
 
 
 # ------------------------------------------------------------------ summary ------------------
@@ -209,55 +218,78 @@ def lost(new: list[dict], old: list[dict], tol: float = 1e-7) -> dict:
             "tolerance": tol}
 
 
-def main(argv: list[str] | None = None) -> dict | None:
+def round_ratios(new: list[dict], old: list[dict]) -> dict:
+    """Per ``preset|mode``: this tree's median over the points / ``old``'s, round by round."""
+    out = {}
+    for preset in PRESETS:
+        for mode in MODES:
+            a, b = ([r["cpu_all_s"] for r in rows if r["preset"] == preset and r["mode"] == mode]
+                    for rows in (new, old))
+            if a and b:
+                out[f"{preset}|{mode}"] = [
+                    statistics.median(x[k] for x in a) / statistics.median(y[k] for y in b)
+                    for k in range(min(len(a[0]), len(b[0])))]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="the issue's 2 points per box only")
-    ap.add_argument("--repeats", type=int, default=3, help="warm calls per point (best is kept)")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="rounds: warm calls per point, revision and mode (best is kept)")
     ap.add_argument("--compare", nargs="+", default=[], metavar="REV",
                     help="revisions (checkouts or git revisions) to measure side by side")
-    ap.add_argument("--worker", nargs=2, metavar=("TASK", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args(argv)
-    if a.worker:
-        worker(*a.worker)
-        return None
     if a.repeats < 1:
-        raise ValueError(f"--repeats must be a positive integer; got {a.repeats}")
+        ap.error(f"--repeats must be a positive integer; got {a.repeats}")
     pts = points(a.quick)
-    load_before = os.getloadavg()
-    t0 = time.time()
-    revisions = {}
-    here = run_revision(ROOT, pts, a.repeats)
     head = _git("rev-parse", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--", "spinexplore"))
-    revisions["this tree"] = {"commit": head, "dirty": dirty, "rows": here["rows"]}
+    trees, commits = {"this tree": ROOT}, {"this tree": (head, dirty)}
     for rev in a.compare:
-        tree, commit = checkout(rev)
-        revisions[rev] = {"commit": commit, "dirty": False,
-                          "rows": run_revision(tree, pts, a.repeats)["rows"]}
-    for entry in revisions.values():
-        entry["summary"] = summarize(entry["rows"])
-        entry["agreement_with_accurate"] = agreement(entry["rows"])
+        trees[rev], commit = checkout(rev)
+        commits[rev] = (commit, False)
+    load_before = os.getloadavg()
+    t0 = time.time()
+    measured = measure(trees, pts, a.repeats)
+    wall = time.time() - t0
+    load_after = os.getloadavg()
+    revisions = {}
+    for rev, m in measured.items():
+        revisions[rev] = {"commit": commits[rev][0], "dirty": commits[rev][1],
+                          "spinexplore": m["spinexplore"], "rows": m["rows"],
+                          "summary": summarize(m["rows"]),
+                          "agreement_with_accurate": agreement(m["rows"]),
+                          "repeatable": all(r["repeatable"] for r in m["rows"])}
     new = revisions["this tree"]
-    ratios, checks = {}, {}
+    ratios, by_round, checks = {}, {}, {}
     for rev in a.compare:
         old = revisions[rev]
         ratios[rev] = {k: new["summary"][k]["cpu_median"] / old["summary"][k]["cpu_median"]
                        for k in new["summary"] if k in old["summary"]}
+        by_round[rev] = round_ratios(new["rows"], old["rows"])
         checks[rev] = lost(new["rows"], old["rows"])
     result = {
         "conditions": {"L": 24, "machine": platform.processor() or platform.machine(),
                        "node": platform.node(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-                       "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
-                       "repeats": a.repeats, "quick": a.quick, "wall_s": time.time() - t0,
-                       "note": "CPU seconds of one core (process_time), best of the repeats per "
-                               "point; ratios are measured side by side in this one run"},
+                       "load_avg_before": load_before, "load_avg_after": load_after,
+                       "repeats": a.repeats, "quick": a.quick, "wall_s": wall,
+                       "interleaved": True,
+                       "rotation": "one persistent warm worker per revision; in each of the "
+                                   "`repeats` rounds every (point, mode) runs once per revision, "
+                                   "one call at a time, in the order [this tree, --compare ...] "
+                                   "rotated left by the round's index",
+                       "note": "CPU seconds of one core (process_time), best of the rounds per "
+                               "point; ratios are measured side by side in this one run; "
+                               "ratio_by_round: the ratio of the medians within each round"},
         "commit": head, "dirty": dirty,
         "targets": TARGETS,
         "points": pts,
         "metropolis_updates_per_s": metropolis_rate(max(a.repeats, 2)),
         "revisions": revisions,
         "ratio_to": ratios,
+        "ratio_by_round": by_round,
         "nothing_lost": checks,
     }
     out = a.out or ROOT / "benchmarks" / "results" / ("solver_quick.json" if a.quick else "solver.json")
@@ -280,11 +312,14 @@ def render_readme(data: dict) -> str:
     new = data["revisions"]["this tree"]
     olds = [r for r in data["revisions"] if r != "this tree"]
     c = data["conditions"]
+    spread = data.get("ratio_by_round", {})  # older JSON: no rounds, no ranges
+    how = (f"best of {c['repeats']} rounds in which the revisions take turns call by call (the "
+           "order rotated each round)" if c.get("interleaved") else f"best of {c['repeats']} warm calls")
     lines = [
         f"Measured by `python benchmarks/solver.py{' --quick' if c['quick'] else ''}"
         + (f" --compare {' '.join(_name(r, data) for r in olds)}`" if olds else "`")
         + f" at commit {data['commit'][:7]}{' (modified)' if data['dirty'] else ''}: L = 24, CPU "
-        f"seconds of one core per `simulate` call, best of {c['repeats']} warm calls, median over "
+        f"seconds of one core per `simulate` call, {how}, median over "
         f"{len(data['points']) // len(PRESETS)} points of each preset's box; every revision in the "
         f"same run on this {c['cpus']}-core machine (load {c['load_avg_before'][0]:.1f} before, "
         f"{c['load_avg_after'][0]:.1f} after).",
@@ -299,8 +334,19 @@ def render_readme(data: dict) -> str:
             k = f"{preset}|{mode}"
             cells = [f"{data['revisions'][r]['summary'][k]['cpu_median']:.3f} s" for r in olds]
             cells.append(f"**{new['summary'][k]['cpu_median']:.3f} s**")
-            cells += [f"{data['ratio_to'][r][k]:.2f}x" for r in olds]
+            cells += [f"{data['ratio_to'][r][k]:.2f}x" + (
+                f" ({min(spread[r][k]):.2f}-{max(spread[r][k]):.2f})" if spread.get(r, {}).get(k)
+                else "") for r in olds]
             lines.append(f"| `{mode}`, {preset.split('-')[0]} | " + " | ".join(cells) + " |")
+    if spread:
+        lines += ["", "In brackets: the ratio range over rounds (the ratio of the medians over the "
+                  "points, each round on its own); the ratio before it takes each point's best "
+                  "round, so it may lie outside."]
+    unsteady = [r for r, e in data["revisions"].items() if e.get("repeatable") is False]
+    if unsteady:
+        lines += ["", "Energy or label changed from round to round for: "
+                  + ", ".join("now" if r == "this tree" else _name(r, data) for r in unsteady)
+                  + " (`repeatable` in the JSON)."]
     lines += [
         "",
         "Where the time goes now (share of the CPU time over the same points) and how many "
@@ -352,4 +398,5 @@ def render_readme(data: dict) -> str:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # end the workers on the way out
     main()
