@@ -18,13 +18,17 @@ per mode and preset at ``L = 24`` (``T = 0``). The reference records are cached 
 Writes ``benchmarks/results/solver_identity.json`` (number of cases and of differences, the
 first differences, provenance) and exits 1 on any difference.
 
-Usage: ``python benchmarks/solver_identity.py [--ref main] [--record PATH]`` (``--record``
-is the worker: run the cases with whatever ``spinexplore`` imports and write them to PATH).
+Usage: ``python benchmarks/solver_identity.py [--ref main] [--costs STAT ...] [--record PATH]``
+(``--record`` is the worker: run the cases with whatever ``spinexplore`` imports and write them
+to PATH). ``--costs`` names ``stats`` counts that measure work, not results, and may differ
+(e.g. ``iterations.anneal_quench`` when a quench is cut short without changing any result);
+they are left out of the comparison and listed in the JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import math
@@ -96,6 +100,19 @@ def record(path: Path) -> None:
     path.write_text(json.dumps({"package": spinexplore.__file__, "records": records}))
 
 
+def _without(stats: str, keys: list[str]) -> dict:
+    """The ``repr`` of a ``stats`` dict, read back, without the counts ``keys`` (``KEY`` or
+    ``KEY.SUBKEY``)."""
+    counts = ast.literal_eval(stats)
+    for key in keys:
+        top, _, sub = key.partition(".")
+        if sub:
+            counts.get(top, {}).pop(sub, None)
+        else:
+            counts.pop(top, None)
+    return counts
+
+
 def _run_side(src: Path, out: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src))
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "--record", str(out)], env=env,
@@ -106,6 +123,8 @@ def _run_side(src: Path, out: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default="main")
+    parser.add_argument("--costs", nargs="+", default=[], metavar="STAT",
+                        help="stats counts (KEY or KEY.SUBKEY) that may differ: costs, not results")
     parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.record is not None:
@@ -136,11 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     differences = []
     for a, b in zip(old["records"], new["records"], strict=True):
         for key in a:
-            if a[key] != b[key]:
+            if key == "stats" and args.costs:
+                if _without(a[key], args.costs) != _without(b[key], args.costs):
+                    differences.append({"case": a["case"], "field": key, "ref": a[key],
+                                        "current": b[key]})
+            elif a[key] != b[key]:
                 differences.append({"case": a["case"], "field": key, "ref": a[key], "current": b[key]})
     result = {
         "ref": ref, "cases": len(new["records"]), "fields_per_case": len(new["records"][0]),
         "differences": len(differences), "first_differences": differences[:20],
+        "costs_not_compared": args.costs,
         "modes": sorted({r["case"].split()[0] for r in new["records"]}), "presets": list(PRESETS),
         "points": [list(p) for p in POINTS], "large_point": list(LARGE_POINT),
         "temperatures": [0.0, TEMPERATURE], "seed": SEED,

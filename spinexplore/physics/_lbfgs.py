@@ -248,7 +248,7 @@ def _sub_scale(d, c, v, gamma):
 
 
 @njit(cache=True)
-def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
+def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False, e_stop=-np.inf):
     """L-BFGS relaxation of ``spins`` in place until the max torque ``|S_i x F_i| <= tol``.
 
     Unconstrained 3-vectors ``x_i`` are normalised inside the objective (projected gradient);
@@ -266,6 +266,12 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
     first dot product of the recursion, ``s.(-g)`` of the pair stored last, is the negated
     ``s.g`` summed in the pass that stores the pair (each term and partial sum negated exactly;
     a sum of exactly zero, whose sign could differ, is recomputed).
+
+    ``e_stop`` (a total energy): the relaxation also ends once the energy is at or below it, for
+    a caller that only asks whether the relaxed energy lies below a threshold (an accepted step
+    never raises the energy by more than its slack of 1e-12 (|E| + 1)); ``-inf``: never. Pass
+    ``exact`` and ``e_stop`` always, as run-time values: every omitted or literal flag is another
+    compiled specialization.
     """
     n = spins.shape[0]
     n3 = 3 * n
@@ -293,7 +299,7 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False):
     since_reset = 0
     fails = 0
     sg_fresh = 0.0  # s.g of the pair stored by the last iteration (exact only), else 0.0
-    while tmax > tol and it < max_iter and fails < 3:
+    while tmax > tol and it < max_iter and fails < 3 and e > e_stop:
         it += 1
         if k > 0:
             # first loop: d = -g, then d -= alpha_m y_m, each fused with the next s_m . d

@@ -287,14 +287,15 @@ def relax_many(stack, nbr, mats, K, h, tol, max_iters, memory, exact, energies, 
         if exact[c]:
             continue
         mem = memory if memory_fast <= 0 else memory_fast
-        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], mem, exact[c])
+        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], mem, exact[c], -np.inf)
         energies[c] = e
         torques[c] = t
         iters[c] = it
     order = np.flatnonzero(exact)
     if order.shape[0] == 1:
         c = order[0]
-        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], memory, exact[c])
+        e, t, it = relax(stack[c], nbr, mats, K, h, tol, max_iters[c], memory, exact[c],
+                         -np.inf)
         energies[c] = e
         torques[c] = t
         iters[c] = it

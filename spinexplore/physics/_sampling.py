@@ -8,6 +8,8 @@ the solver's result type, so the solver imports this module and not the other wa
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +32,16 @@ def rng_state(ss: np.random.SeedSequence) -> np.ndarray:
     return state
 
 
+def checkpoint_marks(n: int, checkpoints: tuple[float, ...]) -> list[int]:
+    """The sweeps (ascending) after which :func:`anneal` of ``n`` sweeps calls its ``stop``."""
+    return sorted({int(round(f * n)) for f in checkpoints if 0 < round(f * n) < n})
+
+
+def next_mark(marks: list[int], sweeps: int) -> float:
+    """The first of ``marks`` after ``sweeps``; ``inf`` when none is."""
+    return next((m for m in marks if m > sweeps), math.inf)
+
+
 def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, temps: np.ndarray,
            n_over: int, state: np.ndarray, clock: Any, chunk: int = 200,
            checkpoints: tuple[float, ...] = (),
@@ -43,7 +55,7 @@ def anneal(s: np.ndarray, nbr: np.ndarray, mats: np.ndarray, model: SpinModel, t
     final step and the number of sweeps done.
     """
     n = len(temps)
-    marks = {int(round(f * n)) for f in checkpoints if 0 < round(f * n) < n}
+    marks = set(checkpoint_marks(n, checkpoints))
     bounds = sorted(set(range(0, n, chunk)) | marks | {n})
     sigma = 0.5
     for start, end in zip(bounds[:-1], bounds[1:]):

@@ -20,7 +20,7 @@ import numpy as np
 
 from spinexplore.physics import _lbfgs, _lbfgs_pairs
 from spinexplore.physics._ansatz import make_candidates
-from spinexplore.physics._sampling import anneal, rng_state
+from spinexplore.physics._sampling import anneal, checkpoint_marks, next_mark, rng_state
 from spinexplore.physics._texture_id import fingerprint, label_gap, same_texture
 from spinexplore.physics.energy import TORQUE_TOL, energy_scale
 from spinexplore.physics.lattice import Lattice
@@ -66,6 +66,8 @@ ANNEAL_MARGIN = 5e-3
 ANNEAL_FROZEN = 2e-5
 #: A frozen anneal goes on only when it lies this far below the best coarse ansatz state.
 ANNEAL_WINNING = 1e-5
+#: A quench only the margin rule reads ends this far (J per spin) below the margin (its answer).
+QUENCH_STOP_SLACK = 1e-6
 #: A candidate at the coarse torque whose energy lies this far (J per spin) above the best
 #: fully relaxed one is not relaxed further: it cannot win. Measured on 36 points of each
 #: preset's box (screening and fast, L = 24): the full relaxation lowers a state at the coarse
@@ -88,11 +90,6 @@ EXACT_FAMILIES = frozenset({"fm_z", "fm_canted", "fm_inplane", "helix", "anneal"
 #: 25-30 % less cost per iteration (issue 20; checked by the audit and the solver benchmark).
 MEMORY = 10
 MEMORY_FAST = 6
-
-
-def memory(exact: bool) -> int:
-    """L-BFGS memory of a relaxation with (``exact``) or without the exact arithmetic."""
-    return MEMORY if exact else MEMORY_FAST
 
 
 class Clock:
@@ -156,7 +153,8 @@ class Search:
     def relax(self, spins: np.ndarray, tol: float, exact: bool) -> tuple[float, float, int]:
         """Relax ``spins`` in place to the torque ``tol``: (energy per spin, torque, iterations)."""
         e, t, it = _lbfgs.relax(spins, self.nbr, self.mats, self.model.K, self.model.h, tol,
-                                  self.preset.max_iter, memory(exact), exact)
+                                  self.preset.max_iter, MEMORY if exact else MEMORY_FAST, exact,
+                                  -math.inf)
         return e / self.lattice.N, t, int(it)
 
 
@@ -283,18 +281,23 @@ def anneal_from_random_state(search: Search, child: np.random.SeedSequence,
     quenched: list[tuple[np.ndarray, float, float]] = []
     margin_from = ANNEAL_MARGIN_FROM * len(temps)
     frozen_from = ANNEAL_FROZEN_FROM * len(temps)
+    marks = checkpoint_marks(len(temps), ANNEAL_CHECKPOINTS)
 
     def stop(state: np.ndarray, sweeps: int) -> bool:
         q = state.copy()
+        # no frozen test reads this quench (here or at the next checkpoint, which compares the
+        # two): it may end once the margin rule's answer is known, since an accepted L-BFGS
+        # step raises E by at most 1e-12 (|E| + 1); the results do not change
+        alone = margin_from <= sweeps and max(sweeps, next_mark(marks, sweeps)) < frozen_from
+        e_stop = (e_ref + ANNEAL_MARGIN - QUENCH_STOP_SLACK) * N if alone else -math.inf
         e, t, it = _lbfgs.relax(q, nbr, mats, model.K, model.h, preset.coarse_tol,
-                                  preset.max_iter, MEMORY_FAST, False)
+                                  preset.max_iter, MEMORY_FAST, False, e_stop)
         stats.count_iterations("anneal_quench", int(it))
         e /= N
         frozen = bool(quenched) and abs(e - quenched[-1][1]) <= ANNEAL_FROZEN
         quenched.append((q, e, t))
-        late = sweeps >= margin_from
-        frozen = frozen and sweeps >= frozen_from
-        return (late and e > e_ref + ANNEAL_MARGIN) or (frozen and e > e_ref - ANNEAL_WINNING)
+        return ((sweeps >= margin_from and e > e_ref + ANNEAL_MARGIN)
+                or (frozen and sweeps >= frozen_from and e > e_ref - ANNEAL_WINNING))
 
     _, done = anneal(s, nbr, mats, model, temps, preset.n_over, rng_state(child), search.clock,
                      checkpoints=ANNEAL_CHECKPOINTS, stop=stop)
@@ -302,7 +305,7 @@ def anneal_from_random_state(search: Search, child: np.random.SeedSequence,
     if done < len(temps):
         return quenched[-1]
     e, t, it = _lbfgs.relax(s, nbr, mats, model.K, model.h, preset.coarse_tol, preset.max_iter,
-                              MEMORY, True)
+                              MEMORY, True, -math.inf)
     stats.count_iterations("anneal_quench", int(it))
     return s, e / N, t
 

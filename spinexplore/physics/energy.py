@@ -126,5 +126,5 @@ def relax(spins: np.ndarray, model: SpinModel, lattice: Lattice | None = None, *
     lattice, s, nbr, mats = _prepare(spins, model, lattice)
     s = normalize(s)
     e, t, _ = _lbfgs.relax(s, nbr, mats, model.K, model.h, 0.5 * tol, max_iter, 10,
-                           False)
+                           False, -np.inf)
     return s, e / lattice.N, float(t)

@@ -39,7 +39,7 @@ def test_relax_many_equals_one_relax_call_per_state():
     for c in range(4):
         s = stack[c].copy()
         e1, t1, it1 = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-3, int(caps[c]), 10,
-                                     bool(exact[c]))
+                                     bool(exact[c]), -np.inf)
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
     assert it[0] == 5 and t[3] <= 1e-3
@@ -56,7 +56,7 @@ def test_relax_many_relaxes_exact_states_two_at_a_time_bit_for_bit():
     rng = np.random.default_rng(3)
     stack = rng.normal(size=(6, lat.N, 3))
     stack /= np.linalg.norm(stack, axis=2, keepdims=True)
-    _lbfgs.relax(stack[2], nbr, mats, model.K, model.h, 1e-4, 5000, 10, True)
+    _lbfgs.relax(stack[2], nbr, mats, model.K, model.h, 1e-4, 5000, 10, True, -np.inf)
     caps = np.array([0, 7, 900, 40, 260, 3], dtype=np.int64)
     exact = np.array([True, True, True, False, True, True])
     e, t, it = np.empty(6), np.empty(6), np.empty(6, dtype=np.int64)
@@ -65,7 +65,7 @@ def test_relax_many_relaxes_exact_states_two_at_a_time_bit_for_bit():
     for c in range(6):
         s = stack[c].copy()
         e1, t1, it1 = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-4, int(caps[c]),
-                                     10 if exact[c] else 6, bool(exact[c]))
+                                     10 if exact[c] else 6, bool(exact[c]), -np.inf)
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
     assert it[0] == 0 and it[2] == 0 and it[4] > 200
@@ -87,11 +87,11 @@ def test_relax_many_gives_the_fast_arithmetic_its_own_memory():
     for c, memory in ((0, 10), (1, 6)):
         s = stack[c].copy()
         e1, t1, it1 = _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, memory,
-                                     bool(exact[c]))
+                                     bool(exact[c]), -np.inf)
         np.testing.assert_array_equal(batch[c], s)
         assert (e[c], t[c], it[c]) == (e1, t1, it1)
     s = stack[1].copy()
-    assert _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, 10, False)[2] != it[1]
+    assert _lbfgs.relax(s, nbr, mats, model.K, model.h, 1e-6, 400, 10, False, -np.inf)[2] != it[1]
 
 
 def test_anneal_checkpoints_change_nothing_unless_they_stop():
@@ -316,3 +316,32 @@ def test_a_fresh_cache_compiles_relax_once_and_no_error_message_formatting(tmp_p
     names = [line.split(" | ")[0] for line in out]
     assert names.count("relax") == 1, [line for line in out if line.startswith("relax ")]
     assert not [n for n in names if "raise_with_shape_context" in n or "join" in n], names
+
+
+def test_relax_ends_at_e_stop_and_a_quench_that_stops_early_changes_no_result(monkeypatch):
+    """``e_stop``: the relaxation ends once the energy is at or below it; the anneal's
+    checkpoint quenches that only the margin rule reads use it, and every result of the search
+    (energy, spins, label, gaps) is bit for bit that of quenches run to the torque."""
+    from spinexplore.physics import _search
+
+    model = SpinModel.preset(h=0.3, K=0.2)
+    nbr, mats = couplings(model, 12)
+    s0 = random_spins(make_lattice("triangular", 12), np.random.default_rng(3))
+    full = s0.copy()
+    e_full, _, it_full = _lbfgs.relax(full, nbr, mats, model.K, model.h, 1e-3, 5000, 6, False,
+                                      -np.inf)
+    e_stop = e_full + 0.02 * 144
+    part = s0.copy()
+    e_part, _, it_part = _lbfgs.relax(part, nbr, mats, model.K, model.h, 1e-3, 5000, 6, False,
+                                      e_stop)
+    assert e_part <= e_stop < e_full + 0.03 * 144 and 0 < it_part < it_full
+
+    points = [SpinModel.preset(h=h, K=K) for h, K in ((0.1, 0.0), (0.3, 0.2), (0.6, 0.5))]
+    early = [simulate(m, 12, "fast", seed=2) for m in points]
+    monkeypatch.setattr(_search, "next_mark", lambda marks, sweeps: np.inf)  # never early
+    late = [simulate(m, 12, "fast", seed=2) for m in points]
+    for a, b in zip(early, late):
+        np.testing.assert_array_equal(a.spins, b.spins)
+        assert (a.energy, a.label, a.gap, a.label_gap) == (b.energy, b.label, b.gap, b.label_gap)
+    quench = [g.stats["iterations"]["anneal_quench"] for g in early + late]
+    assert sum(quench[:3]) < sum(quench[3:])
