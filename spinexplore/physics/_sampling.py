@@ -9,7 +9,6 @@ the solver's result type, so the solver imports this module and not the other wa
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from typing import Any
 
