@@ -230,6 +230,20 @@ def _first_dot(d, g, S, rho, alpha, idx, sg_fresh, exact):
 
 
 @njit(cache=True, inline="always")
+def _steepest(d, g, exact):
+    """``d = -c g`` with ``c = min(1, 0.1 / max |g_a|)`` (a first step of at most 0.1 per
+    component), and ``g . d``: the direction when no pair is stored, or after one that did not
+    descend."""
+    gmax = 0.0
+    for a in range(g.shape[0]):
+        gmax = max(gmax, abs(g[a]))
+    c = min(1.0, 0.1 / max(gmax, 1e-300))
+    for a in range(g.shape[0]):
+        d[a] = -c * g[a]
+    return _dot(g, d, exact)
+
+
+@njit(cache=True, inline="always")
 def copy_rows(dst, src):
     """``dst[:] = src`` for (n, 3) arrays, as a loop: numba's slice assignment compiles a
     shape-mismatch message (string formatting), seconds of compile time in every fresh cache."""
@@ -321,22 +335,9 @@ def relax(spins, nbr, mats, K, h, tol, max_iter, memory, exact=False, e_stop=-np
                 idx = nxt
             gd = _axpy_dot(d, alpha[idx] - be, S[idx], g, exact)
         else:
-            gmax = 0.0
-            for a in range(n3):
-                d[a] = -g[a]
-                gmax = max(gmax, abs(g[a]))
-            gamma = min(1.0, 0.1 / max(gmax, 1e-300))
-            for a in range(n3):
-                d[a] *= gamma
-            gd = _dot(g, d, exact)
+            gd = _steepest(d, g, exact)
         if gd >= 0.0:
-            gmax = 0.0
-            for a in range(n3):
-                gmax = max(gmax, abs(g[a]))
-            c = min(1.0, 0.1 / max(gmax, 1e-300))
-            for a in range(n3):
-                d[a] = -c * g[a]
-            gd = _dot(g, d, exact)
+            gd = _steepest(d, g, exact)
             k = 0
         step = 1.0
         ok = False

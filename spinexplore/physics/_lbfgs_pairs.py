@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from spinexplore.physics._lbfgs import (_axpy_dot, _dot, _first_dot, _objective, _store_pair,
-                                         _sub_scale, copy_rows, relax)
+from spinexplore.physics._lbfgs import (_axpy_dot, _dot, _first_dot, _objective, _steepest,
+                                         _store_pair, _sub_scale, copy_rows, relax)
 
 
 @njit(cache=True, inline="always")
@@ -204,22 +204,9 @@ def relax_pairs(stack, order, nbr, mats, K, h, tol, max_iters, memory, energies,
                         idx = nxt
                     gd[p] = _axpy_dot(d, alpha[p, idx] - be, S[p, idx], g, True)
                 else:
-                    gmax = 0.0
-                    for a in range(n3):
-                        d[a] = -g[a]
-                        gmax = max(gmax, abs(g[a]))
-                    gamma = min(1.0, 0.1 / max(gmax, 1e-300))
-                    for a in range(n3):
-                        d[a] *= gamma
-                    gd[p] = _dot(g, d, True)
+                    gd[p] = _steepest(d, g, True)
             if gd[p] >= 0.0:
-                gmax = 0.0
-                for a in range(n3):
-                    gmax = max(gmax, abs(g[a]))
-                cc = min(1.0, 0.1 / max(gmax, 1e-300))
-                for a in range(n3):
-                    d[a] = -cc * g[a]
-                gd[p] = _dot(g, d, True)
+                gd[p] = _steepest(d, g, True)
                 k[p] = 0
             step = 1.0
             ok = False
