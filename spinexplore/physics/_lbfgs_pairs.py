@@ -12,7 +12,7 @@ from spinexplore.physics._lbfgs import (_axpy_dot, _dot, _first_dot, _objective,
                                          _store_pair, _sub_scale, copy_rows, relax)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _axpy_dot2(d, c, v, w, d2, c2, v2, w2):
     """:func:`_axpy_dot` (exact arithmetic) of two states in one pass: each state's running sum
     is its own chain, its terms in the same order, so each result is the one of a separate
@@ -27,7 +27,7 @@ def _axpy_dot2(d, c, v, w, d2, c2, v2, w2):
     return acc, acc2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _dot2(a, b, a2, b2):
     """:func:`_dot` (exact arithmetic) of two states in one pass, each sum its own chain."""
     acc = 0.0
